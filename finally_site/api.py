@@ -1,0 +1,62 @@
+"""The JSON API (under /api/): one NinjaAPI, the apps' routers, and the error contract.
+
+Request and response schemas validate input and generate /api/openapi.json from the same code.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
+from market.api import router as market_router
+from market.exceptions import AlreadyWatching, MarketError, NotWatching
+from portfolio.api import router as portfolio_router
+from portfolio.exceptions import TradeRejected
+
+api = NinjaAPI(
+    title="FinAlly API",
+    version="1.0.0",
+    description="Live prices, the watchlist, a simulated portfolio with market orders, and the assistant.",
+    parser=StrictJSONParser(),
+    urls_namespace="api",
+)
+api.add_router("", market_router)
+api.add_router("/portfolio", portfolio_router)
+
+
+def error(request, message: str, status: int):
+    return api.create_response(request, {"error": message}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    return error(request, describe_validation_errors(exc.errors), 422)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    # The body parser's own rejections arrive wrapped by ninja; answer with what they say.
+    cause = exc.__cause__
+    if isinstance(cause, RequestRejected):
+        return error(request, cause.message, cause.status)
+    return error(request, str(exc), exc.status_code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return error(request, "The request body is too large.", 413)
+
+
+DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404}
+
+
+@api.exception_handler(MarketError)
+def on_market_error(request, exc: MarketError):
+    return error(request, str(exc), DOMAIN_STATUS.get(type(exc), 400))
+
+
+@api.exception_handler(TradeRejected)
+def on_trade_rejected(request, exc: TradeRejected):
+    return error(request, str(exc), 400)

@@ -1,0 +1,79 @@
+"""JSON API of the market app: health, the watchlist and the price stream (SPEC §6)."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, connection
+from ninja import Router
+
+from finally_site.api_errors import ErrorOut
+from market import selectors, services
+from market.schemas import FeedOut, HealthOut, QuoteOut, WatchlistAddIn
+from market.sse import JSON_FORMAT, get_hub, sse_response, stream_frames
+from market.store import get_store, iso_utc
+
+router = Router(tags=["market"])
+
+
+@router.get("/health", response=HealthOut, summary="Liveness, and whether prices are fresh")
+def health(request):
+    try:
+        connection.ensure_connection()
+        database = True
+    except DatabaseError:
+        database = False
+    status = get_store().status()
+    fresh = status.is_fresh()
+    age = status.age()
+    return HealthOut(
+        status="ok" if database and fresh else "degraded",
+        database=database,
+        prices=FeedOut(
+            source=status.source,
+            fresh=fresh,
+            age_seconds=round(age, 3) if age is not None else None,
+            last_tick_at=iso_utc(status.last_tick_at) if status.last_tick_at else None,
+            error=status.error,
+            unknown_tickers=list(status.unknown),
+        ),
+    )
+
+
+@router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")
+def watchlist(request):
+    return [QuoteOut.build(ticker, quote) for ticker, quote in selectors.watchlist_quotes()]
+
+
+@router.post(
+    "/watchlist",
+    response={201: QuoteOut, 400: ErrorOut, 409: ErrorOut},
+    summary="Add a ticker; it is priced from the worker's next tick",
+)
+def watchlist_add(request, payload: WatchlistAddIn):
+    entry = services.add_ticker(ticker=payload.ticker)
+    return 201, QuoteOut.build(entry.ticker, get_store().latest(entry.ticker))
+
+
+@router.delete(
+    "/watchlist/{ticker}",
+    response={204: None, 400: ErrorOut, 404: ErrorOut},
+    summary="Remove a ticker; a held ticker stays priced until its position is closed",
+)
+def watchlist_remove(request, ticker: str):
+    services.remove_ticker(ticker=ticker)
+    return 204, None
+
+
+@router.get(
+    "/stream/prices",
+    summary="Server-sent events: one JSON event per priced ticker at every tick",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "An endless text/event-stream; each event's data is a quote object.",
+                "content": {"text/event-stream": {"schema": QuoteOut.model_json_schema()}},
+            }
+        }
+    },
+)
+async def stream_prices(request):
+    return sse_response(stream_frames(get_hub(), JSON_FORMAT))

@@ -1,0 +1,110 @@
+"""One price hub per web process: one thread notices each new tick once and every open stream shares it.
+
+The thread polls the store's cheap change counter (PRAGMA data_version) every few milliseconds, reads
+the tick once, renders each registered stream format once, and wakes all streams of this process through
+one asyncio.Event. A slow client simply skips to the latest tick; nothing queues up per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from market.store import SQLitePriceStore, Tick
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.01
+KEEPALIVE_SECONDS = 15.0
+
+Renderer = Callable[[Tick], bytes]
+
+
+@dataclass(frozen=True)
+class Published:
+    """A tick with each stream format already rendered (bytes shared by every client)."""
+
+    tick: Tick
+    frames: dict[str, bytes] = field(default_factory=dict)
+
+
+class PriceHub:
+    def __init__(self, store: SQLitePriceStore, renderers: dict[str, Renderer]) -> None:
+        self.store = store
+        self.renderers = renderers
+        self.latest: Published | None = None
+        self.clients = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    # --- event-loop side ---------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Called by each stream on its event loop; starts the reader thread on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is not loop:
+                # A new loop (a test's, or after a restart of the server's loop): rebind the wake-up event.
+                self._loop = loop
+                self._event = asyncio.Event()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._read_ticks, name="price-hub", daemon=True)
+                self._thread.start()
+
+    async def wait(self) -> Published | None:
+        """Sleep until the next tick or keep-alive; returns the latest tick (None before the first)."""
+        await self._event.wait()
+        return self.latest
+
+    def _wake(self, published: Published | None) -> None:
+        if published is not None:
+            self.latest = published
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    # --- reader thread -----------------------------------------------------------------------------
+
+    def _read_ticks(self) -> None:
+        watcher = self.store.watch()
+        last_seq = None
+        last_wake = time.monotonic()
+        try:
+            while not self._stopped.is_set():
+                published = None
+                try:
+                    if watcher.changed():
+                        tick = watcher.snapshot()
+                        if tick.seq != last_seq:
+                            last_seq = tick.seq
+                            published = Published(tick, {name: render(tick) for name, render in self.renderers.items()})
+                except Exception:
+                    logger.exception("price hub could not read the store")
+                    time.sleep(1.0)
+                now = time.monotonic()
+                if published is not None or now - last_wake >= KEEPALIVE_SECONDS:
+                    last_wake = now
+                    self._post(published)
+                time.sleep(POLL_SECONDS)
+        finally:
+            watcher.close()
+
+    def _post(self, published: Published | None) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._wake, published)
+        except RuntimeError:
+            # The loop closed (end of a test, server shutdown); keep the tick for the next loop.
+            if published is not None:
+                self.latest = published
+
+    def stop(self) -> None:
+        self._stopped.set()

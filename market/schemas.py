@@ -1,0 +1,42 @@
+"""Request and response shapes of the market's JSON API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from ninja import Schema
+
+from market.store import Quote
+
+
+class QuoteOut(Schema):
+    ticker: str
+    price: float | None
+    prev_price: float | None
+    open_price: float | None
+    direction: str | None
+    timestamp: str | None
+    change_percent: float | None
+
+    @classmethod
+    def build(cls, ticker: str, quote: Quote | None) -> "QuoteOut":
+        if quote is None:
+            return cls(ticker=ticker, price=None, prev_price=None, open_price=None, direction=None, timestamp=None, change_percent=None)
+        return cls(**quote.as_dict(), change_percent=round(quote.change_percent, 4))
+
+
+class WatchlistAddIn(Schema):
+    ticker: str
+
+
+class FeedOut(Schema):
+    source: str | None
+    fresh: bool
+    age_seconds: float | None
+    last_tick_at: str | None
+    error: str | None
+    unknown_tickers: list[str]
+
+
+class HealthOut(Schema):
+    status: str
+    database: bool
+    prices: FeedOut

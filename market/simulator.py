@@ -1,0 +1,122 @@
+"""Correlated geometric Brownian motion for a changing set of tickers (pure numpy, no Django).
+
+Each step moves every price by S * exp((mu - sigma^2 / 2) dt + sigma sqrt(dt) Z), where Z is drawn
+through the Cholesky factor of a sector correlation matrix, and now and then one ticker jumps 2-5 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
+
+
+@dataclass(frozen=True)
+class TickerParams:
+    price: float
+    sigma: float
+    mu: float
+    sector: str
+
+
+DEFAULT_PARAMS: dict[str, TickerParams] = {
+    "AAPL": TickerParams(190.0, 0.22, 0.05, "tech"),
+    "GOOGL": TickerParams(175.0, 0.25, 0.05, "tech"),
+    "MSFT": TickerParams(420.0, 0.20, 0.05, "tech"),
+    "AMZN": TickerParams(185.0, 0.28, 0.05, "tech"),
+    "TSLA": TickerParams(250.0, 0.50, 0.03, "tsla"),
+    "NVDA": TickerParams(800.0, 0.40, 0.08, "tech"),
+    "META": TickerParams(500.0, 0.30, 0.05, "tech"),
+    "JPM": TickerParams(195.0, 0.18, 0.04, "finance"),
+    "V": TickerParams(280.0, 0.17, 0.04, "finance"),
+    "NFLX": TickerParams(600.0, 0.35, 0.05, "tech"),
+}
+UNKNOWN_PARAMS = TickerParams(100.0, 0.25, 0.05, "other")
+
+# Correlation of two tickers in the same sector; anything across sectors (and TSLA with anything,
+# and an unknown ticker with anything) is CROSS_SECTOR_CORRELATION.
+SECTOR_CORRELATION = {"tech": 0.6, "finance": 0.5}
+CROSS_SECTOR_CORRELATION = 0.3
+
+
+def params_for(ticker: str) -> TickerParams:
+    return DEFAULT_PARAMS.get(ticker, UNKNOWN_PARAMS)
+
+
+def correlation_matrix(tickers: list[str]) -> np.ndarray:
+    sectors = np.array([params_for(t).sector for t in tickers])
+    within = np.array([SECTOR_CORRELATION.get(s, CROSS_SECTOR_CORRELATION) for s in sectors])
+    corr = np.where(sectors[:, None] == sectors[None, :], within[:, None], CROSS_SECTOR_CORRELATION)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+class PriceSimulator:
+    """Steps a set of tickers forward together; add or remove tickers between steps."""
+
+    def __init__(
+        self,
+        *,
+        tick_seconds: float = 0.5,
+        dt: float | None = None,
+        event_probability: float = 0.0005,
+        event_range: tuple[float, float] = (0.02, 0.05),
+        seed: int | None = None,
+    ) -> None:
+        self.dt = dt if dt is not None else tick_seconds / TRADING_SECONDS_PER_YEAR
+        # Per ticker per step: 0.0005 at 2 ticks/s is about one event a minute across ten tickers.
+        self.event_probability = event_probability
+        self.event_range = event_range
+        self._rng = np.random.default_rng(seed)
+        self._tickers: list[str] = []
+        self._prices = np.empty(0)
+        self._sigma = np.empty(0)
+        self._mu = np.empty(0)
+        self._cholesky = np.empty((0, 0))
+        self.last_events: dict[str, float] = {}
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self._tickers)
+
+    def prices(self) -> dict[str, float]:
+        return dict(zip(self._tickers, self._prices.tolist()))
+
+    def set_tickers(self, tickers: list[str], start_prices: dict[str, float] | None = None) -> None:
+        """Price exactly `tickers` from the next step; known ones keep their price, new ones start
+        at `start_prices` (e.g. the last stored price) or their seed price."""
+        if list(tickers) == self._tickers:
+            return
+        current = self.prices()
+        start_prices = start_prices or {}
+        params = [params_for(t) for t in tickers]
+        self._prices = np.array(
+            [current.get(t, start_prices.get(t, p.price)) for t, p in zip(tickers, params)], dtype=float
+        )
+        self._sigma = np.array([p.sigma for p in params])
+        self._mu = np.array([p.mu for p in params])
+        self._tickers = list(tickers)
+        self._cholesky = np.linalg.cholesky(correlation_matrix(self._tickers)) if tickers else np.empty((0, 0))
+
+    def step(self) -> dict[str, float]:
+        n = len(self._tickers)
+        if n == 0:
+            self.last_events = {}
+            return {}
+        z = self._cholesky @ self._rng.standard_normal(n)
+        drift = (self._mu - 0.5 * self._sigma**2) * self.dt
+        shock = self._sigma * np.sqrt(self.dt) * z
+        factor = np.exp(drift + shock)
+        self.last_events = {}
+        if self.event_probability > 0:
+            hits = np.flatnonzero(self._rng.random(n) < self.event_probability)
+            if hits.size:
+                sizes = self._rng.uniform(*self.event_range, hits.size)
+                signs = self._rng.choice((-1.0, 1.0), hits.size)
+                jumps = 1.0 + signs * sizes
+                factor[hits] *= jumps
+                self.last_events = {self._tickers[i]: float(j - 1.0) for i, j in zip(hits, jumps)}
+        self._prices = self._prices * factor
+        return dict(zip(self._tickers, self._prices.tolist()))

@@ -1,0 +1,81 @@
+"""Server-sent event framing and the per-client stream over the process's price hub.
+
+Frames are rendered once per tick by the hub (see hub.py); a client's generator only awaits the hub and
+yields shared bytes. It never touches the ORM: the stream outlives the request's database connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import AsyncIterator
+
+from django.http import StreamingHttpResponse
+
+from market.hub import PriceHub
+from market.store import SQLitePriceStore, Tick, get_store
+
+RETRY_MILLISECONDS = 2000
+RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
+KEEPALIVE_FRAME = b": keep-alive\n\n"
+JSON_FORMAT = "prices"
+
+
+def event(data: str, name: str | None = None) -> str:
+    """One SSE event; every line of the payload gets its own `data:` prefix."""
+    head = f"event: {name}\n" if name else ""
+    body = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return f"{head}{body}\n"
+
+
+def render_json(tick: Tick) -> bytes:
+    """SPEC §6: one unnamed event per priced ticker, all of a tick's events sent in one write."""
+    return "".join(
+        event(json.dumps(quote.as_dict(), separators=(",", ":"))) for quote in tick.quotes
+    ).encode()
+
+
+# Other formats (the htmx UI's HTML fragments) register here and ride the same hub and ticks.
+RENDERERS = {JSON_FORMAT: render_json}
+
+_hubs: dict[str, PriceHub] = {}
+_hubs_lock = threading.Lock()
+
+
+def get_hub(store: SQLitePriceStore | None = None) -> PriceHub:
+    store = store or get_store()
+    with _hubs_lock:
+        hub = _hubs.get(store.path)
+        if hub is None:
+            hub = _hubs[store.path] = PriceHub(store, RENDERERS)
+        return hub
+
+
+async def stream_frames(hub: PriceHub, fmt: str) -> AsyncIterator[bytes]:
+    """Everything one client receives: the retry hint and the current prices at once, then each tick."""
+    hub.attach()
+    hub.clients += 1
+    try:
+        seen = None
+        first = RETRY_FRAME
+        if hub.latest is not None:
+            seen = hub.latest.tick.seq
+            first += hub.latest.frames[fmt]
+        yield first
+        while True:
+            published = await hub.wait()
+            if published is not None and published.tick.seq != seen:
+                seen = published.tick.seq
+                yield published.frames[fmt]
+            else:
+                yield KEEPALIVE_FRAME
+    finally:
+        # Also runs when the client goes away: Django cancels the response task at our await.
+        hub.clients -= 1
+
+
+def sse_response(frames: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(frames, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy (nginx) in front must not buffer the stream
+    return response

@@ -1,0 +1,328 @@
+"""The shared price store: the worker writes each tick, every web process reads it.
+
+The embedded store is a SQLite file of its own (WAL), apart from the database that holds trades, so a
+tick never waits behind a trade's write lock and readers never wait at all. It holds, per ticker, the
+latest quote and a rolling history, plus a little status about the worker and its source.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS quote (
+    ticker TEXT PRIMARY KEY,
+    price REAL NOT NULL,
+    prev_price REAL NOT NULL,
+    open_price REAL NOT NULL,
+    timestamp TEXT NOT NULL,
+    direction TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    ticker TEXT NOT NULL,
+    ts REAL NOT NULL,
+    price REAL NOT NULL,
+    PRIMARY KEY (ticker, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+PRUNE_EVERY_TICKS = 20
+
+
+def iso_utc(epoch: float) -> str:
+    """2026-04-10T12:00:00.500Z: what the stream and the API show as a quote's time."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def round_quote(price: float) -> float:
+    """Quotes are in cents, sub-dollar prices to 1/100 cent: the price shown is the price filled."""
+    return round(price, 2 if price >= 1 else 4)
+
+
+@dataclass(frozen=True)
+class Quote:
+    ticker: str
+    price: float
+    prev_price: float
+    open_price: float
+    timestamp: str
+    direction: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def change_percent(self) -> float:
+        return (self.price - self.open_price) / self.open_price * 100 if self.open_price else 0.0
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Every quote the store held after one step of the worker."""
+
+    seq: int
+    produced_at: float
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    source: str | None
+    interval: float | None
+    last_tick_at: float | None
+    heartbeat_at: float | None
+    error: str | None
+    unknown: tuple[str, ...]
+
+    def age(self, now: float | None = None) -> float | None:
+        if self.last_tick_at is None:
+            return None
+        return max(0.0, (now or time.time()) - self.last_tick_at)
+
+    def is_fresh(self, now: float | None = None) -> bool:
+        """Fresh while the last tick is younger than a few source intervals (at least 5 s)."""
+        age = self.age(now)
+        if age is None:
+            return False
+        return age <= max(5.0, 3 * (self.interval or 0.5))
+
+
+class SQLitePriceStore:
+    def __init__(self, path: str | Path, *, history_seconds: float = 1800.0) -> None:
+        self.path = str(path)
+        self.history_seconds = history_seconds
+        self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._writer: sqlite3.Connection | None = None
+        self._writer_lock = threading.Lock()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as conn:
+            conn.executescript(SCHEMA)
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def connect(self) -> sqlite3.Connection:
+        # check_same_thread=False: pooled connections move between request threads, one at a time.
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+            self._pool.put(conn)
+
+    # --- writer side: the price worker only ------------------------------------------------------
+
+    def publish(
+        self,
+        *,
+        prices: dict[str, float],
+        keep: set[str],
+        produced_at: float,
+        source: str,
+        interval: float,
+        open_prices: dict[str, float] | None = None,
+        unknown: set[str] | None = None,
+    ) -> int:
+        """Write one tick: new quotes for `prices`, and drop every ticker not in `keep`; returns its seq."""
+        open_prices = open_prices or {}
+        stamp = iso_utc(produced_at)
+        with self._writer_lock:
+            conn = self._writer or self.connect()
+            self._writer = conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                previous = {
+                    row[0]: (row[1], row[2])
+                    for row in conn.execute("SELECT ticker, price, open_price FROM quote")
+                }
+                gone = [t for t in previous if t not in keep]
+                if gone:
+                    marks = ",".join("?" * len(gone))
+                    conn.execute(f"DELETE FROM quote WHERE ticker IN ({marks})", gone)
+                    conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
+                rows = []
+                for ticker, raw in prices.items():
+                    if ticker not in keep:
+                        continue
+                    price = round_quote(raw)
+                    prev_price, open_price = previous.get(ticker, (price, None))
+                    if ticker in open_prices:
+                        open_price = round_quote(open_prices[ticker])
+                    elif open_price is None:
+                        open_price = price
+                    direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
+                    rows.append((ticker, price, prev_price, open_price, stamp, direction))
+                conn.executemany("INSERT OR REPLACE INTO quote VALUES (?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
+                )
+                seq = self._read_seq(conn) + 1
+                self._write_meta(
+                    conn,
+                    seq=seq,
+                    last_tick_at=produced_at,
+                    heartbeat_at=produced_at,
+                    source=source,
+                    interval=interval,
+                    error=None,
+                    unknown=sorted((unknown or set()) & keep),
+                )
+                if seq % PRUNE_EVERY_TICKS == 0:
+                    cutoff = produced_at - self.history_seconds
+                    conn.executemany(
+                        "DELETE FROM history WHERE ticker = ? AND ts < ?", [(t, cutoff) for t in keep]
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return seq
+
+    def report_failure(self, *, source: str, interval: float, error: str, at: float) -> None:
+        """The worker is alive but its source failed: say so, and leave the last prices (and their age) alone."""
+        with self._writer_lock:
+            conn = self._writer or self.connect()
+            self._writer = conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_meta(conn, heartbeat_at=at, source=source, interval=interval, error=error)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def clear(self) -> None:
+        with self._writer_lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM quote")
+            conn.execute("DELETE FROM history")
+            conn.execute("DELETE FROM meta")
+            conn.execute("COMMIT")
+
+    @staticmethod
+    def _read_seq(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _write_meta(conn: sqlite3.Connection, **values) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, json.dumps(value)) for key, value in values.items()]
+        )
+
+    # --- reader side -----------------------------------------------------------------------------
+
+    def latest(self, ticker: str) -> Quote | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT * FROM quote WHERE ticker = ?", (ticker,)).fetchone()
+        return Quote(*row) if row else None
+
+    def quotes(self, tickers: list[str] | None = None) -> dict[str, Quote]:
+        with self._connection() as conn:
+            if tickers is None:
+                rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
+            else:
+                marks = ",".join("?" * len(tickers))
+                rows = conn.execute(f"SELECT * FROM quote WHERE ticker IN ({marks})", list(tickers)).fetchall()
+        return {row[0]: Quote(*row) for row in rows}
+
+    def snapshot(self, conn: sqlite3.Connection | None = None) -> Tick:
+        """All quotes and the tick they belong to, read in one transaction so they agree."""
+        if conn is None:
+            with self._connection() as pooled:
+                return self.snapshot(pooled)
+        conn.execute("BEGIN")
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('seq', 'last_tick_at')").fetchall())
+            rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return Tick(
+            seq=json.loads(meta.get("seq", "0")),
+            produced_at=json.loads(meta.get("last_tick_at", "0")),
+            quotes=tuple(Quote(*row) for row in rows),
+        )
+
+    def history(self, ticker: str, since: float | None = None) -> list[tuple[float, float]]:
+        since = time.time() - self.history_seconds if since is None else since
+        with self._connection() as conn:
+            return conn.execute(
+                "SELECT ts, price FROM history WHERE ticker = ? AND ts >= ? ORDER BY ts", (ticker, since)
+            ).fetchall()
+
+    def status(self) -> FeedStatus:
+        with self._connection() as conn:
+            meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
+        return FeedStatus(
+            source=meta.get("source"),
+            interval=meta.get("interval"),
+            last_tick_at=meta.get("last_tick_at"),
+            heartbeat_at=meta.get("heartbeat_at"),
+            error=meta.get("error"),
+            unknown=tuple(meta.get("unknown") or ()),
+        )
+
+    def watch(self) -> "StoreWatcher":
+        """A cheap change detector for one reader thread (the hub)."""
+        return StoreWatcher(self)
+
+
+class StoreWatcher:
+    """Tells one thread whether anyone wrote to the store since it last looked, via PRAGMA data_version."""
+
+    def __init__(self, store: SQLitePriceStore) -> None:
+        self.store = store
+        self.conn = store.connect()
+        self._version: int | None = None
+
+    def changed(self) -> bool:
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        changed = version != self._version
+        self._version = version
+        return changed
+
+    def snapshot(self) -> Tick:
+        return self.store.snapshot(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_stores: dict[str, SQLitePriceStore] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store() -> SQLitePriceStore:
+    """The process's price store, as configured by settings (one per path, created on first use)."""
+    from django.conf import settings
+
+    path = settings.PRICE_STORE_PATH
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = SQLitePriceStore(path, history_seconds=settings.PRICE_HISTORY_SECONDS)
+        return store

@@ -1,0 +1,26 @@
+"""What a ticker symbol may look like, in one place for the watchlist, trades and the assistant."""
+
+import re
+
+from market.exceptions import InvalidTicker
+
+MAX_TICKER_LENGTH = 10
+_TICKER_RE = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,%d}" % (MAX_TICKER_LENGTH - 1))
+
+DEFAULT_TICKERS = ("AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX")
+
+
+def normalize_ticker(raw: object) -> str:
+    """Upper-case a symbol such as ' brk.b ' and reject anything that cannot be a ticker."""
+    if not isinstance(raw, str):
+        raise InvalidTicker("Ticker must be a string such as AAPL.")
+    ticker = raw.strip().upper()
+    if not ticker:
+        raise InvalidTicker("Ticker is empty.")
+    if len(ticker) > MAX_TICKER_LENGTH:
+        raise InvalidTicker(f"Ticker is longer than {MAX_TICKER_LENGTH} characters.")
+    if not _TICKER_RE.fullmatch(ticker):
+        raise InvalidTicker(
+            f"'{ticker[:MAX_TICKER_LENGTH]}' is not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B)."
+        )
+    return ticker

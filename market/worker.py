@@ -1,0 +1,132 @@
+"""The price worker: the single writer of prices.
+
+Each tick it reads which tickers to price (the watchlist plus what other apps registered), steps the
+source, writes the tick to the price store, and runs the periodic tasks that are due (the interval
+portfolio snapshot) on a side thread, so a slow database write never delays a tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.db import DatabaseError, close_old_connections
+
+from market import hooks, selectors
+from market.sources import PriceSource, SourceUnavailable
+from market.store import SQLitePriceStore
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 120.0
+LAG_REPORT_SECONDS = 60.0
+
+
+class PriceWorker:
+    def __init__(self, *, source: PriceSource, store: SQLitePriceStore, max_ticks: int | None = None) -> None:
+        self.source = source
+        self.store = store
+        self.max_ticks = max_ticks
+        self.ticks = 0
+        self.failures = 0
+        self._stop = threading.Event()
+        self._tickers: set[str] = set()
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-periodic")
+        self._pending: dict[str, Future] = {}
+        now = time.monotonic()
+        self._due = {task.name: now + task.interval() for task in hooks.periodic_tasks}
+        self._lags: list[float] = []
+        self._last_report = now
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        logger.info("price worker started: source=%s interval=%.2fs store=%s", self.source.name, self.source.interval, self.store.path)
+        next_at = time.monotonic()
+        try:
+            while not self._stop.is_set() and (self.max_ticks is None or self.ticks < self.max_ticks):
+                self._lags.append(max(0.0, time.monotonic() - next_at))
+                delay = self.tick()
+                self._run_due_tasks()
+                self._report_lag()
+                next_at += delay
+                # Never try to catch up a burst of missed ticks: the market moves on from now.
+                next_at = max(next_at, time.monotonic())
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+        finally:
+            self._side.shutdown(wait=True)
+            logger.info("price worker stopped after %d ticks", self.ticks)
+
+    def tick(self) -> float:
+        """One step; returns how long to wait before the next one (longer while the source fails)."""
+        self.ticks += 1
+        tickers = self._priced_tickers()
+        now = time.time()
+        try:
+            quotes = self.source.fetch(sorted(tickers))
+        except SourceUnavailable as exc:
+            self.failures += 1
+            delay = min(self.source.interval * 2**self.failures, max(MAX_BACKOFF_SECONDS, self.source.interval))
+            logger.warning(
+                "%s poll failed (%d in a row), next try in %.1fs: %s", self.source.name, self.failures, delay, exc
+            )
+            self.store.report_failure(source=self.source.name, interval=self.source.interval, error=str(exc), at=now)
+            return delay
+        if self.failures:
+            logger.info("%s recovered after %d failed polls", self.source.name, self.failures)
+        self.failures = 0
+        self.store.publish(
+            prices=quotes.prices,
+            keep=tickers,
+            produced_at=now,
+            source=self.source.name,
+            interval=self.source.interval,
+            open_prices=quotes.open_prices,
+            unknown=quotes.unknown,
+        )
+        return self.source.interval
+
+    def _priced_tickers(self) -> set[str]:
+        try:
+            self._tickers = selectors.priced_tickers()
+        except DatabaseError as exc:
+            # Keep pricing the last known set rather than skipping a tick.
+            logger.warning("could not read the tickers to price, keeping %d: %s", len(self._tickers), exc)
+            close_old_connections()
+        return self._tickers
+
+    def _run_due_tasks(self) -> None:
+        now = time.monotonic()
+        for task in hooks.periodic_tasks:
+            pending = self._pending.get(task.name)
+            if now < self._due.get(task.name, now) or (pending and not pending.done()):
+                continue
+            self._due[task.name] = now + task.interval()
+            self._pending[task.name] = self._side.submit(self._run_task, task)
+
+    @staticmethod
+    def _run_task(task: hooks.PeriodicTask) -> None:
+        try:
+            task.func()
+        except Exception:
+            logger.exception("periodic task %s failed", task.name)
+        finally:
+            close_old_connections()
+
+    def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_report < LAG_REPORT_SECONDS or not self._lags:
+            return
+        lags = sorted(self._lags)
+        logger.info(
+            "ticks=%d tick lag p50=%.1fms max=%.1fms priced=%d",
+            self.ticks,
+            lags[len(lags) // 2] * 1000,
+            lags[-1] * 1000,
+            len(self._tickers),
+        )
+        self._lags.clear()
+        self._last_report = now

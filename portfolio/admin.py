@@ -1,0 +1,91 @@
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from market.store import get_store
+from portfolio import services
+from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from portfolio.money import to_cents
+
+RESET_CONFIRMATION = "reset"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that are history: they can be inspected, never edited, added or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["id", "cash_balance", "created_at"]
+    readonly_fields = ["id", "cash_balance", "created_at"]
+    actions = ["reset_portfolio"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Reset portfolio to $10,000 (deletes positions, trades, snapshots, chat)")
+    def reset_portfolio(self, request, queryset):
+        # Two steps, and the word typed out: a reset cannot be undone.
+        if request.POST.get("confirmation") == RESET_CONFIRMATION:
+            for profile in queryset:
+                services.reset(user_id=profile.id)
+            self.message_user(request, f"Reset {queryset.count()} portfolio(s).", messages.SUCCESS)
+            return None
+        if "confirmation" in request.POST:
+            self.message_user(request, f"Type '{RESET_CONFIRMATION}' to confirm; nothing was reset.", messages.WARNING)
+        return TemplateResponse(
+            request,
+            "admin/portfolio/reset_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reset portfolio?",
+                "profiles": queryset,
+                "confirmation_word": RESET_CONFIRMATION,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["ticker", "quantity", "avg_cost", "cost_basis", "current_price", "market_value", "updated_at"]
+    search_fields = ["ticker"]
+
+    @admin.display(description="current price")
+    def current_price(self, obj):
+        quote = get_store().latest(obj.ticker)
+        return f"{quote.price:,.2f}" if quote else "—"
+
+    @admin.display(description="market value")
+    def market_value(self, obj):
+        quote = get_store().latest(obj.ticker)
+        return f"{to_cents(obj.quantity * Decimal(str(quote.price))):,.2f}" if quote else "—"
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = ["executed_at", "side", "ticker", "quantity", "price", "notional", "realized_pnl"]
+    list_filter = ["side", "ticker", "executed_at"]
+    search_fields = ["ticker"]
+    date_hierarchy = "executed_at"
+
+
+@admin.register(PortfolioSnapshot)
+class PortfolioSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["recorded_at", "total_value", "user_id"]
+    list_filter = ["recorded_at"]
+    date_hierarchy = "recorded_at"

@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_migrate
+
+
+def _seed_after_migrate(sender, using, **kwargs):
+    """A fresh database is seeded by `migrate` itself: first start needs no manual step."""
+    from portfolio import services
+
+    services.seed()
+
+
+class PortfolioConfig(AppConfig):
+    name = "portfolio"
+
+    def ready(self):
+        from market import hooks
+        from portfolio import selectors, services
+
+        # The worker keeps held tickers priced and records the interval snapshot; market never imports us.
+        hooks.register_ticker_provider(selectors.held_tickers)
+        hooks.register_periodic_task(
+            hooks.PeriodicTask(
+                name="portfolio-snapshot",
+                func=services.record_snapshots,
+                interval=lambda: settings.PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS,
+            )
+        )
+        post_migrate.connect(_seed_after_migrate, sender=self)

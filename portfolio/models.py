@@ -1,0 +1,105 @@
+"""Cash, positions, the append-only trade log and value snapshots.
+
+Money is Decimal everywhere and every write is rounded to the cent (see services.py), so cash never
+drifts. Amounts stay within 15 significant digits, which SQLite stores and Django reads back exactly.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from finally_site.db import DEFAULT_USER, new_id
+from portfolio.money import to_cents
+
+STARTING_CASH = Decimal("10000.00")
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+QUANTITY = {"max_digits": 14, "decimal_places": 4}
+PRICE = {"max_digits": 14, "decimal_places": 4}
+AVERAGE = {"max_digits": 15, "decimal_places": 6}
+
+
+class Profile(models.Model):
+    id = models.CharField(primary_key=True, max_length=64, default=DEFAULT_USER)
+    cash_balance = models.DecimalField(**MONEY, default=STARTING_CASH)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "users_profile"
+        constraints = [models.CheckConstraint(condition=Q(cash_balance__gte=0), name="profile_cash_not_negative")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Position(models.Model):
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    user_id = models.CharField(max_length=64, default=DEFAULT_USER, db_index=True)
+    ticker = models.CharField(max_length=12)
+    quantity = models.DecimalField(**QUANTITY)
+    avg_cost = models.DecimalField(**AVERAGE)
+    # What the shares still held cost, to the cent: avg_cost × quantity would drift by rounding,
+    # and realized P&L on a sell is the proceeds minus the part of this it releases.
+    cost_basis = models.DecimalField(**MONEY)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "positions"
+        ordering = ["ticker"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "ticker"], name="position_user_ticker_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="position_quantity_positive"),
+            models.CheckConstraint(condition=Q(cost_basis__gte=0), name="position_cost_basis_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.ticker}"
+
+
+class Trade(models.Model):
+    class Side(models.TextChoices):
+        BUY = "buy"
+        SELL = "sell"
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    user_id = models.CharField(max_length=64, default=DEFAULT_USER)
+    ticker = models.CharField(max_length=12)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    price = models.DecimalField(**PRICE)
+    executed_at = models.DateTimeField(default=timezone.now)
+    # Proceeds minus the cost basis released, for sells; null for buys.
+    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True)
+
+    class Meta:
+        db_table = "trades"
+        ordering = ["-executed_at"]
+        indexes = [models.Index(fields=["user_id", "executed_at"], name="trades_user_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="trade_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.ticker} @ {self.price}"
+
+    @property
+    def notional(self) -> Decimal:
+        return to_cents(self.quantity * self.price)
+
+
+class PortfolioSnapshot(models.Model):
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    user_id = models.CharField(max_length=64, default=DEFAULT_USER)
+    total_value = models.DecimalField(**MONEY)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "portfolio_snapshots"
+        ordering = ["recorded_at"]
+        indexes = [models.Index(fields=["user_id", "recorded_at"], name="snapshots_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.total_value} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,56 @@
+"""Request and response shapes of the portfolio's JSON API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+
+from portfolio.money import MAX_QUANTITY
+
+
+class TradeIn(Schema):
+    ticker: str = Field(examples=["AAPL"])
+    # strict: "10" (a string) or true are refused rather than coerced; the engine re-checks the range.
+    quantity: Annotated[float, Field(strict=True, gt=0, le=float(MAX_QUANTITY), examples=[10])]
+    side: Literal["buy", "sell"]
+
+
+class TradeOut(Schema):
+    id: str
+    ticker: str
+    side: str
+    quantity: float
+    price: float
+    notional: float
+    realized_pnl: float | None
+    executed_at: datetime
+    cash_balance: float
+
+
+class PositionOut(Schema):
+    ticker: str
+    quantity: float
+    avg_cost: float
+    cost_basis: float
+    current_price: float | None
+    market_value: float
+    unrealized_pnl: float
+    change_percent: float = Field(description="Unrealized P&L in percent of cost.")
+    day_change_percent: float | None = Field(description="Price change since the session open.")
+    weight: float = Field(description="Share of the invested value (0-1).")
+
+
+class PortfolioOut(Schema):
+    cash_balance: float
+    total_value: float
+    invested_value: float
+    unrealized_pnl: float
+    realized_pnl: float
+    positions: list[PositionOut]
+
+
+class SnapshotOut(Schema):
+    total_value: float
+    recorded_at: datetime
