@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from ninja import Router
+from ninja import Router, Status
 
 from finally_site.api_errors import ErrorOut
 from market import selectors, services
@@ -50,7 +50,7 @@ def watchlist(request):
 )
 def watchlist_add(request, payload: WatchlistAddIn):
     entry = services.add_ticker(ticker=payload.ticker)
-    return 201, QuoteOut.build(entry.ticker, get_store().latest(entry.ticker))
+    return Status(201, QuoteOut.build(entry.ticker, get_store().latest(entry.ticker)))
 
 
 @router.delete(
@@ -60,7 +60,7 @@ def watchlist_add(request, payload: WatchlistAddIn):
 )
 def watchlist_remove(request, ticker: str):
     services.remove_ticker(ticker=ticker)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(

@@ -58,10 +58,9 @@ class PriceHub:
                 self._thread = threading.Thread(target=self._read_ticks, name="price-hub", daemon=True)
                 self._thread.start()
 
-    async def wait(self) -> Published | None:
-        """Sleep until the next tick or keep-alive; returns the latest tick (None before the first)."""
+    async def wait(self) -> None:
+        """Sleep until the next tick or keep-alive; then read `latest`."""
         await self._event.wait()
-        return self.latest
 
     def _wake(self, published: Published | None) -> None:
         if published is not None:
@@ -81,7 +80,7 @@ class PriceHub:
                 try:
                     if watcher.changed():
                         tick = watcher.snapshot()
-                        if tick.seq != last_seq:
+                        if tick.seq != last_seq and tick.seq > 0:  # seq 0: the worker never ran
                             last_seq = tick.seq
                             published = Published(tick, {name: render(tick) for name, render in self.renderers.items()})
                 except Exception:

@@ -75,9 +75,13 @@ class MassiveSource:
             snapshots = self.client.get_snapshot_all("stocks", tickers=list(tickers))
         except (BadResponse, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise SourceUnavailable(_describe_failure(exc)) from exc
+        if not snapshots:
+            # An undecodable body or an empty snapshot (cleared overnight) says nothing about
+            # which tickers exist: keep the last prices and report the feed as failing.
+            raise SourceUnavailable("Massive returned no snapshot data")
         prices: dict[str, float] = {}
         opens: dict[str, float] = {}
-        for snap in snapshots or []:
+        for snap in snapshots:
             price = _snapshot_price(snap)
             if snap.ticker and price:
                 prices[snap.ticker] = price

@@ -63,12 +63,16 @@ async def stream_frames(hub: PriceHub, fmt: str) -> AsyncIterator[bytes]:
             first += hub.latest.frames[fmt]
         yield first
         while True:
-            published = await hub.wait()
-            if published is not None and published.tick.seq != seen:
-                seen = published.tick.seq
-                yield published.frames[fmt]
-            else:
-                yield KEEPALIVE_FRAME
+            current = hub.latest
+            # Only sleep when nothing new arrived while we were busy sending the previous frame.
+            if current is None or current.tick.seq == seen:
+                await hub.wait()
+                current = hub.latest
+                if current is None or current.tick.seq == seen:
+                    yield KEEPALIVE_FRAME
+                    continue
+            seen = current.tick.seq
+            yield current.frames[fmt]
     finally:
         # Also runs when the client goes away: Django cancels the response task at our await.
         hub.clients -= 1

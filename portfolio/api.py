@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Router
+from ninja import Router, Status
 
 from finally_site.api_errors import ErrorOut
 from portfolio import selectors, services
@@ -46,7 +46,7 @@ def portfolio(request):
 def trade(request, payload: TradeIn):
     fill = services.execute_trade(ticker=payload.ticker, side=payload.side, quantity=payload.quantity)
     executed = fill.trade
-    return 201, TradeOut(
+    return Status(201, TradeOut(
         id=executed.id,
         ticker=executed.ticker,
         side=executed.side,
@@ -56,7 +56,7 @@ def trade(request, payload: TradeIn):
         realized_pnl=executed.realized_pnl,
         executed_at=executed.executed_at,
         cash_balance=fill.cash_balance,
-    )
+    ))
 
 
 @router.get("/history", response=list[SnapshotOut], summary="Total portfolio value over time")

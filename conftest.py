@@ -1,0 +1,168 @@
+"""Fixtures shared by every app's tests: a private price store per test, and a real running stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def price_store(settings, tmp_path):
+    """Each test gets an empty price store of its own."""
+    from market.store import get_store
+
+    settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
+    return get_store()
+
+
+@pytest.fixture
+def publish(price_store):
+    """Write one tick to the store as the worker would: publish({"AAPL": 190.0})."""
+
+    def _publish(prices: dict[str, float], keep: set[str] | None = None, **extra) -> int:
+        return price_store.publish(
+            prices=prices,
+            keep=set(prices) if keep is None else keep,
+            produced_at=extra.pop("produced_at", time.time()),
+            source="test",
+            interval=0.5,
+            **extra,
+        )
+
+    return _publish
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """A migrated database, a price worker and a uvicorn web server, as real processes."""
+
+    port: int
+    env: dict[str, str]
+    data_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=check
+        )
+
+    def start_worker(self) -> None:
+        self.processes["worker"] = self._spawn("worker", [sys.executable, "manage.py", "price_worker"])
+
+    def start_web(self) -> None:
+        self.processes["web"] = self._spawn(
+            "web",
+            [sys.executable, "-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--timeout-graceful-shutdown", "1", "--no-access-log"],
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"web server did not start:\n{self.log('web')}")
+
+    def wait_for_prices(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if httpx.get(f"{self.base_url}/api/health", timeout=2).json()["prices"]["fresh"]:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"no fresh prices:\n{self.log('worker')}")
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.data_dir / f"{name}.log", "wb")
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, name: str) -> int | None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return None
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def make_stack(data_dir: Path, **env_overrides: str) -> Stack:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{data_dir / 'finally.db'}",
+        "PRICE_STORE_PATH": str(data_dir / "prices.db"),
+        "DJANGO_SECRET_KEY": "test-only-secret",
+        "MASSIVE_API_KEY": "",
+        "LLM_MOCK": "true",
+        "PYTHONUNBUFFERED": "1",
+        **env_overrides,
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    stack = Stack(port=port, env=env, data_dir=data_dir)
+    stack.manage("migrate", "--no-input")
+    return stack
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    """Build stacks on demand; every process started is stopped at the end of the test."""
+    stacks: list[Stack] = []
+
+    def _make(**env_overrides: str) -> Stack:
+        data_dir = tmp_path / f"stack{len(stacks)}"
+        data_dir.mkdir()
+        stack = make_stack(data_dir, **env_overrides)
+        stacks.append(stack)
+        return stack
+
+    yield _make
+    for stack in stacks:
+        stack.stop_all()
+
+
+@pytest.fixture
+def live_stack(stack_factory):
+    """Worker and web server running on a fresh, migrated and seeded database, prices flowing."""
+    stack = stack_factory()
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    return stack
+
+
+@pytest.fixture
+def anyio_backend():
+    """Async tests run on asyncio (what uvicorn and daphne use), through anyio's pytest plugin."""
+    return "asyncio"

@@ -1,0 +1,116 @@
+"""The market's JSON API: health, the watchlist, and what bad input gets (4xx, nothing changed)."""
+
+import json
+
+import pytest
+
+from market import selectors
+
+pytestmark = pytest.mark.django_db
+
+DEFAULT = ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
+
+
+def post_json(client, path, body):
+    return client.post(path, data=json.dumps(body) if not isinstance(body, str) else body, content_type="application/json")
+
+
+class TestHealth:
+    def test_stale_before_any_tick(self, client):
+        body = client.get("/api/health").json()
+        assert body["status"] == "degraded"
+        assert body["database"] is True
+        assert body["prices"]["fresh"] is False
+
+    def test_fresh_after_a_tick(self, client, publish):
+        publish({"AAPL": 190.0})
+        body = client.get("/api/health").json()
+        assert body["status"] == "ok"
+        assert body["prices"]["fresh"] is True
+        assert body["prices"]["source"] == "test"
+
+
+class TestWatchlist:
+    def test_lists_default_tickers_in_order_with_null_prices_until_priced(self, client, publish):
+        publish({"AAPL": 190.0})
+        items = client.get("/api/watchlist").json()
+        assert [i["ticker"] for i in items] == DEFAULT
+        assert items[0]["price"] == 190.0 and items[0]["direction"] == "flat"
+        assert items[1] == {
+            "ticker": "GOOGL", "price": None, "prev_price": None, "open_price": None,
+            "direction": None, "timestamp": None, "change_percent": None,
+        }
+
+    def test_add_normalizes_and_appends(self, client):
+        response = post_json(client, "/api/watchlist", {"ticker": " pypl "})
+        assert response.status_code == 201
+        assert response.json()["ticker"] == "PYPL"
+        assert selectors.watched_tickers()[-1] == "PYPL"
+
+    def test_add_twice_is_a_conflict(self, client):
+        post_json(client, "/api/watchlist", {"ticker": "BRK.B"})
+        response = post_json(client, "/api/watchlist", {"ticker": "brk.b"})
+        assert response.status_code == 409
+        assert response.json() == {"error": "BRK.B is already on the watchlist."}
+
+    def test_remove(self, client):
+        response = client.delete("/api/watchlist/nflx")
+        assert response.status_code == 204
+        assert "NFLX" not in selectors.watched_tickers()
+
+    def test_remove_unwatched_is_404(self, client):
+        response = client.delete("/api/watchlist/PYPL")
+        assert response.status_code == 404
+        assert "not on the watchlist" in response.json()["error"]
+
+
+HOSTILE_ADDS = [
+    {"ticker": ""},
+    {"ticker": "   "},
+    {"ticker": "AA PL"},
+    {"ticker": "<script>alert(1)</script>"},
+    {"ticker": "A" * 1000},
+    {"ticker": "../../etc/passwd"},
+    {"ticker": None},
+    {"ticker": 123},
+    {"ticker": ["AAPL"]},
+    {},
+    [],
+    "not json",
+    '{"ticker": "AAPL"',
+    '{"ticker": NaN}',
+]
+
+HOSTILE_REMOVES = ["%20", "..%2F..%2Fetc%2Fpasswd", "%3Cscript%3E", "A" * 1000, "AAPL%00", "AA%20PL", ".."]
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize("body", HOSTILE_ADDS, ids=range(len(HOSTILE_ADDS)))
+    def test_bad_add_is_4xx_and_changes_nothing(self, client, body):
+        before = selectors.watched_tickers()
+        response = post_json(client, "/api/watchlist", body)
+        assert 400 <= response.status_code < 500
+        assert isinstance(response.json()["error"], str) and response.json()["error"]
+        assert selectors.watched_tickers() == before
+        assert client.get("/api/health").status_code == 200
+
+    @pytest.mark.parametrize("ticker", HOSTILE_REMOVES)
+    def test_bad_remove_is_4xx_and_changes_nothing(self, client, ticker):
+        before = selectors.watched_tickers()
+        response = client.delete(f"/api/watchlist/{ticker}")
+        assert 400 <= response.status_code < 500
+        assert "error" in response.json()
+        assert selectors.watched_tickers() == before
+
+    def test_wrong_content_type_is_415(self, client):
+        response = client.post("/api/watchlist", data={"ticker": "PYPL"})
+        assert response.status_code == 415
+        assert "PYPL" not in selectors.watched_tickers()
+
+    def test_wrong_method_is_405_json(self, client):
+        response = client.put("/api/watchlist", data="{}", content_type="application/json")
+        assert response.status_code == 405
+        assert response.json() == {"error": "Method Not Allowed"}
+
+    def test_unknown_api_path_is_404_json(self, client):
+        assert client.get("/api/nope").json() == {"error": "Not Found"}

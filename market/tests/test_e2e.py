@@ -1,0 +1,85 @@
+"""End to end: the price worker and the web server as real processes, read over real HTTP."""
+
+import signal
+import time
+
+import httpx
+import pytest
+
+from market.tests.sse_client import StreamRecorder
+
+pytestmark = pytest.mark.e2e
+
+DEFAULT = {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+FIELDS = {"ticker", "price", "prev_price", "open_price", "timestamp", "direction"}
+
+
+def test_stream_add_and_remove(live_stack):
+    api = live_stack.base_url + "/api"
+    with StreamRecorder(api + "/stream/prices") as stream:
+        took = stream.wait_for(lambda events: DEFAULT <= {e["ticker"] for _, e in events}, timeout=2.0)
+        assert took is not None, "not every watched ticker arrived within 2 s"
+        assert stream.retry is not None
+        for _, event in stream.events:
+            assert set(event) == FIELDS
+            assert event["price"] > 0 and event["direction"] in {"up", "down", "flat"}
+            assert event["timestamp"].endswith("Z")
+
+        assert httpx.post(api + "/watchlist", json={"ticker": "PYPL"}).status_code == 201
+        took = stream.wait_for(lambda events: any(e["ticker"] == "PYPL" for _, e in events), timeout=3.0)
+        assert took is not None and took <= 1.5, f"PYPL took {took} s to appear"
+        pypl = next(e for _, e in stream.events if e["ticker"] == "PYPL")
+        assert 95 <= pypl["price"] <= 105  # unknown tickers start at $100
+
+        assert httpx.delete(api + "/watchlist/NFLX").status_code == 204
+        removed_at = time.monotonic()
+        time.sleep(2.5)
+        late = [at - removed_at for at, e in stream.events if e["ticker"] == "NFLX" and at > removed_at]
+        assert not late or max(late) <= 1.2, f"NFLX still streamed {max(late):.2f} s after removal"
+        assert "NFLX" not in stream.tickers_since(removed_at + 1.2)
+        assert DEFAULT - {"NFLX"} <= stream.tickers_since(removed_at + 1.2)
+
+
+def test_held_ticker_keeps_streaming_after_removal(live_stack):
+    api = live_stack.base_url + "/api"
+    assert httpx.post(api + "/portfolio/trade", json={"ticker": "NFLX", "quantity": 1, "side": "buy"}).status_code == 201
+    assert httpx.delete(api + "/watchlist/NFLX").status_code == 204
+    with StreamRecorder(api + "/stream/prices") as stream:
+        time.sleep(2.0)
+        assert "NFLX" in stream.tickers_since(time.monotonic() - 1.0)
+    sold = httpx.post(api + "/portfolio/trade", json={"ticker": "NFLX", "quantity": 1, "side": "sell"})
+    assert sold.status_code == 201
+    with StreamRecorder(api + "/stream/prices") as stream:
+        time.sleep(2.0)
+        assert "NFLX" not in stream.tickers_since(time.monotonic() - 1.0)
+
+
+def test_first_start_seeds_and_bad_input_leaves_server_healthy(live_stack):
+    api = live_stack.base_url + "/api"
+    portfolio = httpx.get(api + "/portfolio").json()
+    assert portfolio["cash_balance"] == 10000.0 and portfolio["positions"] == []
+    assert {i["ticker"] for i in httpx.get(api + "/watchlist").json()} == DEFAULT
+    assert len(httpx.get(api + "/portfolio/history").json()) >= 1
+
+    for body in ['{"ticker": ""}', '{"ticker": "<script>"}', "{" * 10_000, '{"ticker": "' + "A" * 1000 + '"}']:
+        response = httpx.post(api + "/watchlist", content=body, headers={"Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, body[:40]
+    assert httpx.delete(api + "/watchlist/..%2F..%2Fetc%2Fpasswd").status_code in (400, 404)
+    health = httpx.get(api + "/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert {i["ticker"] for i in httpx.get(api + "/watchlist").json()} == DEFAULT
+
+
+def test_worker_stops_cleanly_on_sigterm(live_stack):
+    worker = live_stack.processes["worker"]
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    live_stack.processes.pop("worker")
+    log = live_stack.log("worker")
+    assert "price worker started: source=simulator" in log
+    assert "price worker stopped after" in log
+    # The web process notices: prices go stale within a few seconds.
+    deadline = time.monotonic() + 10
+    while httpx.get(live_stack.base_url + "/api/health").json()["prices"]["fresh"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

@@ -1,0 +1,99 @@
+"""The price stream, driven directly: framing, the first frame, fan-out of each tick, disconnect."""
+
+import asyncio
+import json
+
+import pytest
+
+from market import hub as hub_module
+from market.sse import KEEPALIVE_FRAME, RETRY_FRAME, event, get_hub, render_json, stream_frames
+
+
+def parse_events(frame: bytes) -> list[dict]:
+    return [json.loads(line[len("data: "):]) for line in frame.decode().splitlines() if line.startswith("data: ")]
+
+
+def test_event_prefixes_every_line():
+    assert event("a\nb", name="quotes") == "event: quotes\ndata: a\ndata: b\n\n"
+
+
+def test_render_json_one_event_per_ticker(price_store, publish):
+    publish({"AAPL": 190.0, "MSFT": 420.0})
+    frame = render_json(price_store.snapshot())
+    assert frame.count(b"\n\n") == 2
+    events = parse_events(frame)
+    assert [e["ticker"] for e in events] == ["AAPL", "MSFT"]
+    assert set(events[0]) == {"ticker", "price", "prev_price", "open_price", "timestamp", "direction"}
+
+
+async def next_frame(frames, timeout=3.0) -> bytes:
+    return await asyncio.wait_for(anext(frames), timeout)
+
+
+async def frame_with(frames, needle: bytes) -> bytes:
+    """Skip frames (the retry hint, an earlier tick) until one carries `needle`."""
+    while needle not in (frame := await next_frame(frames)):
+        pass
+    return frame
+
+
+@pytest.mark.anyio
+async def test_stream_sends_current_prices_then_each_tick(price_store, publish):
+    publish({"AAPL": 190.0})
+    hub = get_hub(price_store)
+    frames = stream_frames(hub, "prices")
+    try:
+        first = await next_frame(frames)
+        assert first.startswith(RETRY_FRAME)
+        # The hub may not have read the store yet when the stream starts; then the tick comes next.
+        events = parse_events(first) or parse_events(await frame_with(frames, b"data: "))
+        assert events[0]["price"] == 190.0
+        publish({"AAPL": 191.0})
+        assert parse_events(await frame_with(frames, b"191.0"))[0]["price"] == 191.0
+    finally:
+        await frames.aclose()
+    assert hub.clients == 0
+
+
+@pytest.mark.anyio
+async def test_many_clients_share_one_read(price_store, publish):
+    publish({"AAPL": 190.0})
+    hub = get_hub(price_store)
+    streams = [stream_frames(hub, "prices") for _ in range(50)]
+    try:
+        await asyncio.gather(*(frame_with(s, b"190.0") for s in streams))
+        publish({"AAPL": 192.0})
+        frames = await asyncio.gather(*(frame_with(s, b"192.0") for s in streams))
+        # Every client got the very same bytes object, rendered once by the hub.
+        assert len({id(f) for f in frames}) == 1
+        assert hub.clients == 50
+    finally:
+        for s in streams:
+            await s.aclose()
+    assert hub.clients == 0
+
+
+@pytest.mark.anyio
+async def test_keepalive_when_no_ticks(price_store, monkeypatch):
+    monkeypatch.setattr(hub_module, "KEEPALIVE_SECONDS", 0.05)
+    frames = stream_frames(get_hub(price_store), "prices")
+    try:
+        await next_frame(frames)
+        assert await next_frame(frames) == KEEPALIVE_FRAME
+    finally:
+        await frames.aclose()
+
+
+@pytest.mark.anyio
+async def test_view_streams_over_asgi(async_client, price_store, publish, db):
+    publish({"AAPL": 190.0})
+    response = await async_client.get("/api/stream/prices")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache"
+    frames = aiter(response.streaming_content)
+    try:
+        first = await next_frame(frames)
+        assert first.startswith(b"retry: ")
+    finally:
+        await frames.aclose()

@@ -1,0 +1,144 @@
+"""The SQLite price store: what a tick writes, what readers see, and across real processes."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from market.store import SQLitePriceStore, iso_utc, round_quote
+
+
+class TestPublish:
+    def test_first_quote_is_flat_and_opens_the_session(self, price_store, publish):
+        publish({"AAPL": 190.004}, produced_at=1_700_000_000.5)
+        quote = price_store.latest("AAPL")
+        assert quote.as_dict() == {
+            "ticker": "AAPL",
+            "price": 190.0,
+            "prev_price": 190.0,
+            "open_price": 190.0,
+            "timestamp": "2023-11-14T22:13:20.500Z",
+            "direction": "flat",
+        }
+
+    def test_direction_and_prev_follow_each_tick(self, price_store, publish):
+        publish({"AAPL": 190.0})
+        publish({"AAPL": 190.5})
+        up = price_store.latest("AAPL")
+        assert (up.prev_price, up.price, up.direction, up.open_price) == (190.0, 190.5, "up", 190.0)
+        publish({"AAPL": 189.0})
+        down = price_store.latest("AAPL")
+        assert (down.prev_price, down.direction, down.open_price) == (190.5, "down", 190.0)
+        assert down.change_percent == pytest.approx((189.0 - 190.0) / 190.0 * 100)
+
+    def test_source_open_price_wins(self, price_store, publish):
+        publish({"AAPL": 191.5}, open_prices={"AAPL": 188.0})
+        assert price_store.latest("AAPL").open_price == 188.0
+
+    def test_tickers_not_kept_are_dropped_at_once_with_history(self, price_store, publish):
+        publish({"AAPL": 190.0, "MSFT": 420.0})
+        publish({"MSFT": 420.5}, keep={"MSFT"})
+        assert price_store.latest("AAPL") is None
+        assert price_store.history("AAPL", since=0) == []
+        assert set(price_store.quotes()) == {"MSFT"}
+
+    def test_kept_ticker_without_new_price_keeps_its_last_quote(self, price_store, publish):
+        publish({"AAPL": 190.0, "MSFT": 420.0})
+        publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"})
+        assert price_store.latest("AAPL").price == 190.0
+
+    def test_history_is_rolling(self, tmp_path):
+        store = SQLitePriceStore(tmp_path / "p.db", history_seconds=10)
+        start = 1_000_000.0
+        for i in range(40):  # pruning runs every 20 ticks
+            store.publish(prices={"AAPL": 100 + i}, keep={"AAPL"}, produced_at=start + i, source="t", interval=1)
+        points = store.history("AAPL", since=0)
+        assert points[-1] == (start + 39, 139.0)
+        assert min(ts for ts, _ in points) >= start + 39 - 10 - 20
+
+    def test_seq_and_snapshot_agree(self, price_store, publish):
+        assert publish({"AAPL": 1.0}) == 1
+        assert publish({"AAPL": 2.0, "V": 3.0}) == 2
+        tick = price_store.snapshot()
+        assert tick.seq == 2
+        assert [q.ticker for q in tick.quotes] == ["AAPL", "V"]
+
+
+class TestStatus:
+    def test_fresh_after_a_tick_and_stale_later(self, price_store, publish):
+        assert price_store.status().is_fresh() is False
+        now = time.time()
+        publish({"AAPL": 190.0}, produced_at=now)
+        status = price_store.status()
+        assert status.source == "test"
+        assert status.is_fresh(now + 1)
+        assert not status.is_fresh(now + 30)
+
+    def test_failure_is_reported_and_prices_age(self, price_store, publish):
+        publish({"AAPL": 190.0}, produced_at=100.0)
+        price_store.report_failure(source="massive", interval=15, error="429 Too Many Requests", at=200.0)
+        status = price_store.status()
+        assert status.error == "429 Too Many Requests"
+        assert status.last_tick_at == 100.0
+        assert status.heartbeat_at == 200.0
+        assert price_store.latest("AAPL").price == 190.0
+
+    def test_unknown_tickers_are_listed(self, price_store, publish):
+        publish({"AAPL": 190.0}, keep={"AAPL", "NOPE"}, unknown={"NOPE"})
+        assert price_store.status().unknown == ("NOPE",)
+
+
+def test_quote_rounding():
+    assert round_quote(191.23456) == 191.23
+    assert round_quote(0.123456) == 0.1235
+    assert iso_utc(0.25) == "1970-01-01T00:00:00.250Z"
+
+
+def test_change_detection(price_store, publish):
+    watcher = price_store.watch()
+    try:
+        watcher.changed()
+        assert not watcher.changed()
+        publish({"AAPL": 190.0})
+        assert watcher.changed()
+        assert not watcher.changed()
+    finally:
+        watcher.close()
+
+
+def test_worker_process_writes_web_process_reads(tmp_path):
+    """Two real processes: one publishes ticks, another reads them through its own connections."""
+    path = tmp_path / "prices.db"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import time
+                from market.store import SQLitePriceStore
+                store = SQLitePriceStore({str(path)!r})
+                for i in range(1, 41):
+                    store.publish(prices={{"AAPL": 100.0 + i}}, keep={{"AAPL"}}, produced_at=time.time(), source="sim", interval=0.05)
+                    time.sleep(0.05)
+                """
+            ),
+        ]
+    )
+    try:
+        reader = SQLitePriceStore(path)
+        seen = set()
+        deadline = time.monotonic() + 20
+        while writer.poll() is None and time.monotonic() < deadline:
+            quote = reader.latest("AAPL")
+            if quote:
+                seen.add(quote.price)
+            time.sleep(0.01)
+        assert writer.wait(timeout=10) == 0
+        assert reader.latest("AAPL").price == 140.0
+        assert len(seen) > 10  # the reader saw the prices move while the writer ran
+        assert len(reader.history("AAPL", since=0)) == 40
+    finally:
+        writer.kill()

@@ -1,0 +1,107 @@
+"""The price worker loop: what it prices, how it survives its source failing, what it runs on the side."""
+
+import threading
+
+import pytest
+
+from market import hooks, services
+from market.sources import Quotes, SimulatorSource, SourceUnavailable
+from market.worker import PriceWorker
+
+pytestmark = pytest.mark.django_db
+
+
+def fast_simulator() -> SimulatorSource:
+    return SimulatorSource(interval=0.01, seed=1)
+
+
+class TestPricedSet:
+    def test_prices_the_seeded_watchlist(self, price_store):
+        PriceWorker(source=fast_simulator(), store=price_store, max_ticks=1).run()
+        assert set(price_store.quotes()) == {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+
+    def test_added_ticker_priced_next_tick_removed_dropped(self, price_store):
+        worker = PriceWorker(source=fast_simulator(), store=price_store)
+        worker.tick()
+        services.add_ticker(ticker="PYPL")
+        services.remove_ticker(ticker="NFLX")
+        worker.tick()
+        quotes = price_store.quotes()
+        assert quotes["PYPL"].price == pytest.approx(100.0, rel=0.01)
+        assert "NFLX" not in quotes
+
+    def test_held_ticker_stays_priced_after_leaving_the_watchlist(self, price_store, monkeypatch):
+        monkeypatch.setattr(hooks, "ticker_providers", [lambda: {"NFLX"}])
+        worker = PriceWorker(source=fast_simulator(), store=price_store)
+        services.remove_ticker(ticker="NFLX")
+        worker.tick()
+        assert "NFLX" in price_store.quotes()
+
+
+class FlakySource:
+    """Fails a scripted number of times, then answers."""
+
+    name = "flaky"
+    interval = 0.01
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.calls = 0
+
+    def fetch(self, tickers):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise SourceUnavailable("429 Too Many Requests")
+        return Quotes(prices={t: 50.0 for t in tickers})
+
+
+class TestFailures:
+    def test_backs_off_then_recovers(self, price_store):
+        source = FlakySource(failures=3)
+        worker = PriceWorker(source=source, store=price_store)
+        delays = [worker.tick() for _ in range(4)]
+        assert delays == [0.02, 0.04, 0.08, 0.01]
+        assert price_store.latest("AAPL").price == 50.0
+        assert price_store.status().error is None
+
+    def test_failure_is_visible_in_the_store(self, price_store):
+        worker = PriceWorker(source=FlakySource(failures=5), store=price_store)
+        worker.tick()
+        status = price_store.status()
+        assert status.error == "429 Too Many Requests"
+        assert status.last_tick_at is None
+        assert not status.is_fresh()
+
+    def test_backoff_is_capped(self, price_store):
+        source = FlakySource(failures=100)
+        source.interval = 15.0
+        worker = PriceWorker(source=source, store=price_store)
+        assert max(worker.tick() for _ in range(10)) == 120.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_periodic_task_runs_on_its_interval(price_store, monkeypatch):
+    ran = threading.Event()
+    task = hooks.PeriodicTask(name="probe", func=ran.set, interval=lambda: 0.02)
+    monkeypatch.setattr(hooks, "periodic_tasks", [task])
+    PriceWorker(source=fast_simulator(), store=price_store, max_ticks=10).run()
+    assert ran.is_set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_interval_snapshot_is_registered_by_portfolio(price_store, settings):
+    from portfolio.models import PortfolioSnapshot
+
+    settings.PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = 0.02
+    before = PortfolioSnapshot.objects.count()
+    PriceWorker(source=fast_simulator(), store=price_store, max_ticks=10).run()
+    assert PortfolioSnapshot.objects.count() > before
+
+
+def test_stop_ends_the_loop(price_store):
+    worker = PriceWorker(source=fast_simulator(), store=price_store)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    worker.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
