@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves its Swagger UI from local static files instead of a CDN
     "market",
     "portfolio",
     "assistant",

@@ -1,0 +1,37 @@
+"""The seed and reset management commands."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from market import selectors as market_selectors
+from market import services as market_services
+from portfolio import services
+from portfolio.models import Profile, Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_twice_changes_nothing(capsys):
+    call_command("seed")
+    call_command("seed")
+    assert Profile.objects.count() == 1
+    assert len(market_selectors.watched_tickers()) == 10
+    assert "Already seeded" in capsys.readouterr().out
+
+
+def test_reset_with_yes(publish):
+    publish({"AAPL": 100.0})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+    market_services.add_ticker(ticker="PYPL")
+    call_command("reset", yes=True)
+    assert Trade.objects.count() == 0
+    assert "PYPL" not in market_selectors.watched_tickers()
+
+
+def test_reset_refuses_without_confirmation(publish, monkeypatch):
+    publish({"AAPL": 100.0})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="cancelled"):
+        call_command("reset")
+    assert Trade.objects.count() == 1

@@ -1,0 +1,209 @@
+"""The trade engine's rules, table-driven, on the real database; seeding and reset."""
+
+from decimal import Decimal
+
+import pytest
+
+from assistant.models import ChatMessage
+from market import selectors as market_selectors
+from market import services as market_services
+from portfolio import selectors, services
+from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice
+from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+def cash() -> Decimal:
+    return Profile.objects.get(pk="default").cash_balance
+
+
+def position(ticker="AAPL"):
+    return Position.objects.filter(ticker=ticker).first()
+
+
+# Each case: steps of (price, side, quantity), then the expected cash, position (qty, avg, basis) or None,
+# and the realized P&L of the last trade. Prices are set in the store before each step.
+RULES = [
+    pytest.param([(100, "buy", 10)], D("9000.00"), (D("10"), D("100"), D("1000.00")), None, id="buy"),
+    pytest.param(
+        [(100, "buy", 10), (130, "buy", 5)],
+        D("8350.00"),
+        (D("15"), D("110"), D("1650.00")),
+        None,
+        id="second buy at another price: weighted average",
+    ),
+    pytest.param(
+        [(100, "buy", 10), (120, "sell", 4)],
+        D("9480.00"),
+        (D("6"), D("100"), D("600.00")),
+        D("80.00"),
+        id="partial sell keeps avg cost",
+    ),
+    pytest.param([(100, "buy", 10), (90, "sell", 10)], D("9900.00"), None, D("-100.00"), id="full sell deletes the row"),
+    pytest.param(
+        [(191.37, "buy", D("0.5")), (191.37, "buy", D("0.25"))],
+        D("9856.47"),
+        (D("0.75"), D("191.373333"), D("143.53")),
+        None,
+        id="fractional shares",
+    ),
+    pytest.param(
+        [(100, "buy", D("0.00005"))],
+        D("9999.99"),
+        (D("0.0001"), D("100"), D("0.01")),
+        None,
+        id="tiny quantity rounds to the smallest step",
+    ),
+]
+
+
+@pytest.mark.parametrize("steps, expected_cash, expected_position, expected_realized", RULES)
+def test_rules(publish, steps, expected_cash, expected_position, expected_realized):
+    fill = None
+    for price, side, quantity in steps:
+        publish({"AAPL": price})
+        fill = services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+    assert cash() == expected_cash == fill.cash_balance
+    held = position()
+    if expected_position is None:
+        assert held is None
+    else:
+        assert (held.quantity, held.avg_cost, held.cost_basis) == expected_position
+    assert fill.trade.realized_pnl == expected_realized
+    assert Trade.objects.count() == len(steps)
+
+
+REJECTIONS = [
+    pytest.param([], ("sell", 1), InsufficientShares, "you hold 0 AAPL", id="sell unheld"),
+    pytest.param([("buy", 5)], ("sell", 6), InsufficientShares, "you hold 5 AAPL", id="oversell"),
+    pytest.param([], ("buy", 101), InsufficientCash, "costs $10,100.00", id="insufficient cash"),
+    pytest.param([], ("buy", 0), InvalidOrder, "greater than zero", id="zero"),
+    pytest.param([], ("buy", -1), InvalidOrder, "greater than zero", id="negative"),
+    pytest.param([], ("buy", D("0.00004")), InvalidOrder, "rounds to zero", id="rounds to zero"),
+    pytest.param([], ("buy", float("nan")), InvalidOrder, "must be a number", id="nan"),
+    pytest.param([], ("buy", float("inf")), InvalidOrder, "must be a number", id="infinity"),
+    pytest.param([], ("buy", 1e308), InvalidOrder, "at most", id="huge"),
+    pytest.param([], ("buy", True), InvalidOrder, "must be a number", id="bool"),
+    pytest.param([], ("hold", 1), InvalidOrder, "'buy' or 'sell'", id="bad side"),
+    pytest.param([], ("BUY", 1), InvalidOrder, "'buy' or 'sell'", id="upper-case side"),
+]
+
+
+@pytest.mark.parametrize("before, order, error, message", REJECTIONS)
+def test_rejections_change_nothing(publish, before, order, error, message):
+    publish({"AAPL": 100})
+    for side, quantity in before:
+        services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+    state = (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count(),
+             PortfolioSnapshot.objects.count())
+    side, quantity = order
+    with pytest.raises(error, match=message.replace("$", r"\$")):
+        services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+    assert state == (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count(),
+                     PortfolioSnapshot.objects.count())
+
+
+def test_no_price_is_rejected(publish):
+    publish({"AAPL": 100})
+    with pytest.raises(NoPrice, match="no price for ZZZZ"):
+        services.execute_trade(ticker="zzzz", side="buy", quantity=1)
+    assert Trade.objects.count() == 0
+
+
+def test_invalid_ticker_is_rejected():
+    with pytest.raises(InvalidOrder, match="not a ticker"):
+        services.execute_trade(ticker="<b>", side="buy", quantity=1)
+
+
+def test_order_worth_less_than_a_cent_is_rejected(publish):
+    publish({"PENNY": 0.5})
+    with pytest.raises(InvalidOrder, match="less than a cent"):
+        services.execute_trade(ticker="PENNY", side="buy", quantity=D("0.0001"))
+    assert cash() == D("10000.00")
+
+
+def test_buy_exactly_all_cash(publish):
+    publish({"AAPL": 100})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=100)
+    assert cash() == D("0.00")
+    with pytest.raises(InsufficientCash):
+        services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.0001"))
+
+
+def test_each_trade_records_a_snapshot_at_live_prices(publish):
+    publish({"AAPL": 100, "MSFT": 200})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+    publish({"AAPL": 110, "MSFT": 200})
+    services.execute_trade(ticker="MSFT", side="buy", quantity=1)
+    values = [v for v, _ in selectors.snapshot_series()]
+    assert values == [D("10000.00"), D("10000.00"), D("10100.00")]
+
+
+def test_held_ticker_removed_from_watchlist_stays_sellable(publish):
+    publish({"NFLX": 600})
+    services.execute_trade(ticker="NFLX", side="buy", quantity=2)
+    market_services.remove_ticker(ticker="NFLX")
+    assert "NFLX" in market_selectors.priced_tickers()
+    fill = services.execute_trade(ticker="NFLX", side="sell", quantity=2)
+    assert fill.cash_balance == D("10000.00")
+    assert "NFLX" not in market_selectors.priced_tickers()
+
+
+class TestValuation:
+    def test_portfolio_view(self, publish):
+        publish({"AAPL": 100, "MSFT": 200})
+        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+        services.execute_trade(ticker="MSFT", side="buy", quantity=5)
+        services.execute_trade(ticker="MSFT", side="sell", quantity=1)
+        publish({"AAPL": 110, "MSFT": 190})
+        view = selectors.portfolio()
+        assert view.cash == D("8200.00")
+        assert view.invested_value == D("1100.00") + D("760.00")
+        assert view.total_value == D("10060.00")
+        assert view.unrealized_pnl == D("100.00") + D("-40.00")
+        assert view.realized_pnl == D("0.00")
+        aapl, msft = view.positions
+        assert (aapl.ticker, aapl.unrealized_pnl, aapl.unrealized_pnl_percent) == ("AAPL", D("100.00"), D("10.00"))
+        assert aapl.weight == pytest.approx(1100 / 1860)
+        assert msft.day_change_percent == pytest.approx(-5.0)
+
+    def test_position_without_price_is_valued_at_cost(self, publish, price_store):
+        publish({"AAPL": 100})
+        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+        price_store.clear()
+        view = selectors.portfolio()
+        assert view.positions[0].current_price is None
+        assert view.total_value == D("10000.00")
+
+
+class TestSeedAndReset:
+    def test_seed_is_idempotent_and_respects_user_changes(self):
+        market_services.remove_ticker(ticker="NFLX")
+        assert services.seed() is False
+        assert Profile.objects.count() == 1
+        assert "NFLX" not in market_selectors.watched_tickers()
+        assert PortfolioSnapshot.objects.count() == 1
+
+    def test_fresh_database_is_seeded(self):
+        Profile.objects.all().delete()
+        market_services.clear_watchlist()
+        PortfolioSnapshot.objects.all().delete()
+        assert services.seed() is True
+        assert cash() == D("10000.00")
+        assert market_selectors.watched_tickers() == ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
+        assert [v for v, _ in selectors.snapshot_series()] == [D("10000.00")]
+
+    def test_reset(self, publish):
+        publish({"AAPL": 100})
+        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+        market_services.add_ticker(ticker="PYPL")
+        market_services.remove_ticker(ticker="NFLX")
+        ChatMessage.objects.create(role="user", content="hi")
+        services.reset()
+        assert cash() == D("10000.00")
+        assert Position.objects.count() == Trade.objects.count() == ChatMessage.objects.count() == 0
+        assert market_selectors.watched_tickers()[-1] == "NFLX" and "PYPL" not in market_selectors.watched_tickers()
+        assert [v for v, _ in selectors.snapshot_series()] == [D("10000.00")]
