@@ -123,7 +123,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The embedded price store is its own SQLite file beside the database, so price ticks never wait
 # behind the trades' write lock. Two instances with different DATABASE_URLs get different stores.
 PRICE_STORE_PATH = os.environ.get("PRICE_STORE_PATH") or str(DATA_DIR / "prices.db")
-REDIS_URL = os.environ.get("REDIS_URL", "")
 MARKET_TICK_SECONDS = env_float("MARKET_TICK_SECONDS", 0.5)
 PRICE_HISTORY_SECONDS = env_float("PRICE_HISTORY_SECONDS", 30 * 60)
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()

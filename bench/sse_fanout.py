@@ -1,0 +1,168 @@
+"""How many /api/stream/prices clients one web process feeds, and how late.
+
+    .venv/bin/python bench/sse_fanout.py --server uvicorn --clients 100 500 1000
+
+For each level: open N streams (from 2 client processes), let them settle, then for a measurement window
+record, per client and tick, the delay from the tick's timestamp (set by the worker when it produced the
+prices) to the moment the client read it; plus the web process's CPU and RSS. 10 tickers at 2 ticks/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stack import BenchStack  # noqa: E402
+
+TS_KEY = b'"timestamp":"'
+
+
+async def client(host: str, port: int, start_at: float, stop_at: float, lags: list[float], counts: list[int]) -> None:
+    """A lean HTTP/1.1 reader (raw asyncio streams): client-side parsing must not be what we measure."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET /api/stream/prices HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    received = 0
+    last_tick = b""
+    buffer = b""
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("stream closed by the server")
+            now = time.time()
+            buffer += data
+            # Each tick's events share one timestamp: count each tick once per client.
+            while (at := buffer.find(TS_KEY)) >= 0 and len(buffer) >= at + len(TS_KEY) + 25:
+                start = at + len(TS_KEY)
+                stamp = buffer[start:start + 24]
+                buffer = buffer[start + 24:]
+                if stamp == last_tick:
+                    continue
+                last_tick = stamp
+                if start_at <= now <= stop_at:
+                    lags.append(now - datetime.fromisoformat(stamp.decode()).timestamp())
+                    received += 1
+            if len(buffer) > len(TS_KEY) + 25:
+                buffer = buffer[-(len(TS_KEY) + 25):]
+            if now > stop_at:
+                break
+    finally:
+        writer.close()
+    counts.append(received)
+
+
+def client_process(host: str, port: int, n: int, start_at: float, stop_at: float, out: mp.Queue) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def main():
+        lags: list[float] = []
+        counts: list[int] = []
+        tasks = []
+        for _ in range(n):
+            tasks.append(asyncio.create_task(client(host, port, start_at, stop_at, lags, counts)))
+            await asyncio.sleep(0.002)  # ramp up rather than a thundering herd of connects
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = sum(isinstance(r, BaseException) for r in results)
+        out.put((lags, counts, errors))
+
+    asyncio.run(main())
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def run_level(stack: BenchStack, clients: int, settle: float, window: float, procs: int) -> dict:
+    ramp = clients / procs * 0.002 + 1
+    start_at = time.time() + ramp + settle
+    stop_at = start_at + window
+    out: mp.Queue = mp.Queue()
+    workers = [
+        mp.Process(target=client_process, args=("127.0.0.1", stack.port, clients // procs + (i < clients % procs), start_at, stop_at, out))
+        for i in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    web = psutil.Process(stack.web_pid)
+    time.sleep(max(0, start_at - time.time()))
+    cpu_before = web.cpu_times()
+    t0 = time.monotonic()
+    rss = []
+    threads = []
+    while time.time() < stop_at:
+        rss.append(web.memory_info().rss)
+        threads.append(web.num_threads())
+        time.sleep(0.5)
+    cpu_after = web.cpu_times()
+    elapsed = time.monotonic() - t0
+    lags, counts, errors = [], [], 0
+    for _ in workers:
+        part_lags, part_counts, part_errors = out.get(timeout=window + 120)
+        lags += part_lags
+        counts += part_counts
+        errors += part_errors
+    for w in workers:
+        w.join(timeout=30)
+    cpu = ((cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)) / elapsed * 100
+    expected_ticks = window * 2  # 2 ticks/s
+    return {
+        "clients": clients,
+        "connected": len(counts),
+        "errors": errors,
+        "ticks_expected": expected_ticks,
+        "ticks_min": min(counts) if counts else 0,
+        "ticks_mean": statistics.mean(counts) if counts else 0,
+        "fed_all": bool(counts) and len(counts) == clients and min(counts) >= expected_ticks * 0.9,
+        "p50_ms": percentile(lags, 50) * 1000,
+        "p99_ms": percentile(lags, 99) * 1000,
+        "max_ms": max(lags) * 1000 if lags else float("nan"),
+        "cpu_percent": cpu,
+        "rss_mb": max(rss) / 2**20,
+        "threads": max(threads),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", choices=["uvicorn", "uvicorn-h11", "daphne"], default="uvicorn")
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--client-procs", type=int, default=2)
+    args = parser.parse_args()
+
+    print(f"server={args.server} window={args.window}s settle={args.settle}s (10 tickers, 2 ticks/s)")
+    print("clients | connected | errors | ticks min/mean (of expected) | lag p50 / p99 / max ms | web CPU % | RSS MB | threads")
+    for level in args.clients:
+        # A fresh server per level, so memory and threads belong to that level alone.
+        with BenchStack(server=args.server) as stack:
+            r = run_level(stack, level, args.settle, args.window, args.client_procs)
+        print(
+            f"{r['clients']:7d} | {r['connected']:9d} | {r['errors']:6d} | "
+            f"{r['ticks_min']:3d}/{r['ticks_mean']:5.1f} (of {r['ticks_expected']:.0f}) | "
+            f"{r['p50_ms']:6.1f} / {r['p99_ms']:6.1f} / {r['max_ms']:6.1f} | {r['cpu_percent']:8.1f} | "
+            f"{r['rss_mb']:6.1f} | {r['threads']}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

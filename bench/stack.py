@@ -1,0 +1,92 @@
+"""Start a throwaway FinAlly (migrated SQLite, price worker, one web process) for a benchmark run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVERS = {
+    # uvicorn with uvloop + httptools (what `make run` uses)
+    "uvicorn": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+                "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
+    # uvicorn on the plain asyncio loop and the pure-Python h11 parser
+    "uvicorn-h11": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+                    "--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11",
+                    "--timeout-graceful-shutdown", "1"],
+    # daphne, the product owner's named choice
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "finally_site.asgi:application"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BenchStack:
+    def __init__(self, server: str = "uvicorn", worker: bool = True, extra_env: dict | None = None) -> None:
+        self.server = server
+        self.with_worker = worker
+        self.dir = Path(tempfile.mkdtemp(prefix="finally-bench-"))
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.dir / 'finally.db'}",
+            "PRICE_STORE_PATH": str(self.dir / "prices.db"),
+            "DJANGO_SECRET_KEY": "bench",
+            "MASSIVE_API_KEY": "",
+            "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def __enter__(self) -> "BenchStack":
+        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        if self.with_worker:
+            self.procs["worker"] = self._spawn("worker", [sys.executable, "manage.py", "price_worker"])
+        argv = [sys.executable] + [a.format(port=self.port) for a in SERVERS[self.server]]
+        self.procs["web"] = self._spawn("web", argv)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(self.base_url + "/api/health", timeout=1).json()
+                if health["prices"]["fresh"] or not self.with_worker:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("stack did not come up")
+            time.sleep(0.2)
+        return self
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.dir / f"{name}.log", "wb")
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def web_pid(self) -> int:
+        return self.procs["web"].pid
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
