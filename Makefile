@@ -36,7 +36,6 @@ worker: migrate
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh worker
 
 test: $(VENV)/.installed-dev
-	scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-dev

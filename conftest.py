@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parent
 
 @pytest.fixture(autouse=True)
 def price_store(settings, tmp_path):
-    """Each test gets an empty price store of its own."""
+    """Each test gets an empty price store of its own (and in-process writes join the test's transaction)."""
     from market.store import get_store
 
     settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
+    settings.DB_WRITER_THREAD = False
     return get_store()
 
 

@@ -20,6 +20,9 @@ SERVERS = {
     # uvicorn with uvloop + httptools (what `make run` uses)
     "uvicorn": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
                 "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
+    # two uvicorn worker processes behind one socket (uses both cores; each has its own hub)
+    "uvicorn-2w": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+                   "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "1", "--workers", "2"],
     # uvicorn on the plain asyncio loop and the pure-Python h11 parser
     "uvicorn-h11": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
                     "--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11",

@@ -117,7 +117,7 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", choices=["uvicorn", "uvicorn-h11", "daphne"], default="uvicorn")
+    parser.add_argument("--server", choices=["uvicorn", "uvicorn-2w", "uvicorn-h11", "daphne"], default="uvicorn")
     parser.add_argument("--sequential", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--seconds", type=float, default=10.0)

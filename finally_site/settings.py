@@ -63,16 +63,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middleware, except that requests to /api/ skip them (see SkipForApi).
+    "finally_site.middleware.SecurityMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
     "servestatic.middleware.ServeStaticMiddleware",
-    "finally_site.middleware.json_api_errors",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "finally_site.middleware.api_middleware",
+    "finally_site.middleware.SessionMiddleware",
+    "finally_site.middleware.CommonMiddleware",
+    "finally_site.middleware.CsrfViewMiddleware",
+    "finally_site.middleware.AuthenticationMiddleware",
+    "finally_site.middleware.MessageMiddleware",
+    "finally_site.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -117,6 +118,10 @@ else:
     DATA_DIR = BASE_DIR / "db"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Async views run their writes on one long-lived thread per process (finally_site.db.write). In-process
+# tests turn it off so writes join the test's transaction; end-to-end tests keep it on.
+DB_WRITER_THREAD = env_bool("DB_WRITER_THREAD", True)
 
 # --- Market data -------------------------------------------------------------------------------
 

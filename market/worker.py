@@ -48,7 +48,10 @@ class PriceWorker:
         next_at = time.monotonic()
         try:
             while not self._stop.is_set() and (self.max_ticks is None or self.ticks < self.max_ticks):
-                self._lags.append(max(0.0, time.monotonic() - next_at))
+                lag = max(0.0, time.monotonic() - next_at)
+                self._lags.append(lag)
+                if lag > self.source.interval:
+                    logger.warning("tick %d started %.0f ms late", self.ticks + 1, lag * 1000)
                 delay = self.tick()
                 self._run_due_tasks()
                 self._report_lag()

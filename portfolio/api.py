@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninja import Router, Status
 
 from finally_site.api_errors import ErrorOut
+from finally_site.db import write
 from portfolio import selectors, services
 from portfolio.schemas import PortfolioOut, PositionOut, SnapshotOut, TradeIn, TradeOut
 
@@ -43,8 +44,8 @@ def portfolio(request):
     response={201: TradeOut, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
     summary="Market order, filled at once at the current price",
 )
-def trade(request, payload: TradeIn):
-    fill = services.execute_trade(ticker=payload.ticker, side=payload.side, quantity=payload.quantity)
+async def trade(request, payload: TradeIn):
+    fill = await write(services.execute_trade, ticker=payload.ticker, side=payload.side, quantity=payload.quantity)
     executed = fill.trade
     return Status(201, TradeOut(
         id=executed.id,

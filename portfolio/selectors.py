@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Iterable
 
 from django.db.models import Sum
 
@@ -47,10 +48,13 @@ def _value(position: Position, quote: Quote | None) -> tuple[Decimal | None, Dec
     return price, to_cents(position.quantity * price)
 
 
+def market_value(positions: Iterable[Position], quotes: dict[str, Quote]) -> Decimal:
+    return sum((_value(p, quotes.get(p.ticker))[1] for p in positions), Decimal(0))
+
+
 def positions_market_value(*, user_id: str = DEFAULT_USER) -> Decimal:
     positions = list(Position.objects.filter(user_id=user_id))
-    quotes = get_store().quotes([p.ticker for p in positions]) if positions else {}
-    return sum((_value(p, quotes.get(p.ticker))[1] for p in positions), Decimal(0))
+    return market_value(positions, get_store().quotes([p.ticker for p in positions]) if positions else {})
 
 
 def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:

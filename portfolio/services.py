@@ -75,7 +75,10 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         raise InvalidOrder(str(exc)) from None
 
     profile = Profile.objects.select_for_update().get(pk=user_id)
-    quote = get_store().latest(ticker)
+    positions = {p.ticker: p for p in Position.objects.select_for_update().filter(user_id=user_id)}
+    # One read of the price store for the order and the post-trade valuation.
+    quotes = get_store().quotes([ticker, *positions.keys() - {ticker}])
+    quote = quotes.get(ticker)
     if quote is None:
         raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
     price = Decimal(str(quote.price))
@@ -83,7 +86,7 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
     if notional == 0:
         raise InvalidOrder(f"{quantity} {ticker} at ${price} is worth less than a cent.")
 
-    position = Position.objects.select_for_update().filter(user_id=user_id, ticker=ticker).first()
+    position = positions.get(ticker)
     now = timezone.now()
     realized = None
     if side == "buy":
@@ -94,13 +97,16 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
             )
         profile.cash_balance -= notional
         if position is None:
-            position = Position(user_id=user_id, ticker=ticker, quantity=Decimal(0), cost_basis=Decimal(0))
+            position = positions[ticker] = Position(user_id=user_id, ticker=ticker, quantity=Decimal(0), cost_basis=Decimal(0))
         position.quantity += quantity
         position.cost_basis += notional
         # Weighted average of what was actually paid, so avg_cost × quantity matches the cash spent.
         position.avg_cost = (position.cost_basis / position.quantity).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
         position.updated_at = now
-        position.save()
+        if position._state.adding:
+            position.save(force_insert=True)
+        else:
+            _update(position, "quantity", "cost_basis", "avg_cost", "updated_at")
     else:
         held = position.quantity if position else Decimal(0)
         if quantity > held:
@@ -112,12 +118,13 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         profile.cash_balance += notional
         if quantity == held:
             position.delete()
+            del positions[ticker]
         else:
             position.quantity -= quantity
             position.cost_basis -= released
             position.updated_at = now
-            position.save(update_fields=["quantity", "cost_basis", "updated_at"])
-    profile.save(update_fields=["cash_balance"])
+            _update(position, "quantity", "cost_basis", "updated_at")
+    _update(profile, "cash_balance")
     trade = Trade.objects.create(
         user_id=user_id,
         ticker=ticker,
@@ -127,17 +134,22 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         executed_at=now,
         realized_pnl=realized,
     )
-    record_snapshot(user_id=user_id, cash=profile.cash_balance, at=now)
+    total = profile.cash_balance + selectors.market_value(positions.values(), quotes)
+    PortfolioSnapshot.objects.create(user_id=user_id, total_value=to_cents(total), recorded_at=now)
     return Fill(trade=trade, cash_balance=profile.cash_balance)
 
 
-def record_snapshot(*, user_id: str = DEFAULT_USER, cash: Decimal | None = None, at=None) -> PortfolioSnapshot:
-    """Record the portfolio's total value now (after each trade, and on the worker's interval)."""
+def _update(instance, *fields: str) -> None:
+    """UPDATE just these columns of one row: the lean path for the trade engine's hot writes."""
+    type(instance)._default_manager.filter(pk=instance.pk).update(**{f: getattr(instance, f) for f in fields})
+
+
+def record_snapshot(*, user_id: str = DEFAULT_USER) -> PortfolioSnapshot:
+    """Record the portfolio's total value at the current prices."""
     with transaction.atomic():
-        if cash is None:
-            cash = Profile.objects.get(pk=user_id).cash_balance
+        cash = Profile.objects.get(pk=user_id).cash_balance
         total = to_cents(cash + selectors.positions_market_value(user_id=user_id))
-        return PortfolioSnapshot.objects.create(user_id=user_id, total_value=total, recorded_at=at or timezone.now())
+        return PortfolioSnapshot.objects.create(user_id=user_id, total_value=total)
 
 
 def record_snapshots() -> None:
