@@ -46,18 +46,20 @@ def portfolio(request):
 )
 async def trade(request, payload: TradeIn):
     fill = await write(services.execute_trade, ticker=payload.ticker, side=payload.side, quantity=payload.quantity)
-    executed = fill.trade
-    return Status(201, TradeOut(
-        id=executed.id,
-        ticker=executed.ticker,
-        side=executed.side,
-        quantity=executed.quantity,
-        price=executed.price,
-        notional=executed.notional,
-        realized_pnl=executed.realized_pnl,
-        executed_at=executed.executed_at,
-        cash_balance=fill.cash_balance,
-    ))
+    return Status(
+        201,
+        TradeOut(
+            id=fill.trade_id,
+            ticker=fill.ticker,
+            side=fill.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            notional=fill.notional,
+            realized_pnl=fill.realized_pnl,
+            executed_at=fill.executed_at,
+            cash_balance=fill.cash_balance,
+        ),
+    )
 
 
 @router.get("/history", response=list[SnapshotOut], summary="Total portfolio value over time")

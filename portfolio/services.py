@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -19,7 +20,7 @@ from market import services as market_services
 from market.exceptions import InvalidTicker
 from market.store import get_store
 from market.tickers import DEFAULT_TICKERS, normalize_ticker
-from portfolio import selectors
+from portfolio import ledger, selectors
 from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice
 from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import AVERAGE_STEP, MAX_QUANTITY, QUANTITY_STEP, to_cents, to_decimal
@@ -34,9 +35,16 @@ SIDES = ("buy", "sell")
 
 @dataclass(frozen=True)
 class Fill:
-    """An executed order and the cash balance it left."""
+    """An executed order, and the cash balance it left."""
 
-    trade: Trade
+    trade_id: str
+    ticker: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    notional: Decimal
+    realized_pnl: Decimal | None
+    executed_at: datetime
     cash_balance: Decimal
 
 
@@ -65,7 +73,7 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
     """Fill a market order at the store's current price, atomically with its cash, position and snapshot.
 
     On SQLite the atomic block is BEGIN IMMEDIATE: we hold the write lock from the first statement, so the
-    checks below cannot be overtaken by another order. On PostgreSQL the profile row lock does the same.
+    checks below cannot be overtaken by another order. On PostgreSQL the rows are locked FOR UPDATE.
     """
     side = clean_side(side)
     quantity = clean_quantity(quantity)
@@ -74,74 +82,72 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
     except InvalidTicker as exc:
         raise InvalidOrder(str(exc)) from None
 
-    profile = Profile.objects.select_for_update().get(pk=user_id)
-    positions = {p.ticker: p for p in Position.objects.select_for_update().filter(user_id=user_id)}
-    # One read of the price store for the order and the post-trade valuation.
-    quotes = get_store().quotes([ticker, *positions.keys() - {ticker}])
-    quote = quotes.get(ticker)
-    if quote is None:
-        raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
-    price = Decimal(str(quote.price))
-    notional = to_cents(quantity * price)
-    if notional == 0:
-        raise InvalidOrder(f"{quantity} {ticker} at ${price} is worth less than a cent.")
+    with connection.cursor() as cursor:
+        cash = ledger.lock_cash(cursor, user_id)
+        if cash is None:
+            raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
+        holdings = ledger.lock_holdings(cursor, user_id)
+        # One read of the price store for the order and the post-trade valuation.
+        quotes = get_store().quotes([ticker, *holdings.keys() - {ticker}])
+        quote = quotes.get(ticker)
+        if quote is None:
+            raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
+        price = Decimal(str(quote.price))
+        notional = to_cents(quantity * price)
+        if notional == 0:
+            raise InvalidOrder(f"{quantity} {ticker} at ${price} is worth less than a cent.")
 
-    position = positions.get(ticker)
-    now = timezone.now()
-    realized = None
-    if side == "buy":
-        if notional > profile.cash_balance:
-            raise InsufficientCash(
-                f"Not enough cash: {quantity.normalize():f} {ticker} at ${price:,.2f} costs ${notional:,.2f}, "
-                f"and cash is ${profile.cash_balance:,.2f}."
-            )
-        profile.cash_balance -= notional
-        if position is None:
-            position = positions[ticker] = Position(user_id=user_id, ticker=ticker, quantity=Decimal(0), cost_basis=Decimal(0))
-        position.quantity += quantity
-        position.cost_basis += notional
-        # Weighted average of what was actually paid, so avg_cost × quantity matches the cash spent.
-        position.avg_cost = (position.cost_basis / position.quantity).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
-        position.updated_at = now
-        if position._state.adding:
-            position.save(force_insert=True)
+        holding = holdings.get(ticker)
+        now = timezone.now()
+        realized = None
+        if side == "buy":
+            if notional > cash:
+                raise InsufficientCash(
+                    f"Not enough cash: {quantity.normalize():f} {ticker} at ${price:,.2f} costs ${notional:,.2f}, "
+                    f"and cash is ${cash:,.2f}."
+                )
+            cash -= notional
+            if holding is None:
+                holding = holdings[ticker] = ledger.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
+            holding.quantity += quantity
+            holding.cost_basis += notional
+            # Weighted average of what was actually paid, so avg_cost × quantity matches the cash spent.
+            holding.avg_cost = (holding.cost_basis / holding.quantity).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
+            ledger.save_holding(cursor, user_id, holding, now)
         else:
-            _update(position, "quantity", "cost_basis", "avg_cost", "updated_at")
-    else:
-        held = position.quantity if position else Decimal(0)
-        if quantity > held:
-            raise InsufficientShares(
-                f"Not enough shares: you hold {held.normalize():f} {ticker} and tried to sell {quantity.normalize():f}."
-            )
-        released = position.cost_basis if quantity == held else to_cents(position.cost_basis * quantity / held)
-        realized = notional - released
-        profile.cash_balance += notional
-        if quantity == held:
-            position.delete()
-            del positions[ticker]
-        else:
-            position.quantity -= quantity
-            position.cost_basis -= released
-            position.updated_at = now
-            _update(position, "quantity", "cost_basis", "updated_at")
-    _update(profile, "cash_balance")
-    trade = Trade.objects.create(
-        user_id=user_id,
+            held = holding.quantity if holding else Decimal(0)
+            if quantity > held:
+                raise InsufficientShares(
+                    f"Not enough shares: you hold {held.normalize():f} {ticker} and tried to sell {quantity.normalize():f}."
+                )
+            released = holding.cost_basis if quantity == held else to_cents(holding.cost_basis * quantity / held)
+            realized = notional - released
+            cash += notional
+            if quantity == held:
+                ledger.delete_holding(cursor, holding)
+                del holdings[ticker]
+            else:
+                holding.quantity -= quantity
+                holding.cost_basis -= released
+                ledger.save_holding(cursor, user_id, holding, now)
+        ledger.set_cash(cursor, user_id, cash)
+        trade_id = ledger.insert_trade(
+            cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, at=now,
+            realized_pnl=realized,
+        )
+        total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
+        ledger.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
+    return Fill(
+        trade_id=trade_id,
         ticker=ticker,
         side=side,
         quantity=quantity,
         price=price,
-        executed_at=now,
+        notional=notional,
         realized_pnl=realized,
+        executed_at=now,
+        cash_balance=cash,
     )
-    total = profile.cash_balance + selectors.market_value(positions.values(), quotes)
-    PortfolioSnapshot.objects.create(user_id=user_id, total_value=to_cents(total), recorded_at=now)
-    return Fill(trade=trade, cash_balance=profile.cash_balance)
-
-
-def _update(instance, *fields: str) -> None:
-    """UPDATE just these columns of one row: the lean path for the trade engine's hot writes."""
-    type(instance)._default_manager.filter(pk=instance.pk).update(**{f: getattr(instance, f) for f in fields})
 
 
 def record_snapshot(*, user_id: str = DEFAULT_USER) -> PortfolioSnapshot:

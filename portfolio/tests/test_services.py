@@ -72,7 +72,7 @@ def test_rules(publish, steps, expected_cash, expected_position, expected_realiz
         assert held is None
     else:
         assert (held.quantity, held.avg_cost, held.cost_basis) == expected_position
-    assert fill.trade.realized_pnl == expected_realized
+    assert fill.realized_pnl == expected_realized
     assert Trade.objects.count() == len(steps)
 
 
@@ -207,3 +207,19 @@ class TestSeedAndReset:
         assert Position.objects.count() == Trade.objects.count() == ChatMessage.objects.count() == 0
         assert market_selectors.watched_tickers()[-1] == "NFLX" and "PYPL" not in market_selectors.watched_tickers()
         assert [v for v, _ in selectors.snapshot_series()] == [D("10000.00")]
+
+
+def test_engine_rows_read_back_through_the_orm_unchanged(publish):
+    """The engine writes with SQL (ledger.py); the ORM must read exactly what it reported."""
+    publish({"AAPL": 191.37})
+    fill = services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.3333"))
+    trade = Trade.objects.get()
+    assert (trade.id, trade.ticker, trade.side, trade.quantity, trade.price, trade.executed_at, trade.realized_pnl) == (
+        fill.trade_id, "AAPL", "buy", D("0.3333"), D("191.37"), fill.executed_at, None,
+    )
+    assert trade.notional == fill.notional == D("63.78")
+    held = position()
+    assert (held.quantity, held.cost_basis, held.avg_cost) == (D("0.3333"), D("63.78"), D("191.359136"))
+    assert held.updated_at == fill.executed_at
+    assert PortfolioSnapshot.objects.latest("recorded_at").recorded_at == fill.executed_at
+    assert cash() == fill.cash_balance == D("9936.22")
