@@ -136,6 +136,21 @@ class SQLitePriceStore:
 
     # --- writer side: the price worker only ------------------------------------------------------
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the writer's long-lived connection."""
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self.connect()
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
     def publish(
         self,
         *,
@@ -150,78 +165,60 @@ class SQLitePriceStore:
         """Write one tick: new quotes for `prices`, and drop every ticker not in `keep`; returns its seq."""
         open_prices = open_prices or {}
         stamp = iso_utc(produced_at)
-        with self._writer_lock:
-            conn = self._writer or self.connect()
-            self._writer = conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                previous = {
-                    row[0]: (row[1], row[2])
-                    for row in conn.execute("SELECT ticker, price, open_price FROM quote")
-                }
-                gone = [t for t in previous if t not in keep]
-                if gone:
-                    marks = ",".join("?" * len(gone))
-                    conn.execute(f"DELETE FROM quote WHERE ticker IN ({marks})", gone)
-                    conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
-                rows = []
-                for ticker, raw in prices.items():
-                    if ticker not in keep:
-                        continue
-                    price = round_quote(raw)
-                    prev_price, open_price = previous.get(ticker, (price, None))
-                    if ticker in open_prices:
-                        open_price = round_quote(open_prices[ticker])
-                    elif open_price is None:
-                        open_price = price
-                    direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
-                    rows.append((ticker, price, prev_price, open_price, stamp, direction))
-                conn.executemany("INSERT OR REPLACE INTO quote VALUES (?, ?, ?, ?, ?, ?)", rows)
+        with self._write() as conn:
+            previous = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute("SELECT ticker, price, open_price FROM quote")
+            }
+            gone = [t for t in previous if t not in keep]
+            if gone:
+                marks = ",".join("?" * len(gone))
+                conn.execute(f"DELETE FROM quote WHERE ticker IN ({marks})", gone)
+                conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
+            rows = []
+            for ticker, raw in prices.items():
+                if ticker not in keep:
+                    continue
+                price = round_quote(raw)
+                prev_price, open_price = previous.get(ticker, (price, None))
+                if ticker in open_prices:
+                    open_price = round_quote(open_prices[ticker])
+                elif open_price is None:
+                    open_price = price
+                direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
+                rows.append((ticker, price, prev_price, open_price, stamp, direction))
+            conn.executemany("INSERT OR REPLACE INTO quote VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
+            )
+            seq = self._read_seq(conn) + 1
+            self._write_meta(
+                conn,
+                seq=seq,
+                last_tick_at=produced_at,
+                heartbeat_at=produced_at,
+                source=source,
+                interval=interval,
+                error=None,
+                unknown=sorted((unknown or set()) & keep),
+            )
+            if seq % PRUNE_EVERY_TICKS == 0:
+                cutoff = produced_at - self.history_seconds
                 conn.executemany(
-                    "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
+                    "DELETE FROM history WHERE ticker = ? AND ts < ?", [(t, cutoff) for t in keep]
                 )
-                seq = self._read_seq(conn) + 1
-                self._write_meta(
-                    conn,
-                    seq=seq,
-                    last_tick_at=produced_at,
-                    heartbeat_at=produced_at,
-                    source=source,
-                    interval=interval,
-                    error=None,
-                    unknown=sorted((unknown or set()) & keep),
-                )
-                if seq % PRUNE_EVERY_TICKS == 0:
-                    cutoff = produced_at - self.history_seconds
-                    conn.executemany(
-                        "DELETE FROM history WHERE ticker = ? AND ts < ?", [(t, cutoff) for t in keep]
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         return seq
 
     def report_failure(self, *, source: str, interval: float, error: str, at: float) -> None:
         """The worker is alive but its source failed: say so, and leave the last prices (and their age) alone."""
-        with self._writer_lock:
-            conn = self._writer or self.connect()
-            self._writer = conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._write_meta(conn, heartbeat_at=at, source=source, interval=interval, error=error)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            self._write_meta(conn, heartbeat_at=at, source=source, interval=interval, error=error)
 
     def clear(self) -> None:
-        with self._writer_lock, self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._write() as conn:
             conn.execute("DELETE FROM quote")
             conn.execute("DELETE FROM history")
             conn.execute("DELETE FROM meta")
-            conn.execute("COMMIT")
 
     @staticmethod
     def _read_seq(conn: sqlite3.Connection) -> int:
