@@ -40,7 +40,7 @@ def health(request):
 
 @router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")
 def watchlist(request):
-    return [QuoteOut.build(ticker, quote) for ticker, quote in selectors.watchlist_quotes()]
+    return [QuoteOut.build(w.ticker, w.quote, w.status) for w in selectors.watchlist_quotes()]
 
 
 @router.post(
@@ -50,7 +50,8 @@ def watchlist(request):
 )
 def watchlist_add(request, payload: WatchlistAddIn):
     entry = services.add_ticker(ticker=payload.ticker)
-    return Status(201, QuoteOut.build(entry.ticker, get_store().latest(entry.ticker)))
+    quote = get_store().latest(entry.ticker)  # usually None: a held ticker is priced already
+    return Status(201, QuoteOut.build(entry.ticker, quote, "priced" if quote else "pending"))
 
 
 @router.delete(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ninja import Schema
+from typing import Literal
+
+from ninja import Field, Schema
 
 from market.store import Quote
 
@@ -15,12 +17,18 @@ class QuoteOut(Schema):
     direction: str | None
     timestamp: str | None
     change_percent: float | None
+    status: Literal["priced", "pending", "unknown"] = Field(
+        description="pending: no price until the worker's next tick; unknown: the price source does not know it."
+    )
 
     @classmethod
-    def build(cls, ticker: str, quote: Quote | None) -> "QuoteOut":
+    def build(cls, ticker: str, quote: Quote | None, status: str) -> "QuoteOut":
         if quote is None:
-            return cls(ticker=ticker, price=None, prev_price=None, open_price=None, direction=None, timestamp=None, change_percent=None)
-        return cls(**quote.as_dict(), change_percent=round(quote.change_percent, 4))
+            return cls(
+                ticker=ticker, price=None, prev_price=None, open_price=None, direction=None, timestamp=None,
+                change_percent=None, status=status,
+            )
+        return cls(**quote.as_dict(), change_percent=round(quote.change_percent, 4), status=status)
 
 
 class WatchlistAddIn(Schema):

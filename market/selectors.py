@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from finally_site.db import DEFAULT_USER
 from market import hooks
 from market.models import WatchlistEntry
@@ -20,8 +22,24 @@ def priced_tickers() -> set[str]:
     return tickers
 
 
-def watchlist_quotes(*, user_id: str = DEFAULT_USER) -> list[tuple[str, Quote | None]]:
-    """The watchlist in display order with each ticker's latest quote (None until it is first priced)."""
+@dataclass(frozen=True)
+class WatchedTicker:
+    ticker: str
+    quote: Quote | None
+    # "priced"; "pending" until the worker's next tick; "unknown" when the source does not know it.
+    status: str
+
+
+def quote_status(ticker: str, quote: Quote | None, unknown: tuple[str, ...]) -> str:
+    if quote is not None:
+        return "priced"
+    return "unknown" if ticker in unknown else "pending"
+
+
+def watchlist_quotes(*, user_id: str = DEFAULT_USER) -> list[WatchedTicker]:
+    """The watchlist in display order with each ticker's latest quote and whether one is coming."""
     tickers = watched_tickers(user_id=user_id)
-    quotes = get_store().quotes(tickers)
-    return [(ticker, quotes.get(ticker)) for ticker in tickers]
+    store = get_store()
+    quotes = store.quotes(tickers)
+    unknown = store.status().unknown
+    return [WatchedTicker(t, quotes.get(t), quote_status(t, quotes.get(t), unknown)) for t in tickers]

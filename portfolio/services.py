@@ -91,6 +91,8 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         quotes = get_store().quotes([ticker, *holdings.keys() - {ticker}])
         quote = quotes.get(ticker)
         if quote is None:
+            if ticker in get_store().status().unknown:
+                raise NoPrice(f"{ticker} is not a ticker the price source knows.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
         price = Decimal(str(quote.price))
         notional = to_cents(quantity * price)

@@ -35,11 +35,17 @@ class TestWatchlist:
         publish({"AAPL": 190.0})
         items = client.get("/api/watchlist").json()
         assert [i["ticker"] for i in items] == DEFAULT
-        assert items[0]["price"] == 190.0 and items[0]["direction"] == "flat"
+        assert items[0]["price"] == 190.0 and items[0]["direction"] == "flat" and items[0]["status"] == "priced"
         assert items[1] == {
             "ticker": "GOOGL", "price": None, "prev_price": None, "open_price": None,
-            "direction": None, "timestamp": None, "change_percent": None,
+            "direction": None, "timestamp": None, "change_percent": None, "status": "pending",
         }
+
+    def test_ticker_the_source_does_not_know_is_reported_unknown(self, client, publish):
+        publish({"AAPL": 190.0}, keep={"AAPL", "NFLX"}, unknown={"NFLX"})
+        items = {i["ticker"]: i for i in client.get("/api/watchlist").json()}
+        assert items["NFLX"]["status"] == "unknown" and items["NFLX"]["price"] is None
+        assert items["GOOGL"]["status"] == "pending"
 
     def test_add_normalizes_and_appends(self, client):
         response = post_json(client, "/api/watchlist", {"ticker": " pypl "})

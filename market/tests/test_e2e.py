@@ -83,3 +83,30 @@ def test_worker_stops_cleanly_on_sigterm(live_stack):
     while httpx.get(live_stack.base_url + "/api/health").json()["prices"]["fresh"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_worker_on_massive_survives_failures(stack_factory):
+    """The worker process polls a local stub of Massive that answers 429, then 500, then prices."""
+    from market.store import SQLitePriceStore
+    from market.tests.massive_stub import MassiveStub, snapshot
+
+    with MassiveStub() as stub:
+        ok = {"status": "OK", "tickers": [snapshot(t, last=100.0 + i) for i, t in enumerate(sorted(DEFAULT - {"V"}))]}
+        stub.script((429, {"status": "ERROR"}), (500, {"status": "ERROR"}), (200, ok))
+        stack = stack_factory(MASSIVE_API_KEY="stub-key", MASSIVE_BASE_URL=stub.base_url, MASSIVE_POLL_SECONDS="0.2")
+        stack.start_worker()
+        store = SQLitePriceStore(stack.data_dir / "prices.db")
+        deadline = time.monotonic() + 15
+        while store.latest("AAPL") is None:
+            assert stack.processes["worker"].poll() is None, stack.log("worker")
+            assert time.monotonic() < deadline, stack.log("worker")
+            time.sleep(0.1)
+        status = store.status()
+        assert status.source == "massive" and status.error is None
+        assert status.unknown == ("V",)  # asked for, not in Massive's answer
+        assert len(stub.requests) >= 3
+        assert {r["auth"] for r in stub.requests} == {"Bearer stub-key"}
+        assert stack.stop("worker") == 0
+        log = stack.log("worker")
+        assert "source=massive" in log and "poll failed (1 in a row)" in log and "recovered after 2 failed polls" in log
+        assert "stub-key" not in log  # secrets never logged

@@ -113,6 +113,12 @@ def test_no_price_is_rejected(publish):
     assert Trade.objects.count() == 0
 
 
+def test_ticker_unknown_to_the_source_says_so(publish):
+    publish({"AAPL": 100}, keep={"AAPL", "NOPE"}, unknown={"NOPE"})
+    with pytest.raises(NoPrice, match="NOPE is not a ticker the price source knows"):
+        services.execute_trade(ticker="NOPE", side="buy", quantity=1)
+
+
 def test_invalid_ticker_is_rejected():
     with pytest.raises(InvalidOrder, match="not a ticker"):
         services.execute_trade(ticker="<b>", side="buy", quantity=1)
