@@ -71,7 +71,7 @@ class Trade(models.Model):
     price = models.DecimalField(**PRICE)
     executed_at = models.DateTimeField(default=timezone.now)
     # Proceeds minus the cost basis released, for sells; null for buys.
-    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True)
+    realized_pnl = models.DecimalField("realized P&L", **MONEY, null=True, blank=True)
 
     class Meta:
         db_table = "trades"
