@@ -35,9 +35,9 @@ def test_stream_add_and_remove(live_stack):
         removed_at = time.monotonic()
         time.sleep(2.5)
         late = [at - removed_at for at, e in stream.events if e["ticker"] == "NFLX" and at > removed_at]
-        assert not late or max(late) <= 1.2, f"NFLX still streamed {max(late):.2f} s after removal"
-        assert "NFLX" not in stream.tickers_since(removed_at + 1.2)
-        assert DEFAULT - {"NFLX"} <= stream.tickers_since(removed_at + 1.2)
+        assert not late or max(late) <= 1.5, f"NFLX still streamed {max(late):.2f} s after removal"
+        assert "NFLX" not in stream.tickers_since(removed_at + 1.5)
+        assert DEFAULT - {"NFLX"} <= stream.tickers_since(removed_at + 1.5)
 
 
 def test_held_ticker_keeps_streaming_after_removal(live_stack):
