@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from portfolio import selectors, services
 from portfolio.exceptions import TradeRejected
-from portfolio.models import Position, Profile, Trade
-from portfolio.models import STARTING_CASH
+from portfolio.models import STARTING_CASH, Position, Profile, Trade
 
 pytestmark = pytest.mark.django_db
 
