@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from finally_site.db import DEFAULT_USER
 from market.store import Quote, get_store
+from portfolio.ledger import Holding
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
 
@@ -41,14 +42,15 @@ class PortfolioView:
     positions: list[PositionView]
 
 
-def _value(position: Position, quote: Quote | None) -> tuple[Decimal | None, Decimal]:
+def _value(position: Position | Holding, quote: Quote | None) -> tuple[Decimal | None, Decimal]:
     if quote is None:
         return None, position.cost_basis
     price = Decimal(str(quote.price))
     return price, to_cents(position.quantity * price)
 
 
-def market_value(positions: Iterable[Position], quotes: dict[str, Quote]) -> Decimal:
+def market_value(positions: Iterable[Position | Holding], quotes: dict[str, Quote]) -> Decimal:
+    """Σ quantity × price, at cost where a ticker has no price; for model rows or the engine's holdings."""
     return sum((_value(p, quotes.get(p.ticker))[1] for p in positions), Decimal(0))
 
 
