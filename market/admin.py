@@ -4,14 +4,26 @@ from market.models import WatchlistEntry
 from market.store import get_store
 
 
+class QuotedTickerAdmin(admin.ModelAdmin):
+    """A changelist of rows with a `ticker`: reads the price store once per page, not once per row and column."""
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        quotes = get_store().quotes([row.ticker for row in rows]) if rows else {}
+        for row in rows:
+            row.quote = quotes.get(row.ticker)
+        return changelist
+
+    @admin.display(description="last price")
+    def last_price(self, obj):
+        quote = getattr(obj, "quote", None)
+        return f"{quote.price:,.2f}" if quote else "—"
+
+
 @admin.register(WatchlistEntry)
-class WatchlistEntryAdmin(admin.ModelAdmin):
+class WatchlistEntryAdmin(QuotedTickerAdmin):
     list_display = ["ticker", "last_price", "added_at", "user_id"]
     list_filter = ["user_id"]
     search_fields = ["ticker"]
     ordering = ["added_at"]
-
-    @admin.display(description="last price")
-    def last_price(self, obj):
-        quote = get_store().latest(obj.ticker)
-        return f"{quote.price:,.2f}" if quote else "—"

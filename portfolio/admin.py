@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from market.store import get_store
+from market.admin import QuotedTickerAdmin
 from portfolio import services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
@@ -11,7 +11,7 @@ from portfolio.money import to_cents
 RESET_CONFIRMATION = "reset"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyMixin:
     """For records that are history: they can be inspected, never edited, added or deleted here."""
 
     def has_add_permission(self, request):
@@ -61,23 +61,18 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
-    list_display = ["ticker", "quantity", "avg_cost", "cost_basis", "current_price", "market_value", "updated_at"]
+class PositionAdmin(ReadOnlyMixin, QuotedTickerAdmin):
+    list_display = ["ticker", "quantity", "avg_cost", "cost_basis", "last_price", "market_value", "updated_at"]
     search_fields = ["ticker"]
-
-    @admin.display(description="current price")
-    def current_price(self, obj):
-        quote = get_store().latest(obj.ticker)
-        return f"{quote.price:,.2f}" if quote else "—"
 
     @admin.display(description="market value")
     def market_value(self, obj):
-        quote = get_store().latest(obj.ticker)
+        quote = getattr(obj, "quote", None)
         return f"{to_cents(obj.quantity * Decimal(str(quote.price))):,.2f}" if quote else "—"
 
 
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdmin):
+class TradeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["executed_at", "side", "ticker", "quantity", "price", "notional", "realized_pnl"]
     list_filter = ["side", "ticker", "executed_at"]
     search_fields = ["ticker"]
@@ -85,7 +80,7 @@ class TradeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PortfolioSnapshot)
-class PortfolioSnapshotAdmin(ReadOnlyAdmin):
+class PortfolioSnapshotAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["recorded_at", "total_value", "user_id"]
     list_filter = ["recorded_at"]
     date_hierarchy = "recorded_at"

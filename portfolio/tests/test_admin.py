@@ -83,3 +83,15 @@ def test_reset_action_needs_the_word_typed(admin_client, traded):
 def test_admin_requires_login(client):
     response = client.get(reverse("admin:portfolio_trade_changelist"))
     assert response.status_code == 302
+
+
+def test_position_list_reads_the_price_store_once_per_page(admin_client, traded, publish, price_store, monkeypatch):
+    publish({"AAPL": 110.0, "MSFT": 200.0})
+    services.execute_trade(ticker="MSFT", side="buy", quantity=1)
+    reads = []
+    original = price_store.quotes
+    monkeypatch.setattr(price_store, "quotes", lambda tickers=None: reads.append(tickers) or original(tickers))
+    monkeypatch.setattr(price_store, "latest", lambda ticker: pytest.fail("per-row store read"))
+    page = admin_client.get(reverse("admin:portfolio_position_changelist")).content.decode()
+    assert "1,100.00" in page and "200.00" in page
+    assert len(reads) == 1 and sorted(reads[0]) == ["AAPL", "MSFT"]
