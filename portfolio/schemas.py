@@ -37,7 +37,9 @@ class PositionOut(Schema):
     current_price: float | None
     market_value: float
     unrealized_pnl: float
-    change_percent: float = Field(description="Unrealized P&L in percent of cost.")
+    change_percent: float = Field(
+        validation_alias="unrealized_pnl_percent", description="Unrealized P&L in percent of cost."
+    )
     day_change_percent: float | None = Field(description="Price change since the session open.")
     weight: float = Field(description="Share of the invested value (0-1).")
 

@@ -33,7 +33,7 @@ class PositionView:
 
 @dataclass(frozen=True)
 class PortfolioView:
-    cash: Decimal
+    cash_balance: Decimal
     total_value: Decimal
     invested_value: Decimal
     cost_basis: Decimal
@@ -87,7 +87,7 @@ def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:
         )
     cost = sum((p.cost_basis for p in positions), Decimal(0))
     return PortfolioView(
-        cash=profile.cash_balance,
+        cash_balance=profile.cash_balance,
         total_value=profile.cash_balance + invested,
         invested_value=invested,
         cost_basis=cost,

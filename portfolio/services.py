@@ -37,7 +37,7 @@ SIDES = ("buy", "sell")
 class Fill:
     """An executed order, and the cash balance it left."""
 
-    trade_id: str
+    id: str
     ticker: str
     side: str
     quantity: Decimal
@@ -140,7 +140,7 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
         ledger.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
     return Fill(
-        trade_id=trade_id,
+        id=trade_id,
         ticker=ticker,
         side=side,
         quantity=quantity,

@@ -166,7 +166,7 @@ class TestValuation:
         services.execute_trade(ticker="MSFT", side="sell", quantity=1)
         publish({"AAPL": 110, "MSFT": 190})
         view = selectors.portfolio()
-        assert view.cash == D("8200.00")
+        assert view.cash_balance == D("8200.00")
         assert view.invested_value == D("1100.00") + D("760.00")
         assert view.total_value == D("10060.00")
         assert view.unrealized_pnl == D("100.00") + D("-40.00")
@@ -221,7 +221,7 @@ def test_engine_rows_read_back_through_the_orm_unchanged(publish):
     fill = services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.3333"))
     trade = Trade.objects.get()
     assert (trade.id, trade.ticker, trade.side, trade.quantity, trade.price, trade.executed_at, trade.realized_pnl) == (
-        fill.trade_id, "AAPL", "buy", D("0.3333"), D("191.37"), fill.executed_at, None,
+        fill.id, "AAPL", "buy", D("0.3333"), D("191.37"), fill.executed_at, None,
     )
     assert trade.notional == fill.notional == D("63.78")
     held = position()
