@@ -109,10 +109,6 @@ def snapshot_series(*, user_id: str = DEFAULT_USER, since: datetime | None = Non
     return list(snapshots.order_by("recorded_at").values_list("total_value", "recorded_at"))
 
 
-def recent_trades(*, user_id: str = DEFAULT_USER, limit: int = 50) -> list[Trade]:
-    return list(Trade.objects.filter(user_id=user_id).order_by("-executed_at")[:limit])
-
-
 def held_tickers() -> set[str]:
     """Every ticker any user holds: the price worker keeps these priced even off the watchlist."""
     return set(Position.objects.values_list("ticker", flat=True).distinct())
