@@ -59,21 +59,22 @@ class MassiveSource:
     name = "massive"
 
     def __init__(self, *, api_key: str, interval: float = 15.0, base_url: str = "https://api.massive.com"):
-        from massive import RESTClient  # only the Massive path pays for the client's imports
+        # Only the Massive path pays for the client's imports.
+        import urllib3
+        from massive import RESTClient
+        from massive.exceptions import BadResponse
 
+        self.failures = (BadResponse, urllib3.exceptions.HTTPError, OSError, ValueError)
         self.interval = interval
         # retries=0: urllib3 would otherwise sleep on Retry-After inside the worker; we back off ourselves.
         self.client = RESTClient(api_key=api_key, base=base_url, retries=0, connect_timeout=5.0, read_timeout=10.0)
 
     def fetch(self, tickers: list[str]) -> Quotes:
-        import urllib3
-        from massive.exceptions import BadResponse
-
         if not tickers:
             return Quotes(prices={})
         try:
             snapshots = self.client.get_snapshot_all("stocks", tickers=list(tickers))
-        except (BadResponse, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        except self.failures as exc:
             raise SourceUnavailable(_describe_failure(exc)) from exc
         if not snapshots:
             # An undecodable body or an empty snapshot (cleared overnight) says nothing about
