@@ -1,7 +1,23 @@
+from django import forms
 from django.contrib import admin
 
+from market.exceptions import InvalidTicker
 from market.models import WatchlistEntry
 from market.store import get_store
+from market.tickers import normalize_ticker
+
+
+class WatchlistEntryForm(forms.ModelForm):
+    class Meta:
+        model = WatchlistEntry
+        fields = ["user_id", "ticker"]
+
+    def clean_ticker(self):
+        """The same symbol rules as the API, so the admin cannot add what the worker could not price."""
+        try:
+            return normalize_ticker(self.cleaned_data["ticker"])
+        except InvalidTicker as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class QuotedTickerAdmin(admin.ModelAdmin):
@@ -23,6 +39,7 @@ class QuotedTickerAdmin(admin.ModelAdmin):
 
 @admin.register(WatchlistEntry)
 class WatchlistEntryAdmin(QuotedTickerAdmin):
+    form = WatchlistEntryForm
     list_display = ["ticker", "last_price", "added_at", "user_id"]
     list_filter = ["user_id"]
     search_fields = ["ticker"]

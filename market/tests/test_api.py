@@ -120,3 +120,4 @@ class TestHostileInput:
 
     def test_unknown_api_path_is_404_json(self, client):
         assert client.get("/api/nope").json() == {"error": "Not Found"}
+
