@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from finally_site.db import DEFAULT_USER, new_id
+from core.db import DEFAULT_USER, new_id
 
 
 class ChatMessage(models.Model):

@@ -119,7 +119,7 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Async views run their writes on one long-lived thread per process (finally_site.db.write). In-process
+# Async views run their writes on one long-lived thread per process (core.db.write). In-process
 # tests turn it off so writes join the test's transaction; end-to-end tests keep it on.
 DB_WRITER_THREAD = env_bool("DB_WRITER_THREAD", True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from finally_site.db import DEFAULT_USER
+from core.db import DEFAULT_USER
 from market import hooks
 from market.models import WatchlistEntry
 from market.store import Quote, get_store

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from finally_site.db import DEFAULT_USER
+from core.db import DEFAULT_USER
 from market.exceptions import AlreadyWatching, NotWatching
 from market.models import WatchlistEntry
 from market.tickers import normalize_ticker

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ninja import Router, Status
 
+from core.db import write
 from finally_site.api_errors import ErrorOut
-from finally_site.db import write
 from portfolio import selectors, services
 from portfolio.schemas import PortfolioOut, SnapshotOut, TradeIn, TradeOut
 

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from finally_site.db import DEFAULT_USER, new_id
+from core.db import DEFAULT_USER, new_id
 from portfolio.money import to_cents
 
 STARTING_CASH = Decimal("10000.00")

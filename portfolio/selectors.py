@@ -9,11 +9,11 @@ from typing import Iterable
 
 from django.db.models import Sum
 
-from finally_site.db import DEFAULT_USER
+from core.db import DEFAULT_USER
 from market.store import Quote, get_store
-from portfolio.ledger import Holding
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
+from portfolio.trade_sql import Holding
 
 
 @dataclass(frozen=True)

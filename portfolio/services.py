@@ -15,12 +15,12 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from finally_site.db import DEFAULT_USER
+from core.db import DEFAULT_USER
 from market import services as market_services
 from market.exceptions import InvalidTicker
 from market.store import get_store
 from market.tickers import DEFAULT_TICKERS, normalize_ticker
-from portfolio import ledger, selectors
+from portfolio import selectors, trade_sql
 from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice
 from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import AVERAGE_STEP, MAX_QUANTITY, QUANTITY_STEP, to_cents, to_decimal
@@ -83,10 +83,10 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         raise InvalidOrder(str(exc)) from None
 
     with connection.cursor() as cursor:
-        cash = ledger.lock_cash(cursor, user_id)
+        cash = trade_sql.lock_cash(cursor, user_id)
         if cash is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
-        holdings = ledger.lock_holdings(cursor, user_id)
+        holdings = trade_sql.lock_holdings(cursor, user_id)
         # One read of the price store for the order and the post-trade valuation.
         quotes = get_store().quotes([ticker, *holdings.keys() - {ticker}])
         quote = quotes.get(ticker)
@@ -110,12 +110,12 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
                 )
             cash -= notional
             if holding is None:
-                holding = holdings[ticker] = ledger.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
+                holding = holdings[ticker] = trade_sql.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
             holding.quantity += quantity
             holding.cost_basis += notional
             # Weighted average of what was actually paid, so avg_cost × quantity matches the cash spent.
             holding.avg_cost = (holding.cost_basis / holding.quantity).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
-            ledger.save_holding(cursor, user_id, holding, now)
+            trade_sql.save_holding(cursor, user_id, holding, now)
         else:
             held = holding.quantity if holding else Decimal(0)
             if quantity > held:
@@ -126,19 +126,19 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
             realized = notional - released
             cash += notional
             if quantity == held:
-                ledger.delete_holding(cursor, holding)
+                trade_sql.delete_holding(cursor, holding)
                 del holdings[ticker]
             else:
                 holding.quantity -= quantity
                 holding.cost_basis -= released
-                ledger.save_holding(cursor, user_id, holding, now)
-        ledger.set_cash(cursor, user_id, cash)
-        trade_id = ledger.insert_trade(
+                trade_sql.save_holding(cursor, user_id, holding, now)
+        trade_sql.set_cash(cursor, user_id, cash)
+        trade_id = trade_sql.insert_trade(
             cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, at=now,
             realized_pnl=realized,
         )
         total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
-        ledger.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
+        trade_sql.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
     return Fill(
         id=trade_id,
         ticker=ticker,

@@ -216,7 +216,7 @@ class TestSeedAndReset:
 
 
 def test_engine_rows_read_back_through_the_orm_unchanged(publish):
-    """The engine writes with SQL (ledger.py); the ORM must read exactly what it reported."""
+    """The engine writes with SQL (trade_sql.py); the ORM must read exactly what it reported."""
     publish({"AAPL": 191.37})
     fill = services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.3333"))
     trade = Trade.objects.get()

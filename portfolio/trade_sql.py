@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from finally_site.db import new_id
+from core.db import new_id
 from portfolio.money import AVERAGE_STEP, CENT, QUANTITY_STEP
 
 
