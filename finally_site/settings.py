@@ -63,17 +63,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Django's own middleware, except that requests to /api/ skip them (see SkipForApi).
-    "finally_site.middleware.SecurityMiddleware",
+    # Django's own stack on every path, the JSON API included: Host validation (CommonMiddleware via
+    # request.get_host()), security headers and CSRF are never skipped for speed (bench/README.md).
+    "django.middleware.security.SecurityMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
     "servestatic.middleware.ServeStaticMiddleware",
-    "finally_site.middleware.api_middleware",
-    "finally_site.middleware.SessionMiddleware",
-    "finally_site.middleware.CommonMiddleware",
-    "finally_site.middleware.CsrfViewMiddleware",
-    "finally_site.middleware.AuthenticationMiddleware",
-    "finally_site.middleware.MessageMiddleware",
-    "finally_site.middleware.XFrameOptionsMiddleware",
+    "finally_site.middleware.api_error_middleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
