@@ -13,7 +13,7 @@ from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching
 from portfolio.api import router as portfolio_router
-from portfolio.exceptions import TradeRejected
+from portfolio.exceptions import OrderIdReused, TradeRejected
 
 api = NinjaAPI(
     title="FinAlly API",
@@ -59,4 +59,4 @@ def on_market_error(request, exc: MarketError):
 
 @api.exception_handler(TradeRejected)
 def on_trade_rejected(request, exc: TradeRejected):
-    return error(request, str(exc), 400)
+    return error(request, str(exc), 409 if isinstance(exc, OrderIdReused) else 400)

@@ -1,9 +1,13 @@
-"""The JSON API's error contract for responses Django makes before a view runs (unknown path, wrong method,
-bad Host): under /api/ they become `{"error": ...}` like every other API error."""
+"""Middleware of the JSON API: its error contract, and its defence against cross-site forms.
+
+Django makes some responses before a view runs (unknown path, wrong method, a Host not in ALLOWED_HOSTS);
+under /api/ they become `{"error": ...}` like every other API error.
+"""
 
 from http import HTTPStatus
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 
 API_PREFIX = "/api/"
@@ -17,18 +21,33 @@ def _api_response(request, response):
         or response.get("Content-Type", "").startswith("application/json")
     ):
         return response
-    try:
-        reason = HTTPStatus(response.status_code).phrase
-    except ValueError:
-        reason = "Error"
-    converted = JsonResponse({"error": reason}, status=response.status_code)
-    # Keep what the outer middleware (security headers) and the client (Allow on a 405) need.
-    for header in ("Allow", "X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"):
-        if header in response:
-            converted[header] = response[header]
+    converted = JsonResponse({"error": _reason(request, response.status_code)}, status=response.status_code)
+    # Keep what inner middleware and Django set (Allow on a 405, X-Frame-Options), not the HTML body's type.
+    for header, value in response.items():
+        if header.lower() not in ("content-type", "content-length"):
+            converted[header] = value
     return converted
 
 
+def _reason(request, status: int) -> str:
+    if status == HTTPStatus.BAD_REQUEST:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return "This server does not answer to that Host header (see DJANGO_ALLOWED_HOSTS)."
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _async_capable(func):
+    func.sync_capable = True
+    func.async_capable = True
+    return func
+
+
+@_async_capable
 def api_error_middleware(get_response):
     if iscoroutinefunction(get_response):
 
@@ -44,5 +63,39 @@ def api_error_middleware(get_response):
     return middleware
 
 
-api_error_middleware.sync_capable = True
-api_error_middleware.async_capable = True
+def _cross_site_form_risk(request) -> bool:
+    """A POST under /api/ that does not say it is JSON.
+
+    The API takes no cookies' word for anything, so Django's CSRF token is not its guard; this is. A page on
+    another site can make a browser POST only as a form (urlencoded, multipart or text/plain) without asking
+    first; sending `application/json` cross-site needs a CORS preflight, which this server never approves.
+    Requiring it on every POST, body or not, keeps endpoints without a body (a future reset) as safe as the
+    ones with one. PUT, PATCH and DELETE always need a preflight cross-site.
+    """
+    return (
+        request.method == "POST"
+        and request.path_info.startswith(API_PREFIX)
+        and request.content_type != "application/json"
+    )
+
+
+@_async_capable
+def api_json_only_middleware(get_response):
+    def refuse():
+        return JsonResponse(
+            {"error": "Send API requests with Content-Type: application/json."},
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            return refuse() if _cross_site_form_risk(request) else await get_response(request)
+
+        markcoroutinefunction(middleware)
+    else:
+
+        def middleware(request):
+            return refuse() if _cross_site_form_risk(request) else get_response(request)
+
+    return middleware

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ninja import Router, Status
+from django.http import HttpResponse
+from ninja import Query, Router, Status
 
 from core.db import write
 from finally_site.api_errors import ErrorOut
 from portfolio import selectors, services
-from portfolio.schemas import PortfolioOut, SnapshotOut, TradeIn, TradeOut
+from portfolio.schemas import HistoryQuery, PortfolioOut, SnapshotOut, TradeIn, TradeOut
 
 router = Router(tags=["portfolio"])
 
@@ -19,14 +20,27 @@ def portfolio(request):
 
 @router.post(
     "/trade",
-    response={201: TradeOut, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    response={201: TradeOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
     summary="Market order, filled at once at the current price",
 )
-async def trade(request, payload: TradeIn):
-    fill = await write(services.execute_trade, ticker=payload.ticker, side=payload.side, quantity=payload.quantity)
+async def trade(request, payload: TradeIn, response: HttpResponse):
+    fill = await write(
+        services.execute_trade,
+        ticker=payload.ticker,
+        side=payload.side,
+        quantity=payload.quantity,
+        client_order_id=payload.client_order_id,
+    )
+    if fill.replayed:
+        response["Idempotent-Replayed"] = "true"
     return Status(201, fill)
 
 
-@router.get("/history", response=list[SnapshotOut], summary="Total portfolio value over time")
-def history(request):
-    return [SnapshotOut(total_value=value, recorded_at=at) for value, at in selectors.snapshot_series()]
+@router.get(
+    "/history",
+    response={200: list[SnapshotOut], 422: ErrorOut},
+    summary="Total portfolio value over time, at most `points` snapshots evenly spaced (the latest always included)",
+)
+def history(request, filters: Query[HistoryQuery]):
+    series = selectors.snapshot_series(since=filters.since, until=filters.until, max_points=filters.points)
+    return [SnapshotOut(total_value=value, recorded_at=at) for value, at in series]

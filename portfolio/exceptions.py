@@ -19,3 +19,11 @@ class InsufficientCash(TradeRejected):
 
 class InsufficientShares(TradeRejected):
     pass
+
+
+class StalePrice(NoPrice):
+    """The feed has not answered for a while: the last price is not one the user can see as live."""
+
+
+class OrderIdReused(TradeRejected):
+    """A client_order_id that already filled a different order."""

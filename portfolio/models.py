@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.db import DEFAULT_USER, new_id
-from portfolio.money import to_cents
+from portfolio.money import cost_of, proceeds_of
 
 STARTING_CASH = Decimal("10000.00")
 
@@ -72,6 +72,8 @@ class Trade(models.Model):
     executed_at = models.DateTimeField(default=timezone.now)
     # Proceeds minus the cost basis released, for sells; null for buys.
     realized_pnl = models.DecimalField("realized P&L", **MONEY, null=True, blank=True)
+    # The client's own id for the order: a retry with the same id returns this fill instead of trading again.
+    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "trades"
@@ -80,6 +82,11 @@ class Trade(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
             models.CheckConstraint(condition=Q(price__gt=0), name="trade_price_positive"),
+            models.UniqueConstraint(
+                fields=["user_id", "client_order_id"],
+                condition=Q(client_order_id__isnull=False),
+                name="trade_client_order_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -87,7 +94,9 @@ class Trade(models.Model):
 
     @property
     def notional(self) -> Decimal:
-        return to_cents(self.quantity * self.price)
+        """The cash that moved: a buy's cost rounded up, a sell's proceeds rounded down."""
+        amount = self.quantity * self.price
+        return cost_of(amount) if self.side == self.Side.BUY else proceeds_of(amount)
 
 
 class PortfolioSnapshot(models.Model):

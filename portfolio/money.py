@@ -1,15 +1,30 @@
-"""Exact arithmetic for money and share quantities (Decimal, rounded at every write)."""
+"""Exact arithmetic for money and share quantities (Decimal, rounded at every write).
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+Rounding to the cent always favours the house: what a buy costs rounds up, what a sell pays rounds down.
+Rounding half-up both ways let a loop of tiny buys and sells mint a cent a cycle (issue 6).
+"""
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
-QUANTITY_STEP = Decimal("0.0001")  # fractional shares to 1/10,000
+QUANTITY_STEP = Decimal("0.0001")  # fractional shares to 1/10,000; finer quantities are refused, not rounded
 AVERAGE_STEP = Decimal("0.000001")
 MAX_QUANTITY = Decimal("1000000000")
 
 
 def to_cents(amount: Decimal) -> Decimal:
+    """Half-up to the cent: for valuations, which move no money."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def cost_of(amount: Decimal) -> Decimal:
+    """What a buy takes from cash: rounded up to the cent."""
+    return amount.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def proceeds_of(amount: Decimal) -> Decimal:
+    """What a sell adds to cash: rounded down to the cent."""
+    return amount.quantize(CENT, rounding=ROUND_FLOOR)
 
 
 def to_decimal(value: object) -> Decimal | None:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 
 from portfolio.money import MAX_QUANTITY
+from portfolio.selectors import HISTORY_MAX_POINTS
 
 
 class TradeIn(Schema):
@@ -15,6 +16,14 @@ class TradeIn(Schema):
     # strict: "10" (a string) or true are refused rather than coerced; the engine re-checks the range.
     quantity: Annotated[float, Field(strict=True, gt=0, le=float(MAX_QUANTITY), examples=[10])]
     side: Literal["buy", "sell"]
+    client_order_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="Your own id for this order: a retry with the same id returns the first fill and trades nothing.",
+        examples=["order-2026-04-10-0001"],
+    )
 
 
 class TradeOut(Schema):
@@ -27,6 +36,7 @@ class TradeOut(Schema):
     realized_pnl: float | None
     executed_at: datetime
     cash_balance: float
+    client_order_id: str | None
 
 
 class PositionOut(Schema):
@@ -56,3 +66,9 @@ class PortfolioOut(Schema):
 class SnapshotOut(Schema):
     total_value: float
     recorded_at: datetime
+
+
+class HistoryQuery(Schema):
+    since: datetime | None = Field(None, description="Only snapshots at or after this time (ISO 8601).")
+    until: datetime | None = Field(None, description="Only snapshots at or before this time (ISO 8601).")
+    points: int = Field(HISTORY_MAX_POINTS, ge=2, le=5000, description="At most this many points.")

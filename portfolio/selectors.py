@@ -7,11 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import F, Window
+from django.db.models.functions import Mod, RowNumber
 
 from core.db import DEFAULT_USER
 from market.store import Quote, get_store
-from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from portfolio import trade_sql
+from portfolio.models import PortfolioSnapshot, Position, Profile
 from portfolio.money import to_cents
 from portfolio.trade_sql import Holding
 
@@ -54,58 +57,74 @@ def market_value(positions: Iterable[Position | Holding], quotes: dict[str, Quot
     return sum((_value(p, quotes.get(p.ticker))[1] for p in positions), Decimal(0))
 
 
-def positions_market_value(*, user_id: str = DEFAULT_USER) -> Decimal:
-    positions = list(Position.objects.filter(user_id=user_id))
-    return market_value(positions, get_store().quotes([p.ticker for p in positions]) if positions else {})
-
-
 def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:
-    profile = Profile.objects.get(pk=user_id)
-    positions = list(Position.objects.filter(user_id=user_id))
-    quotes = get_store().quotes([p.ticker for p in positions]) if positions else {}
-    valued = [(p, *_value(p, quotes.get(p.ticker))) for p in positions]
+    """Valuation at live prices; cash, positions and realized P&L come from one consistent read."""
+    with connection.cursor() as cursor:
+        book = trade_sql.read_book(cursor, user_id)
+    if book is None:
+        raise Profile.DoesNotExist(f"There is no portfolio for user {user_id!r}.")
+    holdings = list(book.holdings.values())
+    quotes = get_store().quotes([h.ticker for h in holdings]) if holdings else {}
+    valued = [(h, *_value(h, quotes.get(h.ticker))) for h in holdings]
     invested = sum((value for _, _, value in valued), Decimal(0))
     views = []
-    for position, price, value in valued:
-        pnl = value - position.cost_basis
-        quote = quotes.get(position.ticker)
+    for holding, price, value in valued:
+        pnl = value - holding.cost_basis
+        quote = quotes.get(holding.ticker)
         views.append(
             PositionView(
-                ticker=position.ticker,
-                quantity=position.quantity,
-                avg_cost=position.avg_cost,
-                cost_basis=position.cost_basis,
+                ticker=holding.ticker,
+                quantity=holding.quantity,
+                avg_cost=holding.avg_cost,
+                cost_basis=holding.cost_basis,
                 current_price=price,
                 market_value=value,
                 unrealized_pnl=pnl,
-                unrealized_pnl_percent=(pnl / position.cost_basis * 100).quantize(Decimal("0.01"))
-                if position.cost_basis
+                unrealized_pnl_percent=(pnl / holding.cost_basis * 100).quantize(Decimal("0.01"))
+                if holding.cost_basis
                 else Decimal(0),
                 day_change_percent=round(quote.change_percent, 4) if quote else None,
                 weight=float(value / invested) if invested else 0.0,
             )
         )
-    cost = sum((p.cost_basis for p in positions), Decimal(0))
+    cost = sum((h.cost_basis for h in holdings), Decimal(0))
     return PortfolioView(
-        cash_balance=profile.cash_balance,
-        total_value=profile.cash_balance + invested,
+        cash_balance=book.cash,
+        total_value=book.cash + invested,
         invested_value=invested,
         cost_basis=cost,
         unrealized_pnl=invested - cost,
-        realized_pnl=realized_pnl(user_id=user_id),
+        realized_pnl=book.realized_pnl,
         positions=views,
     )
 
 
-def realized_pnl(*, user_id: str = DEFAULT_USER) -> Decimal:
-    total = Trade.objects.filter(user_id=user_id, side=Trade.Side.SELL).aggregate(total=Sum("realized_pnl"))["total"]
-    return to_cents(total) if total is not None else Decimal("0.00")
+HISTORY_MAX_POINTS = 1000
 
 
-def snapshot_series(*, user_id: str = DEFAULT_USER, since: datetime | None = None) -> list[tuple[Decimal, datetime]]:
+def snapshot_series(
+    *,
+    user_id: str = DEFAULT_USER,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_points: int = HISTORY_MAX_POINTS,
+) -> list[tuple[Decimal, datetime]]:
+    """Total value over time, thinned to at most `max_points` evenly spaced snapshots (the latest always kept).
+
+    A year of snapshots is about half a million rows; a chart needs a thousand points at most.
+    """
     snapshots = PortfolioSnapshot.objects.filter(user_id=user_id)
     if since is not None:
         snapshots = snapshots.filter(recorded_at__gte=since)
+    if until is not None:
+        snapshots = snapshots.filter(recorded_at__lte=until)
+    count = snapshots.count()
+    if count > max_points:
+        # Every step-th row by time, counted from the newest so the latest value is always in the series.
+        step = -(-count // max_points)
+        snapshots = snapshots.annotate(
+            age_slot=Window(RowNumber(), order_by=F("recorded_at").desc()) - 1,
+        ).annotate(keep=Mod(F("age_slot"), step)).filter(keep=0)
     return list(snapshots.order_by("recorded_at").values_list("total_value", "recorded_at"))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.dispatch import Signal
@@ -18,12 +18,19 @@ from django.utils import timezone
 from core.db import DEFAULT_USER
 from market import services as market_services
 from market.exceptions import InvalidTicker
-from market.store import get_store
+from market.store import FeedStatus, get_store
 from market.tickers import DEFAULT_TICKERS, normalize_ticker
 from portfolio import selectors, trade_sql
-from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice
+from portfolio.exceptions import (
+    InsufficientCash,
+    InsufficientShares,
+    InvalidOrder,
+    NoPrice,
+    OrderIdReused,
+    StalePrice,
+)
 from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
-from portfolio.money import AVERAGE_STEP, MAX_QUANTITY, QUANTITY_STEP, to_cents, to_decimal
+from portfolio.money import AVERAGE_STEP, CENT, MAX_QUANTITY, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +42,7 @@ SIDES = ("buy", "sell")
 
 @dataclass(frozen=True)
 class Fill:
-    """An executed order, and the cash balance it left."""
+    """An executed order, and the cash balance it left (the balance now, for a replayed order)."""
 
     id: str
     ticker: str
@@ -46,6 +53,9 @@ class Fill:
     realized_pnl: Decimal | None
     executed_at: datetime
     cash_balance: Decimal
+    client_order_id: str | None = None
+    # True when a retry carried a client_order_id that had already filled: nothing was traded this time.
+    replayed: bool = False
 
 
 def clean_quantity(raw: object) -> Decimal:
@@ -56,10 +66,10 @@ def clean_quantity(raw: object) -> Decimal:
         raise InvalidOrder("Quantity must be greater than zero.")
     if quantity > MAX_QUANTITY:
         raise InvalidOrder(f"Quantity must be at most {MAX_QUANTITY:,}.")
-    quantity = quantity.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
-    if quantity == 0:
-        raise InvalidOrder(f"Quantity rounds to zero: the smallest order is {QUANTITY_STEP} shares.")
-    return quantity
+    if quantity != quantity.quantize(QUANTITY_STEP, rounding=ROUND_DOWN):
+        # Rounding would fill a different order than the one asked for (0.00005 would become 0.0001).
+        raise InvalidOrder(f"Quantity can have at most 4 decimal places (the smallest step is {QUANTITY_STEP} shares).")
+    return quantity.quantize(QUANTITY_STEP)
 
 
 def clean_side(raw: object) -> str:
@@ -68,8 +78,38 @@ def clean_side(raw: object) -> str:
     return raw
 
 
+def describe_delay(status: FeedStatus) -> str:
+    age = status.age()
+    if age is None:
+        return "There are no live prices yet: orders open once the price feed has started."
+    return f"Prices are delayed {age:,.0f} s: orders resume when the price feed is live again."
+
+
+def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Decimal) -> Fill:
+    if (past.ticker, past.side, past.quantity) != (ticker, side, quantity):
+        raise OrderIdReused(
+            f"client_order_id {past.client_order_id!r} already filled a different order "
+            f"({past.side} {past.quantity.normalize():f} {past.ticker})."
+        )
+    return Fill(
+        id=past.id,
+        ticker=past.ticker,
+        side=past.side,
+        quantity=past.quantity,
+        price=past.price,
+        notional=past.notional,
+        realized_pnl=past.realized_pnl,
+        executed_at=past.executed_at,
+        cash_balance=cash,
+        client_order_id=past.client_order_id,
+        replayed=True,
+    )
+
+
 @transaction.atomic
-def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quantity: object) -> Fill:
+def execute_trade(
+    *, user_id: str = DEFAULT_USER, ticker: str, side: str, quantity: object, client_order_id: str | None = None
+) -> Fill:
     """Fill a market order at the store's current price, atomically with its cash, position and snapshot.
 
     On SQLite the atomic block is BEGIN IMMEDIATE: we hold the write lock from the first statement, so the
@@ -83,26 +123,36 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         raise InvalidOrder(str(exc)) from None
 
     with connection.cursor() as cursor:
+        # The profile row first: on PostgreSQL its lock serializes this user's orders, retries included.
         cash = trade_sql.lock_cash(cursor, user_id)
         if cash is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
+        if client_order_id is not None:
+            past = Trade.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
+            if past is not None:
+                return _replay(past, ticker=ticker, side=side, quantity=quantity, cash=cash)
         holdings = trade_sql.lock_holdings(cursor, user_id)
+        store = get_store()
+        status = store.status()
+        if not status.is_fresh():
+            # The last price is not one the user can see as live: never fill at it.
+            raise StalePrice(describe_delay(status))
         # One read of the price store for the order and the post-trade valuation.
-        quotes = get_store().quotes([ticker, *holdings.keys() - {ticker}])
+        quotes = store.quotes([ticker, *holdings.keys() - {ticker}])
         quote = quotes.get(ticker)
         if quote is None:
-            if ticker in get_store().status().unknown:
+            if ticker in status.unknown:
                 raise NoPrice(f"{ticker} is not a ticker the price source knows.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
         price = Decimal(str(quote.price))
-        notional = to_cents(quantity * price)
-        if notional == 0:
-            raise InvalidOrder(f"{quantity} {ticker} at ${price} is worth less than a cent.")
-
+        amount = quantity * price
         holding = holdings.get(ticker)
         now = timezone.now()
         realized = None
+        if amount < CENT:
+            raise InvalidOrder(f"{quantity.normalize():f} {ticker} at ${price} is worth less than a cent.")
         if side == "buy":
+            notional = cost_of(amount)
             if notional > cash:
                 raise InsufficientCash(
                     f"Not enough cash: {quantity.normalize():f} {ticker} at ${price:,.2f} costs ${notional:,.2f}, "
@@ -111,10 +161,13 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
             cash -= notional
             if holding is None:
                 holding = holdings[ticker] = trade_sql.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
+            # SPEC §5: the weighted average of the prices paid. The cash actually spent (rounded up to the
+            # cent) is kept apart in cost_basis, which realized P&L is measured against.
+            holding.avg_cost = (
+                (holding.quantity * holding.avg_cost + quantity * price) / (holding.quantity + quantity)
+            ).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
             holding.quantity += quantity
             holding.cost_basis += notional
-            # Weighted average of what was actually paid, so avg_cost × quantity matches the cash spent.
-            holding.avg_cost = (holding.cost_basis / holding.quantity).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
             trade_sql.save_holding(cursor, user_id, holding, now)
         else:
             held = holding.quantity if holding else Decimal(0)
@@ -122,6 +175,7 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
                 raise InsufficientShares(
                     f"Not enough shares: you hold {held.normalize():f} {ticker} and tried to sell {quantity.normalize():f}."
                 )
+            notional = proceeds_of(amount)
             released = holding.cost_basis if quantity == held else to_cents(holding.cost_basis * quantity / held)
             realized = notional - released
             cash += notional
@@ -135,7 +189,7 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         trade_sql.set_cash(cursor, user_id, cash)
         trade_id = trade_sql.insert_trade(
             cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, at=now,
-            realized_pnl=realized,
+            realized_pnl=realized, client_order_id=client_order_id,
         )
         total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
         trade_sql.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
@@ -149,15 +203,20 @@ def execute_trade(*, user_id: str = DEFAULT_USER, ticker: str, side: str, quanti
         realized_pnl=realized,
         executed_at=now,
         cash_balance=cash,
+        client_order_id=client_order_id,
     )
 
 
-def record_snapshot(*, user_id: str = DEFAULT_USER) -> PortfolioSnapshot:
-    """Record the portfolio's total value at the current prices."""
-    with transaction.atomic():
-        cash = Profile.objects.get(pk=user_id).cash_balance
-        total = to_cents(cash + selectors.positions_market_value(user_id=user_id))
-        return PortfolioSnapshot.objects.create(user_id=user_id, total_value=total)
+def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
+    """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        book = trade_sql.read_book(cursor, user_id)
+        if book is None:
+            raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
+        quotes = get_store().quotes(list(book.holdings)) if book.holdings else {}
+        total = to_cents(book.cash + selectors.market_value(book.holdings.values(), quotes))
+        trade_sql.insert_snapshot(cursor, user_id=user_id, total_value=total, at=timezone.now())
+    return total
 
 
 def record_snapshots() -> None:
@@ -175,7 +234,7 @@ def seed(*, user_id: str = DEFAULT_USER) -> bool:
     profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"cash_balance": STARTING_CASH})
     if created:
         market_services.seed_watchlist(user_id=user_id, tickers=DEFAULT_TICKERS)
-        PortfolioSnapshot.objects.create(user_id=user_id, total_value=profile.cash_balance)
+        record_snapshot(user_id=user_id)
         logger.info("seeded user %s with $%s and %d tickers", user_id, profile.cash_balance, len(DEFAULT_TICKERS))
     return created
 

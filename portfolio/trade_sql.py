@@ -1,9 +1,11 @@
-"""The trade engine's own reads and writes, as plain parametrized SQL on Django's connection.
+"""The trade engine's reads and writes, as plain parametrized SQL on Django's connection.
 
-An order runs six statements while it holds the database's write lock, and every order in the process
+An order runs its statements while it holds the database's write lock, and every order in the process
 queues behind it. Through the ORM they cost about 1.1 ms of Python; as SQL, 0.16 ms (bench/README.md).
-The models in models.py still define these tables, and everything off the order path uses the ORM.
-Values are adapted the way the ORM adapts them, so the ORM reads these rows back unchanged.
+The book (cash and positions) is also read here for valuations, in one statement, so that a trade
+committing in between can never be half seen. The models in models.py still define these tables, and
+everything else uses the ORM. Values are adapted the way the ORM adapts them, so the ORM reads these rows
+back unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ class Holding:
     cost_basis: Decimal
 
 
+@dataclass(frozen=True)
+class Book:
+    """Cash, positions and realized P&L of one user, as of one moment."""
+
+    cash: Decimal
+    holdings: dict[str, Holding]
+    realized_pnl: Decimal
+
+
 def _decimal(value, step: Decimal) -> Decimal:
     # SQLite hands NUMERIC columns back as float/int; str() of those is exact for our <= 15 digits.
     return Decimal(str(value)).quantize(step)
@@ -41,6 +52,32 @@ def _for_update() -> str:
 
 def _when(at: datetime):
     return connection.ops.adapt_datetimefield_value(at)
+
+
+def read_book(cursor, user_id: str) -> Book | None:
+    """The whole book in ONE statement: SQLite and PostgreSQL both read a statement from one snapshot."""
+    cursor.execute(
+        "SELECT u.cash_balance,"
+        " (SELECT SUM(t.realized_pnl) FROM trades t WHERE t.user_id = u.id AND t.side = 'sell'),"
+        " p.id, p.ticker, p.quantity, p.avg_cost, p.cost_basis"
+        " FROM users_profile u LEFT JOIN positions p ON p.user_id = u.id"
+        " WHERE u.id = %s ORDER BY p.ticker",
+        [user_id],
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    cash, realized = rows[0][0], rows[0][1]
+    holdings = {
+        ticker: Holding(pk, ticker, _decimal(qty, QUANTITY_STEP), _decimal(avg, AVERAGE_STEP), _decimal(basis, CENT))
+        for _, _, pk, ticker, qty, avg, basis in rows
+        if pk is not None
+    }
+    return Book(
+        cash=_decimal(cash, CENT),
+        holdings=holdings,
+        realized_pnl=_decimal(realized, CENT) if realized is not None else Decimal("0.00"),
+    )
 
 
 def lock_cash(cursor, user_id: str) -> Decimal | None:
@@ -85,13 +122,14 @@ def set_cash(cursor, user_id: str, cash: Decimal) -> None:
 
 def insert_trade(
     cursor, *, user_id: str, ticker: str, side: str, quantity: Decimal, price: Decimal, at: datetime,
-    realized_pnl: Decimal | None,
+    realized_pnl: Decimal | None, client_order_id: str | None,
 ) -> str:
     trade_id = new_id()
     cursor.execute(
-        "INSERT INTO trades (id, user_id, ticker, side, quantity, price, executed_at, realized_pnl)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        [trade_id, user_id, ticker, side, quantity, price, _when(at), realized_pnl],
+        "INSERT INTO trades"
+        " (id, user_id, ticker, side, quantity, price, executed_at, realized_pnl, client_order_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [trade_id, user_id, ticker, side, quantity, price, _when(at), realized_pnl, client_order_id],
     )
     return trade_id
 

@@ -107,6 +107,11 @@ HOSTILE = [
     {**OK, "ticker": "<script>alert(1)</script>"},
     {**OK, "ticker": "A" * 1000},
     {**OK, "ticker": "../AAPL"},
+    {**OK, "quantity": 0.00005},
+    {**OK, "client_order_id": ""},
+    {**OK, "client_order_id": "x" * 65},
+    {**OK, "client_order_id": "a b"},
+    {**OK, "client_order_id": 7},
     None,
     [],
     [OK],
@@ -141,3 +146,95 @@ class TestHostileInput:
 
     def test_valid_order_still_works_after_all_that(self, client):
         assert trade(client, OK).status_code == 201
+
+
+class TestClientOrderId:
+    def test_a_retry_returns_the_first_fill_and_trades_nothing(self, client, publish):
+        body = {**OK, "quantity": 3, "client_order_id": "retry-1"}
+        first = trade(client, body)
+        assert first.status_code == 201
+        before = state()
+        publish({"AAPL": 250.0, "MSFT": 420.0})  # the price moved: a second fill would show it
+        again = trade(client, body)
+        assert again.status_code == 201
+        assert again["Idempotent-Replayed"] == "true"
+        assert {k: v for k, v in again.json().items() if k != "cash_balance"} == {
+            k: v for k, v in first.json().items() if k != "cash_balance"
+        }
+        assert again.json()["price"] == 191.5
+        assert state() == before
+
+    def test_another_id_is_another_order(self, client):
+        assert trade(client, {**OK, "client_order_id": "a"}).status_code == 201
+        assert trade(client, {**OK, "client_order_id": "b"}).status_code == 201
+        assert Trade.objects.count() == 2
+
+    def test_reusing_an_id_for_a_different_order_is_409(self, client):
+        trade(client, {**OK, "client_order_id": "same"})
+        before = state()
+        response = trade(client, {**OK, "quantity": 2, "client_order_id": "same"})
+        assert response.status_code == 409
+        assert "already filled a different order" in response.json()["error"]
+        assert state() == before
+
+    def test_a_rejected_order_can_be_retried(self, client, publish):
+        """Nothing happened the first time, so the id is not spent."""
+        body = {"ticker": "AAPL", "quantity": 2, "side": "sell", "client_order_id": "sell-1"}
+        assert trade(client, body).status_code == 400
+        trade(client, {**OK, "quantity": 2})
+        assert trade(client, body).status_code == 201
+
+    def test_it_is_in_the_openapi_document(self, client):
+        schema = client.get("/api/openapi.json").json()["components"]["schemas"]["TradeIn"]
+        assert "client_order_id" in schema["properties"]
+
+
+class TestStaleFeed:
+    def test_an_order_on_a_stale_feed_is_refused_with_the_delay(self, client, publish):
+        import time
+
+        publish({"AAPL": 191.5}, produced_at=time.time() - 42)
+        before = state()
+        response = trade(client, OK)
+        assert response.status_code == 400
+        assert "Prices are delayed 42 s" in response.json()["error"]
+        assert "resume" in response.json()["error"]
+        assert state() == before
+        publish({"AAPL": 191.5})
+        assert trade(client, OK).status_code == 201
+
+
+class TestHistoryBound:
+    @pytest.fixture
+    def year_of_snapshots(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        start = timezone.now() - timedelta(days=365)
+        PortfolioSnapshot.objects.bulk_create(
+            [PortfolioSnapshot(total_value=10_000 + i % 500, recorded_at=start + timedelta(minutes=i)) for i in range(20_000)]
+        )
+        return start
+
+    def test_at_most_a_thousand_points_by_default_latest_included(self, client, year_of_snapshots):
+        history = client.get("/api/portfolio/history").json()
+        assert 900 <= len(history) <= 1000
+        latest = PortfolioSnapshot.objects.latest("recorded_at")
+        assert history[-1]["total_value"] == float(latest.total_value)
+        times = [h["recorded_at"] for h in history]
+        assert times == sorted(times)
+
+    def test_points_and_window(self, client, year_of_snapshots):
+        from datetime import timedelta
+
+        assert len(client.get("/api/portfolio/history", {"points": 50}).json()) <= 50
+        since = (year_of_snapshots + timedelta(minutes=19_990)).isoformat()
+        window = client.get("/api/portfolio/history", {"since": since}).json()
+        assert len(window) == 11  # ten of the old series and the seed snapshot taken just now
+
+    @pytest.mark.parametrize("query", [{"points": 0}, {"points": 100_000}, {"points": "x"}, {"since": "yesterday"}])
+    def test_bad_parameters_are_422(self, client, query):
+        response = client.get("/api/portfolio/history", query)
+        assert response.status_code == 422
+        assert response.json()["error"]

@@ -36,7 +36,7 @@ def assert_books_balance():
     # Every cent that left cash is in a position's cost basis or was realized on a sell.
     assert cash + basis - realized == STARTING_CASH
     assert cash == cash.quantize(Decimal("0.01"))
-    assert selectors.realized_pnl() == realized
+    assert selectors.portfolio().realized_pnl == realized
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -75,4 +75,72 @@ def test_ten_thousand_trades_leave_no_residue(publish):
         services.execute_trade(ticker=position.ticker, side="sell", quantity=position.quantity)
     cash = Profile.objects.get(pk="default").cash_balance
     assert Position.objects.count() == 0
-    assert cash == STARTING_CASH + selectors.realized_pnl()
+    assert cash == STARTING_CASH + selectors.portfolio().realized_pnl
+
+
+def house_value(prices: dict[str, Decimal]) -> Decimal:
+    """Cash plus what is held at the (constant) price, exactly: what trading must never increase."""
+    cash = Profile.objects.get(pk="default").cash_balance
+    return cash + sum((p.quantity * prices[p.ticker] for p in Position.objects.all()), Decimal(0))
+
+
+constant_price_orders = st.lists(
+    st.tuples(
+        st.sampled_from(TICKERS),
+        st.sampled_from(["buy", "sell"]),
+        st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("3"), places=4),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sequence=constant_price_orders,
+    price=st.decimals(min_value=Decimal("0.50"), max_value=Decimal("999.99"), places=2),
+)
+def test_trading_at_a_constant_price_never_creates_money(publish, sequence, price):
+    services.reset()
+    prices = {t: price for t in TICKERS}
+    publish({t: float(price) for t in TICKERS})
+    before = house_value(prices)
+    for ticker, side, quantity in sequence:
+        try:
+            services.execute_trade(ticker=ticker, side=side, quantity=quantity)
+        except TradeRejected:
+            continue
+        after = house_value(prices)
+        assert after <= before, f"{side} {quantity} {ticker} at {price} made {after - before}"
+        before = after
+    assert_books_balance()
+
+
+@pytest.mark.parametrize("price", [174.99, 60.00, 0.55, 999.99])
+def test_tiny_trade_loop_does_not_mint_cents(publish, price):
+    """The loop that took cash from 10,000.00 to 10,000.93 in 300 trades while both sides rounded half-up."""
+    publish({"GOOGL": price})
+    for _ in range(100):
+        for side, quantity in (("buy", "0.0002"), ("sell", "0.0001"), ("sell", "0.0001")):
+            try:
+                services.execute_trade(ticker="GOOGL", side=side, quantity=Decimal(quantity))
+            except TradeRejected:
+                pass
+    assert house_value({"GOOGL": Decimal(str(price))}) <= STARTING_CASH
+    assert_books_balance()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    quantity=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("40"), places=4),
+    price=st.decimals(min_value=Decimal("0.50"), max_value=Decimal("250"), places=2),
+)
+def test_a_round_trip_never_makes_money(publish, quantity, price):
+    services.reset()
+    publish({"AAPL": float(price)})
+    try:
+        services.execute_trade(ticker="AAPL", side="buy", quantity=quantity)
+    except TradeRejected:
+        return
+    services.execute_trade(ticker="AAPL", side="sell", quantity=quantity)
+    assert Profile.objects.get(pk="default").cash_balance <= STARTING_CASH

@@ -45,17 +45,26 @@ RULES = [
     pytest.param([(100, "buy", 10), (90, "sell", 10)], D("9900.00"), None, D("-100.00"), id="full sell deletes the row"),
     pytest.param(
         [(191.37, "buy", D("0.5")), (191.37, "buy", D("0.25"))],
-        D("9856.47"),
-        (D("0.75"), D("191.373333"), D("143.53")),
+        # 95.685 and 47.8425 are each rounded up to the cent; avg_cost is the price paid (SPEC §5).
+        D("9856.46"),
+        (D("0.75"), D("191.37"), D("143.54")),
         None,
-        id="fractional shares",
+        id="fractional shares: cost rounds up, average is the price paid",
     ),
     pytest.param(
-        [(100, "buy", D("0.00005"))],
-        D("9999.99"),
-        (D("0.0001"), D("100"), D("0.01")),
+        [(100, "buy", 3), (130, "buy", D("1.5"))],
+        D("9505.00"),
+        (D("4.5"), D("110"), D("495.00")),
         None,
-        id="tiny quantity rounds to the smallest step",
+        id="weighted average of the prices paid",
+    ),
+    pytest.param(
+        [(60, "buy", D("0.0003")), (60, "sell", D("0.0003"))],
+        # 0.018 costs 0.02; selling it all pays 0.01 (rounded down): the round trip loses a cent, never gains.
+        D("9999.99"),
+        None,
+        D("-0.01"),
+        id="round trip rounds against the trader",
     ),
 ]
 
@@ -82,7 +91,9 @@ REJECTIONS = [
     pytest.param([], ("buy", 101), InsufficientCash, "costs $10,100.00", id="insufficient cash"),
     pytest.param([], ("buy", 0), InvalidOrder, "greater than zero", id="zero"),
     pytest.param([], ("buy", -1), InvalidOrder, "greater than zero", id="negative"),
-    pytest.param([], ("buy", D("0.00004")), InvalidOrder, "rounds to zero", id="rounds to zero"),
+    pytest.param([], ("buy", D("0.00005")), InvalidOrder, "at most 4 decimal places", id="5 decimals refused, not rounded"),
+    pytest.param([], ("buy", D("0.00004")), InvalidOrder, "at most 4 decimal places", id="would round to zero"),
+    pytest.param([], ("buy", 1.00001), InvalidOrder, "at most 4 decimal places", id="float with 5 decimals"),
     pytest.param([], ("buy", float("nan")), InvalidOrder, "must be a number", id="nan"),
     pytest.param([], ("buy", float("inf")), InvalidOrder, "must be a number", id="infinity"),
     pytest.param([], ("buy", 1e308), InvalidOrder, "at most", id="huge"),
@@ -223,9 +234,9 @@ def test_engine_rows_read_back_through_the_orm_unchanged(publish):
     assert (trade.id, trade.ticker, trade.side, trade.quantity, trade.price, trade.executed_at, trade.realized_pnl) == (
         fill.id, "AAPL", "buy", D("0.3333"), D("191.37"), fill.executed_at, None,
     )
-    assert trade.notional == fill.notional == D("63.78")
+    assert trade.notional == fill.notional == D("63.79")  # 63.783621, rounded up: a buy's cost
     held = position()
-    assert (held.quantity, held.cost_basis, held.avg_cost) == (D("0.3333"), D("63.78"), D("191.359136"))
+    assert (held.quantity, held.cost_basis, held.avg_cost) == (D("0.3333"), D("63.79"), D("191.37"))
     assert held.updated_at == fill.executed_at
     assert PortfolioSnapshot.objects.latest("recorded_at").recorded_at == fill.executed_at
-    assert cash() == fill.cash_balance == D("9936.22")
+    assert cash() == fill.cash_balance == D("9936.21")

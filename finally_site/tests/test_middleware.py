@@ -1,0 +1,114 @@
+"""Django's own checks on every path, the JSON API included: Host validation, security headers, CSRF."""
+
+import json
+
+import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from finally_site.middleware import api_json_only_middleware
+from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+
+pytestmark = pytest.mark.django_db
+
+FORGED = "attacker.example"
+
+
+def api_operations(client) -> list[tuple[str, str]]:
+    """Every operation the API serves, from its own OpenAPI document (so a new route is covered at once)."""
+    document = client.get("/api/openapi.json").json()
+    operations = []
+    for path, methods in document["paths"].items():
+        for method in methods:
+            operations.append((method.upper(), path.replace("{ticker}", "AAPL")))
+    return operations
+
+
+def books():
+    return (
+        Profile.objects.get().cash_balance,
+        list(Position.objects.values_list("ticker", "quantity")),
+        Trade.objects.count(),
+        PortfolioSnapshot.objects.count(),
+    )
+
+
+@pytest.fixture(autouse=True)
+def prices(publish):
+    publish({"AAPL": 190.0})
+
+
+def test_every_api_route_is_covered(client):
+    operations = api_operations(client)
+    assert ("POST", "/api/portfolio/trade") in operations
+    assert ("GET", "/api/stream/prices") in operations
+    assert len(operations) >= 8
+
+
+def test_a_forged_host_is_refused_on_every_api_route_and_changes_nothing(client):
+    from market.selectors import watched_tickers
+
+    before, watched = books(), watched_tickers()
+    body = json.dumps({"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    for method, path in api_operations(client) + [("GET", "/api/openapi.json"), ("GET", "/api/nowhere")]:
+        response = client.generic(method, path, data=body, content_type="application/json", HTTP_HOST=FORGED)
+        assert response.status_code == 400, (method, path, response.status_code)
+        assert "Host header" in response.json()["error"], (method, path)
+    assert books() == before and watched_tickers() == watched
+
+
+def test_a_forged_host_is_refused_on_pages_and_admin(client):
+    for path in ("/", "/admin/", "/admin/login/"):
+        assert client.get(path, HTTP_HOST=FORGED).status_code == 400
+
+
+def test_an_allowed_host_still_trades(client):
+    response = client.post(
+        "/api/portfolio/trade", {"ticker": "AAPL", "quantity": 1, "side": "buy"}, content_type="application/json",
+        HTTP_HOST="localhost",
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/api/portfolio"), ("GET", "/api/watchlist"), ("GET", "/api/health"), ("GET", "/api/nowhere"),
+     ("POST", "/api/portfolio/trade")],
+)
+def test_api_responses_carry_the_pages_security_headers(client, method, path):
+    response = client.generic(method, path, data="{}", content_type="application/json")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", ""],
+)
+def test_a_cross_site_form_cannot_post_to_the_api(client, content_type):
+    before = books()
+    data = "ticker=AAPL&quantity=1&side=buy"
+    response = client.generic("POST", "/api/portfolio/trade", data=data, content_type=content_type)
+    assert response.status_code == 415
+    assert "application/json" in response.json()["error"]
+    assert books() == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_bodyless_api_post_must_still_say_json(content_type):
+    """An endpoint that takes no body (say, a future reset) is as safe from cross-site forms as the rest."""
+    reached = []
+
+    def reset_view(request):
+        reached.append(request)
+        return HttpResponse(status=204)
+
+    guarded = api_json_only_middleware(reset_view)
+    factory = RequestFactory()
+    assert guarded(factory.post("/api/reset", content_type=content_type)).status_code == 415
+    assert reached == []
+    assert guarded(factory.post("/api/reset", content_type="application/json")).status_code == 204
+    assert guarded(factory.delete("/api/watchlist/AAPL")).status_code == 204
+    assert guarded(factory.post("/admin/logout/", content_type=content_type)).status_code == 204  # pages: Django's CSRF
