@@ -75,6 +75,8 @@ class PriceSimulator:
         self._sigma = np.empty(0)
         self._mu = np.empty(0)
         self._cholesky = np.empty((0, 0))
+        # Tickers that joined since the last step: their first quote is their start price, unmoved.
+        self._entering = np.empty(0, dtype=bool)
         self.last_events: dict[str, float] = {}
 
     @property
@@ -95,6 +97,7 @@ class PriceSimulator:
         self._prices = np.array(
             [current.get(t, start_prices.get(t, p.price)) for t, p in zip(tickers, params)], dtype=float
         )
+        self._entering = np.array([t not in current for t in tickers], dtype=bool)
         self._sigma = np.array([p.sigma for p in params])
         self._mu = np.array([p.mu for p in params])
         self._tickers = list(tickers)
@@ -117,6 +120,10 @@ class PriceSimulator:
                 signs = self._rng.choice((-1.0, 1.0), hits.size)
                 jumps = 1.0 + signs * sizes
                 factor[hits] *= jumps
-                self.last_events = {self._tickers[i]: float(j - 1.0) for i, j in zip(hits, jumps)}
+                self.last_events = {
+                    self._tickers[i]: float(j - 1.0) for i, j in zip(hits, jumps) if not self._entering[i]
+                }
+        factor[self._entering] = 1.0
+        self._entering[:] = False
         self._prices = self._prices * factor
         return dict(zip(self._tickers, self._prices.tolist()))

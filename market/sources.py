@@ -39,18 +39,37 @@ class PriceSource(Protocol):
 class SimulatorSource:
     name = "simulator"
 
-    def __init__(self, *, interval: float = 0.5, seed: int | None = None, start_prices: dict[str, float] | None = None):
+    def __init__(
+        self,
+        *,
+        interval: float = 0.5,
+        seed: int | None = None,
+        start_prices: dict[str, float] | None = None,
+        start_opens: dict[str, float] | None = None,
+    ):
         self.interval = interval
         self.simulator = PriceSimulator(tick_seconds=interval, seed=seed)
-        # Resume from the last stored prices so a worker restart does not snap prices back to the seeds.
-        self._start_prices = dict(start_prices or {})
+        # Every ticker's last price and session open that this worker knows, starting from the store's (so a
+        # restart does not snap prices back to the seeds) and kept for tickers that leave: one removed and
+        # added again resumes where it was, not where it stood when the worker started.
+        self._last = dict(start_prices or {})
+        self._opens = dict(start_opens or {})
 
     def fetch(self, tickers: list[str]) -> Quotes:
-        self.simulator.set_tickers(tickers, start_prices=self._start_prices)
+        entering = [t for t in tickers if t not in self._priced]
+        self.simulator.set_tickers(tickers, start_prices=self._last)
         prices = self.simulator.step()
+        self._last.update(prices)
+        # An entering ticker's first quote is its start price, unmoved; the session opens there unless the
+        # worker already knew its open.
+        opens = {t: self._opens.setdefault(t, prices[t]) for t in entering}
         for ticker, move in self.simulator.last_events.items():
             logger.info("simulated event: %s %+.1f%%", ticker, move * 100)
-        return Quotes(prices=prices)
+        return Quotes(prices=prices, open_prices=opens)
+
+    @property
+    def _priced(self) -> set[str]:
+        return set(self.simulator.tickers)
 
 
 class MassiveSource:
@@ -112,7 +131,9 @@ def _describe_failure(exc: Exception) -> str:
     return text[:300]
 
 
-def make_source(*, settings, start_prices: dict[str, float] | None = None) -> PriceSource:
+def make_source(
+    *, settings, start_prices: dict[str, float] | None = None, start_opens: dict[str, float] | None = None
+) -> PriceSource:
     """Massive when MASSIVE_API_KEY is set, the simulator otherwise."""
     if settings.MASSIVE_API_KEY:
         return MassiveSource(
@@ -120,4 +141,9 @@ def make_source(*, settings, start_prices: dict[str, float] | None = None) -> Pr
             interval=settings.MASSIVE_POLL_SECONDS,
             base_url=settings.MASSIVE_BASE_URL,
         )
-    return SimulatorSource(interval=settings.MARKET_TICK_SECONDS, seed=settings.SIMULATOR_SEED, start_prices=start_prices)
+    return SimulatorSource(
+        interval=settings.MARKET_TICK_SECONDS,
+        seed=settings.SIMULATOR_SEED,
+        start_prices=start_prices,
+        start_opens=start_opens,
+    )

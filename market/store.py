@@ -7,6 +7,7 @@ latest quote and a rolling history, plus a little status about the worker and it
 
 from __future__ import annotations
 
+import fcntl
 import json
 import queue
 import sqlite3
@@ -40,6 +41,10 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 PRUNE_EVERY_TICKS = 20
+
+
+class WriterAlreadyRunning(RuntimeError):
+    """Another price worker holds this store: two writers would interleave their ticks on every stream."""
 
 
 def iso_utc(epoch: float) -> str:
@@ -107,6 +112,7 @@ class SQLitePriceStore:
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
+        self._writer_claim = None
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn:
             conn.executescript(SCHEMA)
@@ -208,6 +214,31 @@ class SQLitePriceStore:
                     "DELETE FROM history WHERE ticker = ? AND ts < ?", [(t, cutoff) for t in keep]
                 )
         return seq
+
+    def claim_writer(self, *, owner: dict) -> None:
+        """Become this store's only writer for the life of the process, or raise WriterAlreadyRunning.
+
+        An exclusive flock on `<store>.lock`: the kernel drops it when the process ends however it ends, so a
+        crashed worker never leaves a stale lock behind. `owner` (pid, database, ...) is written into the file
+        so the refusal can name the worker that holds it.
+        """
+        lock_path = self.path + ".lock"
+        handle = open(lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise WriterAlreadyRunning(
+                f"another price worker is already writing to {self.path} ({holder}); only one may run per price "
+                "store. Stop it first, or give this instance a price store of its own (PRICE_STORE_PATH)."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(", ".join(f"{key} {value}" for key, value in owner.items()))
+        handle.flush()
+        self._writer_claim = handle  # held open: closing it would release the lock
 
     def report_failure(self, *, source: str, interval: float, error: str, at: float) -> None:
         """The worker is alive but its source failed: say so, and leave the last prices (and their age) alone."""

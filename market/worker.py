@@ -21,6 +21,8 @@ from market.store import SQLitePriceStore
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 120.0
+# 2**16 intervals is already far past the cap; the exponent stops there so no failure count can overflow it.
+MAX_BACKOFF_DOUBLINGS = 16
 LAG_REPORT_SECONDS = 60.0
 
 
@@ -52,7 +54,12 @@ class PriceWorker:
                 self._lags.append(lag)
                 if lag > self.source.interval:
                     logger.warning("tick %d started %.0f ms late", self.ticks + 1, lag * 1000)
-                delay = self.tick()
+                try:
+                    delay = self.tick()
+                except Exception as exc:
+                    # Nothing one tick does (a malformed payload, a store error) may end the worker.
+                    logger.exception("tick %d failed", self.ticks)
+                    delay = self._back_off(f"unexpected error: {exc!r}")
                 self._run_due_tasks()
                 self._report_lag()
                 next_at += delay
@@ -71,13 +78,7 @@ class PriceWorker:
         try:
             quotes = self.source.fetch(sorted(tickers))
         except SourceUnavailable as exc:
-            self.failures += 1
-            delay = min(self.source.interval * 2**self.failures, max(MAX_BACKOFF_SECONDS, self.source.interval))
-            logger.warning(
-                "%s poll failed (%d in a row), next try in %.1fs: %s", self.source.name, self.failures, delay, exc
-            )
-            self.store.report_failure(source=self.source.name, interval=self.source.interval, error=str(exc), at=now)
-            return delay
+            return self._back_off(str(exc))
         if self.failures:
             logger.info("%s recovered after %d failed polls", self.source.name, self.failures)
         self.failures = 0
@@ -91,6 +92,25 @@ class PriceWorker:
             unknown=quotes.unknown,
         )
         return self.source.interval
+
+    def backoff_delay(self) -> float:
+        """The source's interval doubled per failure in a row, capped (at least one interval)."""
+        doublings = min(self.failures, MAX_BACKOFF_DOUBLINGS)
+        return min(self.source.interval * 2**doublings, max(MAX_BACKOFF_SECONDS, self.source.interval))
+
+    def _back_off(self, error: str) -> float:
+        self.failures += 1
+        delay = self.backoff_delay()
+        logger.warning(
+            "%s poll failed (%d in a row), next try in %.1fs: %s", self.source.name, self.failures, delay, error
+        )
+        try:
+            self.store.report_failure(
+                source=self.source.name, interval=self.source.interval, error=error[:300], at=time.time()
+            )
+        except Exception:
+            logger.exception("could not record the failure in the price store")
+        return delay
 
     def _priced_tickers(self) -> set[str]:
         try:

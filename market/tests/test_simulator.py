@@ -106,3 +106,22 @@ class TestTickerSet:
         for sim in (a, b):
             sim.set_tickers(list(DEFAULT_PARAMS))
         assert [a.step() for _ in range(10)] == [b.step() for _ in range(10)]
+
+
+class TestEnteringTickers:
+    def test_a_new_tickers_first_step_is_its_start_price(self):
+        sim = PriceSimulator(seed=1, event_probability=1.0)  # an event on every ticker, every step
+        sim.set_tickers(["AAPL", "PYPL"])
+        assert sim.step() == {"AAPL": 190.0, "PYPL": 100.0}
+        assert sim.last_events == {}
+        moved = sim.step()
+        assert moved["AAPL"] != 190.0 and moved["PYPL"] != 100.0
+
+    def test_only_the_entering_ticker_stays_put(self):
+        sim = PriceSimulator(seed=1)
+        sim.set_tickers(["AAPL"])
+        sim.step()
+        before = sim.prices()["AAPL"]
+        sim.set_tickers(["AAPL", "PYPL"])
+        step = sim.step()
+        assert step["PYPL"] == 100.0 and step["AAPL"] != before

@@ -84,5 +84,24 @@ class TestSimulatorSource:
         assert quotes.unknown == set()
 
     def test_resumes_from_stored_prices(self):
-        source = SimulatorSource(interval=0.5, seed=1, start_prices={"AAPL": 250.0})
-        assert source.fetch(["AAPL"]).prices["AAPL"] == pytest.approx(250.0, rel=0.01)
+        source = SimulatorSource(interval=0.5, seed=1, start_prices={"AAPL": 250.0}, start_opens={"AAPL": 240.0})
+        quotes = source.fetch(["AAPL"])
+        assert quotes.prices["AAPL"] == 250.0
+        assert quotes.open_prices == {"AAPL": 240.0}  # the stored session open, not the resumed price
+
+    def test_a_new_ticker_opens_at_its_seed_exactly(self):
+        source = SimulatorSource(interval=0.5, seed=1)
+        first = source.fetch(["AAPL", "PYPL"])
+        assert first.prices == {"AAPL": 190.0, "PYPL": 100.0}
+        assert first.open_prices == {"AAPL": 190.0, "PYPL": 100.0}
+        assert source.fetch(["AAPL", "PYPL"]).open_prices == {}  # later steps leave the open alone
+
+    def test_a_ticker_removed_and_added_again_resumes_where_it_was(self):
+        source = SimulatorSource(interval=0.5, seed=1, start_prices={"PYPL": 80.0})
+        for _ in range(20):
+            last = source.fetch(["AAPL", "PYPL"]).prices["PYPL"]
+        source.fetch(["AAPL"])
+        source.fetch(["AAPL"])
+        again = source.fetch(["AAPL", "PYPL"])
+        assert again.prices["PYPL"] == last  # not 80.0, where it stood when the worker started
+        assert again.open_prices == {"PYPL": 80.0}

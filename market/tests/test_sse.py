@@ -97,3 +97,23 @@ async def test_view_streams_over_asgi(async_client, price_store, publish, db):
         assert first.startswith(b"retry: ")
     finally:
         await frames.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_removed_ticker_is_not_in_a_new_clients_first_frame(price_store, publish):
+    publish({"AAPL": 190.0, "NFLX": 600.0})
+    hub = get_hub(price_store)
+    watching = stream_frames(hub, "prices")
+    try:
+        await frame_with(watching, b"NFLX")
+        publish({"AAPL": 190.5}, keep={"AAPL"})  # NFLX left the watchlist: the worker's next tick drops it
+        await frame_with(watching, b"190.5")
+        late = stream_frames(hub, "prices")
+        try:
+            first = await next_frame(late)
+            assert b"NFLX" not in first
+            assert [e["ticker"] for e in parse_events(first)] == ["AAPL"]
+        finally:
+            await late.aclose()
+    finally:
+        await watching.aclose()

@@ -78,6 +78,73 @@ class TestFailures:
         worker = PriceWorker(source=source, store=price_store)
         assert max(worker.tick() for _ in range(10)) == 120.0
 
+    def test_two_thousand_failures_do_not_overflow_the_backoff(self, price_store):
+        """interval * 2**failures overflowed a float after 1,024 failures (a revoked key: a day and a half)."""
+        source = FlakySource(failures=10**9)
+        source.interval = 15.0
+        worker = PriceWorker(source=source, store=price_store)
+        worker.failures = 2_000
+        assert worker.tick() == 120.0
+        assert worker.failures == 2_001
+
+
+class PoisonedSource:
+    """Raises what no source should: a parsing bug, a malformed payload."""
+
+    name = "poisoned"
+    interval = 0.01
+
+    def __init__(self, error: Exception, times: int = 1):
+        self.error = error
+        self.times = times
+        self.calls = 0
+
+    def fetch(self, tickers):
+        self.calls += 1
+        if self.calls <= self.times:
+            raise self.error
+        return Quotes(prices={t: 42.0 for t in tickers})
+
+
+class TestPoisonedTicks:
+    @pytest.mark.parametrize("error", [KeyError("lastTrade"), TypeError("'NoneType' object"), ZeroDivisionError()])
+    def test_an_unexpected_error_in_a_tick_does_not_end_the_worker(self, price_store, error, caplog):
+        source = PoisonedSource(error, times=2)
+        PriceWorker(source=source, store=price_store, max_ticks=4).run()
+        assert source.calls == 4
+        assert price_store.latest("AAPL").price == 42.0
+        assert "tick 1 failed" in caplog.text
+        assert price_store.status().error is None  # recovered
+
+    def test_the_failure_is_reported_in_the_store(self, price_store):
+        PriceWorker(source=PoisonedSource(ValueError("bad payload"), times=10), store=price_store, max_ticks=1).run()
+        assert "bad payload" in price_store.status().error
+        assert not price_store.status().is_fresh()
+
+    def test_a_store_error_does_not_end_the_worker(self, price_store, monkeypatch):
+        calls = {"n": 0}
+        real_publish = price_store.publish
+
+        def flaky_publish(**kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OSError("disk I/O error")
+            return real_publish(**kwargs)
+
+        monkeypatch.setattr(price_store, "publish", flaky_publish)
+        PriceWorker(source=fast_simulator(), store=price_store, max_ticks=3).run()
+        assert calls["n"] >= 2 and price_store.latest("AAPL") is not None
+
+
+def test_a_new_ticker_opens_at_its_seed_exactly(price_store):
+    worker = PriceWorker(source=fast_simulator(), store=price_store)
+    worker.tick()
+    services.add_ticker(ticker="PYPL")
+    worker.tick()
+    quote = price_store.latest("PYPL")
+    assert (quote.price, quote.open_price, quote.direction) == (100.0, 100.0, "flat")
+    assert price_store.latest("AAPL").open_price == 190.0
+
 
 @pytest.mark.django_db(transaction=True)
 def test_periodic_task_runs_on_its_interval(price_store, monkeypatch):

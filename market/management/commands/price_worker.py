@@ -1,10 +1,12 @@
+import os
 import signal
+import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from market.sources import make_source
-from market.store import get_store
+from market.store import WriterAlreadyRunning, get_store, iso_utc
 from market.worker import PriceWorker
 
 
@@ -16,8 +18,24 @@ class Command(BaseCommand):
 
     def handle(self, *args, max_ticks=None, **options):
         store = get_store()
-        last = {ticker: quote.price for ticker, quote in store.quotes().items()}
-        worker = PriceWorker(source=make_source(settings=settings, start_prices=last), store=store, max_ticks=max_ticks)
+        database = settings.DATABASES["default"]
+        try:
+            store.claim_writer(
+                owner={
+                    "pid": os.getpid(),
+                    "database": f"{database['ENGINE'].rsplit('.', 1)[-1]}:{database['NAME']}",
+                    "since": iso_utc(time.time()),
+                }
+            )
+        except WriterAlreadyRunning as exc:
+            raise CommandError(str(exc)) from None
+        quotes = store.quotes()
+        source = make_source(
+            settings=settings,
+            start_prices={t: q.price for t, q in quotes.items()},
+            start_opens={t: q.open_price for t, q in quotes.items()},
+        )
+        worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: worker.stop())
         worker.run()
