@@ -3,9 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
-HOST ?= 127.0.0.1
-export PORT HOST
+# PORT and HOST are read by scripts/run.sh: from the environment or `make run PORT=8001`, else .env, else
+# 8000 and 127.0.0.1. (A default here would hide the values in .env.)
 
 .PHONY: run web worker test migrate bench clean
 
@@ -22,9 +21,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# migrate also seeds a new database (post_migrate), and is safe to start twice at once (core's migrate).
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed
 
 run: migrate
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh

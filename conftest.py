@@ -118,7 +118,7 @@ class Stack:
             self.stop(name)
 
 
-def make_stack(data_dir: Path, **env_overrides: str) -> Stack:
+def make_stack(data_dir: Path, *, migrate: bool = True, **env_overrides: str) -> Stack:
     port = free_port()
     env = {
         **os.environ,
@@ -132,7 +132,8 @@ def make_stack(data_dir: Path, **env_overrides: str) -> Stack:
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     stack = Stack(port=port, env=env, data_dir=data_dir)
-    stack.manage("migrate", "--no-input")
+    if migrate:
+        stack.manage("migrate", "--no-input")
     return stack
 
 

@@ -1,10 +1,12 @@
 """FinAlly settings: every knob comes from the environment (or `.env`), with safe local defaults."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,9 +22,19 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+def env_number(name: str, default: float, *, minimum: float, kind: type = float) -> float:
+    """A numeric setting, refused at start with a clear message rather than a hot loop or a crash later."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")) or value < minimum:
+        noun = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {noun} of at least {minimum:g}, not {raw!r}.")
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # serves its Swagger UI from local static files instead of a CDN
+    "core",
     "market",
     "portfolio",
     "assistant",
@@ -116,9 +129,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 10,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
     }
-    DATA_DIR = Path(DATABASES["default"]["NAME"]).resolve().parent
+    _sqlite_file = Path(DATABASES["default"]["NAME"]).resolve()
+    # DATABASE_URL=sqlite:////tmp/other/finally.db must work when /tmp/other does not exist yet.
+    _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    # Each instance's price store sits beside its own database file, named after it.
+    _default_price_store = _sqlite_file.with_name(f"{_sqlite_file.stem}-prices.db")
 else:
-    DATA_DIR = BASE_DIR / "db"
+    # No file to sit beside: one store per database, named after it, in db/ (PRICE_STORE_PATH overrides).
+    _db = DATABASES["default"]
+    _instance = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{_db['NAME']}@{_db.get('HOST') or 'local'}_{_db.get('PORT') or ''}")
+    _default_price_store = BASE_DIR / "db" / f"prices-{_instance.strip('_')}.db"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -128,20 +148,22 @@ DB_WRITER_THREAD = env_bool("DB_WRITER_THREAD", True)
 
 # --- Market data -------------------------------------------------------------------------------
 
-# The embedded price store is its own SQLite file beside the database, so price ticks never wait
-# behind the trades' write lock. Two instances with different DATABASE_URLs get different stores.
-PRICE_STORE_PATH = os.environ.get("PRICE_STORE_PATH") or str(DATA_DIR / "prices.db")
-MARKET_TICK_SECONDS = env_float("MARKET_TICK_SECONDS", 0.5)
-PRICE_HISTORY_SECONDS = env_float("PRICE_HISTORY_SECONDS", 30 * 60)
+# The embedded price store is its own SQLite file, so price ticks never wait behind the trades' write
+# lock. It follows the instance: two instances with different DATABASE_URLs never share one (their ticks
+# would mix on both streams), and the price worker's lock on it refuses a second writer.
+PRICE_STORE_PATH = os.environ.get("PRICE_STORE_PATH") or str(_default_price_store)
+MARKET_TICK_SECONDS = env_number("MARKET_TICK_SECONDS", 0.5, minimum=0.05)
+PRICE_HISTORY_SECONDS = env_number("PRICE_HISTORY_SECONDS", 30 * 60, minimum=60)
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()
-MASSIVE_POLL_SECONDS = env_float("MASSIVE_POLL_SECONDS", 15.0)
+# The free tier allows 5 calls a minute (15 s); paid plans 2-5 s.
+MASSIVE_POLL_SECONDS = env_number("MASSIVE_POLL_SECONDS", 15.0, minimum=0.1)
 # Only tests point this elsewhere (a local stub of the snapshot endpoint).
 MASSIVE_BASE_URL = os.environ.get("MASSIVE_BASE_URL", "https://api.massive.com")
-SIMULATOR_SEED = int(os.environ["SIMULATOR_SEED"]) if os.environ.get("SIMULATOR_SEED") else None
+SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, kind=int)
 
 # --- Portfolio -------------------------------------------------------------------------------
 
-PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = env_float("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 60.0)
+PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = env_number("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 60.0, minimum=1)
 
 # --- Assistant -------------------------------------------------------------------------------
 

@@ -110,3 +110,39 @@ def test_worker_on_massive_survives_failures(stack_factory):
         log = stack.log("worker")
         assert "source=massive" in log and "poll failed (1 in a row)" in log and "recovered after 2 failed polls" in log
         assert "stub-key" not in log  # secrets never logged
+
+
+def test_a_second_worker_on_the_same_store_is_refused_at_once(live_stack):
+    start = time.monotonic()
+    result = live_stack.manage("price_worker", check=False)
+    assert time.monotonic() - start < 15
+    assert result.returncode == 3
+    first_pid = live_stack.processes["worker"].pid
+    assert "another price worker is already writing to" in result.stderr
+    assert f"pid {first_pid}" in result.stderr
+    assert live_stack.processes["worker"].poll() is None  # the first one carries on
+    live_stack.wait_for_prices()
+
+
+def test_two_instances_side_by_side_keep_their_own_prices(stack_factory, tmp_path):
+    """Same checkout, two databases, no PRICE_STORE_PATH: each instance's store follows its database."""
+    stacks = []
+    for name in ("one", "two"):
+        folder = tmp_path / name / "not-yet-made"  # the README's example points into a folder that may not exist
+        stack = stack_factory(DATABASE_URL=f"sqlite:///{folder / 'finally.db'}", PRICE_STORE_PATH="")
+        stack.start_worker()
+        stack.start_web()
+        stacks.append(stack)
+    for stack in stacks:
+        stack.wait_for_prices()
+    one, two = (stack.base_url + "/api" for stack in stacks)
+    assert httpx.post(one + "/watchlist", json={"ticker": "PYPL"}).status_code == 201
+    deadline = time.monotonic() + 10
+    while not any(q["ticker"] == "PYPL" and q["price"] for q in httpx.get(one + "/watchlist").json()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with StreamRecorder(two + "/stream/prices") as stream:
+        assert stream.wait_for(lambda events: len(events) >= 30, timeout=10) is not None
+        assert "PYPL" not in {event["ticker"] for _, event in stream.events}
+    assert (tmp_path / "one" / "not-yet-made" / "finally-prices.db").exists()
+    assert (tmp_path / "two" / "not-yet-made" / "finally-prices.db").exists()

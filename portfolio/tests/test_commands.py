@@ -1,5 +1,9 @@
 """The seed and reset management commands."""
 
+import io
+import subprocess
+import sys
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -28,10 +32,34 @@ def test_reset_with_yes(publish):
     assert "PYPL" not in market_selectors.watched_tickers()
 
 
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def test_reset_refuses_without_confirmation(publish, monkeypatch):
     publish({"AAPL": 100.0})
     services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+    monkeypatch.setattr("sys.stdin", Terminal())
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     with pytest.raises(CommandError, match="cancelled"):
         call_command("reset")
     assert Trade.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_without_a_terminal_says_to_pass_yes(stack_factory):
+    stack = stack_factory()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "reset"], cwd=stack_root(), env=stack.env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "pass --yes" in result.stderr
+    assert "Traceback" not in result.stderr and "EOFError" not in result.stderr
+
+
+def stack_root():
+    from conftest import ROOT
+
+    return ROOT

@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 }
             )
         except WriterAlreadyRunning as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=3) from None
         quotes = store.quotes()
         source = make_source(
             settings=settings,

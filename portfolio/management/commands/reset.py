@@ -1,3 +1,5 @@
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from portfolio import services
@@ -11,9 +13,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, yes=False, **options):
         if not yes:
-            if not options.get("interactive", True):
-                raise CommandError("Refusing to reset without --yes.")
-            answer = input("This deletes every position, trade, snapshot and chat message. Type 'reset' to go on: ")
+            if not options.get("interactive", True) or not sys.stdin.isatty():
+                raise CommandError("There is no terminal to confirm on: pass --yes to reset without asking.")
+            try:
+                answer = input("This deletes every position, trade, snapshot and chat message. Type 'reset' to go on: ")
+            except EOFError:
+                answer = ""
             if answer.strip() != "reset":
                 raise CommandError("Reset cancelled.")
         services.reset()
