@@ -1,6 +1,7 @@
 """Settings from the environment: bad numbers refused at start, each instance's price store its own."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -69,3 +70,16 @@ def test_a_postgresql_instance_gets_a_store_named_after_its_database():
         "PRICE_STORE_PATH", DATABASE_URL="postgres://u:p@h/x", PRICE_STORE_PATH="/srv/prices/x.db"
     )
     assert explicit == "/srv/prices/x.db"
+
+
+def test_env_example_lists_every_setting_the_settings_read():
+    source = (ROOT / "finally_site" / "settings.py").read_text()
+    read = set(re.findall(r'(?:environ\.get|environ\[|env_bool|env_number|env_list)\(?"([A-Z_]+)"', source))
+    assert len(read) >= 19
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert read - listed == set()
+    assert {"PORT", "HOST"} <= listed
+    for name in read:
+        line = example.split(f"{name}=")[0].rstrip("# \n").rsplit("\n", 1)[-1]
+        assert line.startswith("#"), f"{name} has no comment above it"

@@ -33,6 +33,21 @@ class TestPublish:
         assert (down.prev_price, down.direction, down.open_price) == (190.5, "down", 190.0)
         assert down.change_percent == pytest.approx((189.0 - 190.0) / 190.0 * 100)
 
+    def test_an_unchanged_price_is_flat_so_the_ui_does_not_flash_it(self, price_store, publish):
+        publish({"AAPL": 190.0})
+        publish({"AAPL": 190.5})
+        publish({"AAPL": 190.5004})  # moved less than the quote's precision: the same price
+        quote = price_store.latest("AAPL")
+        assert (quote.prev_price, quote.price, quote.direction) == (190.5, 190.5, "flat")
+
+    def test_a_source_that_answers_is_fresh_even_when_nothing_moved(self, price_store, publish):
+        """After the close every poll returns the same prices: the feed is still live, not stale."""
+        for _ in range(3):
+            publish({"AAPL": 190.0}, produced_at=time.time())
+        assert price_store.status().is_fresh()
+        publish({"AAPL": 190.0}, produced_at=time.time() - 60)
+        assert not price_store.status().is_fresh()
+
     def test_source_open_price_wins(self, price_store, publish):
         publish({"AAPL": 191.5}, open_prices={"AAPL": 188.0})
         assert price_store.latest("AAPL").open_price == 188.0
