@@ -112,3 +112,32 @@ def test_a_bodyless_api_post_must_still_say_json(content_type):
     assert guarded(factory.post("/api/reset", content_type="application/json")).status_code == 204
     assert guarded(factory.delete("/api/watchlist/AAPL")).status_code == 204
     assert guarded(factory.post("/admin/logout/", content_type=content_type)).status_code == 204  # pages: Django's CSRF
+
+
+@pytest.mark.e2e
+def test_over_a_real_asgi_server_a_forged_host_cannot_trade(live_stack):
+    """The ASGI path (uvicorn) runs the middleware in async mode: check it there too, not only in the test client."""
+    import httpx
+
+    api = live_stack.base_url + "/api"
+    before = httpx.get(api + "/portfolio").json()
+    for method, path, body in [
+        ("POST", "/portfolio/trade", {"ticker": "AAPL", "quantity": 1, "side": "buy"}),
+        ("POST", "/watchlist", {"ticker": "PYPL"}),
+        ("DELETE", "/watchlist/AAPL", None),
+        ("GET", "/portfolio", None),
+        ("GET", "/stream/prices", None),
+    ]:
+        response = httpx.request(method, api + path, json=body, headers={"Host": FORGED})
+        assert response.status_code == 400, (method, path)
+        assert "Host header" in response.json()["error"]
+    assert httpx.get(api + "/portfolio").json() == before
+    assert "PYPL" not in {q["ticker"] for q in httpx.get(api + "/watchlist").json()}
+    ok = httpx.post(api + "/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    assert ok.status_code == 201
+    for header, value in [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                          ("Cross-Origin-Opener-Policy", "same-origin"), ("X-Frame-Options", "DENY")]:
+        assert ok.headers[header] == value
+    form = httpx.post(api + "/portfolio/trade", content=b"ticker=AAPL&quantity=1&side=buy",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
