@@ -4,7 +4,7 @@ import logging
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from market.sources import (
     FULL_MARKET_ABOVE,
@@ -293,7 +293,7 @@ class TestSecretsAndSettings:
     def test_the_worker_refuses_a_key_with_a_control_character(self, stub, settings, price_store, caplog, capsys):
         settings.MASSIVE_API_KEY = "sekrit\x01key"
         settings.MASSIVE_BASE_URL = stub.base_url
-        with caplog.at_level(logging.DEBUG), pytest.raises(ImproperlyConfigured):
+        with caplog.at_level(logging.DEBUG), pytest.raises(CommandError, match="MASSIVE_API_KEY is malformed"):
             call_command("price_worker", max_ticks=1)
         out = capsys.readouterr()
         for text in [caplog.text, out.out, out.err, str(price_store.status())]:

@@ -1,7 +1,8 @@
 import signal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from market.sources import make_source
 from market.store import get_store
@@ -17,7 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args, max_ticks=None, **options):
         store = get_store()
         last = {ticker: quote.price for ticker, quote in store.quotes().items()}
-        worker = PriceWorker(source=make_source(settings=settings, start_prices=last), store=store, max_ticks=max_ticks)
+        try:
+            source = make_source(settings=settings, start_prices=last)
+        except ImproperlyConfigured as exc:  # e.g. a malformed MASSIVE_API_KEY: one line, no traceback
+            raise CommandError(str(exc)) from None
+        worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: worker.stop())
         worker.run()
