@@ -195,8 +195,13 @@ class MassiveSource:
         for entry in body.get("tickers") or ():
             if not isinstance(entry, dict) or entry.get("ticker") not in wanted:
                 continue
-            snap = TickerSnapshot.from_dict(entry)
-            priced = _snapshot_quote(snap, now)
+            try:
+                # Real answers zero-fill a block rather than null it; a null one is read as missing.
+                snap = TickerSnapshot.from_dict({k: v for k, v in entry.items() if v is not None})
+                priced = _snapshot_quote(snap, now)
+            except (AttributeError, TypeError, ValueError) as exc:
+                logger.warning("Massive snapshot of %s unreadable, skipped: %s", entry.get("ticker"), exc)
+                priced = None
             if priced is None:
                 continue  # every field zero: no price today, and none we could honestly show
             price, at, base = priced
@@ -213,9 +218,10 @@ class MassiveSource:
         if body.get("status") not in OK_STATUSES or not _is_list_or_empty(body, "results", "resultsCount"):
             raise SourceUnavailable(f"Massive sent an unreadable grouped-daily answer (status {body.get('status')!r})")
         results = body.get("results") or []
-        if not results and self._eod_back < 7:
-            # A market holiday has no bars: the next poll asks for the session before it.
-            self._eod_back += 1
+        if not results:
+            # A market holiday has no bars: the next poll asks for the session before it. Nothing is unknown yet.
+            self._eod_back = min(self._eod_back + 1, 7)
+            return Quotes(prices={}, notice=SNAPSHOT_CLOSED_NOTICE)
         from massive.rest.models import GroupedDailyAgg
 
         wanted = set(tickers)
@@ -224,12 +230,17 @@ class MassiveSource:
         for entry in results:
             if not isinstance(entry, dict) or entry.get("T") not in wanted:
                 continue
-            bar = GroupedDailyAgg.from_dict(entry)
-            if bar.close:
-                quotes.prices[bar.ticker] = float(bar.close)
+            try:
+                bar = GroupedDailyAgg.from_dict(entry)
+                close, open_ = float(bar.close or 0), float(bar.open or 0)
+            except (TypeError, ValueError) as exc:
+                logger.warning("Massive daily bar of %s unreadable, skipped: %s", entry.get("T"), exc)
+                continue
+            if close:
+                quotes.prices[bar.ticker] = close
                 quotes.times[bar.ticker] = closed_at
-                if bar.open:
-                    quotes.open_prices[bar.ticker] = float(bar.open)
+                if open_:
+                    quotes.open_prices[bar.ticker] = open_
         return self._finish(quotes, tickers)
 
     def _finish(self, quotes: Quotes, tickers: list[str]) -> Quotes:

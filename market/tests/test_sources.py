@@ -112,6 +112,13 @@ class TestRealShape:
         stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE))))
         assert massive(stub).fetch(["AAPL", "NOPEX"]).unknown == {"NOPEX"}
 
+    def test_null_blocks_and_garbage_entries_do_not_break_a_poll(self, stub):
+        nulls = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE) | {"min": None, "lastQuote": None}
+        garbage = regular("MSFT", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE) | {"lastTrade": {"p": "n/a", "t": "x"}}
+        stub.script((200, answer(nulls, garbage, "NOT-A-SNAPSHOT")))
+        quotes = massive(stub).fetch(["AAPL", "MSFT"])
+        assert quotes.prices == {"AAPL": 191.5} and quotes.unknown == {"MSFT"}
+
     def test_a_ticker_not_asked_for_is_ignored(self, stub):
         stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE),
                                  regular("ZZZ", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE))))
@@ -207,7 +214,8 @@ class TestPlanWithoutSnapshots:
         stub.script((403, NOT_ENTITLED))
         stub.script_grouped((200, grouped("2026-11-23")), (200, grouped("2026-11-20", ("AAPL", 187.0, 189.0))))
         source = massive(stub, now=et(2026, 11, 24, 11, 0))
-        assert source.fetch(["AAPL"]).prices == {}
+        holiday = source.fetch(["AAPL"])
+        assert holiday.prices == {} and holiday.unknown == set()  # no bars says nothing about AAPL
         assert source.fetch(["AAPL"]).prices == {"AAPL": 189.0}
         assert stub.requests[-1]["path"].endswith("/2026-11-20")  # Friday, over the weekend
 
