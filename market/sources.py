@@ -214,7 +214,9 @@ class MassiveSource:
 
     def _fetch_end_of_day(self, tickers: list[str]) -> Quotes:
         session = self._eod_session()
-        body = self._call(self.client.get_grouped_daily_aggs, session.isoformat(), adjusted=True, include_otc=True, raw=True)
+        body = self._call(
+            self.client.get_grouped_daily_aggs, session.isoformat(), adjusted=True, include_otc=True, raw=True
+        )
         if body.get("status") not in OK_STATUSES or not _is_list_or_empty(body, "results", "resultsCount"):
             raise SourceUnavailable(f"Massive sent an unreadable grouped-daily answer (status {body.get('status')!r})")
         results = body.get("results") or []

@@ -57,7 +57,10 @@ def minute(c: float = 0, at: float | None = None, *, o: float | None = None, v: 
 
 
 def trade(p: float = 0, at: float | None = None) -> dict:
-    return {"c": [14, 41] if p else None, "i": "4046" if p else "", "p": p, "s": 100 if p else 0, "t": ns(at) if at else 0, "x": 4 if p else 0}
+    return {
+        "c": [14, 41] if p else None, "i": "4046" if p else "", "p": p, "s": 100 if p else 0,
+        "t": ns(at) if at else 0, "x": 4 if p else 0,
+    }
 
 
 def quote(bid: float = 0, ask: float = 0, at: float | None = None) -> dict:
@@ -139,7 +142,10 @@ def grouped(session: str, *bars: tuple[str, float, float]) -> dict:
     """The grouped-daily endpoint's 200 body for (ticker, open, close) bars; no bars is a market holiday."""
     start = ms(datetime.fromisoformat(session).replace(tzinfo=ET).timestamp())
     results = [
-        {"T": t, "v": 1_000_000, "vw": round((o + c) / 2, 4), "o": o, "c": c, "h": max(o, c), "l": min(o, c), "t": start, "n": 1000}
+        {
+            "T": t, "v": 1_000_000, "vw": round((o + c) / 2, 4), "o": o, "c": c, "h": max(o, c), "l": min(o, c),
+            "t": start, "n": 1000,
+        }
         for t, o, c in bars
     ]
     body = {

@@ -96,7 +96,9 @@ def test_worker_on_massive_survives_failures(stack_factory):
             regular(t, 100.0 + i, day_open=99.0 + i, prev_close=98.0 + i, at=traded_at)
             for i, t in enumerate(sorted(DEFAULT - {"V"}))
         ])
-        stub.script((429, {"status": "ERROR", "request_id": "a"}), (500, {"status": "ERROR", "request_id": "b"}), (200, ok))
+        stub.script(
+            (429, {"status": "ERROR", "request_id": "a"}), (500, {"status": "ERROR", "request_id": "b"}), (200, ok)
+        )
         stack = stack_factory(
             MASSIVE_API_KEY="stub-key",
             MASSIVE_BASE_URL=stub.base_url + "/",  # a trailing slash works

@@ -103,7 +103,8 @@ class TestRealShape:
         assert quotes.times["AAPL"] == pytest.approx(delayed)  # `updated`: the 15-minute delay shows
 
     def test_a_ticker_with_every_field_zero_is_unknown(self, stub):
-        stub.script((200, answer(all_zero("NEWCO"), regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE))))
+        aapl = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE)
+        stub.script((200, answer(all_zero("NEWCO"), aapl)))
         quotes = massive(stub).fetch(["AAPL", "NEWCO"])
         assert "NEWCO" not in quotes.prices and "NEWCO" not in quotes.open_prices
         assert quotes.unknown == {"NEWCO"}
@@ -113,8 +114,10 @@ class TestRealShape:
         assert massive(stub).fetch(["AAPL", "NOPEX"]).unknown == {"NOPEX"}
 
     def test_null_blocks_and_garbage_entries_do_not_break_a_poll(self, stub):
-        nulls = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE) | {"min": None, "lastQuote": None}
-        garbage = regular("MSFT", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE) | {"lastTrade": {"p": "n/a", "t": "x"}}
+        nulls = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE)
+        nulls |= {"min": None, "lastQuote": None}
+        garbage = regular("MSFT", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE)
+        garbage |= {"lastTrade": {"p": "n/a", "t": "x"}}
         stub.script((200, answer(nulls, garbage, "NOT-A-SNAPSHOT")))
         quotes = massive(stub).fetch(["AAPL", "MSFT"])
         assert quotes.prices == {"AAPL": 191.5} and quotes.unknown == {"MSFT"}
@@ -241,7 +244,9 @@ class TestPlanWithoutSnapshots:
 class TestLargeWatchlists:
     def test_a_thousand_tickers_take_the_full_market_in_one_call(self, stub):
         tickers = [f"T{i:04d}" for i in range(1000)]
-        market = [regular(t, 10.0 + i / 100, day_open=10.0, prev_close=9.9, at=TUESDAY_CLOSE) for i, t in enumerate(tickers)]
+        market = [
+            regular(t, 10.0 + i / 100, day_open=10.0, prev_close=9.9, at=TUESDAY_CLOSE) for i, t in enumerate(tickers)
+        ]
         market += [regular("OTHER", 5.0, day_open=5.0, prev_close=5.0, at=TUESDAY_CLOSE)]
         stub.script((200, answer(*market)))
         quotes = massive(stub).fetch(tickers)
@@ -261,9 +266,9 @@ class TestFailures:
     @pytest.mark.parametrize(
         "status, body, says",
         [
-            (429, {"status": "ERROR", "request_id": "x", "error": "You've exceeded the maximum requests per minute"}, "HTTP 429"),
+            (429, {"status": "ERROR", "request_id": "x", "error": "Too many requests per minute"}, "HTTP 429"),
             (500, {"status": "ERROR", "request_id": "x"}, "HTTP 500"),
-            (401, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, "HTTP 401 from Massive: ERROR: Unknown API Key"),
+            (401, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, "HTTP 401 from Massive: ERROR"),
             (502, "<html>Bad Gateway</html>", "HTTP 502"),
             (200, "not json", "HTTP 200"),
         ],
