@@ -96,8 +96,9 @@ def validate_api_key(key: str) -> None:
     """Refuse a malformed key at start, without ever repeating it."""
     if not API_KEY_PATTERN.fullmatch(key or ""):
         raise ImproperlyConfigured(
-            "MASSIVE_API_KEY is malformed: a Massive key is letters, digits and - . _ ~ + / only "
-            f"({len(key or '')} characters given, including whitespace or control characters; the key is not shown)"
+            "MASSIVE_API_KEY is malformed: a Massive key is 1 to 200 letters, digits and - . _ ~ + / "
+            f"({len(key or '')} characters given, some of them not allowed, e.g. whitespace or a control character; "
+            "the key itself is not shown)"
         )
 
 
