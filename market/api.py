@@ -34,6 +34,7 @@ def health(request):
             last_tick_at=iso_utc(status.last_tick_at) if status.last_tick_at else None,
             error=status.error,
             unknown_tickers=list(status.unknown),
+            notice=status.notice,
         ),
     )
 

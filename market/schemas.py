@@ -42,6 +42,9 @@ class FeedOut(Schema):
     last_tick_at: str | None
     error: str | None
     unknown_tickers: list[str]
+    notice: str | None = Field(
+        default=None, description="A standing remark about the source, e.g. a Massive plan with end-of-day prices only."
+    )
 
 
 class HealthOut(Schema):

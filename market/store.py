@@ -91,6 +91,8 @@ class FeedStatus:
     heartbeat_at: float | None
     error: str | None
     unknown: tuple[str, ...]
+    # A standing remark of the source (e.g. a plan with end-of-day prices only), or None.
+    notice: str | None = None
 
     def age(self, now: float | None = None) -> float | None:
         if self.last_tick_at is None:
@@ -167,9 +169,16 @@ class SQLitePriceStore:
         interval: float,
         open_prices: dict[str, float] | None = None,
         unknown: set[str] | None = None,
+        source_times: dict[str, float] | None = None,
+        notice: str | None = None,
     ) -> int:
-        """Write one tick: new quotes for `prices`, and drop every ticker not in `keep`; returns its seq."""
+        """Write one tick: new quotes for `prices`, and drop every ticker not in `keep`; returns its seq.
+
+        A quote's timestamp is when the source says its price was made (`source_times`, epoch seconds), else
+        `produced_at`; the tick itself (history, freshness) is always `produced_at`.
+        """
         open_prices = open_prices or {}
+        source_times = source_times or {}
         stamp = iso_utc(produced_at)
         with self._write() as conn:
             previous = {
@@ -192,7 +201,8 @@ class SQLitePriceStore:
                 elif open_price is None:
                     open_price = price
                 direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
-                rows.append((ticker, price, prev_price, open_price, stamp, direction))
+                at = iso_utc(source_times[ticker]) if ticker in source_times else stamp
+                rows.append((ticker, price, prev_price, open_price, at, direction))
             conn.executemany("INSERT OR REPLACE INTO quote VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.executemany(
                 "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
@@ -207,6 +217,7 @@ class SQLitePriceStore:
                 interval=interval,
                 error=None,
                 unknown=sorted((unknown or set()) & keep),
+                notice=notice,
             )
             if seq % PRUNE_EVERY_TICKS == 0:
                 cutoff = produced_at - self.history_seconds
@@ -312,6 +323,7 @@ class SQLitePriceStore:
             heartbeat_at=meta.get("heartbeat_at"),
             error=meta.get("error"),
             unknown=tuple(meta.get("unknown") or ()),
+            notice=meta.get("notice"),
         )
 
     def watch(self) -> "StoreWatcher":

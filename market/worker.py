@@ -90,6 +90,8 @@ class PriceWorker:
             interval=self.source.interval,
             open_prices=quotes.open_prices,
             unknown=quotes.unknown,
+            source_times=quotes.times,
+            notice=quotes.notice,
         )
         return self.source.interval
 

@@ -24,8 +24,9 @@ case "$port" in
   ''|*[!0-9]*) echo "PORT must be a number, not '$port'" >&2; exit 2 ;;
 esac
 
-# The worker's exit status when another worker already holds the price store: restarting cannot help.
-ALREADY_RUNNING=3
+# The worker's exit status when it cannot run at all (another worker holds the store, a malformed key):
+# starting it again cannot help.
+CANNOT_RUN=3
 pids=()
 
 start_web() {
@@ -48,7 +49,7 @@ supervise_worker() {
     wait "$child"
     status=$?
     child=
-    if [ "$status" -eq 0 ] || [ "$status" -eq "$ALREADY_RUNNING" ]; then
+    if [ "$status" -eq 0 ] || [ "$status" -eq "$CANNOT_RUN" ]; then
       exit "$status"
     fi
     # A worker that ran a good while before dying starts over from a short delay.

@@ -86,29 +86,51 @@ def test_worker_stops_cleanly_on_sigterm(live_stack):
 
 
 def test_worker_on_massive_survives_failures(stack_factory):
-    """The worker process polls a local stub of Massive that answers 429, then 500, then prices."""
-    from market.store import SQLitePriceStore
-    from market.tests.massive_stub import MassiveStub, snapshot
+    """The worker process polls a local stub of Massive (real answer shape) that answers 429, then 500, then prices."""
+    from market.store import SQLitePriceStore, iso_utc
+    from market.tests.massive_stub import MassiveStub, answer, et, regular
 
+    traded_at = et(2026, 11, 24, 15, 59, 30)  # an old trade reads as old, not as "now"
     with MassiveStub() as stub:
-        ok = {"status": "OK", "tickers": [snapshot(t, last=100.0 + i) for i, t in enumerate(sorted(DEFAULT - {"V"}))]}
-        stub.script((429, {"status": "ERROR"}), (500, {"status": "ERROR"}), (200, ok))
-        stack = stack_factory(MASSIVE_API_KEY="stub-key", MASSIVE_BASE_URL=stub.base_url, MASSIVE_POLL_SECONDS="0.2")
+        ok = answer(*[
+            regular(t, 100.0 + i, day_open=99.0 + i, prev_close=98.0 + i, at=traded_at)
+            for i, t in enumerate(sorted(DEFAULT - {"V"}))
+        ])
+        stub.script(
+            (429, {"status": "ERROR", "request_id": "a"}), (500, {"status": "ERROR", "request_id": "b"}), (200, ok)
+        )
+        stack = stack_factory(
+            MASSIVE_API_KEY="stub-key",
+            MASSIVE_BASE_URL=stub.base_url + "/",  # a trailing slash works
+            MASSIVE_POLL_SECONDS="0.2",  # below the floor: polls every second
+            SSL_CERT_FILE="/nonexistent/ca.pem",  # makes the package log one warning of its own
+        )
         stack.start_worker()
+        stack.start_web()
         store = SQLitePriceStore(stack.data_dir / "prices.db")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while store.latest("AAPL") is None:
             assert stack.processes["worker"].poll() is None, stack.log("worker")
             assert time.monotonic() < deadline, stack.log("worker")
             time.sleep(0.1)
         status = store.status()
-        assert status.source == "massive" and status.error is None
+        assert status.source == "massive" and status.error is None and status.interval == 1.0
         assert status.unknown == ("V",)  # asked for, not in Massive's answer
+        aapl = store.latest("AAPL")
+        assert (aapl.price, aapl.open_price, aapl.timestamp) == (100.0, 99.0, iso_utc(traded_at))
         assert len(stub.requests) >= 3
         assert {r["auth"] for r in stub.requests} == {"Bearer stub-key"}
+        assert {r["path"] for r in stub.requests} == {"/v2/snapshot/locale/us/markets/stocks/tickers"}
+        assert all(r["query"]["include_otc"] == ["true"] for r in stub.requests)
+        health = httpx.get(stack.base_url + "/api/health")
+        assert health.json()["prices"]["fresh"] is True and "stub-key" not in health.text
+        watched = {q["ticker"]: q for q in httpx.get(stack.base_url + "/api/watchlist").json()}
+        assert watched["AAPL"]["timestamp"] == iso_utc(traded_at) and watched["V"]["status"] == "unknown"
         assert stack.stop("worker") == 0
         log = stack.log("worker")
         assert "source=massive" in log and "poll failed (1 in a row)" in log and "recovered after 2 failed polls" in log
+        assert "HTTP 429 from Massive" in log and "HTTP 500 from Massive" in log
+        assert log.count("SSL_CERT_FILE is set to") == 1  # the package's own handler does not print it twice
         assert "stub-key" not in log  # secrets never logged
 
 
@@ -146,3 +168,12 @@ def test_two_instances_side_by_side_keep_their_own_prices(stack_factory, tmp_pat
         assert "PYPL" not in {event["ticker"] for _, event in stream.events}
     assert (tmp_path / "one" / "not-yet-made" / "finally-prices.db").exists()
     assert (tmp_path / "two" / "not-yet-made" / "finally-prices.db").exists()
+
+
+def test_worker_refuses_a_malformed_key(stack_factory):
+    stack = stack_factory(MASSIVE_API_KEY="stub\x07key")
+    stack.start_worker()
+    assert stack.processes["worker"].wait(timeout=30) != 0
+    log = stack.log("worker")
+    assert "MASSIVE_API_KEY is malformed" in log
+    assert "stub\x07key" not in log and "stub\\x07key" not in log and "x07key" not in log

@@ -1,9 +1,37 @@
-"""Price sources: the simulator source, and Massive against a local stub of its snapshot endpoint."""
+"""Price sources: the simulator source, and Massive against a local stub of its endpoints (issue 11)."""
+
+import logging
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 
-from market.sources import MassiveSource, SimulatorSource, SourceUnavailable, make_source
-from market.tests.massive_stub import MassiveStub, snapshot
+from market.sources import (
+    FULL_MARKET_ABOVE,
+    MIN_POLL_SECONDS,
+    MassiveSource,
+    SimulatorSource,
+    SourceUnavailable,
+    make_source,
+)
+from market.store import SQLitePriceStore, iso_utc
+from market.tests.massive_stub import (
+    NOT_ENTITLED,
+    PREVIOUS_CLOSE,
+    MassiveStub,
+    after_reset,
+    all_zero,
+    answer,
+    et,
+    grouped,
+    premarket,
+    regular,
+    starter,
+)
+
+# The clock the fixtures live in: Tuesday 2026-11-24 (Monday 2026-11-23 is the session before).
+TUESDAY_MORNING = et(2026, 11, 24, 3, 45)
+TUESDAY_CLOSE = et(2026, 11, 24, 16, 0)
 
 
 @pytest.fixture
@@ -12,56 +40,304 @@ def stub():
         yield server
 
 
-def massive(stub: MassiveStub) -> MassiveSource:
-    return MassiveSource(api_key="test-key", interval=0.1, base_url=stub.base_url)
+def massive(stub: MassiveStub, *, key: str = "test-key", now: float = TUESDAY_CLOSE, **kwargs) -> MassiveSource:
+    return MassiveSource(api_key=key, interval=1.0, base_url=stub.base_url, clock=lambda: now, **kwargs)
 
 
-class TestMassiveSource:
-    def test_one_snapshot_call_for_all_tickers(self, stub):
-        stub.script((200, {"status": "OK", "tickers": [snapshot("AAPL", last=191.5, day_open=190.0), snapshot("MSFT", last=421.25)]}))
+def store_for(tmp_path) -> SQLitePriceStore:
+    return SQLitePriceStore(tmp_path / "prices.db")
+
+
+def publish(store: SQLitePriceStore, quotes, tickers, at: float) -> None:
+    """What the worker does with one poll."""
+    store.publish(
+        prices=quotes.prices, keep=set(tickers), produced_at=at, source="massive", interval=1.0,
+        open_prices=quotes.open_prices, unknown=quotes.unknown, source_times=quotes.times, notice=quotes.notice,
+    )
+
+
+class TestRealShape:
+    def test_one_snapshot_call_for_all_tickers_otc_included(self, stub):
+        at = et(2026, 11, 24, 15, 59, 30)
+        stub.script((200, answer(
+            regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=at),
+            regular("MSFT", 421.25, day_open=420.0, prev_close=418.0, at=at),
+        )))
         quotes = massive(stub).fetch(["AAPL", "MSFT"])
         assert quotes.prices == {"AAPL": 191.5, "MSFT": 421.25}
-        assert quotes.open_prices == {"AAPL": 190.0}
-        assert quotes.unknown == set()
+        assert quotes.open_prices == {"AAPL": 190.0, "MSFT": 420.0}  # the day's open once the market opened
+        assert quotes.times == {"AAPL": pytest.approx(at), "MSFT": pytest.approx(at)}  # lastTrade.t, ns
+        assert quotes.unknown == set() and quotes.notice is None
         assert len(stub.requests) == 1
         request = stub.requests[0]
         assert request["path"] == "/v2/snapshot/locale/us/markets/stocks/tickers"
         assert request["query"]["tickers"] == ["AAPL,MSFT"]
+        assert request["query"]["include_otc"] == ["true"]  # OTC and ADR tickers are priced
         assert request["auth"] == "Bearer test-key"
 
-    def test_price_falls_back_when_blocks_are_missing(self, stub):
-        stub.script((200, {"status": "OK", "tickers": [snapshot("AAPL", day_close=189.0)]}))
-        assert massive(stub).fetch(["AAPL"]).prices == {"AAPL": 189.0}
+    def test_otc_ticker_is_priced(self, stub):
+        stub.script((200, answer(regular("TCEHY", 58.1, day_open=57.9, prev_close=57.5, at=TUESDAY_CLOSE))))
+        assert massive(stub).fetch(["TCEHY"]).prices == {"TCEHY": 58.1}
+
+    def test_premarket_base_is_the_previous_close_and_time_the_trade(self, stub):
+        at = et(2026, 11, 24, 8, 12, 5)
+        stub.script((200, answer(premarket("AAPL", 193.0, prev_close=190.0, at=at))))
+        quotes = massive(stub, now=at + 30).fetch(["AAPL"])
+        assert quotes.prices == {"AAPL": 193.0}
+        assert quotes.open_prices == {"AAPL": 190.0}  # day.o is zero before the open
+        assert quotes.times["AAPL"] == pytest.approx(at)
+
+    def test_after_the_reset_price_and_base_are_the_previous_close(self, stub):
+        stub.script((200, answer(after_reset("AAPL", prev_close=190.0, prev_open=186.0))))
+        quotes = massive(stub, now=TUESDAY_MORNING).fetch(["AAPL"])
+        assert quotes.prices == {"AAPL": 190.0}
+        assert quotes.open_prices == {"AAPL": 190.0}  # 0 %, not yesterday's move from its open
+        assert quotes.times["AAPL"] == pytest.approx(PREVIOUS_CLOSE)  # as of Monday 16:00 ET, not "now"
+
+    def test_starter_plan_has_no_last_trade(self, stub):
+        delayed = et(2026, 11, 24, 11, 45)  # a 12:00 ET poll sees 11:45
+        stub.script((200, answer(starter("AAPL", 192.4, day_open=191.0, prev_close=190.0, at=delayed))))
+        quotes = massive(stub, now=et(2026, 11, 24, 12, 0)).fetch(["AAPL"])
+        assert quotes.prices == {"AAPL": 192.4}  # min.c
+        assert quotes.open_prices == {"AAPL": 191.0}
+        assert quotes.times["AAPL"] == pytest.approx(delayed)  # `updated`: the 15-minute delay shows
+
+    def test_a_ticker_with_every_field_zero_is_unknown(self, stub):
+        aapl = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE)
+        stub.script((200, answer(all_zero("NEWCO"), aapl)))
+        quotes = massive(stub).fetch(["AAPL", "NEWCO"])
+        assert "NEWCO" not in quotes.prices and "NEWCO" not in quotes.open_prices
+        assert quotes.unknown == {"NEWCO"}
 
     def test_tickers_massive_does_not_know_are_reported_unknown(self, stub):
-        stub.script((200, {"status": "OK", "tickers": [snapshot("AAPL", last=191.5)]}))
-        quotes = massive(stub).fetch(["AAPL", "NOPEX"])
-        assert quotes.unknown == {"NOPEX"}
+        stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE))))
+        assert massive(stub).fetch(["AAPL", "NOPEX"]).unknown == {"NOPEX"}
 
+    def test_null_blocks_and_garbage_entries_do_not_break_a_poll(self, stub):
+        nulls = regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE)
+        nulls |= {"min": None, "lastQuote": None}
+        garbage = regular("MSFT", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE)
+        garbage |= {"lastTrade": {"p": "n/a", "t": "x"}}
+        stub.script((200, answer(nulls, garbage, "NOT-A-SNAPSHOT")))
+        quotes = massive(stub).fetch(["AAPL", "MSFT"])
+        assert quotes.prices == {"AAPL": 191.5} and quotes.unknown == {"MSFT"}
+
+    def test_a_ticker_not_asked_for_is_ignored(self, stub):
+        stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE),
+                                 regular("ZZZ", 1.0, day_open=1.0, prev_close=1.0, at=TUESDAY_CLOSE))))
+        assert set(massive(stub).fetch(["AAPL"]).prices) == {"AAPL"}
+
+
+class TestChangeBase:
+    """Through the store, as the user sees it: change % against the open, or the previous close before it."""
+
+    def test_the_reset_replaces_a_stale_open(self, stub, tmp_path):
+        store, source = store_for(tmp_path), massive(stub)
+        stub.script((200, answer(regular("AAPL", 200.0, day_open=180.0, prev_close=179.0, at=PREVIOUS_CLOSE))))
+        publish(store, source.fetch(["AAPL"]), ["AAPL"], PREVIOUS_CLOSE + 60)
+        assert store.latest("AAPL").open_price == 180.0
+        stub.script((200, answer(after_reset("AAPL", prev_close=200.0, prev_open=180.0))))
+        source.clock = lambda: TUESDAY_MORNING
+        publish(store, source.fetch(["AAPL"]), ["AAPL"], TUESDAY_MORNING)
+        quote = store.latest("AAPL")
+        assert (quote.price, quote.open_price, quote.change_percent) == (200.0, 200.0, 0.0)
+        assert quote.timestamp == iso_utc(PREVIOUS_CLOSE)
+
+    def test_added_premarket_then_the_open(self, stub, tmp_path):
+        store, source = store_for(tmp_path), massive(stub)
+        early = et(2026, 11, 24, 7, 0)
+        stub.script((200, answer(premarket("AAPL", 195.0, prev_close=190.0, at=early))))
+        publish(store, source.fetch(["AAPL"]), ["AAPL"], early + 5)
+        quote = store.latest("AAPL")
+        assert quote.open_price == 190.0 and quote.change_percent == pytest.approx(2.6316, abs=1e-4)
+        assert quote.timestamp == iso_utc(early)
+        opened = et(2026, 11, 24, 9, 31)
+        stub.script((200, answer(regular("AAPL", 196.0, day_open=195.5, prev_close=190.0, at=opened))))
+        publish(store, source.fetch(["AAPL"]), ["AAPL"], opened + 5)
+        # The same base as a ticker watched all night: the day's open, not the first pre-market trade.
+        assert store.latest("AAPL").open_price == 195.5
+
+
+class TestEmptyAnswer:
+    def test_empty_tickers_marks_them_unknown(self, stub):
+        stub.script((200, answer()))
+        quotes = massive(stub).fetch(["AAPL", "MSFT"])
+        assert quotes.prices == {} and quotes.unknown == {"AAPL", "MSFT"}
+
+    def test_empty_tickers_keeps_what_was_priced(self, stub):
+        source = massive(stub)
+        stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE))))
+        source.fetch(["AAPL"])
+        stub.script((200, answer()))
+        quotes = source.fetch(["AAPL", "MSFT"])
+        assert quotes.prices == {} and quotes.unknown == {"MSFT"}  # AAPL keeps its last quote
+
+    @pytest.mark.django_db
+    def test_worker_does_not_back_off_on_an_empty_answer(self, stub, price_store):
+        from market.worker import PriceWorker
+
+        stub.script((200, answer()))
+        source = massive(stub)
+        worker = PriceWorker(source=source, store=price_store)
+        assert worker.tick() == source.interval and worker.failures == 0
+        status = price_store.status()
+        assert status.error is None and "AAPL" in status.unknown
+
+    def test_unreadable_body_is_a_failure(self, stub):
+        stub.script((200, {"status": "OK", "request_id": "x", "count": 3}))
+        with pytest.raises(SourceUnavailable, match="unreadable"):
+            massive(stub).fetch(["AAPL"])
+
+
+class TestPlanWithoutSnapshots:
+    def test_403_falls_back_to_grouped_daily_closes(self, stub, caplog):
+        stub.script((403, NOT_ENTITLED))
+        stub.script_grouped((200, grouped("2026-11-23", ("AAPL", 188.0, 190.0), ("MSFT", 415.0, 418.0), ("IBM", 1, 2))))
+        source = massive(stub, now=et(2026, 11, 24, 11, 0))
+        with caplog.at_level(logging.WARNING, logger="market.sources"):
+            first = source.fetch(["AAPL", "MSFT", "NOPEX"])
+            second = source.fetch(["AAPL", "MSFT", "NOPEX"])
+        for quotes in (first, second):
+            assert quotes.prices == {"AAPL": 190.0, "MSFT": 418.0}
+            assert quotes.open_prices == {"AAPL": 188.0, "MSFT": 415.0}
+            assert quotes.times["AAPL"] == pytest.approx(PREVIOUS_CLOSE)  # as of Monday 16:00 ET
+            assert quotes.unknown == {"NOPEX"}
+            assert "no snapshot access" in quotes.notice and "end-of-day" in quotes.notice
+        paths = [r["path"] for r in stub.requests]
+        assert paths == [
+            "/v2/snapshot/locale/us/markets/stocks/tickers",
+            "/v2/aggs/grouped/locale/us/market/stocks/2026-11-23",
+            "/v2/aggs/grouped/locale/us/market/stocks/2026-11-23",  # one call per poll from then on
+        ]
+        assert stub.requests[1]["query"]["include_otc"] == ["true"]
+        said = [r for r in caplog.records if "no snapshot access" in r.getMessage()]
+        assert len(said) == 1  # said once
+
+    def test_a_holiday_steps_back_a_session(self, stub):
+        stub.script((403, NOT_ENTITLED))
+        stub.script_grouped((200, grouped("2026-11-23")), (200, grouped("2026-11-20", ("AAPL", 187.0, 189.0))))
+        source = massive(stub, now=et(2026, 11, 24, 11, 0))
+        holiday = source.fetch(["AAPL"])
+        assert holiday.prices == {} and holiday.unknown == set()  # no bars says nothing about AAPL
+        assert source.fetch(["AAPL"]).prices == {"AAPL": 189.0}
+        assert stub.requests[-1]["path"].endswith("/2026-11-20")  # Friday, over the weekend
+
+    @pytest.mark.django_db
+    def test_health_says_so(self, stub, price_store, client):
+        from market.worker import PriceWorker
+
+        stub.script((403, NOT_ENTITLED))
+        stub.script_grouped((200, grouped("2026-11-23", ("AAPL", 188.0, 190.0))))
+        PriceWorker(source=massive(stub, now=et(2026, 11, 24, 11, 0)), store=price_store).tick()
+        prices = client.get("/api/health").json()["prices"]
+        assert "no snapshot access" in prices["notice"] and prices["error"] is None
+        assert price_store.latest("AAPL").timestamp == iso_utc(PREVIOUS_CLOSE)
+
+    def test_other_errors_do_not_switch_to_end_of_day(self, stub):
+        stub.script((401, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}))
+        source = massive(stub)
+        with pytest.raises(SourceUnavailable):
+            source.fetch(["AAPL"])
+        assert not source.end_of_day and len(stub.requests) == 1
+
+
+class TestLargeWatchlists:
+    def test_a_thousand_tickers_take_the_full_market_in_one_call(self, stub):
+        tickers = [f"T{i:04d}" for i in range(1000)]
+        market = [
+            regular(t, 10.0 + i / 100, day_open=10.0, prev_close=9.9, at=TUESDAY_CLOSE) for i, t in enumerate(tickers)
+        ]
+        market += [regular("OTHER", 5.0, day_open=5.0, prev_close=5.0, at=TUESDAY_CLOSE)]
+        stub.script((200, answer(*market)))
+        quotes = massive(stub).fetch(tickers)
+        assert len(stub.requests) == 1
+        assert "tickers" not in stub.requests[0]["query"]  # the whole market, filtered here
+        assert stub.requests[0]["url_length"] < 200
+        assert set(quotes.prices) == set(tickers) and quotes.unknown == set()
+
+    def test_up_to_the_threshold_the_tickers_are_named(self, stub):
+        tickers = [f"T{i:04d}" for i in range(FULL_MARKET_ABOVE)]
+        massive(stub).fetch(tickers)
+        assert stub.requests[0]["query"]["tickers"] == [",".join(tickers)]
+        assert stub.requests[0]["url_length"] < 8000
+
+
+class TestFailures:
     @pytest.mark.parametrize(
-        "status, body",
+        "status, body, says",
         [
-            (429, {"status": "ERROR", "error": "Too many requests"}),
-            (500, {"status": "ERROR"}),
-            (401, {"status": "ERROR", "error": "Unknown API Key"}),
-            (200, "not json"),
-            (200, {"status": "OK", "tickers": []}),
+            (429, {"status": "ERROR", "request_id": "x", "error": "Too many requests per minute"}, "HTTP 429"),
+            (500, {"status": "ERROR", "request_id": "x"}, "HTTP 500"),
+            (401, {"status": "ERROR", "request_id": "x", "error": "Unknown API Key"}, "HTTP 401 from Massive: ERROR"),
+            (502, "<html>Bad Gateway</html>", "HTTP 502"),
+            (200, "not json", "HTTP 200"),
         ],
     )
-    def test_failures_raise_source_unavailable_after_one_attempt(self, stub, status, body):
+    def test_failures_raise_source_unavailable_after_one_attempt(self, stub, status, body, says):
         stub.script((status, body))
-        with pytest.raises(SourceUnavailable):
+        with pytest.raises(SourceUnavailable) as raised:
             massive(stub).fetch(["AAPL"])
+        assert says in str(raised.value)
         assert len(stub.requests) == 1  # no retries inside the worker's tick: we back off ourselves
 
     def test_network_failure_raises_source_unavailable(self):
-        source = MassiveSource(api_key="k", interval=0.1, base_url="http://127.0.0.1:9")  # discard port: refused
+        source = MassiveSource(api_key="k", interval=1.0, base_url="http://127.0.0.1:9")  # discard port: refused
         with pytest.raises(SourceUnavailable):
             source.fetch(["AAPL"])
 
     def test_no_tickers_no_call(self, stub):
         assert massive(stub).fetch([]).prices == {}
         assert stub.requests == []
+
+
+class TestSecretsAndSettings:
+    BAD_KEYS = ["abc\x07def", "abc def", "abc\ndef", "k\u00e9y"]
+
+    @pytest.mark.parametrize("key", BAD_KEYS)
+    def test_a_malformed_key_is_refused_at_start_without_repeating_it(self, stub, key, caplog):
+        with caplog.at_level(logging.DEBUG), pytest.raises(ImproperlyConfigured) as refused:
+            massive(stub, key=key)
+        assert "MASSIVE_API_KEY" in str(refused.value)
+        for text in [str(refused.value), caplog.text]:
+            assert key not in text and repr(key)[1:-1] not in text and "def" not in text
+        assert stub.requests == []
+
+    @pytest.mark.django_db
+    def test_the_worker_refuses_a_key_with_a_control_character(self, stub, settings, price_store, caplog, capsys):
+        settings.MASSIVE_API_KEY = "sekrit\x01key"
+        settings.MASSIVE_BASE_URL = stub.base_url
+        with caplog.at_level(logging.DEBUG), pytest.raises(CommandError, match="MASSIVE_API_KEY is malformed"):
+            call_command("price_worker", max_ticks=1)
+        out = capsys.readouterr()
+        for text in [caplog.text, out.out, out.err, str(price_store.status())]:
+            assert "sekrit" not in text
+        assert stub.requests == []
+
+    def test_an_error_echoing_the_key_is_redacted(self, stub):
+        stub.script((400, {"status": "ERROR", "request_id": "x", "error": "bad key test-key"}))
+        with pytest.raises(SourceUnavailable) as raised:
+            massive(stub).fetch(["AAPL"])
+        assert "test-key" not in str(raised.value) and "HTTP 400" in str(raised.value)
+
+    def test_base_url_with_a_trailing_slash(self, stub):
+        stub.script((200, answer(regular("AAPL", 191.5, day_open=190.0, prev_close=189.0, at=TUESDAY_CLOSE))))
+        source = MassiveSource(api_key="test-key", base_url=stub.base_url + "/")
+        assert source.fetch(["AAPL"]).prices == {"AAPL": 191.5}
+        assert stub.requests[0]["path"] == "/v2/snapshot/locale/us/markets/stocks/tickers"
+
+    def test_poll_interval_has_a_floor(self, settings):
+        settings.MASSIVE_API_KEY = "abc"
+        settings.MASSIVE_POLL_SECONDS = 0.01
+        assert make_source(settings=settings).interval == MIN_POLL_SECONDS
+
+    def test_the_package_logs_once_through_our_handlers(self, stub, caplog, capsys):
+        massive(stub)
+        package_logger = logging.getLogger("RESTClient")
+        assert package_logger.handlers == [] and package_logger.propagate
+        with caplog.at_level(logging.INFO, logger="RESTClient"):
+            package_logger.warning("one line")
+        assert [r.getMessage() for r in caplog.records] == ["one line"]
+        assert "one line" not in capsys.readouterr().out  # not a second copy from the package's own handler
 
 
 class TestChoice:

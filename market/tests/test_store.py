@@ -104,6 +104,20 @@ class TestStatus:
         publish({"AAPL": 190.0}, keep={"AAPL", "NOPE"}, unknown={"NOPE"})
         assert price_store.status().unknown == ("NOPE",)
 
+    def test_quote_time_is_the_source_time_the_tick_the_poll_time(self, price_store, publish):
+        publish({"AAPL": 190.0, "MSFT": 420.0}, produced_at=1_700_000_000.0, source_times={"AAPL": 1_699_990_000.0})
+        assert price_store.latest("AAPL").timestamp == iso_utc(1_699_990_000.0)  # an old trade reads as old
+        assert price_store.latest("MSFT").timestamp == iso_utc(1_700_000_000.0)  # no source time: the poll's
+        assert price_store.status().last_tick_at == 1_700_000_000.0  # freshness stays the poll's
+        assert price_store.history("AAPL", since=0) == [(1_700_000_000.0, 190.0)]
+
+    def test_source_notice_is_kept_until_the_next_tick(self, price_store, publish):
+        publish({"AAPL": 190.0}, notice="end-of-day prices")
+        price_store.report_failure(source="massive", interval=15, error="HTTP 429", at=time.time())
+        assert price_store.status().notice == "end-of-day prices"
+        publish({"AAPL": 190.0})
+        assert price_store.status().notice is None
+
 
 def test_quote_rounding():
     assert round_quote(191.23456) == 191.23

@@ -3,6 +3,7 @@ import signal
 import time
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from market.sources import make_source
@@ -30,11 +31,14 @@ class Command(BaseCommand):
         except WriterAlreadyRunning as exc:
             raise CommandError(str(exc), returncode=3) from None
         quotes = store.quotes()
-        source = make_source(
-            settings=settings,
-            start_prices={t: q.price for t, q in quotes.items()},
-            start_opens={t: q.open_price for t, q in quotes.items()},
-        )
+        try:
+            source = make_source(
+                settings=settings,
+                start_prices={t: q.price for t, q in quotes.items()},
+                start_opens={t: q.open_price for t, q in quotes.items()},
+            )
+        except ImproperlyConfigured as exc:  # e.g. a malformed MASSIVE_API_KEY: one line, no traceback
+            raise CommandError(str(exc), returncode=3) from None
         worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: worker.stop())
