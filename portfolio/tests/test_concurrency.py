@@ -74,3 +74,51 @@ def test_mixed_buys_and_sells_keep_quantity_consistent(live_stack):
     basis = Decimal(str(db_rows(live_stack, "SELECT cost_basis FROM positions")[0][0])) if held else Decimal(0)
     realized = sum(Decimal(str(r[0])) for r in db_rows(live_stack, "SELECT realized_pnl FROM trades WHERE side = 'sell'"))
     assert (cash + basis - realized).quantize(Decimal("0.01")) == Decimal("10000.00")
+
+
+def test_portfolio_reads_never_see_half_a_trade(stack_factory):
+    """At a constant $100.00, buying or selling whole shares never changes total value: a read that saw the cash
+    after a trade and the positions before it (or the other way) would show $9,900 or $10,100."""
+    import time
+
+    from market.store import SQLitePriceStore
+
+    stack = stack_factory()
+    stack.start_web()
+    store = SQLitePriceStore(stack.data_dir / "prices.db")
+    stop = threading.Event()
+
+    def price_feed():  # the test is the price worker: the same price, always fresh
+        while not stop.is_set():
+            store.publish(prices={"AAPL": 100.0}, keep={"AAPL"}, produced_at=time.time(), source="test", interval=0.5)
+            stop.wait(0.2)
+
+    def trader():
+        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+            side = "buy"
+            while not stop.is_set():
+                if client.post("/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 5, "side": side}).status_code == 201:
+                    side = "sell" if side == "buy" else "buy"
+
+    feed = threading.Thread(target=price_feed)
+    feed.start()
+    try:
+        time.sleep(0.3)
+        traders = [threading.Thread(target=trader) for _ in range(2)]
+        for thread in traders:
+            thread.start()
+        totals = set()
+        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                totals.add(client.get("/api/portfolio").json()["total_value"])
+    finally:
+        stop.set()
+        feed.join()
+        for thread in traders:
+            thread.join()
+    trades = db_rows(stack, "SELECT COUNT(*) FROM trades")[0][0]
+    assert trades > 50
+    assert totals == {10000.0}
+    snapshots = {row[0] for row in db_rows(stack, "SELECT DISTINCT total_value FROM portfolio_snapshots")}
+    assert snapshots == {10000}
