@@ -42,6 +42,11 @@ def _run_write(func: Callable[..., T], kwargs: dict) -> T:
         if connection.connection is not None and not connection.is_usable():
             connection.close()
         raise
+    finally:
+        if connection.vendor != "sqlite":
+            # PostgreSQL: back to the pool, as at the end of a request. The next write checks out a connection
+            # the pool has health-checked, so after a database restart no write fails on a dead connection.
+            connection.close()
 
 
 async def write(func: Callable[..., T], /, **kwargs) -> T:

@@ -6,12 +6,14 @@ Request and response schemas validate input and generate /api/openapi.json from 
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching
+from market.store import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.exceptions import OrderIdReused, TradeRejected
 
@@ -60,3 +62,12 @@ def on_market_error(request, exc: MarketError):
 @api.exception_handler(TradeRejected)
 def on_trade_rejected(request, exc: TradeRejected):
     return error(request, str(exc), 409 if isinstance(exc, OrderIdReused) else 400)
+
+
+@api.exception_handler(StoreUnavailable)
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_unavailable(request, exc):
+    # The database or the price store is restarting: nothing was written; the client may retry (same
+    # client_order_id for an order) once /api/health answers 200 again.
+    return error(request, "The service is briefly unavailable (database or price store); try again shortly.", 503)

@@ -142,6 +142,17 @@ else:
     _instance = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{_db['NAME']}@{_db.get('HOST') or 'local'}_{_db.get('PORT') or ''}")
     _default_price_store = BASE_DIR / "db" / f"prices-{_instance.strip('_')}.db"
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI a request may run on any thread, so no persistent per-thread connections (CONN_MAX_AGE 0):
+    # psycopg's pool instead, one per process, checked at every checkout (CONN_HEALTH_CHECKS) so that the
+    # connections a database restart broke are replaced instead of failing the next request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_number("DATABASE_POOL_SIZE", 20, minimum=2, kind=int),
+        "timeout": 5,  # a request waits at most this for a connection, then gets a 503
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Async views run their writes on one long-lived thread per process (core.db.write). In-process
@@ -154,6 +165,10 @@ DB_WRITER_THREAD = env_bool("DB_WRITER_THREAD", True)
 # lock. It follows the instance: two instances with different DATABASE_URLs never share one (their ticks
 # would mix on both streams), and the price worker's lock on it refuses a second writer.
 PRICE_STORE_PATH = os.environ.get("PRICE_STORE_PATH") or str(_default_price_store)
+# Scale-out: with REDIS_URL set the price store and the tick fan-out are Redis (market/redis_store.py), shared
+# by one worker and every web process; REDIS_PREFIX keeps two instances on one Redis apart.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "").strip() or "finally"
 MARKET_TICK_SECONDS = env_number("MARKET_TICK_SECONDS", 0.5, minimum=0.05)
 PRICE_HISTORY_SECONDS = env_number("PRICE_HISTORY_SECONDS", 30 * 60, minimum=60)
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()

@@ -9,24 +9,44 @@ from finally_site.api_errors import ErrorOut
 from market import selectors, services
 from market.schemas import FeedOut, HealthOut, QuoteOut, WatchlistAddIn
 from market.sse import JSON_FORMAT, get_hub, sse_response, stream_frames
-from market.store import get_store, iso_utc
+from market.store import FeedStatus, StoreUnavailable, get_store, iso_utc
 
 router = Router(tags=["market"])
 
 
-@router.get("/health", response=HealthOut, summary="Liveness, and whether prices are fresh")
-def health(request):
+def _database_answers() -> bool:
     try:
-        connection.ensure_connection()
-        database = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
     except DatabaseError:
-        database = False
-    status = get_store().status()
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+        return False
+
+
+@router.get(
+    "/health",
+    response={200: HealthOut, 503: HealthOut},
+    summary="Liveness, and whether prices are fresh; 503 when the database or the price store is unreachable",
+)
+def health(request):
+    database = _database_answers()
+    store = get_store()
+    try:
+        status = store.status()
+        reachable = True
+    except StoreUnavailable:
+        status = FeedStatus(None, None, None, None, "the price store is unreachable", ())
+        reachable = False
     fresh = status.is_fresh()
     age = status.age()
-    return HealthOut(
-        status="ok" if database and fresh else "degraded",
+    body = HealthOut(
+        status="ok" if database and reachable and fresh else "degraded" if database and reachable else "down",
         database=database,
+        database_engine=connection.vendor,
+        store=reachable,
+        store_kind=store.kind,
         prices=FeedOut(
             source=status.source,
             fresh=fresh,
@@ -37,6 +57,7 @@ def health(request):
             notice=status.notice,
         ),
     )
+    return Status(200 if database and reachable else 503, body)
 
 
 @router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")

@@ -1,8 +1,10 @@
 """One price hub per web process: one thread notices each new tick once and every open stream shares it.
 
-The thread polls the store's cheap change counter (PRAGMA data_version) every few milliseconds, reads
-the tick once, renders each registered stream format once, and wakes all streams of this process through
-one asyncio.Event. A slow client simply skips to the latest tick; nothing queues up per client.
+The thread waits on the store's watcher for the next tick (the embedded store: its cheap change counter,
+PRAGMA data_version, polled every few milliseconds; Redis: one pub/sub subscription per process), renders
+each registered stream format once, and wakes all streams of this process through one asyncio.Event. A slow
+client simply skips to the latest tick; nothing queues up per client. If the store goes away the thread
+logs, waits and resumes; the streams stay open and carry on from the next tick.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from market.store import SQLitePriceStore, Tick
+from market.store import PriceStore, StoreUnavailable, Tick
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.01
+WAIT_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+RETRY_SECONDS = 1.0
 
 Renderer = Callable[[Tick], bytes]
 
@@ -33,7 +36,7 @@ class Published:
 
 
 class PriceHub:
-    def __init__(self, store: SQLitePriceStore, renderers: dict[str, Renderer]) -> None:
+    def __init__(self, store: PriceStore, renderers: dict[str, Renderer]) -> None:
         self.store = store
         self.renderers = renderers
         self.latest: Published | None = None
@@ -74,23 +77,30 @@ class PriceHub:
         watcher = self.store.watch()
         last_seq = None
         last_wake = time.monotonic()
+        failing = False
         try:
             while not self._stopped.is_set():
                 published = None
                 try:
-                    if watcher.changed():
-                        tick = watcher.snapshot()
-                        if tick.seq != last_seq and tick.seq > 0:  # seq 0: the worker never ran
-                            last_seq = tick.seq
-                            published = Published(tick, {name: render(tick) for name, render in self.renderers.items()})
+                    tick = watcher.next_tick(WAIT_SECONDS)
+                    if failing:
+                        logger.info("price hub reading %s again", self.store.name)
+                        failing = False
+                    if tick is not None and tick.seq != last_seq and tick.seq > 0:  # seq 0: the worker never ran
+                        last_seq = tick.seq
+                        published = Published(tick, {name: render(tick) for name, render in self.renderers.items()})
+                except StoreUnavailable as exc:
+                    if not failing:
+                        logger.warning("price hub cannot read the store, retrying every %.0fs: %s", RETRY_SECONDS, exc)
+                    failing = True
+                    self._stopped.wait(RETRY_SECONDS)
                 except Exception:
                     logger.exception("price hub could not read the store")
-                    time.sleep(1.0)
+                    self._stopped.wait(RETRY_SECONDS)
                 now = time.monotonic()
                 if published is not None or now - last_wake >= KEEPALIVE_SECONDS:
                     last_wake = now
                     self._post(published)
-                time.sleep(POLL_SECONDS)
         finally:
             watcher.close()
 

@@ -48,6 +48,12 @@ class FeedOut(Schema):
 
 
 class HealthOut(Schema):
-    status: str
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="ok: all answers and prices are fresh; degraded: prices are stale; down (503): the database "
+        "or the price store is unreachable."
+    )
     database: bool
+    database_engine: str = Field(description="sqlite or postgresql")
+    store: bool = Field(description="Whether the price store answers.")
+    store_kind: str = Field(description="sqlite (embedded) or redis (scale-out)")
     prices: FeedOut

@@ -13,7 +13,7 @@ from typing import AsyncIterator
 from django.http import StreamingHttpResponse
 
 from market.hub import PriceHub
-from market.store import SQLitePriceStore, Tick, get_store
+from market.store import PriceStore, Tick, get_store
 
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -42,12 +42,12 @@ _hubs: dict[str, PriceHub] = {}
 _hubs_lock = threading.Lock()
 
 
-def get_hub(store: SQLitePriceStore | None = None) -> PriceHub:
+def get_hub(store: PriceStore | None = None) -> PriceHub:
     store = store or get_store()
     with _hubs_lock:
-        hub = _hubs.get(store.path)
+        hub = _hubs.get(store.name)
         if hub is None:
-            hub = _hubs[store.path] = PriceHub(store, RENDERERS)
+            hub = _hubs[store.name] = PriceHub(store, RENDERERS)
         return hub
 
 

@@ -1,8 +1,10 @@
 """The shared price store: the worker writes each tick, every web process reads it.
 
-The embedded store is a SQLite file of its own (WAL), apart from the database that holds trades, so a
-tick never waits behind a trade's write lock and readers never wait at all. It holds, per ticker, the
-latest quote and a rolling history, plus a little status about the worker and its source.
+One interface (`PriceStore`), two implementations chosen by settings in `get_store()`: with `REDIS_URL` set,
+Redis (redis_store.py: several web processes on several machines); otherwise the embedded store, a SQLite
+file of its own (WAL), apart from the database that holds trades, so a tick never waits behind a trade's
+write lock and readers never wait at all. Either holds, per ticker, the latest quote and a rolling history,
+plus a little status about the worker and its source. Nothing above this module knows which one runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quote (
@@ -45,6 +47,10 @@ PRUNE_EVERY_TICKS = 20
 
 class WriterAlreadyRunning(RuntimeError):
     """Another price worker holds this store: two writers would interleave their ticks on every stream."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The price store cannot be reached (Redis restarting, network): retry later; nothing was written."""
 
 
 def iso_utc(epoch: float) -> str:
@@ -107,9 +113,43 @@ class FeedStatus:
         return age <= max(5.0, 3 * (self.interval or 0.5))
 
 
+class PriceStore(Protocol):
+    """What the worker, the hub and the engine use; `name` says which store (for logs and one hub per store)."""
+
+    name: str
+    kind: str
+
+    def publish(self, *, prices: dict[str, float], keep: set[str], produced_at: float, source: str, interval: float,
+                open_prices: dict[str, float] | None = None, unknown: set[str] | None = None,
+                source_times: dict[str, float] | None = None, notice: str | None = None) -> int: ...
+    def report_failure(self, *, source: str, interval: float, error: str, at: float) -> None: ...
+    def claim_writer(self, *, owner: dict) -> None: ...
+    def release_writer(self) -> None: ...
+    def clear(self) -> None: ...
+    def latest(self, ticker: str) -> Quote | None: ...
+    def quotes(self, tickers: list[str] | None = None) -> dict[str, Quote]: ...
+    def snapshot(self) -> Tick: ...
+    def history(self, ticker: str, since: float | None = None) -> list[tuple[float, float]]: ...
+    def status(self) -> FeedStatus: ...
+    def ping(self) -> None: ...
+    def watch(self) -> "TickWatcher": ...
+
+
+class TickWatcher(Protocol):
+    """One reader thread's view of new ticks (the hub's)."""
+
+    def next_tick(self, timeout: float) -> Tick | None:
+        """The store's latest tick if one arrived since the last call (waiting up to `timeout` s), else None."""
+
+    def close(self) -> None: ...
+
+
 class SQLitePriceStore:
+    kind = "sqlite"
+
     def __init__(self, path: str | Path, *, history_seconds: float = 1800.0) -> None:
         self.path = str(path)
+        self.name = self.path
         self.history_seconds = history_seconds
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._writer: sqlite3.Connection | None = None
@@ -251,6 +291,11 @@ class SQLitePriceStore:
         handle.flush()
         self._writer_claim = handle  # held open: closing it would release the lock
 
+    def release_writer(self) -> None:
+        if self._writer_claim is not None:
+            self._writer_claim.close()
+            self._writer_claim = None
+
     def report_failure(self, *, source: str, interval: float, error: str, at: float) -> None:
         """The worker is alive but its source failed: say so, and leave the last prices (and their age) alone."""
         with self._write() as conn:
@@ -326,6 +371,14 @@ class SQLitePriceStore:
             notice=meta.get("notice"),
         )
 
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers (for /api/health)."""
+        try:
+            with self._connection() as conn:
+                conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"price store {self.path}: {exc}") from exc
+
     def watch(self) -> "StoreWatcher":
         """A cheap change detector for one reader thread (the hub)."""
         return StoreWatcher(self)
@@ -348,21 +401,44 @@ class StoreWatcher:
     def snapshot(self) -> Tick:
         return self.store.snapshot(self.conn)
 
+    def next_tick(self, timeout: float) -> Tick | None:
+        """Poll the change counter every POLL_SECONDS for up to `timeout`; a write means a new snapshot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.changed():
+                return self.snapshot()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(POLL_SECONDS, remaining))
+
     def close(self) -> None:
         self.conn.close()
 
 
-_stores: dict[str, SQLitePriceStore] = {}
+# How often the hub's thread looks at the embedded store's change counter (a local file: nearly free).
+POLL_SECONDS = 0.01
+
+_stores: dict[tuple[str, str], PriceStore] = {}
 _stores_lock = threading.Lock()
 
 
-def get_store() -> SQLitePriceStore:
-    """The process's price store, as configured by settings (one per path, created on first use)."""
+def get_store() -> PriceStore:
+    """The process's price store, as configured by settings (one per location, created on first use)."""
     from django.conf import settings
 
-    path = settings.PRICE_STORE_PATH
+    redis_url = getattr(settings, "REDIS_URL", "")
+    key = ("redis", f"{redis_url} {settings.REDIS_PREFIX}") if redis_url else ("sqlite", settings.PRICE_STORE_PATH)
     with _stores_lock:
-        store = _stores.get(path)
+        store = _stores.get(key)
         if store is None:
-            store = _stores[path] = SQLitePriceStore(path, history_seconds=settings.PRICE_HISTORY_SECONDS)
+            if redis_url:
+                from market.redis_store import RedisPriceStore  # redis is imported only where it is used
+
+                store = RedisPriceStore(
+                    redis_url, prefix=settings.REDIS_PREFIX, history_seconds=settings.PRICE_HISTORY_SECONDS
+                )
+            else:
+                store = SQLitePriceStore(settings.PRICE_STORE_PATH, history_seconds=settings.PRICE_HISTORY_SECONDS)
+            _stores[key] = store
         return store

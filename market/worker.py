@@ -16,7 +16,7 @@ from django.db import DatabaseError, close_old_connections
 
 from market import hooks, selectors
 from market.sources import PriceSource, SourceUnavailable
-from market.store import SQLitePriceStore
+from market.store import PriceStore, StoreUnavailable, WriterAlreadyRunning
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +24,18 @@ MAX_BACKOFF_SECONDS = 120.0
 # 2**16 intervals is already far past the cap; the exponent stops there so no failure count can overflow it.
 MAX_BACKOFF_DOUBLINGS = 16
 LAG_REPORT_SECONDS = 60.0
+# The price store (Redis restarting) is retried sooner than a rate-limited source: it costs nobody a quota.
+STORE_MAX_BACKOFF_SECONDS = 5.0
 
 
 class PriceWorker:
-    def __init__(self, *, source: PriceSource, store: SQLitePriceStore, max_ticks: int | None = None) -> None:
+    def __init__(self, *, source: PriceSource, store: PriceStore, max_ticks: int | None = None) -> None:
         self.source = source
         self.store = store
         self.max_ticks = max_ticks
         self.ticks = 0
         self.failures = 0
+        self.store_failures = 0
         self._stop = threading.Event()
         self._tickers: set[str] = set()
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-periodic")
@@ -46,7 +49,7 @@ class PriceWorker:
         self._stop.set()
 
     def run(self) -> None:
-        logger.info("price worker started: source=%s interval=%.2fs store=%s", self.source.name, self.source.interval, self.store.path)
+        logger.info("price worker started: source=%s interval=%.2fs store=%s", self.source.name, self.source.interval, self.store.name)
         next_at = time.monotonic()
         try:
             while not self._stop.is_set() and (self.max_ticks is None or self.ticks < self.max_ticks):
@@ -56,6 +59,10 @@ class PriceWorker:
                     logger.warning("tick %d started %.0f ms late", self.ticks + 1, lag * 1000)
                 try:
                     delay = self.tick()
+                except StoreUnavailable as exc:
+                    delay = self._store_back_off(exc)
+                except WriterAlreadyRunning:
+                    raise  # another worker writes this store now: two would interleave their ticks
                 except Exception as exc:
                     # Nothing one tick does (a malformed payload, a store error) may end the worker.
                     logger.exception("tick %d failed", self.ticks)
@@ -93,7 +100,17 @@ class PriceWorker:
             source_times=quotes.times,
             notice=quotes.notice,
         )
+        if self.store_failures:
+            logger.info("price store %s is back after %d failed writes", self.store.name, self.store_failures)
+            self.store_failures = 0
         return self.source.interval
+
+    def _store_back_off(self, exc: StoreUnavailable) -> float:
+        self.store_failures += 1
+        doublings = min(self.store_failures - 1, MAX_BACKOFF_DOUBLINGS)
+        delay = min(self.source.interval * 2**doublings, max(STORE_MAX_BACKOFF_SECONDS, self.source.interval))
+        logger.warning("could not write the tick (%d in a row), next try in %.1fs: %s", self.store_failures, delay, exc)
+        return delay
 
     def backoff_delay(self) -> float:
         """The source's interval doubled per failure in a row, capped (at least one interval)."""

@@ -1,5 +1,7 @@
+import logging
 import os
 import signal
+import threading
 import time
 
 from django.conf import settings
@@ -7,8 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from market.sources import make_source
-from market.store import WriterAlreadyRunning, get_store, iso_utc
+from market.store import StoreUnavailable, WriterAlreadyRunning, get_store, iso_utc
 from market.worker import PriceWorker
+
+
+logger = logging.getLogger("market.worker")
 
 
 class Command(BaseCommand):
@@ -19,27 +24,48 @@ class Command(BaseCommand):
 
     def handle(self, *args, max_ticks=None, **options):
         store = get_store()
-        database = settings.DATABASES["default"]
-        try:
-            store.claim_writer(
-                owner={
-                    "pid": os.getpid(),
-                    "database": f"{database['ENGINE'].rsplit('.', 1)[-1]}:{database['NAME']}",
-                    "since": iso_utc(time.time()),
-                }
-            )
-        except WriterAlreadyRunning as exc:
-            raise CommandError(str(exc), returncode=3) from None
-        quotes = store.quotes()
-        try:
-            source = make_source(
-                settings=settings,
-                start_prices={t: q.price for t, q in quotes.items()},
-                start_opens={t: q.open_price for t, q in quotes.items()},
-            )
-        except ImproperlyConfigured as exc:  # e.g. a malformed MASSIVE_API_KEY: one line, no traceback
-            raise CommandError(str(exc), returncode=3) from None
-        worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
+        stopping = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: worker.stop())
-        worker.run()
+            signal.signal(signum, lambda *_: stopping.set())
+        database = settings.DATABASES["default"]
+        owner = {
+            "pid": os.getpid(),
+            "host": os.uname().nodename,
+            "database": f"{database['ENGINE'].rsplit('.', 1)[-1]}:{database['NAME']}",
+            "since": iso_utc(time.time()),
+        }
+        delay = 0.5
+        while True:
+            # A store that is down at start (Redis restarting) is waited for, as it is later on.
+            try:
+                store.claim_writer(owner=owner)
+                quotes = store.quotes()
+                break
+            except WriterAlreadyRunning as exc:
+                raise CommandError(str(exc), returncode=3) from None
+            except StoreUnavailable as exc:
+                store.release_writer()
+                logger.warning("price store unavailable, retrying in %.1fs: %s", delay, exc)
+                if stopping.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
+        try:
+            try:
+                source = make_source(
+                    settings=settings,
+                    start_prices={t: q.price for t, q in quotes.items()},
+                    start_opens={t: q.open_price for t, q in quotes.items()},
+                )
+            except ImproperlyConfigured as exc:  # e.g. a malformed MASSIVE_API_KEY: one line, no traceback
+                raise CommandError(str(exc), returncode=3) from None
+            worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: worker.stop())
+            if stopping.is_set():
+                return
+            try:
+                worker.run()
+            except WriterAlreadyRunning as exc:
+                raise CommandError(str(exc), returncode=3) from None
+        finally:
+            store.release_writer()
