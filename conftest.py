@@ -16,6 +16,62 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 
+# `pytest --postgres`: the whole run on a throwaway PostgreSQL server (make test runs the engine's tests so).
+_postgres_run = None
+_postgres_missing = None
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--postgres", action="store_true",
+        help="run against a throwaway PostgreSQL server started for this run (and each e2e stack on its own database)",
+    )
+
+
+def pytest_configure(config):
+    global _postgres_run
+    if not config.getoption("--postgres"):
+        return
+    import dj_database_url
+    from django.conf import settings
+
+    from finally_site.settings import pooled_postgres
+    from finally_site.tests.servers import IN_CI, PostgresServer
+
+    global _postgres_missing
+    try:
+        _postgres_run = PostgresServer().start()
+    except pytest.skip.Exception as exc:  # not installed, outside CI: every test is skipped, saying why
+        _postgres_missing = str(exc.msg)
+        return
+    except BaseException as exc:  # in CI a missing server fails the run (pytest's outcomes are BaseExceptions)
+        raise pytest.UsageError(f"--postgres: {getattr(exc, 'msg', exc)}" + (" (CI)" if IN_CI else "")) from None
+    settings.DATABASES["default"] = pooled_postgres(dj_database_url.parse(_postgres_run.url("finally"), conn_max_age=0))
+    # django.setup() already read DATABASES (nothing connected yet): let the connection handler read them again.
+    from asgiref.local import Local
+    from django.db import connections
+
+    connections.__dict__.pop("settings", None)
+    connections._settings = None
+    connections._connections = Local(connections.thread_critical)
+
+
+def pytest_collection_modifyitems(config, items):
+    if _postgres_missing:
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=f"--postgres: {_postgres_missing}"))
+
+
+def pytest_unconfigure(config):
+    if _postgres_run is not None:
+        _postgres_run.destroy()
+
+
+def pytest_report_header(config):
+    if _postgres_run is not None:
+        return f"database: PostgreSQL on 127.0.0.1:{_postgres_run.port} (--postgres)"
+    return None
+
 
 @pytest.fixture(autouse=True)
 def price_store(settings, tmp_path):
@@ -23,6 +79,7 @@ def price_store(settings, tmp_path):
     from market.store import get_store
 
     settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
+    settings.REDIS_URL = ""
     settings.DB_WRITER_THREAD = False
     return get_store()
 
@@ -71,20 +128,35 @@ class Stack:
     def start_worker(self) -> None:
         self.processes["worker"] = self._spawn("worker", [sys.executable, "manage.py", "price_worker"])
 
-    def start_web(self) -> None:
-        self.processes["web"] = self._spawn(
-            "web",
+    def start_web(self, name: str = "web", port: int | None = None) -> None:
+        """A uvicorn web process; scale-out tests start several (`web2` on its own port)."""
+        port = port or self.port
+        self.processes[name] = self._spawn(
+            name,
             [sys.executable, "-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--timeout-graceful-shutdown", "1", "--no-access-log"],
+             "--port", str(port), "--timeout-graceful-shutdown", "1", "--no-access-log"],
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"web server did not start:\n{self.log('web')}")
+        raise RuntimeError(f"web server did not start:\n{self.log(name)}")
+
+    def query(self, sql: str) -> list[tuple]:
+        """Read the stack's database directly (SQLite file or PostgreSQL), behind the app's back."""
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite"):
+            import sqlite3
+
+            with sqlite3.connect(url.split("sqlite:///", 1)[1]) as conn:
+                return conn.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql).fetchall()
 
     def wait_for_prices(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -120,9 +192,12 @@ class Stack:
 
 def make_stack(data_dir: Path, *, migrate: bool = True, **env_overrides: str) -> Stack:
     port = free_port()
+    database_url = f"sqlite:///{data_dir / 'finally.db'}"
+    if _postgres_run is not None and "DATABASE_URL" not in env_overrides:
+        database_url = _postgres_run.create_database(f"stack_{data_dir.parent.name}_{data_dir.name}".lower()[-60:])
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{data_dir / 'finally.db'}",
+        "DATABASE_URL": database_url,
         "PRICE_STORE_PATH": str(data_dir / "prices.db"),
         "DJANGO_SECRET_KEY": "test-only-secret",
         "MASSIVE_API_KEY": "",
@@ -162,6 +237,29 @@ def live_stack(stack_factory):
     stack.start_web()
     stack.wait_for_prices()
     return stack
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server for the session (skipped outside CI when not installed, failed in CI)."""
+    from finally_site.tests.servers import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session: the --postgres run's, or one of its own."""
+    from finally_site.tests.servers import PostgresServer
+
+    if _postgres_run is not None:
+        yield _postgres_run
+        return
+    server = PostgresServer().start()
+    yield server
+    server.destroy()
 
 
 @pytest.fixture

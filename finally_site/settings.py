@@ -142,16 +142,23 @@ else:
     _instance = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{_db['NAME']}@{_db.get('HOST') or 'local'}_{_db.get('PORT') or ''}")
     _default_price_store = BASE_DIR / "db" / f"prices-{_instance.strip('_')}.db"
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI a request may run on any thread, so no persistent per-thread connections (CONN_MAX_AGE 0):
-    # psycopg's pool instead, one per process, checked at every checkout (CONN_HEALTH_CHECKS) so that the
-    # connections a database restart broke are replaced instead of failing the next request.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+
+
+def pooled_postgres(database: dict) -> dict:
+    """Under ASGI a request may run on any thread, so no persistent per-thread connections (CONN_MAX_AGE 0):
+    psycopg's pool instead, one per process, checked at every checkout (CONN_HEALTH_CHECKS) so that the
+    connections a database restart broke are replaced instead of failing the next request."""
+    database["CONN_HEALTH_CHECKS"] = True
+    database.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env_number("DATABASE_POOL_SIZE", 20, minimum=2, kind=int),
         "timeout": 5,  # a request waits at most this for a connection, then gets a 503
     }
+    return database
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    pooled_postgres(DATABASES["default"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,7 +1,6 @@
 """Concurrent orders against a real running server (real HTTP, real SQLite): nothing lost, nothing overdrawn."""
 
 import random
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -26,8 +25,7 @@ def fire(base_url: str, orders: list[dict]) -> list[httpx.Response]:
 
 
 def db_rows(stack, sql: str) -> list[tuple]:
-    with sqlite3.connect(stack.data_dir / "finally.db") as conn:
-        return conn.execute(sql).fetchall()
+    return stack.query(sql)  # SQLite, or PostgreSQL under `pytest --postgres`
 
 
 def test_simultaneous_buys_never_overdraw(live_stack):
