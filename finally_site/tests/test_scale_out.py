@@ -1,0 +1,273 @@
+"""The scale-out topology for real: one price worker and two web processes on Redis and PostgreSQL.
+
+Each test gets its own PostgreSQL database and Redis key prefix on the session's servers (servers.py), so
+the tests never see each other's ticks or trades; a test that restarts a server restarts it for all, which is
+fine as they run one after another.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from conftest import free_port
+from market.tests.sse_client import StreamRecorder
+
+pytestmark = pytest.mark.e2e
+
+DEFAULT = {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+
+
+class Cluster:
+    """The stack's worker plus web processes `web` and `web2`, each on its own port."""
+
+    def __init__(self, stack, redis_server, postgres_server):
+        self.stack = stack
+        self.redis = redis_server
+        self.postgres = postgres_server
+        self.ports = {"web": stack.port, "web2": free_port()}
+
+    def url(self, web: str) -> str:
+        return f"http://127.0.0.1:{self.ports[web]}"
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url(name) for name in self.ports]
+
+    def start(self) -> "Cluster":
+        self.stack.start_worker()
+        for name, port in self.ports.items():
+            self.stack.start_web(name, port)
+        self.wait_until(lambda h: h["prices"]["fresh"], "fresh prices")
+        return self
+
+    def health(self, web: str) -> tuple[int, dict | None]:
+        try:
+            response = httpx.get(self.url(web) + "/api/health", timeout=10)
+            return response.status_code, response.json()
+        except httpx.HTTPError:
+            return 0, None
+
+    def wait_until(self, predicate, what: str, timeout: float = 30) -> float:
+        """Until predicate(health) holds on every web process; returns the seconds it took."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            results = [self.health(name) for name in self.ports]
+            if all(body is not None and predicate(body) for _, body in results):
+                return time.monotonic() - start
+            time.sleep(0.2)
+        raise AssertionError(f"{what} not seen on both web processes: {results}\n{self.stack.log('worker')[-3000:]}")
+
+    def book(self) -> dict:
+        """Cash, positions and trades as the database holds them."""
+        [(cash,)] = self.stack.query("SELECT cash_balance FROM users_profile WHERE id = 'default'")
+        positions = {t: (q, b) for t, q, b in self.stack.query("SELECT ticker, quantity, cost_basis FROM positions")}
+        trades = self.stack.query("SELECT ticker, side, quantity, price, realized_pnl, client_order_id FROM trades")
+        return {"cash": Decimal(cash), "positions": positions, "trades": trades}
+
+
+@pytest.fixture
+def cluster(stack_factory, redis_server, postgres_server, request):
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    stack = stack_factory(
+        DATABASE_URL=postgres_server.create_database(name),
+        REDIS_URL=redis_server.url,
+        REDIS_PREFIX=name,
+        PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS="3600",
+    )
+    return Cluster(stack, redis_server, postgres_server).start()
+
+
+def assert_books_exact(book: dict) -> None:
+    """Cash + cost basis of what is held − realized P&L is the starting $10,000, to the cent."""
+    basis = sum((Decimal(b) for _, b in book["positions"].values()), Decimal(0))
+    realized = sum((Decimal(r[4]) for r in book["trades"] if r[1] == "sell"), Decimal(0))
+    assert book["cash"] >= 0
+    assert book["cash"] + basis - realized == Decimal("10000.00")
+    for ticker, (quantity, _) in book["positions"].items():
+        signed = sum(Decimal(q) * (1 if side == "buy" else -1) for t, side, q, *_ in book["trades"] if t == ticker)
+        assert Decimal(quantity) == signed, ticker
+
+
+def stream_ticks(stream: StreamRecorder, since: float, until: float) -> set[tuple[str, str, float]]:
+    return {(e["ticker"], e["timestamp"], e["price"]) for at, e in list(stream.events) if since <= at <= until}
+
+
+def test_both_web_processes_stream_the_same_ticks(cluster):
+    health = cluster.health("web")[1]
+    assert health["store_kind"] == "redis" and health["database_engine"] == "postgresql"
+    with StreamRecorder(cluster.url("web") + "/api/stream/prices") as one, StreamRecorder(
+        cluster.url("web2") + "/api/stream/prices"
+    ) as two:
+        for stream in (one, two):
+            assert stream.wait_for(lambda events: DEFAULT <= {e["ticker"] for _, e in events}, timeout=5)
+        start = time.monotonic()
+        time.sleep(4)
+        end = time.monotonic()
+    # Every tick in the middle of the window reached both clients, identical (ticker, time, price).
+    a, b = stream_ticks(one, start, end), stream_ticks(two, start, end)
+    times_a = sorted({t for _, t, _ in a})[1:-1]
+    assert len(times_a) >= 5, "fewer ticks than expected in 4 s"
+    for stamp in times_a:
+        assert {x for x in a if x[1] == stamp} == {x for x in b if x[1] == stamp}, stamp
+
+
+def test_trades_through_both_web_processes_keep_the_books_exact(cluster):
+    buys = [{"ticker": "NVDA", "quantity": 3, "side": "buy"}] * 30
+    mixed = [{"ticker": "AAPL", "quantity": q, "side": s} for q, s in zip(itertools.cycle([1, 2, 3]), ["buy", "sell"] * 15)]
+    orders = [dict(o, client_order_id=f"o{i}") for i, o in enumerate(buys + mixed)]
+    barrier = threading.Barrier(len(orders))
+
+    def send(indexed):
+        index, order = indexed
+        with httpx.Client(base_url=cluster.urls[index % 2], timeout=30) as client:
+            barrier.wait()
+            return client.post("/api/portfolio/trade", json=order)
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        responses = list(pool.map(send, enumerate(orders)))
+    assert {r.status_code for r in responses} <= {201, 400}, [r.text for r in responses if r.status_code >= 500]
+    accepted = {o["client_order_id"] for o, r in zip(orders, responses) if r.status_code == 201}
+    assert any(r.status_code == 400 and "Not enough cash" in r.json()["error"] for r in responses)
+    book = cluster.book()
+    assert {t[5] for t in book["trades"]} == accepted
+    assert len(book["trades"]) == len(accepted)
+    assert_books_exact(book)
+    # Both processes report the same portfolio.
+    views = [httpx.get(url + "/api/portfolio").json()["cash_balance"] for url in cluster.urls]
+    assert views[0] == views[1] == float(book["cash"])
+
+
+class Trader(threading.Thread):
+    """Places orders in a loop through one web process; a refused or failed order is retried with the
+    same client_order_id until it gets an answer that says whether it filled."""
+
+    def __init__(self, url: str, name: str):
+        super().__init__(daemon=True)
+        self.url = url
+        self.name_ = name
+        self.stop = threading.Event()
+        self.filled: set[str] = set()
+        self.statuses: list[int] = []
+
+    def run(self):
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            for n in itertools.count():
+                if self.stop.is_set():
+                    return
+                order = {"ticker": "AAPL", "quantity": 1, "side": "buy" if n % 2 == 0 else "sell",
+                         "client_order_id": f"{self.name_}-{n}"}
+                while not self.stop.is_set():
+                    try:
+                        response = client.post("/api/portfolio/trade", json=order)
+                    except httpx.HTTPError:
+                        self.statuses.append(0)
+                        time.sleep(0.2)
+                        continue
+                    self.statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        self.filled.add(order["client_order_id"])
+                        break
+                    time.sleep(0.2)  # 400 (prices delayed) or 503 (store restarting): the same order again
+
+
+def test_restarting_redis_mid_stream_loses_no_trade_and_streams_resume(cluster):
+    traders = [Trader(url, f"t{i}") for i, url in enumerate(cluster.urls)]
+    with StreamRecorder(cluster.url("web") + "/api/stream/prices") as one, StreamRecorder(
+        cluster.url("web2") + "/api/stream/prices"
+    ) as two:
+        for trader in traders:
+            trader.start()
+        time.sleep(2)
+        cluster.redis.restart(down_for=2)
+        restarted = time.monotonic()
+        for stream in (one, two):
+            took = stream.wait_for(lambda events: any(at > restarted for at, _ in events), timeout=20)
+            assert took is not None, "the stream did not resume after Redis came back"
+        cluster.wait_until(lambda h: h["prices"]["fresh"] and h["store"], "fresh prices after the restart")
+        time.sleep(2)
+        for trader in traders:
+            trader.stop.set()
+            trader.join(timeout=40)
+    book = cluster.book()
+    filled = set().union(*(t.filled for t in traders))
+    assert filled and {t[5] for t in book["trades"]} == filled  # every acknowledged order, once; no other
+    assert len(book["trades"]) == len(filled)
+    assert_books_exact(book)
+    statuses = {s for t in traders for s in t.statuses}
+    assert statuses <= {201, 400, 503}, statuses  # never a 500, even while Redis was down
+    log = cluster.stack.log("worker")
+    assert "could not write the tick" in log and "price store" in log and "is back" in log
+
+
+def test_killed_worker_shows_stale_on_both_and_a_new_worker_resumes(cluster):
+    cluster.stack.processes["worker"].kill()  # SIGKILL: no clean release of its lease
+    cluster.stack.processes.pop("worker").wait()
+    cluster.wait_until(lambda h: not h["prices"]["fresh"] and h["status"] == "degraded", "a stale feed", timeout=20)
+    refused = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    assert refused.status_code == 400 and "delayed" in refused.json()["error"]
+    cluster.stack.start_worker()
+    cluster.wait_until(lambda h: h["prices"]["fresh"], "fresh prices from the new worker", timeout=20)
+    with StreamRecorder(cluster.url("web2") + "/api/stream/prices") as stream:
+        assert stream.wait_for(lambda events: len({e["timestamp"] for _, e in events}) >= 3, timeout=10)
+
+
+def test_a_second_worker_is_refused_while_the_first_holds_the_lease(cluster):
+    second = cluster.stack.manage("price_worker", "--max-ticks", "1", check=False)
+    assert second.returncode == 3
+    assert "lease" in second.stderr and "only one may run" in second.stderr
+
+
+def test_database_restart_costs_no_request_once_it_is_back(cluster):
+    assert httpx.post(cluster.url("web") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}).status_code == 201
+    cluster.postgres.stop()
+    try:
+        code, body = cluster.health("web")
+        assert code == 503 and body["database"] is False and body["status"] == "down"
+        down = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
+        assert down.status_code == 503 and "unavailable" in down.json()["error"]
+    finally:
+        cluster.postgres.start()
+    # The very first requests after the database is back succeed on both processes: pooled connections broken
+    # by the restart are checked and replaced, the writer threads' included.
+    for url in cluster.urls * 3:
+        assert httpx.get(url + "/api/portfolio", timeout=30).status_code == 200
+        trade = httpx.post(url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
+        assert trade.status_code == 201, trade.text
+    assert all(cluster.health(name)[0] == 200 for name in cluster.ports)
+    assert_books_exact(cluster.book())
+
+
+def test_data_survives_a_restart_of_the_whole_app_on_postgresql(cluster):
+    url = cluster.url("web")
+    assert httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"}).status_code == 201
+    assert httpx.post(url + "/api/watchlist", json={"ticker": "PYPL"}).status_code == 201
+    before = httpx.get(url + "/api/portfolio").json()
+    cluster.stack.stop_all()
+    cluster.start()
+    after = httpx.get(cluster.url("web2") + "/api/portfolio").json()
+    assert after["cash_balance"] == before["cash_balance"]
+    assert [(p["ticker"], p["quantity"]) for p in after["positions"]] == [("MSFT", 2.0)]
+    assert "PYPL" in {w["ticker"] for w in httpx.get(url + "/api/watchlist").json()}
+
+
+def test_data_survives_a_restart_of_the_whole_app_on_sqlite(live_stack):
+    url = live_stack.base_url
+    assert httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"}).status_code == 201
+    before = httpx.get(url + "/api/portfolio").json()
+    history_before = httpx.get(url + "/api/portfolio/history").json()
+    live_stack.stop_all()
+    live_stack.start_worker()
+    live_stack.start_web()
+    live_stack.wait_for_prices()
+    after = httpx.get(url + "/api/portfolio").json()
+    assert after["cash_balance"] == before["cash_balance"]
+    assert [(p["ticker"], p["quantity"]) for p in after["positions"]] == [("MSFT", 2.0)]
+    assert httpx.get(url + "/api/portfolio/history").json()[: len(history_before)] == history_before
