@@ -1,13 +1,26 @@
-"""The SQLite price store: what a tick writes, what readers see, and across real processes."""
+"""The price store's contract, on both implementations (embedded SQLite and Redis), and across real processes."""
 
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import pytest
 
-from market.store import SQLitePriceStore, iso_utc, round_quote
+from market.store import SQLitePriceStore, get_store, iso_utc, round_quote
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def price_store(request, settings, tmp_path):
+    """Every test here runs on each store: nothing above the store may tell them apart."""
+    settings.DB_WRITER_THREAD = False
+    settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
+    settings.REDIS_URL = ""
+    if request.param == "redis":
+        settings.REDIS_URL = request.getfixturevalue("redis_server").url
+        settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex}"
+    return get_store()
 
 
 class TestPublish:
@@ -125,14 +138,21 @@ def test_quote_rounding():
     assert iso_utc(0.25) == "1970-01-01T00:00:00.250Z"
 
 
-def test_change_detection(price_store, publish):
+def test_a_watcher_sees_each_new_tick(price_store, publish):
     watcher = price_store.watch()
     try:
-        watcher.changed()
-        assert not watcher.changed()
+        first = watcher.next_tick(1.0)  # the state when it starts watching (nothing yet: seq 0)
+        assert first is None or first.seq == 0
+        assert watcher.next_tick(0.1) is None
         publish({"AAPL": 190.0})
-        assert watcher.changed()
-        assert not watcher.changed()
+        tick = watcher.next_tick(2.0)
+        assert tick.seq == 1 and [q.price for q in tick.quotes] == [190.0]
+        assert watcher.next_tick(0.1) is None
+        publish({"AAPL": 191.0, "V": 280.0})
+        tick = watcher.next_tick(2.0)
+        assert tick.seq == 2 and [(q.ticker, q.price, q.direction) for q in tick.quotes] == [
+            ("AAPL", 191.0, "up"), ("V", 280.0, "flat")
+        ]
     finally:
         watcher.close()
 
