@@ -95,23 +95,30 @@ def run_level(stack: BenchStack, clients: int, settle: float, window: float, pro
     start_at = time.time() + ramp + settle
     stop_at = start_at + window
     out: mp.Queue = mp.Queue()
+    # Each client process talks to one web process (round robin), as a load balancer would spread them.
     workers = [
-        mp.Process(target=client_process, args=("127.0.0.1", stack.port, clients // procs + (i < clients % procs), start_at, stop_at, out))
+        mp.Process(target=client_process, args=("127.0.0.1", stack.ports[i % len(stack.ports)],
+                                                clients // procs + (i < clients % procs), start_at, stop_at, out))
         for i in range(procs)
     ]
     for w in workers:
         w.start()
-    web = psutil.Process(stack.web_pid)
+    webs = [psutil.Process(pid) for pid in stack.web_pids]
+
+    def cpu_total():
+        times = [web.cpu_times() for web in webs]
+        return sum(t.user + t.system for t in times)
+
     time.sleep(max(0, start_at - time.time()))
-    cpu_before = web.cpu_times()
+    cpu_before = cpu_total()
     t0 = time.monotonic()
     rss = []
     threads = []
     while time.time() < stop_at:
-        rss.append(web.memory_info().rss)
-        threads.append(web.num_threads())
+        rss.append(sum(web.memory_info().rss for web in webs))
+        threads.append(sum(web.num_threads() for web in webs))
         time.sleep(0.5)
-    cpu_after = web.cpu_times()
+    cpu_after = cpu_total()
     elapsed = time.monotonic() - t0
     lags, counts, errors = [], [], 0
     for _ in workers:
@@ -121,7 +128,7 @@ def run_level(stack: BenchStack, clients: int, settle: float, window: float, pro
         errors += part_errors
     for w in workers:
         w.join(timeout=30)
-    cpu = ((cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)) / elapsed * 100
+    cpu = (cpu_after - cpu_before) / elapsed * 100
     expected_ticks = window * 2  # 2 ticks/s
     return {
         "clients": clients,
@@ -135,6 +142,7 @@ def run_level(stack: BenchStack, clients: int, settle: float, window: float, pro
         "p99_ms": percentile(lags, 99) * 1000,
         "max_ms": max(lags) * 1000 if lags else float("nan"),
         "cpu_percent": cpu,
+        "cpu_us_per_client_tick": cpu / 100 / max(1, len(counts)) / 2 * 1e6,
         "rss_mb": max(rss) / 2**20,
         "threads": max(threads),
     }
@@ -147,18 +155,24 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--webs", type=int, default=1, help="web processes (client processes spread over them)")
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
 
-    print(f"server={args.server} window={args.window}s settle={args.settle}s (10 tickers, 2 ticks/s)")
-    print("clients | connected | errors | ticks min/mean (of expected) | lag p50 / p99 / max ms | web CPU % | RSS MB | threads")
+    topology = dict(webs=args.webs, store=args.store, database=args.database)
+    print(f"server={args.server} {topology} window={args.window}s settle={args.settle}s (10 tickers, 2 ticks/s)")
+    print("clients | connected | errors | ticks min/mean (of expected) | lag p50 / p99 / max ms | web CPU % (all webs) "
+          "| µs CPU per client-tick | RSS MB | threads")
     for level in args.clients:
         # A fresh server per level, so memory and threads belong to that level alone.
-        with BenchStack(server=args.server) as stack:
+        with BenchStack(server=args.server, **topology) as stack:
             r = run_level(stack, level, args.settle, args.window, args.client_procs)
         print(
             f"{r['clients']:7d} | {r['connected']:9d} | {r['errors']:6d} | "
             f"{r['ticks_min']:3d}/{r['ticks_mean']:5.1f} (of {r['ticks_expected']:.0f}) | "
             f"{r['p50_ms']:6.1f} / {r['p99_ms']:6.1f} / {r['max_ms']:6.1f} | {r['cpu_percent']:8.1f} | "
+            f"{r['cpu_us_per_client_tick']:6.1f} | "
             f"{r['rss_mb']:6.1f} | {r['threads']}",
             flush=True,
         )

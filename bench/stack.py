@@ -1,4 +1,8 @@
-"""Start a throwaway FinAlly (migrated SQLite, price worker, one web process) for a benchmark run."""
+"""Start a throwaway FinAlly for a benchmark run: a migrated database, the price worker, N web processes.
+
+Embedded (the default): SQLite and the SQLite price store. `database="postgres"` / `store="redis"`: a
+throwaway PostgreSQL (durable: fsync and synchronous_commit as shipped) and Redis started here, as the tests do.
+"""
 
 from __future__ import annotations
 
@@ -39,12 +43,20 @@ def free_port() -> int:
 
 
 class BenchStack:
-    def __init__(self, server: str = "uvicorn", worker: bool = True, extra_env: dict | None = None) -> None:
+    def __init__(
+        self, server: str = "uvicorn", worker: bool = True, extra_env: dict | None = None, *, webs: int = 1,
+        database: str = "sqlite", store: str = "sqlite",
+    ) -> None:
         self.server = server
         self.with_worker = worker
         self.dir = Path(tempfile.mkdtemp(prefix="finally-bench-"))
-        self.port = free_port()
+        self.ports = [free_port() for _ in range(webs)]
+        self.port = self.ports[0]
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_urls = [f"http://127.0.0.1:{port}" for port in self.ports]
+        self.database = database
+        self.store = store
+        self.servers: list = []
         self.env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{self.dir / 'finally.db'}",
@@ -57,24 +69,52 @@ class BenchStack:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def __enter__(self) -> "BenchStack":
+        from finally_site.tests.servers import PostgresServer, RedisServer
+
+        if self.database == "postgres":
+            postgres = PostgresServer(durable=True).start()
+            self.servers.append(postgres)
+            self.env["DATABASE_URL"] = postgres.create_database("bench")
+        if self.store == "redis":
+            redis = RedisServer(self.dir / "redis").start()
+            self.servers.append(redis)
+            self.env["REDIS_URL"] = redis.url
         subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
         if self.with_worker:
             self.procs["worker"] = self._spawn("worker", [sys.executable, "manage.py", "price_worker"])
-        argv = [sys.executable] + [a.format(port=self.port) for a in SERVERS[self.server]]
-        self.procs["web"] = self._spawn("web", argv)
+        for i, port in enumerate(self.ports):
+            argv = [sys.executable] + [a.format(port=port) for a in SERVERS[self.server]]
+            self.procs["web" if i == 0 else f"web{i + 1}"] = self._spawn("web" if i == 0 else f"web{i + 1}", argv)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(self.base_url + "/api/health", timeout=1).json()
-                if health["prices"]["fresh"] or not self.with_worker:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("stack did not come up")
-            time.sleep(0.2)
+        for url in self.base_urls:
+            while True:
+                try:
+                    health = httpx.get(url + "/api/health", timeout=1).json()
+                    if health["prices"]["fresh"] or not self.with_worker:
+                        break
+                except (httpx.HTTPError, ValueError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("stack did not come up")
+                time.sleep(0.2)
         return self
+
+    @property
+    def web_pids(self) -> list[int]:
+        return [proc.pid for name, proc in self.procs.items() if name.startswith("web")]
+
+    def query(self, sql: str) -> list[tuple]:
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite"):
+            import sqlite3
+
+            with sqlite3.connect(url.split("sqlite:///", 1)[1]) as conn:
+                return conn.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql).fetchall()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.dir / f"{name}.log", "wb")
@@ -92,4 +132,6 @@ class BenchStack:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for server in self.servers:
+            server.destroy() if hasattr(server, "destroy") else server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

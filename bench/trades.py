@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import time
 from decimal import Decimal
@@ -33,10 +32,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def check(stack: BenchStack, accepted: list[dict]) -> str:
     """The database must hold exactly the accepted trades, and cash and shares must follow them to the cent."""
-    with sqlite3.connect(stack.dir / "finally.db") as conn:
-        (trades,) = conn.execute("SELECT COUNT(*) FROM trades").fetchone()
-        (cash,) = conn.execute("SELECT cash_balance FROM users_profile").fetchone()
-        row = conn.execute("SELECT quantity FROM positions WHERE ticker = 'AAPL'").fetchone()
+    [(trades,)] = stack.query("SELECT COUNT(*) FROM trades")
+    [(cash,)] = stack.query("SELECT cash_balance FROM users_profile")
+    rows = stack.query("SELECT quantity FROM positions WHERE ticker = 'AAPL'")
+    row = rows[0] if rows else None
     held = Decimal(str(row[0])) if row else Decimal(0)
     expected_cash = Decimal("10000.00")
     expected_held = Decimal(0)
@@ -88,12 +87,12 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
     errors = 0
     stop_at = time.perf_counter() + seconds
 
-    async def client(session: aiohttp.ClientSession) -> None:
+    async def client(session: aiohttp.ClientSession, base_url: str) -> None:
         nonlocal errors
         i = 0
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            async with session.post(stack.base_url + "/api/portfolio/trade", json=ORDERS[i % 2]) as r:
+            async with session.post(base_url + "/api/portfolio/trade", json=ORDERS[i % 2]) as r:
                 body = await r.json()
             latencies.append(time.perf_counter() - t0)
             if r.status == 201:
@@ -105,10 +104,11 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
+        # Clients spread evenly over the web processes (as a load balancer would).
+        await asyncio.gather(*(client(session, stack.base_urls[n % len(stack.base_urls)]) for n in range(clients)))
         elapsed = time.perf_counter() - start
     print(
-        f"concurrent  c={clients}: {len(accepted) / elapsed:.0f} trades/s over {elapsed:.1f}s, "
+        f"concurrent  c={clients} webs={len(stack.base_urls)} db={stack.database} store={stack.store}: {len(accepted) / elapsed:.0f} trades/s over {elapsed:.1f}s, "
         f"latency p50 {percentile(latencies, 50) * 1000:.1f} ms p99 {percentile(latencies, 99) * 1000:.1f} ms, "
         f"rejected {errors}; check: {check(stack, accepted)}",
         flush=True,
@@ -121,12 +121,17 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--webs", type=int, default=1, help="web processes (clients spread over them)")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     args = parser.parse_args()
-    print(f"server={args.server}, price worker running (simulator, 10 tickers, 2 ticks/s)")
-    with BenchStack(server=args.server) as stack:
-        sequential(stack, args.sequential)
+    topology = dict(webs=args.webs, database=args.database, store=args.store)
+    print(f"server={args.server} {topology}, price worker running (simulator, 10 tickers, 2 ticks/s)")
+    if args.sequential:
+        with BenchStack(server=args.server, **topology) as stack:
+            sequential(stack, args.sequential)
     for clients in args.concurrency:
-        with BenchStack(server=args.server) as stack:
+        with BenchStack(server=args.server, **topology) as stack:
             asyncio.run(concurrent(stack, clients, args.seconds))
 
 
