@@ -85,6 +85,7 @@ def _quote(raw: str) -> Quote:
 
 class RedisPriceStore:
     kind = "redis"
+    lease_seconds = LEASE_SECONDS
 
     def __init__(self, url: str, *, prefix: str = "finally", history_seconds: float = 1800.0) -> None:
         self.url = url

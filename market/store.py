@@ -118,6 +118,8 @@ class PriceStore(Protocol):
 
     name: str
     kind: str
+    # How long a dead worker's claim may outlive it (a starting worker waits that long before giving up).
+    lease_seconds: float
 
     def publish(self, *, prices: dict[str, float], keep: set[str], produced_at: float, source: str, interval: float,
                 open_prices: dict[str, float] | None = None, unknown: set[str] | None = None,
@@ -146,6 +148,7 @@ class TickWatcher(Protocol):
 
 class SQLitePriceStore:
     kind = "sqlite"
+    lease_seconds = 0.0  # the kernel drops a dead worker's file lock at once
 
     def __init__(self, path: str | Path, *, history_seconds: float = 1800.0) -> None:
         self.path = str(path)

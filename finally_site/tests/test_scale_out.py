@@ -219,6 +219,14 @@ def test_killed_worker_shows_stale_on_both_and_a_new_worker_resumes(cluster):
         assert stream.wait_for(lambda events: len({e["timestamp"] for _, e in events}) >= 3, timeout=10)
 
 
+def test_a_crashed_workers_lease_is_waited_out_by_its_replacement(cluster):
+    cluster.stack.processes["worker"].kill()  # as a supervisor sees a crash: restarted at once, lease still held
+    cluster.stack.processes.pop("worker").wait()
+    cluster.stack.start_worker()
+    cluster.wait_until(lambda h: h["prices"]["fresh"] and h["prices"]["age_seconds"] < 1, "the replacement's ticks")
+    assert cluster.stack.processes["worker"].poll() is None, cluster.stack.log("worker")
+
+
 def test_a_second_worker_is_refused_while_the_first_holds_the_lease(cluster):
     second = cluster.stack.manage("price_worker", "--max-ticks", "1", check=False)
     assert second.returncode == 3

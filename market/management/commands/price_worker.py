@@ -35,6 +35,9 @@ class Command(BaseCommand):
             "since": iso_utc(time.time()),
         }
         delay = 0.5
+        # A lease left by a worker that just died (Redis: it lapses within lease_seconds) is waited out, so a
+        # supervisor restarting a crashed worker is not refused; a live worker keeps renewing it and wins.
+        give_up_at = time.monotonic() + getattr(store, "lease_seconds", 0.0) + 1.0
         while True:
             # A store that is down at start (Redis restarting) is waited for, as it is later on.
             try:
@@ -42,7 +45,10 @@ class Command(BaseCommand):
                 quotes = store.quotes()
                 break
             except WriterAlreadyRunning as exc:
-                raise CommandError(str(exc), returncode=3) from None
+                if time.monotonic() >= give_up_at:
+                    raise CommandError(str(exc), returncode=3) from None
+                if stopping.wait(0.5):
+                    return
             except StoreUnavailable as exc:
                 store.release_writer()
                 logger.warning("price store unavailable, retrying in %.1fs: %s", delay, exc)
