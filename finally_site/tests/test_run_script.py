@@ -75,7 +75,14 @@ class Running:
 
     def workers(self) -> list[psutil.Process]:
         tree = psutil.Process(self.process.pid).children(recursive=True)
-        return [p for p in tree if "price_worker" in " ".join(p.cmdline())]
+        return [p for p in tree if "price_worker" in " ".join(self._cmdline(p))]
+
+    @staticmethod
+    def _cmdline(process: psutil.Process) -> list[str]:
+        try:
+            return process.cmdline()
+        except psutil.Error:  # it exited (or is a zombie) between listing and reading it
+            return []
 
     def interrupt(self, timeout: float = 10) -> float:
         """Ctrl-C in a terminal: SIGINT to the whole process group. Returns how long everything took to end."""

@@ -251,6 +251,9 @@ def test_database_restart_costs_no_request_once_it_is_back(cluster):
         assert trade.status_code == 201, trade.text
     assert all(cluster.health(name)[0] == 200 for name in cluster.ports)
     assert_books_exact(cluster.book())
+    # The worker lived through it (it kept pricing the last known tickers) and is still ticking.
+    assert cluster.stack.processes["worker"].poll() is None
+    cluster.wait_until(lambda h: h["prices"]["fresh"] and h["prices"]["age_seconds"] < 2, "ticks after the restart")
 
 
 def test_data_survives_a_restart_of_the_whole_app_on_postgresql(cluster):
