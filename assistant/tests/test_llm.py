@@ -1,8 +1,8 @@
 """The real LiteLLM HTTP path against a local OpenAI-compatible stub: what goes on the wire, what comes back."""
 
 import json
-import re
 import logging
+import re
 
 import pytest
 
