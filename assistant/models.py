@@ -15,6 +15,9 @@ class ChatMessage(models.Model):
     content = models.TextField()
     # The assistant's trades and watchlist changes with how each one ended (SPEC §7); null when none.
     actions = models.JSONField(null=True, blank=True)
+    # Why the assistant could not answer (the provider failed, the reply was unreadable); such a reply is
+    # shown to the user but never sent back to the model as history.
+    error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -10,6 +10,8 @@ from django.db import InterfaceError, OperationalError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from assistant.api import router as assistant_router
+from assistant.services import InvalidMessage
 from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching
@@ -26,6 +28,7 @@ api = NinjaAPI(
 )
 api.add_router("", market_router)
 api.add_router("/portfolio", portfolio_router)
+api.add_router("/chat", assistant_router)
 
 
 def error(request, message: str, status: int):
@@ -49,6 +52,11 @@ def on_http_error(request, exc: HttpError):
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request, exc):
     return error(request, "The request body is too large.", 413)
+
+
+@api.exception_handler(InvalidMessage)
+def on_invalid_message(request, exc: InvalidMessage):
+    return error(request, str(exc), 400)
 
 
 DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404}

@@ -7,11 +7,11 @@ under /api/ they become `{"error": ...}` like every other API error.
 from http import HTTPStatus
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.core.exceptions import DisallowedHost
-from django.http import JsonResponse
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.core.exceptions import DisallowedHost
+from django.http import JsonResponse
 from django.middleware import clickjacking, common, csrf, security
 
 API_PREFIX = "/api/"

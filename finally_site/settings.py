@@ -194,7 +194,9 @@ PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = env_number("PORTFOLIO_SNAPSHOT_INTERVAL_SE
 OPENROUTER_API_KEY = os.environ.get("OPENROUTER_API_KEY", "")
 LLM_MOCK = env_bool("LLM_MOCK", False)
 LLM_MODEL = os.environ.get("LLM_MODEL", "openrouter/openai/gpt-oss-120b")
-LLM_API_BASE = os.environ.get("LLM_API_BASE", "")
+LLM_API_BASE = os.environ.get("LLM_API_BASE", "").strip()
+# The longest a chat message waits for the model before the panel says it did not answer.
+LLM_TIMEOUT_SECONDS = env_number("LLM_TIMEOUT_SECONDS", 30.0, minimum=1)
 
 # --- HTTP limits -------------------------------------------------------------------------------
 
@@ -227,5 +229,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # LiteLLM logs every call at INFO through a handler of its own (each line twice); ours say enough.
+        "LiteLLM": {"level": "WARNING"},
     },
 }

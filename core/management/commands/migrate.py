@@ -5,7 +5,6 @@ import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.commands import migrate
 from django.db import connections
 

@@ -1,0 +1,27 @@
+"""JSON API of the assistant: one chat turn, and the conversation so far (SPEC §6-7)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from ninja import Router
+
+from assistant import selectors, services
+from assistant.schemas import ChatIn, ChatMessageOut, ChatReplyOut
+from finally_site.api_errors import ErrorOut
+
+router = Router(tags=["assistant"])
+
+
+@router.post(
+    "",
+    response={200: ChatReplyOut, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    summary="Send a message; the assistant answers and executes the trades and watchlist changes it asked for",
+)
+async def chat(request, payload: ChatIn):
+    return asdict(await services.chat(message=payload.message))
+
+
+@router.get("/history", response=list[ChatMessageOut], summary="The last 20 messages, oldest first")
+def history(request):
+    return selectors.recent_messages()

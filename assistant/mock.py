@@ -1,0 +1,53 @@
+"""LLM_MOCK=true: deterministic replies with no network, for demos and tests (README "Assistant").
+
+The reply is JSON text like a model's and goes through the same reading and the same engine, so its
+trades are real fills. What it understands, in any order, separated by "and", "," or ";":
+  buy 10 AAPL / sell 2.5 tsla        -> a market order
+  add PYPL / watch PYPL              -> add to the watchlist
+  remove NFLX / rm NFLX / drop NFLX  -> remove from the watchlist
+Anything else gets a short summary of the portfolio and no action.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from assistant.selectors import Context
+
+TRADE = re.compile(r"\b(buy|sell)\s+(-?[0-9][0-9.eE+\-]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE)
+ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
+REMOVE = re.compile(r"\b(?:remove|rm|drop|unwatch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text  # the engine says what is wrong with it
+
+
+def reply(message: str, context: Context) -> str:
+    trades = [
+        {"ticker": ticker.upper(), "side": side.lower(), "quantity": _number(quantity)}
+        for side, quantity, ticker in TRADE.findall(message)
+    ]
+    changes = [{"ticker": t.upper(), "action": "add"} for t in ADD.findall(message)]
+    changes += [{"ticker": t.upper(), "action": "remove"} for t in REMOVE.findall(message)]
+    if trades or changes:
+        parts = [f"{t['side']} {t['quantity']:g} {t['ticker']}" if isinstance(t["quantity"], float)
+                 else f"{t['side']} {t['quantity']} {t['ticker']}" for t in trades]
+        parts += [f"{c['action']} {c['ticker']}" for c in changes]
+        text = "Mock assistant: " + "; ".join(parts) + "."
+    else:
+        text = f"Mock assistant: cash ${context.cash:,.2f}, total value ${context.total_value:,.2f}"
+        if context.positions:
+            top = max(context.positions, key=lambda p: p["weight"])
+            text += (
+                f"; {len(context.positions)} position(s), the largest {top['ticker']} at {top['weight']:.0%} of "
+                f"what is invested, unrealized P&L ${context.unrealized_pnl:,.2f}."
+            )
+        else:
+            text += "; no positions yet."
+        text += " Try 'buy 10 AAPL', 'sell 5 AAPL', 'add PYPL' or 'remove NFLX'."
+    return json.dumps({"message": text, "trades": trades, "watchlist_changes": changes})

@@ -1,0 +1,147 @@
+"""What the model must answer (sent to it as a JSON schema) and how its answer is read.
+
+The schema sent is strict, but a reply is read leniently, one item at a time: an item the engine could never
+execute (a negative quantity, a ticker like `../x`) becomes a `rejected` action with its reason instead of
+failing the whole reply, and the rest still runs. Only a reply with no readable `message` is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Bounds on one reply: a runaway model cannot place 500 orders in one turn.
+MAX_TRADES = 20
+MAX_WATCHLIST_CHANGES = 20
+MAX_MESSAGE_CHARS = 4000
+
+
+class TradeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticker: str = Field(description="Ticker symbol, e.g. AAPL")
+    side: Literal["buy", "sell"]
+    quantity: float = Field(description="Number of shares (fractions allowed, up to 4 decimals)")
+
+
+class WatchlistChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticker: str
+    action: Literal["add", "remove"]
+
+
+class AssistantReply(BaseModel):
+    """The structured output asked of the model (SPEC §7)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="What to tell the user: concise, data-driven")
+    trades: list[TradeRequest] = Field(default_factory=list, description="Market orders to execute now")
+    watchlist_changes: list[WatchlistChangeRequest] = Field(default_factory=list)
+
+
+class ReplyError(ValueError):
+    """The model's answer cannot be read as a reply at all."""
+
+
+@dataclass
+class ParsedReply:
+    message: str
+    # Each item as the model sent it, reduced to the fields we know; `problem` says why it cannot run.
+    trades: list[dict] = field(default_factory=list)
+    watchlist_changes: list[dict] = field(default_factory=list)
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+def _json_object(text: str) -> dict:
+    """The reply's JSON object: bare, inside a code fence, or the first balanced {...} in prose."""
+    candidates = [text.strip()]
+    candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
+    start = text.find("{")
+    if start >= 0:
+        candidates.append(_balanced(text, start))
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            value = json.loads(candidate, parse_constant=lambda name: name)  # NaN/Infinity stay strings
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    raise ReplyError("The model's reply was not a JSON object.")
+
+
+def _balanced(text: str, start: int) -> str:
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : index + 1]
+    return ""
+
+
+def _items(value: object, name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ReplyError(f"The model's `{name}` was not a list.")
+    return value
+
+
+def _trade(item: object) -> dict:
+    if not isinstance(item, dict):
+        return {"ticker": None, "side": None, "quantity": None, "problem": "Not a trade object."}
+    trade = {"ticker": item.get("ticker"), "side": item.get("side"), "quantity": item.get("quantity")}
+    if not isinstance(trade["ticker"], str):
+        trade["problem"] = "The trade has no ticker."
+    elif trade["side"] not in ("buy", "sell"):
+        trade["problem"] = "Side must be 'buy' or 'sell'."
+    return trade
+
+
+def _change(item: object) -> dict:
+    if not isinstance(item, dict):
+        return {"ticker": None, "action": None, "problem": "Not a watchlist change object."}
+    change = {"ticker": item.get("ticker"), "action": item.get("action")}
+    if not isinstance(change["ticker"], str):
+        change["problem"] = "The watchlist change has no ticker."
+    elif change["action"] not in ("add", "remove"):
+        change["problem"] = "Action must be 'add' or 'remove'."
+    return change
+
+
+def parse_reply(text: str | None) -> ParsedReply:
+    if not text or not text.strip():
+        raise ReplyError("The model returned an empty reply.")
+    data = _json_object(text)
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise ReplyError("The model's reply had no message.")
+    trades = [_trade(item) for item in _items(data.get("trades"), "trades")]
+    changes = [_change(item) for item in _items(data.get("watchlist_changes"), "watchlist_changes")]
+    for extra in trades[MAX_TRADES:]:
+        extra["problem"] = f"Not executed: at most {MAX_TRADES} trades in one reply."
+    for extra in changes[MAX_WATCHLIST_CHANGES:]:
+        extra["problem"] = f"Not executed: at most {MAX_WATCHLIST_CHANGES} watchlist changes in one reply."
+    return ParsedReply(message=message[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes)

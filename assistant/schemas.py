@@ -1,0 +1,52 @@
+"""Request and response shapes of the assistant's JSON API (SPEC §6-7); in the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+
+class ChatIn(Schema):
+    message: str = Field(examples=["How concentrated is my portfolio?"])
+
+
+class TradeActionOut(Schema):
+    ticker: Any = Field(description="As the model sent it (normalized when executed).")
+    side: Any
+    quantity: Any
+    status: Literal["executed", "rejected"]
+    price: float | None
+    notional: float | None
+    executed_at: str | None
+    error: str | None
+
+
+class WatchlistActionOut(Schema):
+    ticker: Any
+    action: Any
+    status: Literal["executed", "rejected"]
+    error: str | None
+
+
+class ChatReplyOut(Schema):
+    id: str | None = Field(description="The stored reply's id; null when the assistant is not configured.")
+    message: str
+    trades: list[TradeActionOut]
+    watchlist_changes: list[WatchlistActionOut]
+    error: str | None = Field(description="Why the assistant could not answer; the message says the same.")
+    created_at: datetime | None
+
+
+class ChatMessageOut(Schema):
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    actions: dict | None
+    error: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_error(obj) -> str | None:
+        return obj.error or None

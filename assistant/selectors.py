@@ -1,0 +1,75 @@
+"""Reads of the assistant: what the model is told about the portfolio, and the conversation so far."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
+from market import selectors as market_selectors
+from portfolio import selectors as portfolio_selectors
+
+HISTORY_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class Context:
+    """The portfolio and watchlist as of one read, in plain values (SPEC §7 step 1)."""
+
+    cash: float
+    total_value: float
+    unrealized_pnl: float
+    positions: list[dict]
+    watchlist: list[dict]
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "cash": self.cash,
+                "total_value": self.total_value,
+                "unrealized_pnl": self.unrealized_pnl,
+                "positions": self.positions,
+                "watchlist": self.watchlist,
+            },
+            separators=(",", ":"),
+        )
+
+
+def context(*, user_id: str = DEFAULT_USER) -> Context:
+    book = portfolio_selectors.portfolio(user_id=user_id)
+    positions = [
+        {
+            "ticker": p.ticker,
+            "quantity": float(p.quantity),
+            "avg_cost": float(p.avg_cost),
+            "price": float(p.current_price) if p.current_price is not None else None,
+            "market_value": float(p.market_value),
+            "unrealized_pnl": float(p.unrealized_pnl),
+            "unrealized_pnl_percent": float(p.unrealized_pnl_percent),
+            "weight": round(p.weight, 4),
+        }
+        for p in book.positions
+    ]
+    watchlist = [
+        {
+            "ticker": w.ticker,
+            "price": w.quote.price if w.quote else None,
+            "change_percent": round(w.quote.change_percent, 2) if w.quote else None,
+            "status": w.status,
+        }
+        for w in market_selectors.watchlist_quotes(user_id=user_id)
+    ]
+    return Context(
+        cash=float(book.cash_balance),
+        total_value=float(book.total_value),
+        unrealized_pnl=float(book.unrealized_pnl),
+        positions=positions,
+        watchlist=watchlist,
+    )
+
+
+def recent_messages(*, user_id: str = DEFAULT_USER, limit: int = HISTORY_MESSAGES) -> list[ChatMessage]:
+    """The last `limit` messages, oldest first."""
+    newest = ChatMessage.objects.filter(user_id=user_id).order_by("-created_at")[:limit]
+    return list(reversed(newest))

@@ -1,0 +1,211 @@
+"""The chat API end to end in-process: mock mode, the model's replies executed through the engine, failures."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from assistant import llm
+from assistant.models import ChatMessage
+from market.selectors import watched_tickers
+from portfolio.models import STARTING_CASH, Position, Profile, Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client, message):
+    return client.post("/api/chat", json.dumps({"message": message}), content_type="application/json")
+
+
+def cash() -> Decimal:
+    return Profile.objects.get().cash_balance
+
+
+@pytest.fixture(autouse=True)
+def prices(publish):
+    publish({"AAPL": 190.0, "MSFT": 420.0})
+
+
+@pytest.fixture
+def model(monkeypatch, settings):
+    """The model answers with whatever text the test sets; the rest of the path is real."""
+    settings.LLM_MOCK = False
+    settings.OPENROUTER_API_KEY = "sk-test"
+    answers: list = []
+    seen: list = []
+
+    async def complete(messages, *, schema):
+        seen.append(messages)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return llm.Completion(text=answer, model="stub", seconds=0.0, prompt_tokens=1, completion_tokens=1)
+
+    monkeypatch.setattr(llm, "complete", complete)
+    return answers, seen
+
+
+class TestMockMode:
+    @pytest.fixture(autouse=True)
+    def mock(self, settings):
+        settings.LLM_MOCK = True
+
+    def test_a_buy_is_a_real_fill(self, client):
+        body = send(client, "Buy 10 AAPL please").json()
+        assert body["error"] is None
+        [trade] = body["trades"]
+        assert trade == {
+            "ticker": "AAPL", "side": "buy", "quantity": 10.0, "status": "executed", "price": 190.0,
+            "notional": 1900.0, "executed_at": trade["executed_at"], "error": None,
+        }
+        assert trade["executed_at"].endswith("Z")
+        assert cash() == Decimal("8100.00") and Position.objects.get().quantity == 10
+
+    def test_sell_add_and_remove(self, client):
+        send(client, "buy 10 aapl")
+        body = send(client, "sell 4 aapl, add pypl and rm nflx").json()
+        assert [t["status"] for t in body["trades"]] == ["executed"]
+        assert [(c["ticker"], c["action"], c["status"]) for c in body["watchlist_changes"]] == [
+            ("PYPL", "add", "executed"), ("NFLX", "remove", "executed"),
+        ]
+        assert "PYPL" in watched_tickers() and "NFLX" not in watched_tickers()
+        assert Position.objects.get().quantity == 6
+
+    def test_anything_else_gets_a_summary_and_no_action(self, client):
+        body = send(client, "How am I doing?").json()
+        assert "cash $10,000.00" in body["message"]
+        assert body["trades"] == [] and body["watchlist_changes"] == []
+        assert Trade.objects.count() == 0
+
+    def test_a_rejected_action_is_reported_with_its_reason(self, client):
+        body = send(client, "sell 5 MSFT and add AAPL").json()
+        assert body["trades"][0]["status"] == "rejected" and "Not enough shares" in body["trades"][0]["error"]
+        assert body["trades"][0]["price"] is body["trades"][0]["notional"] is body["trades"][0]["executed_at"] is None
+        assert body["watchlist_changes"][0]["status"] == "rejected"
+        assert "already on the watchlist" in body["watchlist_changes"][0]["error"]
+
+    def test_history_keeps_both_messages_with_their_actions(self, client):
+        send(client, "buy 1 aapl")
+        history = client.get("/api/chat/history").json()
+        assert [m["role"] for m in history] == ["user", "assistant"]
+        assert history[0]["content"] == "buy 1 aapl"
+        assert history[1]["actions"]["trades"][0]["status"] == "executed"
+
+    def test_history_is_the_last_twenty_oldest_first(self, client):
+        for i in range(12):
+            send(client, f"question {i}")
+        history = client.get("/api/chat/history").json()
+        assert len(history) == 20
+        assert history[0]["content"] == "question 2" and history[-1]["role"] == "assistant"
+
+    def test_html_in_a_message_is_stored_as_text(self, client):
+        send(client, "<img src=x onerror=alert(1)>")
+        assert ChatMessage.objects.filter(content="<img src=x onerror=alert(1)>").exists()
+
+    @pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "   "}, {"message": 5}, {"message": "x" * 4001}])
+    def test_bad_messages_are_4xx_and_store_nothing(self, client, body):
+        response = client.post("/api/chat", json.dumps(body), content_type="application/json")
+        assert 400 <= response.status_code < 500
+        assert response.json()["error"]
+        assert ChatMessage.objects.count() == 0
+
+
+def test_not_configured_says_how_and_stores_nothing(client, settings):
+    settings.LLM_MOCK = False
+    settings.OPENROUTER_API_KEY = ""
+    settings.LLM_API_BASE = ""
+    body = send(client, "hello").json()
+    assert "not configured" in body["error"] and "OPENROUTER_API_KEY" in body["message"]
+    assert ChatMessage.objects.count() == 0
+
+
+class TestTheModelsReplies:
+    def test_the_model_sees_the_portfolio_the_history_and_the_message(self, client, model):
+        answers, seen = model
+        answers += [json.dumps({"message": "Bought.", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 2}]}),
+                    json.dumps({"message": "Fine."})]
+        send(client, "buy 2 AAPL")
+        send(client, "and now?")
+        system, context, *history, last = seen[1]
+        assert "FinAlly" in system["content"]
+        facts = json.loads(context["content"].split(": ", 1)[1])
+        assert facts["cash"] == 9620.0 and facts["positions"][0]["ticker"] == "AAPL"
+        assert {w["ticker"] for w in facts["watchlist"]} >= {"AAPL", "MSFT"}
+        assert [m["role"] for m in history] == ["user", "assistant"]
+        assert "buy 2 AAPL at 190.0" in history[1]["content"]
+        assert last == {"role": "user", "content": "and now?"}
+
+    @pytest.mark.parametrize(
+        "trade, reason",
+        [
+            ({"ticker": "AAPL", "side": "buy", "quantity": 1e12}, "at most"),
+            ({"ticker": "AAPL", "side": "buy", "quantity": -5}, "greater than zero"),
+            ({"ticker": "AAPL", "side": "buy", "quantity": "NaN"}, "must be a number"),
+            ({"ticker": "../x", "side": "buy", "quantity": 1}, "not a ticker"),
+            ({"ticker": "AAPL", "side": "buy", "quantity": 0.00001}, "4 decimal places"),
+            ({"ticker": "AAPL", "side": "short", "quantity": 1}, "'buy' or 'sell'"),
+            ({"ticker": "ZZZZ", "side": "buy", "quantity": 1}, "no price"),
+            ({"ticker": "AAPL", "side": "buy", "quantity": 1000}, "Not enough cash"),
+        ],
+    )
+    def test_injection_shaped_trades_are_rejected_and_the_books_stay_exact(self, client, model, trade, reason):
+        answers, _ = model
+        answers.append(json.dumps({"message": "ok", "trades": [trade]}))
+        body = send(client, "do it").json()
+        assert body["trades"][0]["status"] == "rejected"
+        assert reason in body["trades"][0]["error"]
+        assert cash() == STARTING_CASH and Trade.objects.count() == 0
+
+    def test_five_hundred_trades_in_one_reply_are_bounded(self, client, model):
+        answers, _ = model
+        answers.append(json.dumps({"message": "go", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}] * 500}))
+        body = send(client, "buy everything").json()
+        statuses = [t["status"] for t in body["trades"]]
+        assert statuses.count("executed") == 20 and statuses.count("rejected") == 480
+        assert Trade.objects.count() == 20
+        assert cash() == STARTING_CASH - 20 * 190
+
+    def test_valid_actions_run_beside_rejected_ones(self, client, model):
+        answers, _ = model
+        answers.append(json.dumps({
+            "message": "mixed",
+            "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}, {"ticker": "AAPL", "side": "sell", "quantity": 9}],
+            "watchlist_changes": [{"ticker": "PYPL", "action": "add"}, {"ticker": "<b>", "action": "add"}],
+        }))
+        body = send(client, "go").json()
+        assert [t["status"] for t in body["trades"]] == ["executed", "rejected"]
+        assert [c["status"] for c in body["watchlist_changes"]] == ["executed", "rejected"]
+
+    @pytest.mark.parametrize(
+        "failure, shown",
+        [
+            (llm.LLMError("The model provider is rate limiting requests (429): try again in a moment."), "429"),
+            ("this is not json", "could not be read"),
+            (json.dumps({"trades": []}), "could not be read"),
+            (None, "could not be read"),
+        ],
+    )
+    def test_failures_keep_the_users_message_execute_nothing_and_say_why(self, client, model, failure, shown):
+        answers, _ = model
+        answers.append(failure)
+        response = send(client, "buy 1 AAPL")
+        assert response.status_code == 200
+        body = response.json()
+        assert shown in body["error"] and body["message"] == body["error"]
+        assert "Nothing was executed" in body["error"]
+        assert Trade.objects.count() == 0
+        history = client.get("/api/chat/history").json()
+        assert [m["role"] for m in history] == ["user", "assistant"] and history[1]["error"]
+
+    def test_a_failure_notice_is_never_sent_back_to_the_model(self, client, model):
+        answers, seen = model
+        answers += [llm.LLMError("boom."), json.dumps({"message": "ok"})]
+        send(client, "first")
+        send(client, "second")
+        contents = [m["content"] for m in seen[1]]
+        assert "first" in contents and not any("boom" in c for c in contents)
+
+
+def test_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert "post" in paths["/api/chat"] and "get" in paths["/api/chat/history"]

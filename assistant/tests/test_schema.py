@@ -1,0 +1,84 @@
+"""Reading the model's answer: every valid shape, and everything a model gets wrong."""
+
+import json
+
+import pytest
+
+from assistant.schema import MAX_TRADES, AssistantReply, ReplyError, parse_reply
+
+TRADE = {"ticker": "AAPL", "side": "buy", "quantity": 10}
+CHANGE = {"ticker": "PYPL", "action": "add"}
+
+
+@pytest.mark.parametrize(
+    "text, message, trades, changes",
+    [
+        (json.dumps({"message": "hi"}), "hi", 0, 0),
+        (json.dumps({"message": "hi", "trades": [], "watchlist_changes": []}), "hi", 0, 0),
+        (json.dumps({"message": "hi", "trades": [TRADE]}), "hi", 1, 0),
+        (json.dumps({"message": "hi", "watchlist_changes": [CHANGE]}), "hi", 0, 1),
+        (json.dumps({"message": "hi", "trades": [TRADE], "watchlist_changes": [CHANGE]}), "hi", 1, 1),
+        (json.dumps({"message": "hi", "trades": None, "watchlist_changes": None}), "hi", 0, 0),
+        (json.dumps({"message": "hi", "extra": 1, "trades": [{**TRADE, "reason": "momentum"}]}), "hi", 1, 0),
+        ("```json\n" + json.dumps({"message": "fenced", "trades": [TRADE]}) + "\n```", "fenced", 1, 0),
+        ("```\n" + json.dumps({"message": "fenced"}) + "\n```", "fenced", 0, 0),
+        ("Sure! Here is my answer: " + json.dumps({"message": "in prose {braces}"}) + " Hope it helps.",
+         "in prose {braces}", 0, 0),
+        ('  {"message": "line\\nbreak"}  ', "line\nbreak", 0, 0),
+    ],
+)
+def test_valid_shapes(text, message, trades, changes):
+    parsed = parse_reply(text)
+    assert parsed.message == message
+    assert len(parsed.trades) == trades and len(parsed.watchlist_changes) == changes
+    assert all("problem" not in item for item in parsed.trades + parsed.watchlist_changes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "   ", "not json at all", "{not json", "[1, 2]", '"just a string"', "42",
+     json.dumps({"trades": [TRADE]}), json.dumps({"message": 42}), json.dumps({"message": None}),
+     json.dumps({"message": "hi", "trades": "buy AAPL"}), json.dumps({"message": "hi", "watchlist_changes": {}})],
+)
+def test_unreadable_replies_are_errors(text):
+    with pytest.raises(ReplyError):
+        parse_reply(text)
+
+
+@pytest.mark.parametrize(
+    "item, problem",
+    [
+        ({"side": "buy", "quantity": 1}, "no ticker"),
+        ({"ticker": 7, "side": "buy", "quantity": 1}, "no ticker"),
+        ({"ticker": "AAPL", "side": "hold", "quantity": 1}, "'buy' or 'sell'"),
+        ({"ticker": "AAPL", "quantity": 1}, "'buy' or 'sell'"),
+        ("buy 10 AAPL", "Not a trade object"),
+        (None, "Not a trade object"),
+    ],
+)
+def test_a_bad_trade_is_kept_with_its_problem(item, problem):
+    parsed = parse_reply(json.dumps({"message": "m", "trades": [item, TRADE]}))
+    assert problem in parsed.trades[0]["problem"]
+    assert "problem" not in parsed.trades[1]
+
+
+def test_wrong_types_reach_the_engine_as_they_are():
+    """The engine is the one that judges a quantity: NaN, strings and huge numbers are passed on unchanged."""
+    text = '{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": NaN},' \
+           ' {"ticker": "AAPL", "side": "buy", "quantity": "ten"}, {"ticker": "AAPL", "side": "buy", "quantity": 1e12}]}'
+    quantities = [t["quantity"] for t in parse_reply(text).trades]
+    assert quantities == ["NaN", "ten", 1e12]
+
+
+def test_more_trades_than_allowed_are_kept_and_marked():
+    parsed = parse_reply(json.dumps({"message": "m", "trades": [TRADE] * 500}))
+    assert len(parsed.trades) == 500
+    assert all("problem" not in t for t in parsed.trades[:MAX_TRADES])
+    assert all("at most" in t["problem"] for t in parsed.trades[MAX_TRADES:])
+
+
+def test_the_schema_sent_to_the_model():
+    schema = AssistantReply.model_json_schema()
+    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes"}
+    assert schema["required"] == ["message"]
+    assert schema["additionalProperties"] is False
