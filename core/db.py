@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
@@ -9,6 +11,8 @@ from typing import Callable, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
 
 # The product has one user; only the data layer (model defaults, service defaults) knows its id.
 DEFAULT_USER = "default"
@@ -34,6 +38,28 @@ def _writer_executor() -> ThreadPoolExecutor:
     return _writer
 
 
+_pool_check = threading.Lock()
+
+
+def discard_broken_connections() -> None:
+    """After a database error (a restart, say): have the pool test its idle connections now, in the background,
+    and replace the dead ones. Left alone, psycopg's pool finds them one checkout at a time, backing off longer
+    after each, and a request after the database is back could time out on a pool full of dead connections."""
+    pool = getattr(connection, "pool", None)
+    if pool is None or not _pool_check.acquire(blocking=False):
+        return
+
+    def check():
+        try:
+            pool.check()
+        except Exception:
+            logger.warning("could not check the database connection pool", exc_info=True)
+        finally:
+            _pool_check.release()
+
+    threading.Thread(target=check, name="db-pool-check", daemon=True).start()
+
+
 def _run_write(func: Callable[..., T], kwargs: dict) -> T:
     try:
         return func(**kwargs)
@@ -41,6 +67,7 @@ def _run_write(func: Callable[..., T], kwargs: dict) -> T:
         # A broken connection must not poison every later write on this long-lived thread.
         if connection.connection is not None and not connection.is_usable():
             connection.close()
+            discard_broken_connections()
         raise
     finally:
         if connection.vendor != "sqlite":

@@ -12,6 +12,7 @@ from ninja.errors import HttpError, ValidationError
 
 from assistant.api import router as assistant_router
 from assistant.services import InvalidMessage
+from core.db import discard_broken_connections
 from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching
@@ -78,4 +79,6 @@ def on_trade_rejected(request, exc: TradeRejected):
 def on_unavailable(request, exc):
     # The database or the price store is restarting: nothing was written; the client may retry (same
     # client_order_id for an order) once /api/health answers 200 again.
+    if not isinstance(exc, StoreUnavailable):
+        discard_broken_connections()
     return error(request, "The service is briefly unavailable (database or price store); try again shortly.", 503)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import DatabaseError, connection
 from ninja import Router, Status
 
+from core.db import discard_broken_connections
 from finally_site.api_errors import ErrorOut
 from market import selectors, services
 from market.schemas import FeedOut, HealthOut, QuoteOut, WatchlistAddIn
@@ -22,6 +23,7 @@ def _database_answers() -> bool:
     except DatabaseError:
         if connection.connection is not None and not connection.is_usable():
             connection.close()
+        discard_broken_connections()
         return False
 
 

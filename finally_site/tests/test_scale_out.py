@@ -235,12 +235,16 @@ def test_a_second_worker_is_refused_while_the_first_holds_the_lease(cluster):
 
 def test_database_restart_costs_no_request_once_it_is_back(cluster):
     assert httpx.post(cluster.url("web") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}).status_code == 201
+    # Many connections in each process's pool first: every one of them dies with the server.
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        assert {r.status_code for r in pool.map(lambda u: httpx.get(u + "/api/portfolio", timeout=30), cluster.urls * 24)} == {200}
     cluster.postgres.stop()
     try:
         code, body = cluster.health("web")
         assert code == 503 and body["database"] is False and body["status"] == "down"
         down = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
         assert down.status_code == 503 and "unavailable" in down.json()["error"]
+        time.sleep(8)  # long enough for the pool's reconnection attempts to back off to long delays
     finally:
         cluster.postgres.start()
     # The very first requests after the database is back succeed on both processes: pooled connections broken
