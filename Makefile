@@ -25,6 +25,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed
+	$(PY) manage.py collectstatic --no-input -v 0
 
 run: migrate
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh
