@@ -6,7 +6,7 @@ fragment format a number the same way.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
@@ -41,7 +41,7 @@ def signed_money(value) -> str:
     number = _decimal(value)
     if number is None:
         return "—"
-    number = number.quantize(Decimal("0.01"))
+    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "+" if number > 0 else MINUS if number < 0 else ""
     return f"{sign}${abs(number):,.2f}"
 
@@ -52,7 +52,7 @@ def signed_percent(value) -> str:
     number = _decimal(value)
     if number is None:
         return "—"
-    number = number.quantize(Decimal("0.01"))
+    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "+" if number > 0 else MINUS if number < 0 else ""
     return f"{sign}{abs(number):,.2f}%"
 

@@ -91,15 +91,17 @@ def default_ticker(rows: list[dict], requested: str | None) -> str | None:
 
 # --- portfolio panels ------------------------------------------------------------------------------
 
-HEATMAP_WIDTH = 600
-HEATMAP_HEIGHT = 260
+# Close to its size on screen, so the labels read at their nominal size.
+HEATMAP_WIDTH = 340
+HEATMAP_HEIGHT = 180
 PNL_POINTS = 300
+HEAT_STEPS = (0.005, 0.25, 1.0, 3.0)  # |P&L %| below the first is flat; then four intensities
 
 
 def heat_class(percent) -> str:
-    """Green for profit, red for loss, three intensities by P&L %; the same steps as workstation.js."""
+    """Green for profit, red for loss, four intensities by P&L %; the same steps as workstation.js."""
     p = float(percent)
-    step = 0 if abs(p) < 0.25 else 1 if abs(p) < 2 else 2 if abs(p) < 5 else 3
+    step = next((i for i, bound in enumerate(HEAT_STEPS) if abs(p) < bound), len(HEAT_STEPS))
     if step == 0:
         return "hm-0"
     return f"hm-{'p' if p > 0 else 'n'}{step}"
@@ -124,10 +126,10 @@ def heatmap_panel(view: PortfolioView) -> dict:
                 "position": position,
                 "heat": heat_class(position.unrealized_pnl_percent),
                 # Labels only where they fit; the tile's <title> names it everywhere.
-                "label": tile.w >= 44 and tile.h >= 30,
+                "label": tile.w >= 40 and tile.h >= 28,
                 "cx": tile.x + tile.w / 2,
-                "ty": tile.y + tile.h / 2 - 2,
-                "py": tile.y + tile.h / 2 + 14,
+                "ty": tile.y + tile.h / 2 - 1,
+                "py": tile.y + tile.h / 2 + 12,
             }
         )
     return {"heatmap": {"tiles": tiles, "width": HEATMAP_WIDTH, "height": HEATMAP_HEIGHT}}

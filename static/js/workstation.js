@@ -133,9 +133,10 @@
   }
 
   // Portfolio numbers from the streamed prices and the rendered quantities and costs (data-*).
+  var HEAT_STEPS = [0.005, 0.25, 1, 3]; // as workstation/panels.py
   function heatClass(pct) {
-    var a = Math.abs(pct);
-    var step = a < 0.25 ? 0 : a < 2 ? 1 : a < 5 ? 2 : 3;
+    var a = Math.abs(pct), step = 0;
+    while (step < HEAT_STEPS.length && a >= HEAT_STEPS[step]) step++;
     return step === 0 ? "hm-0" : "hm-" + (pct > 0 ? "p" : "n") + step;
   }
 
