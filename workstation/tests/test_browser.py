@@ -239,3 +239,34 @@ def test_stopped_worker_turns_the_dot_yellow_and_a_restart_green_without_reload(
     finally:
         context.close()
     assert problems == []
+
+
+def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_factory):
+    """Yellow while reconnecting, red once down for a while, green again when the server is back (htmx #2225)."""
+    stack = stack_factory()
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    context, page, problems = open_page(browser, stack.base_url)
+    try:
+        conn = page.locator("#conn")
+        expect(conn).to_have_class(re.compile(r"\blive\b"))
+        page.evaluate("window.__sameDocument = true")
+        before = page.locator("#watchlist [data-px='AAPL']").inner_text()
+
+        stack.stop("web")
+        expect(conn).to_have_class(re.compile(r"\breconnecting\b"))
+        expect(conn).to_have_class(re.compile(r"\bdown\b"), timeout=30_000)
+        expect(conn).to_have_text("disconnected")
+
+        stack.start_web()
+        expect(conn).to_have_class(re.compile(r"\blive\b"), timeout=40_000)
+        expect(page.locator("#watchlist [data-px='AAPL']")).not_to_have_text(before)
+        assert page.evaluate("window.__sameDocument") is True
+    finally:
+        context.close()
+    # While the server was down the browser logged the cut stream and its failed reconnects (htmx logs
+    # each sseError's Event object), and nothing else.
+    expected = ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "[object Event]")
+    unexpected = [p for p in problems if not any(e in p for e in expected)]
+    assert unexpected == []
