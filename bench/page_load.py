@@ -58,7 +58,7 @@ def one_run(browser, base_url: str) -> dict:
         e["requestId"], received.get(e["requestId"], 0) + e["response"].get("encodedDataLength", 0)))
 
     page.goto(base_url + "/", wait_until="load")
-    page.wait_for_function("window.__firstChange !== null", timeout=30_000)
+    page.wait_for_function("() => window.__firstChange !== null", timeout=30_000)
     timings = page.evaluate("""() => {
         const nav = performance.getEntriesByType('navigation')[0];
         const fcp = performance.getEntriesByName('first-contentful-paint')[0];

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost but one, so error responses from the middleware below carry the policy too.
     "core.csp.ContentSecurityPolicyMiddleware",
+    "core.compression.NonStreamingGZipMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
     "servestatic.middleware.ServeStaticMiddleware",
     "finally_site.middleware.api_error_middleware",

@@ -290,3 +290,18 @@ class TestCommandLine:
     def test_help(self, client):
         html = post(client, "/command", {"command": "help"}).content.decode()
         assert "Commands: buy" in html
+
+
+class TestCompression:
+    def test_the_page_is_gzipped(self, client):
+        response = client.get("/", headers={"Accept-Encoding": "gzip"})
+        assert response["Content-Encoding"] == "gzip"
+
+    @pytest.mark.anyio
+    async def test_the_stream_is_never_gzipped(self, async_client):
+        response = await async_client.get("/stream/prices", headers={"Accept-Encoding": "gzip"})
+        assert response.streaming and response["Content-Type"] == "text/event-stream"
+        assert not response.has_header("Content-Encoding")
+        first = await anext(aiter(response.streaming_content))
+        assert first.startswith(b"retry: ")
+        await response.streaming_content.aclose()
