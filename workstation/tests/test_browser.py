@@ -180,6 +180,17 @@ def test_buy_then_sell_through_the_trade_bar(page):
     expect(page.locator("#summary [data-total]")).to_have_text(cash.inner_text())
 
 
+def test_a_double_click_on_buy_fills_once(page):
+    page.get_by_label("Ticker", exact=True).fill("AAPL")
+    page.get_by_label("Quantity").fill("1")
+    page.get_by_role("button", name="Buy").dblclick()
+    expect(page.locator("#trade-msg")).to_contain_text("Bought 1 AAPL")
+    expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+    page.wait_for_timeout(1000)  # a second order, had one been sent, would have landed by now
+    expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+    expect(page.locator("#positions tr[data-position='AAPL'] td").first).to_have_text("1")
+
+
 def test_an_oversell_shows_an_inline_error_and_changes_nothing(page):
     page.get_by_label("Ticker", exact=True).fill("AAPL")
     page.get_by_label("Quantity").fill("1000")
