@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import ROOT, BenchStack  # noqa: E402
+from bench.stack import ROOT, BenchStack
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,7 +28,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 OBSERVE = """
 window.__firstChange = null;
 document.addEventListener('DOMContentLoaded', () => {
-  window.__priceAtDcl = document.querySelector('[data-px]') ? document.querySelector('[data-px]').textContent.trim() : null;
+  const first = document.querySelector('[data-px]');
+  window.__priceAtDcl = first ? first.textContent.trim() : null;
   const seen = new Map([...document.querySelectorAll('#watchlist [data-px]')].map(e => [e, e.textContent.trim()]));
   new MutationObserver(() => {
     if (window.__firstChange !== null) return;

@@ -129,7 +129,10 @@ def run_level(stack: BenchStack, clients: int, settle: float, window: float, pro
     stop_at = start_at + window
     out: mp.Queue = mp.Queue()
     workers = [
-        mp.Process(target=client_process, args=("127.0.0.1", stack.port, clients // procs + (i < clients % procs), start_at, stop_at, out, fmt))
+        mp.Process(
+            target=client_process,
+            args=("127.0.0.1", stack.port, clients // procs + (i < clients % procs), start_at, stop_at, out, fmt),
+        )
         for i in range(procs)
     ]
     for w in workers:
@@ -186,7 +189,8 @@ def main() -> None:
                         help="json: /api/stream/prices; html: the page's /stream/prices")
     args = parser.parse_args()
 
-    print(f"server={args.server} format={args.format} window={args.window}s settle={args.settle}s (10 tickers, 2 ticks/s)")
+    print(f"server={args.server} format={args.format} window={args.window}s settle={args.settle}s "
+          "(10 tickers, 2 ticks/s)")
     print("clients | connected | errors | ticks min/mean (of expected) | lag p50 / p99 / max ms | web CPU % | "
           "µs CPU/client/tick | RSS MB | threads")
     for level in args.clients:

@@ -7,8 +7,8 @@ a series back from the `points` and the `data-*` scale written here, so the page
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # viewBox of a line chart; the SVG is stretched to its box (preserveAspectRatio="none").
 LINE_WIDTH = 1000.0

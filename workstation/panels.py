@@ -21,7 +21,9 @@ SPARK_POINTS = 80
 CHART_POINTS = 400
 
 
-def watchlist_panel(*, user_id: str = DEFAULT_USER, selected: str | None = None, error: str = "", value: str = "") -> dict:
+def watchlist_panel(
+    *, user_id: str = DEFAULT_USER, selected: str | None = None, error: str = "", value: str = ""
+) -> dict:
     store = get_store()
     rows = [
         {
@@ -118,7 +120,8 @@ def positions_panel(view: PortfolioView) -> dict:
 def heatmap_panel(view: PortfolioView) -> dict:
     by_ticker = {p.ticker: p for p in view.positions}
     tiles = []
-    for tile in charts.treemap([(p.ticker, float(p.market_value)) for p in view.positions], HEATMAP_WIDTH, HEATMAP_HEIGHT):
+    weights = [(p.ticker, float(p.market_value)) for p in view.positions]
+    for tile in charts.treemap(weights, HEATMAP_WIDTH, HEATMAP_HEIGHT):
         position = by_ticker[tile.key]
         tiles.append(
             {

@@ -166,7 +166,9 @@ async def command(request: HttpRequest) -> HttpResponse:
     try:
         cmd = commands.parse(text)
         if cmd.verb in ("buy", "sell"):
-            fill = await write(portfolio_services.execute_trade, ticker=cmd.ticker, side=cmd.verb, quantity=cmd.quantity)
+            fill = await write(
+                portfolio_services.execute_trade, ticker=cmd.ticker, side=cmd.verb, quantity=cmd.quantity
+            )
             message, event = _describe_fill(fill), PORTFOLIO_CHANGED
         elif cmd.verb == "add":
             await write(market_services.add_ticker, ticker=cmd.ticker)

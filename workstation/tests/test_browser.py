@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,7 +27,7 @@ if not os.path.exists(CHROMIUM):
         raise RuntimeError(message)  # in CI the browser tests must run
     pytest.skip(message, allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after the skip check)
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -121,7 +120,8 @@ def test_a_price_changes_and_flashes(page):
     before = cells.all_inner_texts()
     expect(page.locator("#watchlist td.flash-up, #watchlist td.flash-down").first).to_be_attached()
     page.wait_for_function(
-        "before => [...document.querySelectorAll('#watchlist td[data-px]')].some((td, i) => td.textContent.trim() !== before[i])",
+        "before => [...document.querySelectorAll('#watchlist td[data-px]')]"
+        ".some((td, i) => td.textContent.trim() !== before[i])",
         arg=before,
         timeout=WAIT_MS,
     )

@@ -12,7 +12,7 @@ def test_treemap_areas_are_proportional_and_fill_the_box():
     items = [("A", 50.0), ("B", 25.0), ("C", 15.0), ("D", 10.0)]
     tiles = charts.treemap(items, 400, 200)
     total = 400 * 200
-    for tile, (_, weight) in zip(sorted(tiles, key=lambda t: t.key), sorted(items)):
+    for tile, (_, weight) in zip(sorted(tiles, key=lambda t: t.key), sorted(items), strict=True):
         assert tile.w * tile.h == pytest.approx(total * weight / 100, rel=1e-6)
         assert 0 <= tile.x and tile.x + tile.w <= 400 + 1e-6 and 0 <= tile.y and tile.y + tile.h <= 200 + 1e-6
     assert sum(t.w * t.h for t in tiles) == pytest.approx(total)
@@ -42,7 +42,7 @@ def test_line_of_one_point_is_still_visible():
 @pytest.mark.parametrize(
     ("filter_name", "value", "expected"),
     [
-        ("money", Decimal("10000"), "$10,000.00"),
+        ("money", Decimal(10000), "$10,000.00"),
         ("money", Decimal("-5.25"), "-$5.25"),
         ("signed_money", Decimal("12.345"), "+$12.35"),
         ("signed_money", Decimal("-0.001"), "$0.00"),

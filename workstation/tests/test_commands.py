@@ -7,11 +7,11 @@ import pytest
 from workstation.commands import HELP, MAX_LENGTH, Command, CommandError, parse
 
 PARSED = [
-    ("buy 10 aapl", Command("buy", "AAPL", Decimal("10"))),
-    ("sell 5 tsla", Command("sell", "TSLA", Decimal("5"))),
+    ("buy 10 aapl", Command("buy", "AAPL", Decimal(10))),
+    ("sell 5 tsla", Command("sell", "TSLA", Decimal(5))),
     ("  BUY   0.5   msft  ", Command("buy", "MSFT", Decimal("0.5"))),
-    ("buy aapl 10", Command("buy", "AAPL", Decimal("10"))),
-    ("b 1 v", Command("buy", "V", Decimal("1"))),
+    ("buy aapl 10", Command("buy", "AAPL", Decimal(10))),
+    ("b 1 v", Command("buy", "V", Decimal(1))),
     ("s .25 brk.b", Command("sell", "BRK.B", Decimal(".25"))),
     ("add pypl", Command("add", "PYPL")),
     ("rm nflx", Command("rm", "NFLX")),

@@ -33,8 +33,10 @@ def test_one_named_event_one_data_line():
 
 def test_each_quote_formatted_and_raw():
     html = render_fragment(tick(AAPL, PENNY))
-    assert '<li data-t="AAPL" data-p="191.5" data-o="190.0" data-d="up"><b>191.50</b><i class="up">+0.79%</i></li>' in html
-    assert '<li data-t="ABC" data-p="0.4321" data-o="0.5" data-d="down"><b>0.4321</b><i class="down">-13.58%</i></li>' in html
+    assert ('<li data-t="AAPL" data-p="191.5" data-o="190.0" data-d="up">'
+            '<b>191.50</b><i class="up">+0.79%</i></li>') in html
+    assert ('<li data-t="ABC" data-p="0.4321" data-o="0.5" data-d="down">'
+            '<b>0.4321</b><i class="down">-13.58%</i></li>') in html
 
 
 def test_independent_of_any_portfolio():
