@@ -281,3 +281,24 @@ def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_fac
     expected = ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "[object Event]")
     unexpected = [p for p in problems if not any(e in p for e in expected)]
     assert unexpected == []
+
+
+def test_a_held_ticker_removed_from_the_watchlist_stays_priced(page):
+    command = page.get_by_label("Command")
+    command.fill("buy 1 nflx")
+    command.press("Enter")
+    expect(page.locator("#positions tr[data-position='NFLX']")).to_be_visible()
+    page.get_by_role("button", name="Remove NFLX").click()
+    expect(page.locator("#watchlist tr[data-row='NFLX']")).to_have_count(0)
+    price = page.locator("#positions tr[data-position='NFLX'] td[data-px]")
+    before = price.inner_text()
+    expect(price).not_to_have_text(before)  # still streamed: the position is valued live
+
+
+def test_the_assistant_panel_is_docked_and_collapses(page):
+    panel = page.locator("#assistant")
+    expect(panel).to_have_attribute("open", "")
+    width = panel.bounding_box()["width"]
+    page.get_by_text("Assistant", exact=True).click()
+    expect(panel).not_to_have_attribute("open", "")
+    assert panel.bounding_box()["width"] < width / 3
