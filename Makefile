@@ -24,6 +24,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 # migrate also seeds a new database (post_migrate), and is safe to start twice at once (core's migrate).
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input -v 0
 
 run: migrate
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh

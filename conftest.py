@@ -73,6 +73,14 @@ def pytest_report_header(config):
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    """Hashed, compressed static files, as `make run` serves them: the page's {% static %} reads the manifest."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def price_store(settings, tmp_path):
     """Each test gets an empty price store of its own (and in-process writes join the test's transaction)."""

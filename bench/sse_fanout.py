@@ -1,6 +1,7 @@
 """How many /api/stream/prices clients one web process feeds, and how late.
 
     .venv/bin/python bench/sse_fanout.py --server uvicorn --clients 100 500 1000
+    .venv/bin/python bench/sse_fanout.py --format html --clients 1000     # the page's HTML stream
 
 For each level: open N streams (from 2 client processes), let them settle, then for a measurement window
 record, per client and tick, the delay from the tick's timestamp (set by the worker when it produced the
@@ -24,13 +25,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import BenchStack  # noqa: E402
 
 TS_KEY = b'"timestamp":"'
+HTML_TS_KEY = b'data-at="'
+PATHS = {"json": "/api/stream/prices", "html": "/stream/prices"}
 
 
-async def client(host: str, port: int, start_at: float, stop_at: float, lags: list[float], counts: list[int]) -> None:
+async def client(host: str, port: int, start_at: float, stop_at: float, lags: list[float], counts: list[int],
+                 fmt: str = "json") -> None:
     """A lean HTTP/1.1 reader (raw asyncio streams): client-side parsing must not be what we measure."""
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(f"GET /api/stream/prices HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    writer.write(f"GET {PATHS[fmt]} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
     await writer.drain()
+    if fmt == "html":
+        try:
+            await html_ticks(reader, start_at, stop_at, lags, counts)
+        finally:
+            writer.close()
+        return
     received = 0
     last_tick = b""
     buffer = b""
@@ -61,7 +71,30 @@ async def client(host: str, port: int, start_at: float, stop_at: float, lags: li
     counts.append(received)
 
 
-def client_process(host: str, port: int, n: int, start_at: float, stop_at: float, out: mp.Queue) -> None:
+async def html_ticks(reader, start_at: float, stop_at: float, lags: list[float], counts: list[int]) -> None:
+    """The page's stream: one `tick` event per tick whose <ol data-at="epoch"> is the worker's tick time."""
+    received = 0
+    buffer = b""
+    while True:
+        data = await reader.read(65536)
+        if not data:
+            raise ConnectionError("stream closed by the server")
+        now = time.time()
+        buffer += data
+        while (at := buffer.find(HTML_TS_KEY)) >= 0 and (end := buffer.find(b'"', at + len(HTML_TS_KEY))) >= 0:
+            stamp = float(buffer[at + len(HTML_TS_KEY):end])
+            buffer = buffer[end:]
+            if start_at <= now <= stop_at:
+                lags.append(now - stamp)
+                received += 1
+        buffer = buffer[-64:]
+        if now > stop_at:
+            break
+    counts.append(received)
+
+
+def client_process(host: str, port: int, n: int, start_at: float, stop_at: float, out: mp.Queue,
+                   fmt: str = "json") -> None:
     try:
         import uvloop
 
@@ -74,7 +107,7 @@ def client_process(host: str, port: int, n: int, start_at: float, stop_at: float
         counts: list[int] = []
         tasks = []
         for _ in range(n):
-            tasks.append(asyncio.create_task(client(host, port, start_at, stop_at, lags, counts)))
+            tasks.append(asyncio.create_task(client(host, port, start_at, stop_at, lags, counts, fmt)))
             await asyncio.sleep(0.002)  # ramp up rather than a thundering herd of connects
         results = await asyncio.gather(*tasks, return_exceptions=True)
         errors = sum(isinstance(r, BaseException) for r in results)
@@ -90,15 +123,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def run_level(stack: BenchStack, clients: int, settle: float, window: float, procs: int) -> dict:
+def run_level(stack: BenchStack, clients: int, settle: float, window: float, procs: int, fmt: str = "json") -> dict:
     ramp = clients / procs * 0.002 + 1
     start_at = time.time() + ramp + settle
     stop_at = start_at + window
     out: mp.Queue = mp.Queue()
     # Each client process talks to one web process (round robin), as a load balancer would spread them.
     workers = [
-        mp.Process(target=client_process, args=("127.0.0.1", stack.ports[i % len(stack.ports)],
-                                                clients // procs + (i < clients % procs), start_at, stop_at, out))
+        mp.Process(
+            target=client_process,
+            args=("127.0.0.1", stack.ports[i % len(stack.ports)], clients // procs + (i < clients % procs), start_at,
+                  stop_at, out, fmt),
+        )
         for i in range(procs)
     ]
     for w in workers:
@@ -142,7 +178,8 @@ def run_level(stack: BenchStack, clients: int, settle: float, window: float, pro
         "p99_ms": percentile(lags, 99) * 1000,
         "max_ms": max(lags) * 1000 if lags else float("nan"),
         "cpu_percent": cpu,
-        "cpu_us_per_client_tick": cpu / 100 / max(1, len(counts)) / 2 * 1e6,
+        # Web-process CPU per client per tick delivered.
+        "cpu_us_per_client_tick": cpu / 100 * window / max(1, sum(counts)) * 1e6,
         "rss_mb": max(rss) / 2**20,
         "threads": max(threads),
     }
@@ -158,16 +195,19 @@ def main() -> None:
     parser.add_argument("--webs", type=int, default=1, help="web processes (client processes spread over them)")
     parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--format", choices=sorted(PATHS), default="json",
+                        help="json: /api/stream/prices; html: the page's /stream/prices")
     args = parser.parse_args()
 
     topology = dict(webs=args.webs, store=args.store, database=args.database)
-    print(f"server={args.server} {topology} window={args.window}s settle={args.settle}s (10 tickers, 2 ticks/s)")
+    print(f"server={args.server} format={args.format} {topology} window={args.window}s settle={args.settle}s "
+          "(10 tickers, 2 ticks/s)")
     print("clients | connected | errors | ticks min/mean (of expected) | lag p50 / p99 / max ms | web CPU % (all webs) "
           "| µs CPU per client-tick | RSS MB | threads")
     for level in args.clients:
         # A fresh server per level, so memory and threads belong to that level alone.
         with BenchStack(server=args.server, **topology) as stack:
-            r = run_level(stack, level, args.settle, args.window, args.client_procs)
+            r = run_level(stack, level, args.settle, args.window, args.client_procs, args.format)
         print(
             f"{r['clients']:7d} | {r['connected']:9d} | {r['errors']:6d} | "
             f"{r['ticks_min']:3d}/{r['ticks_mean']:5.1f} (of {r['ticks_expected']:.0f}) | "

@@ -68,11 +68,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "template_partials",  # wraps the template loaders so "workstation.html#panel" renders one partial
     "ninja",  # serves its Swagger UI from local static files instead of a CDN
     "core",
     "market",
     "portfolio",
     "assistant",
+    "workstation",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +82,9 @@ MIDDLEWARE = [
     # request.get_host()), security headers and CSRF are never skipped for speed. The finally_site
     # versions run the same hooks inline on the event loop instead of a thread hop each (middleware.py).
     "finally_site.middleware.SecurityMiddleware",
+    # Outermost but one, so error responses from the middleware below carry the policy too.
+    "core.csp.ContentSecurityPolicyMiddleware",
+    "core.compression.NonStreamingGZipMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
     "servestatic.middleware.ServeStaticMiddleware",
     "finally_site.middleware.api_error_middleware",
@@ -108,6 +113,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Builtins, so templates need no {% load %}; on Django 6 the partials tags become built in.
+            "builtins": ["django.templatetags.static", "template_partials.templatetags.partials", "core.formatting"],
         },
     },
 ]
@@ -218,6 +225,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 SERVESTATIC_USE_FINDERS = True
+# Hashed, compressed names with far-future caching; `make run` and the test session run collectstatic first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Content-Security-Policy (core/csp.py) -------------------------------------------------------
+
+# Same-origin scripts and styles only: no inline script, no style attribute, no eval (htmx's allowEval is off).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- Logging ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from django.http import StreamingHttpResponse
 
 from market.hub import PriceHub
 from market.store import PriceStore, Tick, get_store
+from market.stream_html import HTML_FORMAT, render_html
 
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -36,7 +37,7 @@ def render_json(tick: Tick) -> bytes:
 
 
 # Other formats (the htmx UI's HTML fragments) register here and ride the same hub and ticks.
-RENDERERS = {JSON_FORMAT: render_json}
+RENDERERS = {JSON_FORMAT: render_json, HTML_FORMAT: render_html}
 
 _hubs: dict[str, PriceHub] = {}
 _hubs_lock = threading.Lock()

@@ -131,3 +131,22 @@ def snapshot_series(
 def held_tickers() -> set[str]:
     """Every ticker any user holds: the price worker keeps these priced even off the watchlist."""
     return set(Position.objects.values_list("ticker", flat=True).distinct())
+
+
+@dataclass(frozen=True)
+class TradeView:
+    executed_at: datetime
+    ticker: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    notional: Decimal
+    realized_pnl: Decimal | None
+
+
+def recent_trades(*, user_id: str = DEFAULT_USER, limit: int = 50) -> list[TradeView]:
+    """The newest trades first, for the blotter."""
+    rows = Trade.objects.filter(user_id=user_id).order_by("-executed_at")[:limit]
+    return [
+        TradeView(t.executed_at, t.ticker, t.side, t.quantity, t.price, t.notional, t.realized_pnl) for t in rows
+    ]

@@ -1,0 +1,85 @@
+"""Template filters for numbers in the terminal: money, signed amounts, percentages, quantities.
+
+Registered as a template builtin (settings.TEMPLATES), so the page, its partials and the price stream's
+fragment format a number the same way.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+MINUS = "-"
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+@register.filter
+def money(value) -> str:
+    """$10,000.00; -$5.25."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    sign = MINUS if number < 0 else ""
+    return f"{sign}${abs(number):,.2f}"
+
+
+@register.filter
+def signed_money(value) -> str:
+    """+$12.34, -$5.00, $0.00: a P&L figure always says which way it went."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "+" if number > 0 else MINUS if number < 0 else ""
+    return f"{sign}${abs(number):,.2f}"
+
+
+@register.filter
+def signed_percent(value) -> str:
+    """+0.79%, -1.20%, 0.00%."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "+" if number > 0 else MINUS if number < 0 else ""
+    return f"{sign}{abs(number):,.2f}%"
+
+
+@register.filter
+def price(value) -> str:
+    """191.50, 0.4321 (sub-dollar prices keep four decimals, as the store does)."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    return f"{number:,.2f}" if abs(number) >= 1 else f"{number:,.4f}"
+
+
+@register.filter
+def quantity(value) -> str:
+    """10, 0.5, 1,234.5678: no trailing zeros."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    text = f"{number:,.4f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@register.filter
+def tone(value) -> str:
+    """CSS class for a signed number: up, down or flat."""
+    number = _decimal(value)
+    if number is None or number == 0:
+        return "flat"
+    return "up" if number > 0 else "down"

@@ -1,0 +1,265 @@
+/* FinAlly workstation: what htmx does not do by itself.
+ *
+ * htmx swaps each tick's HTML (rendered once per web process, the same for every user) into the hidden
+ * #tick element. This script places each quote where the page shows it: price text and its flash, change %,
+ * sparklines and the main chart (extended from the server-drawn SVG), and the numbers that depend on this
+ * page's portfolio (header total, position value and P&L, heatmap colors), computed here from the streamed
+ * prices and the quantities and costs the server rendered as data-* attributes. It also keeps the
+ * connection dot honest, selects a ticker on a watchlist click and focuses the command line on "/".
+ * No eval, no inline styles: the Content-Security-Policy allows neither.
+ */
+(function () {
+  "use strict";
+
+  var W = 1000, H = 100;
+  var LIMITS = { spark: 80, main: 400 };
+  var body = document.body;
+  var historySeconds = Number(body.dataset.historySeconds) || 1800;
+  var usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  var quotes = new Map(); // ticker -> {p, o}
+  var lines = new WeakMap(); // svg -> {pts: [[t, v]], limit}
+
+  // --- formatting (the same as core/formatting.py) ----------------------------------------------
+  function cents(v) { return Math.round(v * 100) / 100; }
+  function money(v) { return (v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
+  function signedMoney(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
+  function signedPercent(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + Math.abs(v).toFixed(2) + "%"; }
+  function price(v) { return Math.abs(v) >= 1 ? v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : v.toFixed(4); }
+  function tone(v) { v = cents(v); return v > 0 ? "up" : v < 0 ? "down" : "flat"; }
+  function setTone(el, v) {
+    el.classList.remove("up", "down", "flat");
+    el.classList.add(tone(v));
+  }
+  function byTicker(attr, ticker) {
+    return document.querySelectorAll("[" + attr + '="' + CSS.escape(ticker) + '"]');
+  }
+
+  function flash(el, dir) {
+    el.classList.remove("flash-up", "flash-down");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("flash-" + dir);
+  }
+
+  // --- line charts: read back the server's SVG, extend it, redraw ------------------------------------
+  function readLine(svg) {
+    var s = lines.get(svg);
+    if (s) return s;
+    var d = svg.dataset;
+    var t0 = Number(d.t0), t1 = Number(d.t1), lo = Number(d.lo), hi = Number(d.hi), n = Number(d.n) || 0;
+    var pts = [];
+    if (n > 0) {
+      var raw = svg.querySelector("polyline").getAttribute("points").trim().split(/\s+/);
+      raw.forEach(function (pair) {
+        var xy = pair.split(",");
+        pts.push([t0 + (Number(xy[0]) / W) * (t1 - t0), hi - (Number(xy[1]) / H) * (hi - lo)]);
+      });
+      if (n === 1 && pts.length === 2) pts.shift(); // the server drew one point as a short segment
+    }
+    s = { pts: pts, limit: svg.classList.contains("main") ? LIMITS.main : LIMITS.spark };
+    lines.set(svg, s);
+    return s;
+  }
+
+  function drawLine(svg, pts) {
+    var poly = svg.querySelector("polyline");
+    if (!pts.length) return null;
+    var lo = Infinity, hi = -Infinity;
+    pts.forEach(function (p) { if (p[1] < lo) lo = p[1]; if (p[1] > hi) hi = p[1]; });
+    var pad = (hi - lo) * 0.08 || Math.max(Math.abs(hi) * 0.001, 0.01);
+    lo -= pad; hi += pad;
+    var t0 = pts[0][0], t1 = pts[pts.length - 1][0], span = t1 - t0 || 1;
+    var out = pts.map(function (p) {
+      var x = t1 === t0 ? W : ((p[0] - t0) / span) * W;
+      return x.toFixed(1) + "," + (((hi - p[1]) / (hi - lo)) * H).toFixed(2);
+    });
+    if (out.length === 1) out.unshift("0," + out[0].split(",")[1]);
+    poly.setAttribute("points", out.join(" "));
+    return { lo: lo, hi: hi };
+  }
+
+  function extendLine(svg, t, v) {
+    var s = readLine(svg), pts = s.pts;
+    if (pts.length && t <= pts[pts.length - 1][0]) return null; // a resent tick after a reconnect
+    pts.push([t, v]);
+    while (pts.length > 2 && pts[0][0] < t - historySeconds) pts.shift();
+    if (pts.length > 2 * s.limit) {
+      // Halve the older points, keep the newest: the same shape at the server's resolution.
+      var kept = [];
+      for (var i = 0; i < pts.length - 1; i += 2) kept.push(pts[i]);
+      kept.push(pts[pts.length - 1]);
+      s.pts = pts = kept;
+    }
+    return drawLine(svg, pts);
+  }
+
+  // --- each tick ---------------------------------------------------------------------------------------
+  function applyTick() {
+    var ol = document.querySelector("#tick > ol");
+    if (!ol) return;
+    var at = Number(ol.dataset.at);
+    feed.tick(at);
+    Array.prototype.forEach.call(ol.children, function (li) {
+      var t = li.dataset.t, p = Number(li.dataset.p), o = Number(li.dataset.o);
+      var prev = quotes.get(t);
+      quotes.set(t, { p: p, o: o });
+      var text = li.querySelector("b").textContent;
+      var change = li.querySelector("i");
+      var dir = prev ? (p > prev.p ? "up" : p < prev.p ? "down" : null) : (li.dataset.d === "flat" ? null : li.dataset.d);
+      byTicker("data-px", t).forEach(function (el) {
+        if (el.textContent.trim() === text) return;
+        el.textContent = text;
+        if (dir) flash(el, dir);
+      });
+      byTicker("data-chg", t).forEach(function (el) {
+        el.textContent = change.textContent;
+        el.classList.remove("up", "down", "flat");
+        el.classList.add(change.className || "flat");
+      });
+      byTicker("data-series", t).forEach(function (svg) {
+        var range = extendLine(svg, at, p);
+        if (svg.classList.contains("spark")) {
+          svg.classList.remove("up", "down", "flat");
+          svg.classList.add(change.className || "flat");
+        } else if (range) {
+          var chart = svg.closest(".chart");
+          var hiEl = chart && chart.querySelector("[data-axis-hi]");
+          var loEl = chart && chart.querySelector("[data-axis-lo]");
+          if (hiEl) hiEl.textContent = price(range.hi);
+          if (loEl) loEl.textContent = price(range.lo);
+        }
+      });
+    });
+    updatePortfolio();
+  }
+
+  // Portfolio numbers from the streamed prices and the rendered quantities and costs (data-*).
+  var HEAT_STEPS = [0.005, 0.25, 1, 3]; // as workstation/panels.py
+  function heatClass(pct) {
+    var a = Math.abs(pct), step = 0;
+    while (step < HEAT_STEPS.length && a >= HEAT_STEPS[step]) step++;
+    return step === 0 ? "hm-0" : "hm-" + (pct > 0 ? "p" : "n") + step;
+  }
+
+  function valued(ticker, qty, cost, fallback) {
+    var q = quotes.get(ticker);
+    var p = q ? q.p : fallback;
+    if (p === null || p === undefined || isNaN(p)) return { value: cost, priced: false };
+    return { value: cents(qty * p), priced: true };
+  }
+
+  function updatePortfolio() {
+    var summary = document.getElementById("summary");
+    if (!summary) return;
+    var invested = 0, unrealized = 0;
+    document.querySelectorAll("#positions tr[data-position]").forEach(function (row) {
+      var qty = Number(row.dataset.qty), cost = Number(row.dataset.cost);
+      var v = valued(row.dataset.position, qty, cost, row.dataset.p === "" ? null : Number(row.dataset.p));
+      invested += v.value;
+      unrealized += v.value - cost;
+      if (!v.priced) return;
+      var pnl = v.value - cost, pct = cost ? (pnl / cost) * 100 : 0;
+      var valueEl = row.querySelector("[data-value]"), pnlEl = row.querySelector("[data-pnl]"), pctEl = row.querySelector("[data-pnl-pct]");
+      if (valueEl) valueEl.textContent = money(v.value);
+      if (pnlEl) { pnlEl.textContent = signedMoney(pnl); setTone(pnlEl, pnl); }
+      if (pctEl) { pctEl.textContent = signedPercent(pct); setTone(pctEl, pct); }
+    });
+    var total = summary.querySelector("[data-total]");
+    if (total) total.textContent = money(Number(summary.dataset.cash) + invested);
+    var unrl = summary.querySelector("[data-unrealized]");
+    if (unrl) { unrl.textContent = signedMoney(unrealized); setTone(unrl, unrealized); }
+    document.querySelectorAll("#heatmap [data-tile]").forEach(function (tile) {
+      var qty = Number(tile.dataset.qty), cost = Number(tile.dataset.cost);
+      var v = valued(tile.dataset.tile, qty, cost, null);
+      if (!v.priced) return;
+      var pct = cost ? ((v.value - cost) / cost) * 100 : 0;
+      tile.setAttribute("class", "tile " + heatClass(pct));
+      var label = tile.querySelector("[data-tile-pct]");
+      if (label) label.textContent = signedPercent(pct);
+    });
+  }
+
+  // --- the connection dot: green live, yellow reconnecting or stale, red disconnected ----------------
+  var feed = (function () {
+    var el = document.getElementById("conn");
+    var text = el.querySelector(".conn-text");
+    var staleAfter = Number(el.dataset.staleAfter) || 3;
+    // Browser clock minus server clock, so a tick's age is right even if the two disagree.
+    var skew = Date.now() / 1000 - Number(el.dataset.serverNow);
+    var lastTick = Number(el.dataset.lastTick) || 0;
+    var stream = "connecting", errorSince = 0;
+
+    function render() {
+      var now = Date.now() / 1000, state, words;
+      var age = lastTick ? now - skew - lastTick : null;
+      if (stream === "error") {
+        if (now - errorSince > 10) { state = "down"; words = "disconnected"; }
+        else { state = "reconnecting"; words = "reconnecting…"; }
+      } else if (age === null) {
+        state = "stale"; words = "waiting for prices";
+      } else if (age > staleAfter) {
+        state = "stale"; words = "prices delayed " + Math.round(age) + " s";
+      } else {
+        state = "live"; words = "live";
+      }
+      if (el.dataset.state !== state || text.textContent !== words) {
+        el.className = "conn " + state;
+        el.dataset.state = state;
+        text.textContent = words;
+      }
+    }
+    setInterval(render, 500);
+    return {
+      tick: function (at) { lastTick = at; stream = "open"; render(); },
+      open: function () { stream = "open"; render(); },
+      error: function () {
+        if (stream !== "error") errorSince = Date.now() / 1000;
+        stream = "error";
+        render();
+      },
+    };
+  })();
+
+  body.addEventListener("htmx:sseMessage", function (e) {
+    if (e.target && e.target.id === "tick") applyTick();
+  });
+  body.addEventListener("htmx:sseOpen", feed.open);
+  body.addEventListener("htmx:sseError", feed.error);
+  // A panel re-rendered by the server (after a trade, on its timer) gets the latest streamed prices at once.
+  body.addEventListener("htmx:afterSettle", function (e) {
+    var id = e.target && e.target.id;
+    if (id === "positions" || id === "heatmap" || id === "summary") updatePortfolio();
+  });
+
+  // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
+  function select(ticker) {
+    var input = document.getElementById("trade-ticker");
+    if (input) input.value = ticker;
+    document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
+      var on = row.dataset.row === ticker;
+      row.classList.toggle("selected", on);
+      if (on) row.setAttribute("aria-selected", "true"); else row.removeAttribute("aria-selected");
+    });
+  }
+  body.addEventListener("click", function (e) {
+    var target = e.target;
+    var button = target.closest("[data-select]");
+    if (button) { select(button.dataset.select); return; }
+    var row = target.closest("#watchlist tr[data-row]");
+    if (row && !target.closest("button, a, input")) {
+      var sym = row.querySelector("[data-select]");
+      if (sym) sym.click();
+    }
+  });
+
+  // --- "/" focuses the command line (unless typing somewhere already) --------------------------------
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
+    var t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    var cmd = document.getElementById("command");
+    if (cmd) { e.preventDefault(); cmd.focus(); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && e.target && e.target.id === "command") e.target.blur();
+  });
+})();

@@ -1,0 +1,93 @@
+"""The terminal command line: `buy 10 aapl`, `sell 5 tsla`, `add pypl`, `rm nflx`.
+
+Parsing only: what the user asked for, or a CommandError fit to show them. The view executes a command
+through the same services as the buttons (the trade engine decides whether a trade may happen).
+Anything that is not a command will go to the assistant once it exists; until then it lists the commands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from market.exceptions import InvalidTicker
+from market.tickers import normalize_ticker
+
+MAX_LENGTH = 200
+HELP = "Commands: buy <qty> <ticker>, sell <qty> <ticker>, add <ticker>, rm <ticker>, help."
+
+VERBS = {
+    "buy": "buy",
+    "b": "buy",
+    "sell": "sell",
+    "s": "sell",
+    "add": "add",
+    "watch": "add",
+    "rm": "rm",
+    "remove": "rm",
+    "del": "rm",
+    "help": "help",
+    "?": "help",
+}
+
+# A plain decimal: no sign, no exponent, no nan/inf, no thousands separators.
+_QUANTITY_RE = re.compile(r"\d{1,10}(\.\d{1,4})?|\.\d{1,4}")
+
+
+class CommandError(ValueError):
+    """The text is not a command we can run; the message says why, fit to show as is."""
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # buy, sell, add, rm, help
+    ticker: str | None = None
+    quantity: Decimal | None = None
+
+
+def _shown(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quantity(raw: str) -> Decimal:
+    if not _QUANTITY_RE.fullmatch(raw):
+        raise CommandError(f"'{_shown(raw)}' is not a quantity: use a plain number such as 10 or 0.5.")
+    quantity = Decimal(raw)
+    if quantity <= 0:
+        raise CommandError("Quantity must be greater than zero.")
+    return quantity
+
+
+def _ticker(raw: str) -> str:
+    try:
+        return normalize_ticker(raw)
+    except InvalidTicker as exc:
+        raise CommandError(str(exc)) from None
+
+
+def parse(text: object) -> Command:
+    if not isinstance(text, str):
+        raise CommandError("Type a command. " + HELP)
+    if len(text) > MAX_LENGTH:
+        raise CommandError(f"That is longer than {MAX_LENGTH} characters. " + HELP)
+    words = text.split()
+    if not words:
+        raise CommandError("Type a command. " + HELP)
+    verb = VERBS.get(words[0].lower())
+    args = words[1:]
+    if verb is None:
+        raise CommandError(f"Unknown command '{_shown(words[0])}'. " + HELP)
+    if verb == "help":
+        return Command("help")
+    if verb in ("add", "rm"):
+        if len(args) != 1:
+            raise CommandError(f"Usage: {verb} <ticker>, for example '{verb} pypl'.")
+        return Command(verb, ticker=_ticker(args[0]))
+    # buy / sell: the quantity first (`buy 10 aapl`); the other order is accepted too (`buy aapl 10`).
+    if len(args) != 2:
+        raise CommandError(f"Usage: {verb} <qty> <ticker>, for example '{verb} 10 aapl'.")
+    first, second = args
+    if _QUANTITY_RE.fullmatch(second) and not _QUANTITY_RE.fullmatch(first):
+        first, second = second, first
+    return Command(verb, ticker=_ticker(second), quantity=_quantity(first))

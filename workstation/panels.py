@@ -1,0 +1,183 @@
+"""What each panel of the workstation shows, as plain template context.
+
+Shared by the full page and the panels' own htmx requests, so a panel renders the same either way; the
+page is the union of its panels.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from core import charts
+from core.db import DEFAULT_USER
+from market import selectors
+from market.store import get_store
+from portfolio import selectors as portfolio_selectors
+from portfolio.selectors import PortfolioView
+
+SPARK_POINTS = 80
+CHART_POINTS = 400
+
+
+def watchlist_panel(
+    *, user_id: str = DEFAULT_USER, selected: str | None = None, error: str = "", value: str = ""
+) -> dict:
+    store = get_store()
+    rows = [
+        {
+            "ticker": w.ticker,
+            "quote": w.quote,
+            "status": w.status,
+            "spark": charts.line(store.history(w.ticker), SPARK_POINTS),
+        }
+        for w in selectors.watchlist_quotes(user_id=user_id)
+    ]
+    return {
+        "watchlist": rows,
+        "selected": selected,
+        "wl_error": error,
+        "wl_value": value,
+        "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
+    }
+
+
+def chart_panel(ticker: str | None) -> dict:
+    store = get_store()
+    quote = store.latest(ticker) if ticker else None
+    return {
+        "chart": {
+            "ticker": ticker,
+            "quote": quote,
+            "line": charts.line(store.history(ticker) if ticker else [], CHART_POINTS),
+        },
+        "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
+        "history_minutes": round(settings.PRICE_HISTORY_SECONDS / 60),
+    }
+
+
+def feed_panel() -> dict:
+    """The connection dot as the server sees the feed now; the page's script keeps it current from then on."""
+    status = get_store().status()
+    age = status.age()
+    # No tick for a few source intervals (at least 3 s) reads as stale.
+    stale_after = max(3.0, 3 * (status.interval or settings.MARKET_TICK_SECONDS))
+    if age is None:
+        state, text = "stale", "waiting for prices"
+    elif age > stale_after:
+        state, text = "stale", f"prices delayed {age:.0f} s"
+    else:
+        state, text = "live", "live"
+    return {
+        "feed": {
+            "state": state,
+            "text": text,
+            "stale_after": stale_after,
+            "last_tick_at": repr(float(status.last_tick_at or 0)),
+            "now": repr(time.time()),
+            "source": status.source or "",
+        }
+    }
+
+
+def default_ticker(rows: list[dict], requested: str | None) -> str | None:
+    """The ticker the main chart shows: the one asked for if it is on the watchlist, else the first."""
+    tickers = [row["ticker"] for row in rows]
+    if requested:
+        requested = requested.strip().upper()
+        if requested in tickers:
+            return requested
+    return tickers[0] if tickers else None
+
+
+# --- portfolio panels ------------------------------------------------------------------------------
+
+# Close to its size on screen, so the labels read at their nominal size.
+HEATMAP_WIDTH = 340
+HEATMAP_HEIGHT = 180
+PNL_POINTS = 300
+HEAT_STEPS = (0.005, 0.25, 1.0, 3.0)  # |P&L %| below the first is flat; then four intensities
+
+
+def heat_class(percent) -> str:
+    """Green for profit, red for loss, four intensities by P&L %; the same steps as workstation.js."""
+    p = float(percent)
+    step = next((i for i, bound in enumerate(HEAT_STEPS) if abs(p) < bound), len(HEAT_STEPS))
+    if step == 0:
+        return "hm-0"
+    return f"hm-{'p' if p > 0 else 'n'}{step}"
+
+
+def summary_panel(view: PortfolioView) -> dict:
+    return {"pv": view}
+
+
+def positions_panel(view: PortfolioView) -> dict:
+    return {"pv": view}
+
+
+def heatmap_panel(view: PortfolioView) -> dict:
+    by_ticker = {p.ticker: p for p in view.positions}
+    tiles = []
+    weights = [(p.ticker, float(p.market_value)) for p in view.positions]
+    for tile in charts.treemap(weights, HEATMAP_WIDTH, HEATMAP_HEIGHT):
+        position = by_ticker[tile.key]
+        tiles.append(
+            {
+                "tile": tile,
+                "position": position,
+                "heat": heat_class(position.unrealized_pnl_percent),
+                # Labels only where they fit; the tile's <title> names it everywhere.
+                "label": tile.w >= 40 and tile.h >= 28,
+                "cx": tile.x + tile.w / 2,
+                "ty": tile.y + tile.h / 2 - 1,
+                "py": tile.y + tile.h / 2 + 12,
+            }
+        )
+    return {"heatmap": {"tiles": tiles, "width": HEATMAP_WIDTH, "height": HEATMAP_HEIGHT}}
+
+
+def pnl_panel(*, user_id: str = DEFAULT_USER) -> dict:
+    series = [(at.timestamp(), float(value)) for value, at in portfolio_selectors.snapshot_series(user_id=user_id)]
+    line = charts.line(series, PNL_POINTS)
+    first = series[0][1] if series else None
+    last = series[-1][1] if series else None
+    return {
+        "pnl": {
+            "line": line,
+            "first": first,
+            "last": last,
+            "change": (last - first) if series else None,
+            "count": len(series),
+        }
+    }
+
+
+def blotter_panel(*, user_id: str = DEFAULT_USER) -> dict:
+    return {"trades": portfolio_selectors.recent_trades(user_id=user_id)}
+
+
+def trade_panel(*, ticker: str | None = "", quantity: str = "", message: str = "", error: str = "") -> dict:
+    return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error}}
+
+
+def command_panel(*, value: str = "", message: str = "", error: str = "") -> dict:
+    return {"cmd": {"value": value, "message": message, "error": error}}
+
+
+def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> dict:
+    """Everything the page shows at once: each panel's context, the portfolio valued once."""
+    view = portfolio_selectors.portfolio(user_id=user_id)
+    context = watchlist_panel(user_id=user_id)
+    selected = default_ticker(context["watchlist"], ticker)
+    context["selected"] = selected
+    context.update(chart_panel(selected))
+    context.update(feed_panel())
+    context.update(summary_panel(view))
+    context.update(heatmap_panel(view))
+    context.update(pnl_panel(user_id=user_id))
+    context.update(blotter_panel(user_id=user_id))
+    context.update(trade_panel(ticker=selected))
+    context.update(command_panel())
+    return context

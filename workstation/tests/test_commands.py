@@ -1,0 +1,72 @@
+"""The command-line parser as a table: what each line means, and what each hostile line is refused with."""
+
+from decimal import Decimal
+
+import pytest
+
+from workstation.commands import HELP, MAX_LENGTH, Command, CommandError, parse
+
+PARSED = [
+    ("buy 10 aapl", Command("buy", "AAPL", Decimal(10))),
+    ("sell 5 tsla", Command("sell", "TSLA", Decimal(5))),
+    ("  BUY   0.5   msft  ", Command("buy", "MSFT", Decimal("0.5"))),
+    ("buy aapl 10", Command("buy", "AAPL", Decimal(10))),
+    ("b 1 v", Command("buy", "V", Decimal(1))),
+    ("s .25 brk.b", Command("sell", "BRK.B", Decimal(".25"))),
+    ("add pypl", Command("add", "PYPL")),
+    ("rm nflx", Command("rm", "NFLX")),
+    ("remove nflx", Command("rm", "NFLX")),
+    ("help", Command("help")),
+    ("?", Command("help")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PARSED, ids=[t for t, _ in PARSED])
+def test_parses(text, expected):
+    assert parse(text) == expected
+
+
+REFUSED = [
+    ("buy -1 aapl", "not a quantity"),
+    ("buy 1e9 aapl", "not a quantity"),
+    ("sell nan x", "not a quantity"),
+    ("sell inf aapl", "not a quantity"),
+    ("buy 0 aapl", "greater than zero"),
+    ("buy 0.00001 aapl", "not a quantity"),
+    ("buy 1,000 aapl", "not a quantity"),
+    ("buy 10", "Usage: buy <qty> <ticker>"),
+    ("buy 10 aapl now", "Usage: buy <qty> <ticker>"),
+    ("sell", "Usage: sell <qty> <ticker>"),
+    ("add", "Usage: add <ticker>"),
+    ("add two words", "Usage: add <ticker>"),
+    ("rm", "Usage: rm <ticker>"),
+    ("buy 10 <script>", "is not a ticker"),
+    ("add toolongtickername", "longer than 10"),
+    ("hello world", "Unknown command 'hello'"),
+    ("what should I buy?", "Unknown command 'what'"),
+    ("", "Type a command"),
+    ("   ", "Type a command"),
+    ("x" * 10_000, f"longer than {MAX_LENGTH}"),
+    ("buy 10 aapl " + "a" * 10_000, f"longer than {MAX_LENGTH}"),
+    ("\x00buy 1 aapl", "Unknown command"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), REFUSED, ids=[t[:30] for t, _ in REFUSED])
+def test_refuses(text, message):
+    with pytest.raises(CommandError) as excinfo:
+        parse(text)
+    assert message in str(excinfo.value)
+    # The message is shown in place: it never echoes a long input back.
+    assert len(str(excinfo.value)) < 300
+
+
+def test_unknown_command_lists_the_commands():
+    with pytest.raises(CommandError, match="buy <qty> <ticker>, sell <qty> <ticker>, add <ticker>, rm <ticker>"):
+        parse("yolo")
+
+
+def test_not_a_string():
+    with pytest.raises(CommandError):
+        parse(None)
+    assert "buy" in HELP

@@ -1,0 +1,74 @@
+"""The HTML tick format: rendered once per tick by the hub, framed for SSE, the same bytes for every client."""
+
+import asyncio
+import time
+
+import pytest
+
+from market.hub import PriceHub
+from market.sse import RENDERERS, stream_frames
+from market.store import Quote, Tick
+from market.stream_html import EVENT_NAME, HTML_FORMAT, render_fragment, render_html
+
+
+def tick(*quotes, seq=7, at=1_800_000_000.5):
+    return Tick(seq=seq, produced_at=at, quotes=tuple(quotes))
+
+
+AAPL = Quote("AAPL", 191.5, 190.0, 190.0, "2027-01-15T08:00:00.500Z", "up")
+PENNY = Quote("ABC", 0.4321, 0.44, 0.5, "2027-01-15T08:00:00.500Z", "down")
+
+
+def test_registered_with_the_hub():
+    assert RENDERERS[HTML_FORMAT] is render_html
+
+
+def test_one_named_event_one_data_line():
+    frame = render_html(tick(AAPL, PENNY)).decode()
+    lines = frame.split("\n")
+    assert lines[0] == f"event: {EVENT_NAME}"
+    assert lines[1].startswith("data: <ol data-seq=\"7\" data-at=\"1800000000.5\">")
+    assert lines[2:] == ["", ""]  # one data line, then the blank line that ends the event
+
+
+def test_each_quote_formatted_and_raw():
+    html = render_fragment(tick(AAPL, PENNY))
+    assert ('<li data-t="AAPL" data-p="191.5" data-o="190.0" data-d="up">'
+            '<b>191.50</b><i class="up">+0.79%</i></li>') in html
+    assert ('<li data-t="ABC" data-p="0.4321" data-o="0.5" data-d="down">'
+            '<b>0.4321</b><i class="down">-13.58%</i></li>') in html
+
+
+def test_independent_of_any_portfolio():
+    # No database access is allowed in this test: the shared render depends on no user's data.
+    assert b"AAPL" in render_html(tick(AAPL))
+
+
+def test_cheap_enough_to_render_every_tick():
+    quotes = [Quote(f"T{i}", 100.0 + i, 100.0, 99.0, "x", "up") for i in range(100)]
+    render_html(tick(*quotes))
+    start = time.perf_counter()
+    for _ in range(50):
+        render_html(tick(*quotes))
+    assert (time.perf_counter() - start) / 50 < 0.02  # 100 tickers well under a tick's budget
+
+
+@pytest.mark.anyio
+async def test_clients_share_the_hub_bytes(price_store, publish):
+    publish({"AAPL": 191.5})
+    hub = PriceHub(price_store, RENDERERS)
+    try:
+        a, b = stream_frames(hub, HTML_FORMAT), stream_frames(hub, HTML_FORMAT)
+        await asyncio.wait_for(a.__anext__(), 5)  # retry hint; attaches and starts the reader
+        await asyncio.wait_for(b.__anext__(), 5)
+        publish({"AAPL": 192.0})
+        fa, fb = await asyncio.wait_for(a.__anext__(), 5), await asyncio.wait_for(b.__anext__(), 5)
+        while b"192.00" not in fa:
+            fa = await asyncio.wait_for(a.__anext__(), 5)
+        while b"192.00" not in fb:
+            fb = await asyncio.wait_for(b.__anext__(), 5)
+        assert fa is fb  # the very same bytes object: rendered once, shared
+        await a.aclose()
+        await b.aclose()
+    finally:
+        hub.stop()

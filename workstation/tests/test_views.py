@@ -1,0 +1,307 @@
+"""The workstation's HTML views: the full page, each panel alone for htmx, the forms and their inline errors."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from market.models import WatchlistEntry
+from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HX-Request": "true"}
+PANELS = {
+    "/panels/summary": "summary",
+    "/panels/watchlist": "watchlist",
+    "/panels/chart?ticker=AAPL": "chart",
+    "/panels/positions": "positions",
+    "/panels/heatmap": "heatmap",
+    "/panels/pnl": "pnl",
+    "/panels/blotter": "blotter",
+}
+
+
+@pytest.fixture(autouse=True)
+def prices(publish):
+    publish({"AAPL": 191.5, "MSFT": 420.0, "NVDA": 800.0})
+    publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0})
+
+
+def state():
+    return (
+        Profile.objects.get(pk="default").cash_balance,
+        sorted(Position.objects.values_list("ticker", "quantity")),
+        Trade.objects.count(),
+        PortfolioSnapshot.objects.count(),
+        sorted(WatchlistEntry.objects.values_list("ticker", flat=True)),
+    )
+
+
+def root_id(html: str) -> str:
+    return re.search(r'<[a-z]+ id="([^"]+)"', html).group(1)
+
+
+def post(client, url, data, htmx=True):
+    return client.post(url, data, headers=HX if htmx else {})
+
+
+class TestPage:
+    def test_renders_every_panel_with_prices_before_any_script(self, client):
+        response = client.get("/")
+        assert response.status_code == 200
+        html = response.content.decode()
+        for panel in ("summary", "watchlist", "chart", "tradebar", "positions", "heatmap", "pnl", "blotter",
+                      "cmdline", "assistant", "conn", "tick"):
+            assert f'id="{panel}"' in html, panel
+        assert html.count('<tr data-row="') == 10
+        assert "$10,000.00" in html
+        assert 'data-px="AAPL">192.25<' in html  # the price is in the first HTML
+        assert "+1.18%" in html or "+0.39%" in html  # change since open, signed
+
+    def test_one_event_source_and_csrf_once_on_body(self, client):
+        html = client.get("/").content.decode()
+        assert html.count("sse-connect=") == 1
+        assert re.search(r'<body hx-headers=\'\{"X-CSRFToken": "[A-Za-z0-9]+"\}\'', html)
+
+    def test_strict_csp_and_nothing_inline(self, client):
+        response = client.get("/")
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        html = response.content.decode()
+        assert " style=" not in html and "<style" not in html
+        assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", html))
+        assert " hx-on" not in html
+        assert '"allowEval":false' in html and '"includeIndicatorStyles":false' in html
+
+    def test_static_files_have_hashed_names(self, client):
+        html = client.get("/").content.decode()
+        for name in ("htmx-2.0.11.min", "htmx-ext-sse-2.2.4.min", "workstation"):
+            assert re.search(rf"/static/(vendor|js|css)/{re.escape(name)}\.[0-9a-f]{{12}}\.(js|css)", html), name
+
+    def test_selected_ticker_fills_chart_and_trade_bar(self, client):
+        html = client.get("/?ticker=msft").content.decode()
+        assert '<h2 id="chart-h">MSFT</h2>' in html
+        assert 'id="trade-ticker" name="ticker" value="MSFT"' in html
+
+    def test_stale_feed_is_said_in_words(self, client, publish, price_store):
+        price_store.clear()
+        publish({"AAPL": 190.0}, produced_at=__import__("time").time() - 42)
+        html = client.get("/").content.decode()
+        assert "prices delayed 42 s" in html
+        assert 'class="conn stale"' in html
+
+
+class TestPanels:
+    @pytest.mark.parametrize("url", PANELS)
+    def test_htmx_gets_the_panel_alone(self, client, url):
+        response = client.get(url, headers=HX)
+        assert response.status_code == 200
+        html = response.content.decode().strip()
+        assert "<html" not in html and "<body" not in html
+        assert root_id(html) == PANELS[url]
+
+    @pytest.mark.parametrize("url", PANELS)
+    def test_a_plain_request_gets_the_whole_page(self, client, url):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response.content.decode().lstrip().startswith("<!doctype html>")
+
+    def test_portfolio_panels_listen_for_the_trigger(self, client):
+        html = client.get("/").content.decode()
+        for panel in ("summary", "positions", "heatmap", "pnl", "blotter"):
+            tag = re.search(rf'<[a-z]+ id="{panel}"[^>]*>', html).group(0)
+            assert 'hx-trigger="portfolio-changed from:body' in tag, panel
+
+    def test_chart_of_an_unknown_ticker_is_empty_not_an_error(self, client):
+        response = client.get("/panels/chart?ticker=%3Cscript%3E", headers=HX)
+        assert response.status_code == 200
+        assert "<script" not in response.content.decode()
+
+    def test_positions_heatmap_and_blotter_after_trades(self, client):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})
+        post(client, "/trade", {"ticker": "MSFT", "quantity": "2", "side": "buy"})
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "4", "side": "sell"})
+        positions = client.get("/panels/positions", headers=HX).content.decode()
+        assert 'data-position="AAPL" data-qty="6.0000"' in positions
+        heatmap = client.get("/panels/heatmap", headers=HX).content.decode()
+        assert heatmap.count("<rect") == 2 and 'data-tile="MSFT"' in heatmap
+        blotter = client.get("/panels/blotter", headers=HX).content.decode()
+        assert blotter.count("<tr data-trade>") == 3
+        assert "SELL" in blotter and "$0.00" in blotter  # realized P&L of a sell at the buy price
+        summary = client.get("/panels/summary", headers=HX).content.decode()
+        assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
+
+
+class TestTradeBar:
+    def test_fill_triggers_portfolio_changed(self, client):
+        response = post(client, "/trade", {"ticker": "aapl", "quantity": "10", "side": "buy"})
+        assert response.status_code == 200
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
+        html = response.content.decode()
+        assert root_id(html) == "tradebar"
+        assert "Bought 10 AAPL at $192.25 ($1,922.50)." in html
+        assert Profile.objects.get().cash_balance == 10000 - 1922.5
+
+    def test_sell_says_realized_pnl(self, client):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "2", "side": "buy"})
+        html = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "sell"}).content.decode()
+        assert "Sold 1 AAPL at $192.25 ($192.25), realized $0.00." in html
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            ({"ticker": "AAPL", "quantity": "5", "side": "sell"}, "Not enough shares"),
+            ({"ticker": "AAPL", "quantity": "1000", "side": "buy"}, "Not enough cash"),
+            ({"ticker": "AAPL", "quantity": "-1", "side": "buy"}, "greater than zero"),
+            ({"ticker": "AAPL", "quantity": "nan", "side": "buy"}, "must be a number"),
+            ({"ticker": "AAPL", "quantity": "", "side": "buy"}, "must be a number"),
+            ({"ticker": "AAPL", "quantity": "1", "side": "short"}, "Side must be"),
+            ({"ticker": "ZZZZ", "quantity": "1", "side": "buy"}, "no price for ZZZZ"),
+            ({"ticker": "<b>x</b>", "quantity": "1", "side": "buy"}, "is not a ticker"),
+        ],
+    )
+    def test_rejection_is_inline_and_changes_nothing(self, client, data, message):
+        before = state()
+        response = post(client, "/trade", data)
+        assert response.status_code == 200
+        assert "HX-Trigger" not in response
+        html = response.content.decode()
+        assert root_id(html) == "tradebar"
+        assert 'class="form-error" role="alert"' in html and message in html
+        assert "<b>x</b>" not in html  # escaped
+        assert state() == before
+
+    def test_the_form_keeps_what_was_typed_after_an_error(self, client):
+        html = post(client, "/trade", {"ticker": "AAPL", "quantity": "5", "side": "sell"}).content.decode()
+        assert 'value="AAPL"' in html and 'value="5"' in html and 'aria-invalid="true"' in html
+
+    def test_without_htmx_it_redirects_after_a_fill(self, client):
+        response = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"}, htmx=False)
+        assert response.status_code == 302 and response["Location"] == "/?ticker=AAPL"
+
+    def test_without_htmx_an_error_renders_the_page(self, client):
+        response = post(client, "/trade", {"ticker": "AAPL", "quantity": "9", "side": "sell"}, htmx=False)
+        assert response.status_code == 200 and "Not enough shares" in response.content.decode()
+
+    def test_csrf_is_enforced_and_the_header_token_works(self):
+        client = Client(enforce_csrf_checks=True)
+        before = state()
+        refused = client.post("/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"}, headers=HX)
+        assert refused.status_code == 403 and state() == before
+        token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").content.decode()).group(1)
+        ok = client.post("/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"},
+                         headers={**HX, "X-CSRFToken": token})
+        assert ok.status_code == 200 and ok["HX-Trigger"] == '{"portfolio-changed": {}}'
+
+    def test_get_is_not_allowed(self, client):
+        assert client.get("/trade").status_code == 405
+
+
+class TestWatchlist:
+    def test_add_returns_the_panel_with_the_new_row(self, client):
+        response = post(client, "/watchlist/add", {"ticker": " pypl "})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert root_id(html) == "watchlist"
+        assert '<tr data-row="PYPL"' in html and html.count("<tr data-row=") == 11
+        assert "Priced from the next tick" in html
+
+    @pytest.mark.parametrize(
+        ("ticker", "message"),
+        [("AAPL", "already on the watchlist"), ("", "Ticker is empty"), ("<img>", "is not a ticker"),
+         ("A" * 40, "longer than 10")],
+    )
+    def test_add_errors_are_inline(self, client, ticker, message):
+        before = state()
+        response = post(client, "/watchlist/add", {"ticker": ticker})
+        html = response.content.decode()
+        assert response.status_code == 200 and root_id(html) == "watchlist"
+        assert 'id="watchlist-error" class="form-error" role="alert"' in html and message in html
+        assert "<img>" not in html
+        assert state() == before
+
+    def test_remove(self, client):
+        html = post(client, "/watchlist/NFLX/remove", {}).content.decode()
+        assert '<tr data-row="NFLX"' not in html and html.count("<tr data-row=") == 9
+
+    def test_remove_a_ticker_not_watched_is_inline(self, client):
+        html = post(client, "/watchlist/PYPL/remove", {}).content.decode()
+        assert "PYPL is not on the watchlist." in html
+
+    def test_remove_accepts_delete(self, client):
+        assert client.delete("/watchlist/NFLX/remove", headers=HX).status_code == 200
+        assert not WatchlistEntry.objects.filter(ticker="NFLX").exists()
+
+    def test_the_selected_row_survives_a_refresh(self, client):
+        html = client.get("/panels/watchlist?selected=MSFT", headers=HX).content.decode()
+        assert '<tr data-row="MSFT" class="selected" aria-selected="true">' in html
+
+
+class TestCommandLine:
+    def test_buy(self, client):
+        response = post(client, "/command", {"command": "buy 10 aapl"})
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
+        html = response.content.decode()
+        assert root_id(html) == "cmdline" and "Bought 10 AAPL at $192.25" in html
+        assert Position.objects.get(ticker="AAPL").quantity == 10
+
+    def test_sell(self, client):
+        post(client, "/command", {"command": "buy 10 aapl"})
+        response = post(client, "/command", {"command": "sell 4 AAPL"})
+        assert "Sold 4 AAPL" in response.content.decode()
+        assert Position.objects.get(ticker="AAPL").quantity == 6
+
+    def test_add_and_rm_trigger_watchlist_changed(self, client):
+        added = post(client, "/command", {"command": "add pypl"})
+        assert added["HX-Trigger"] == '{"watchlist-changed": {}}'
+        assert "Added PYPL to the watchlist." in added.content.decode()
+        removed = post(client, "/command", {"command": "rm nflx"})
+        assert removed["HX-Trigger"] == '{"watchlist-changed": {}}'
+        assert "PYPL" in state()[4] and "NFLX" not in state()[4]
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("what now", "Unknown command &#x27;what&#x27;. Commands: buy &lt;qty&gt; &lt;ticker&gt;"),
+            ("buy -1 aapl", "is not a quantity"),
+            ("buy 1e9 aapl", "is not a quantity"),
+            ("sell nan x", "is not a quantity"),
+            ("sell 5 msft", "Not enough shares"),
+            ("buy 1000 aapl", "Not enough cash"),
+            ("add aapl", "already on the watchlist"),
+            ("rm pypl", "not on the watchlist"),
+            ("<script>alert(1)</script>", "Unknown command &#x27;&lt;script&gt;alert(1)"),
+            ("z" * 10_000, "longer than 200 characters"),
+        ],
+    )
+    def test_errors_are_inline_escaped_and_change_nothing(self, client, text, message):
+        before = state()
+        response = post(client, "/command", {"command": text})
+        assert response.status_code == 200 and "HX-Trigger" not in response
+        html = response.content.decode()
+        assert root_id(html) == "cmdline"
+        assert message in html and 'class="form-error"' in html
+        assert "<script>" not in html
+        assert len(html) < 3000  # 10 kB in, never 10 kB echoed back
+        assert state() == before
+
+    def test_help(self, client):
+        html = post(client, "/command", {"command": "help"}).content.decode()
+        assert "Commands: buy" in html
+
+
+class TestCompression:
+    def test_the_page_is_gzipped(self, client):
+        response = client.get("/", headers={"Accept-Encoding": "gzip"})
+        assert response["Content-Encoding"] == "gzip"
+
+    @pytest.mark.anyio
+    async def test_the_stream_is_never_gzipped(self, async_client):
+        response = await async_client.get("/stream/prices", headers={"Accept-Encoding": "gzip"})
+        assert response.streaming and response["Content-Type"] == "text/event-stream"
+        assert not response.has_header("Content-Encoding")
+        first = await anext(aiter(response.streaming_content))
+        assert first.startswith(b"retry: ")
+        await response.streaming_content.aclose()

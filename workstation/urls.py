@@ -1,0 +1,19 @@
+from django.urls import path
+
+from workstation import views
+
+urlpatterns = [
+    path("", views.workstation, name="workstation"),
+    path("panels/summary", views.summary, name="summary"),
+    path("panels/watchlist", views.watchlist, name="watchlist"),
+    path("panels/chart", views.chart, name="chart"),
+    path("panels/positions", views.positions, name="positions"),
+    path("panels/heatmap", views.heatmap, name="heatmap"),
+    path("panels/pnl", views.pnl, name="pnl"),
+    path("panels/blotter", views.blotter, name="blotter"),
+    path("watchlist/add", views.watchlist_add, name="watchlist-add"),
+    path("watchlist/<str:ticker>/remove", views.watchlist_remove, name="watchlist-remove"),
+    path("trade", views.trade, name="trade"),
+    path("command", views.command, name="command"),
+    path("stream/prices", views.price_stream, name="price-stream"),
+]

@@ -1,0 +1,199 @@
+"""The workstation's HTML views: the page, each panel as an htmx fragment, the forms, the price stream.
+
+One template (workstation.html); each panel is a partial in it, rendered alone as "workstation.html#<id>"
+for an htmx request and inside the whole page otherwise. Writes go through the apps' services on this
+process's writer thread (core.db.write); a rejection comes back as the form's partial with the message
+inline and status 200 (htmx 2 does not swap 4xx responses, and a 4xx would also be logged to the browser
+console as a failed request). After a fill the response triggers `portfolio-changed`, and every panel
+with portfolio numbers refreshes itself; a watchlist change triggers `watchlist-changed`.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from core.db import write
+from core.formatting import quantity as format_quantity
+from market import services as market_services
+from market.exceptions import MarketError
+from market.sse import get_hub, sse_response, stream_frames
+from market.stream_html import HTML_FORMAT
+from market.tickers import normalize_ticker
+from portfolio import selectors as portfolio_selectors
+from portfolio import services as portfolio_services
+from portfolio.exceptions import TradeRejected
+from workstation import commands, panels
+
+PAGE = "workstation.html"
+PORTFOLIO_CHANGED = "portfolio-changed"
+WATCHLIST_CHANGED = "watchlist-changed"
+
+
+def _partial(request: HttpRequest, name: str, context: dict) -> HttpResponse:
+    return render(request, f"{PAGE}#{name}", context)
+
+
+def _page(request: HttpRequest, ticker: str | None = None, **overrides) -> HttpResponse:
+    context = panels.page_context(ticker=ticker)
+    context.update(overrides)
+    return render(request, PAGE, context)
+
+
+def _describe_fill(fill) -> str:
+    verb = "Bought" if fill.side == "buy" else "Sold"
+    text = f"{verb} {format_quantity(fill.quantity)} {fill.ticker} at ${fill.price:,.2f} (${fill.notional:,.2f})"
+    if fill.realized_pnl is not None:
+        sign = "+" if fill.realized_pnl > 0 else "-" if fill.realized_pnl < 0 else ""
+        text += f", realized {sign}${abs(fill.realized_pnl):,.2f}"
+    return text + "."
+
+
+# --- the page and its read-only panels ---------------------------------------------------------------
+
+
+@require_GET
+def workstation(request: HttpRequest) -> HttpResponse:
+    return _page(request, request.GET.get("ticker"))
+
+
+def _panel_view(name: str, build):
+    """A GET view for one panel: the partial for htmx, the whole page for a plain request."""
+
+    @require_GET
+    def view(request: HttpRequest) -> HttpResponse:
+        if not request.htmx:
+            return _page(request)
+        return _partial(request, name, build(request))
+
+    view.__name__ = f"{name}_panel"
+    view.__doc__ = f"The {name} panel."
+    return view
+
+
+def _portfolio(build):
+    return lambda request: build(portfolio_selectors.portfolio())
+
+
+summary = _panel_view("summary", _portfolio(panels.summary_panel))
+positions = _panel_view("positions", _portfolio(panels.positions_panel))
+heatmap = _panel_view("heatmap", _portfolio(panels.heatmap_panel))
+pnl = _panel_view("pnl", lambda request: panels.pnl_panel())
+blotter = _panel_view("blotter", lambda request: panels.blotter_panel())
+
+
+def _selected(request: HttpRequest) -> str | None:
+    return request.GET.get("selected") or None
+
+
+watchlist = _panel_view("watchlist", lambda request: panels.watchlist_panel(selected=_selected(request)))
+
+
+@require_GET
+def chart(request: HttpRequest) -> HttpResponse:
+    """The main chart of one ticker (a watchlist row's click)."""
+    raw = request.GET.get("ticker", "")
+    try:
+        ticker = normalize_ticker(raw)
+    except MarketError:
+        ticker = None
+    if not request.htmx:
+        return _page(request, ticker)
+    return _partial(request, "chart", panels.chart_panel(ticker))
+
+
+# --- forms ---------------------------------------------------------------------------------------------
+
+
+@require_POST
+async def trade(request: HttpRequest) -> HttpResponse:
+    """The trade bar: a market order through the one trade engine."""
+    ticker = request.POST.get("ticker", "")[:40]
+    quantity = request.POST.get("quantity", "")[:40]
+    side = request.POST.get("side", "")
+    try:
+        fill = await write(portfolio_services.execute_trade, ticker=ticker, side=side, quantity=quantity)
+    except TradeRejected as exc:
+        context = panels.trade_panel(ticker=ticker, quantity=quantity, error=str(exc))
+        if not request.htmx:
+            return await sync_to_async(_page)(request, **context)
+        return _partial(request, "tradebar", context)
+    if not request.htmx:
+        return redirect(f"{reverse('workstation')}?ticker={fill.ticker}")
+    response = _partial(request, "tradebar", panels.trade_panel(ticker=fill.ticker, message=_describe_fill(fill)))
+    return trigger_client_event(response, PORTFOLIO_CHANGED)
+
+
+async def _watchlist_response(request: HttpRequest, *, error: str = "", value: str = "") -> HttpResponse:
+    if not request.htmx:
+        if error:
+            return await sync_to_async(_page)(request, wl_error=error, wl_value=value)
+        return redirect("workstation")
+    context = await sync_to_async(panels.watchlist_panel)(selected=request.POST.get("selected") or None,
+                                                          error=error, value=value)
+    return _partial(request, "watchlist", context)
+
+
+@require_POST
+async def watchlist_add(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("ticker", "")[:40]
+    try:
+        await write(market_services.add_ticker, ticker=raw)
+    except MarketError as exc:
+        return await _watchlist_response(request, error=str(exc), value=raw)
+    return await _watchlist_response(request)
+
+
+@require_http_methods(["DELETE", "POST"])
+async def watchlist_remove(request: HttpRequest, ticker: str) -> HttpResponse:
+    try:
+        await write(market_services.remove_ticker, ticker=ticker)
+    except MarketError as exc:
+        return await _watchlist_response(request, error=str(exc))
+    return await _watchlist_response(request)
+
+
+@require_POST
+async def command(request: HttpRequest) -> HttpResponse:
+    """The command line: parse, then run through the same services as the buttons."""
+    text = request.POST.get("command", "")
+    shown = text[: commands.MAX_LENGTH]
+    event = None
+    try:
+        cmd = commands.parse(text)
+        if cmd.verb in ("buy", "sell"):
+            fill = await write(
+                portfolio_services.execute_trade, ticker=cmd.ticker, side=cmd.verb, quantity=cmd.quantity
+            )
+            message, event = _describe_fill(fill), PORTFOLIO_CHANGED
+        elif cmd.verb == "add":
+            await write(market_services.add_ticker, ticker=cmd.ticker)
+            message, event = f"Added {cmd.ticker} to the watchlist.", WATCHLIST_CHANGED
+        elif cmd.verb == "rm":
+            await write(market_services.remove_ticker, ticker=cmd.ticker)
+            message, event = f"Removed {cmd.ticker} from the watchlist.", WATCHLIST_CHANGED
+        else:
+            message = commands.HELP
+    except (commands.CommandError, TradeRejected, MarketError) as exc:
+        context = panels.command_panel(value=shown, error=str(exc))
+        if not request.htmx:
+            return await sync_to_async(_page)(request, **context)
+        return _partial(request, "cmdline", context)
+    if not request.htmx:
+        return redirect("workstation")
+    response = _partial(request, "cmdline", panels.command_panel(message=message))
+    if event:
+        trigger_client_event(response, event)
+    return response
+
+
+# --- the live prices --------------------------------------------------------------------------------
+
+
+async def price_stream(request: HttpRequest):
+    """The page's one EventSource: each tick as one HTML `tick` event, rendered once per process by the hub."""
+    return sse_response(stream_frames(get_hub(), HTML_FORMAT))
