@@ -14,7 +14,7 @@ from django.db.models.functions import Mod, RowNumber
 from core.db import DEFAULT_USER
 from market.store import Quote, get_store
 from portfolio import trade_sql
-from portfolio.models import PortfolioSnapshot, Position, Profile
+from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
 from portfolio.trade_sql import Holding
 

@@ -12,7 +12,6 @@ from market.sources import make_source
 from market.store import StoreUnavailable, WriterAlreadyRunning, get_store, iso_utc
 from market.worker import PriceWorker
 
-
 logger = logging.getLogger("market.worker")
 
 
