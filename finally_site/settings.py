@@ -22,7 +22,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
-def env_number(name: str, default: float, *, minimum: float, kind: type = float) -> float:
+def env_number(name: str, default: float, *, minimum: float, maximum: float = 86_400, kind: type = float) -> float:
     """A numeric setting, refused at start with a clear message rather than a hot loop or a crash later."""
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -31,9 +31,9 @@ def env_number(name: str, default: float, *, minimum: float, kind: type = float)
         value = kind(raw)
     except ValueError:
         value = None
-    if value is None or value != value or value in (float("inf"), float("-inf")) or value < minimum:
+    if value is None or value != value or not minimum <= value <= maximum:
         noun = "a whole number" if kind is int else "a number"
-        raise ImproperlyConfigured(f"{name} must be {noun} of at least {minimum:g}, not {raw!r}.")
+        raise ImproperlyConfigured(f"{name} must be {noun} from {minimum:g} to {maximum:g}, not {raw!r}.")
     return value
 
 
@@ -188,13 +188,13 @@ PRICE_STORE_PATH = os.environ.get("PRICE_STORE_PATH") or str(_default_price_stor
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "").strip() or "finally"
 MARKET_TICK_SECONDS = env_number("MARKET_TICK_SECONDS", 0.5, minimum=0.05)
-PRICE_HISTORY_SECONDS = env_number("PRICE_HISTORY_SECONDS", 30 * 60, minimum=60)
+PRICE_HISTORY_SECONDS = env_number("PRICE_HISTORY_SECONDS", 30 * 60, minimum=60, maximum=7 * 86_400)
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()
 # The free tier allows 5 calls a minute (15 s); paid plans 2-5 s.
 MASSIVE_POLL_SECONDS = env_number("MASSIVE_POLL_SECONDS", 15.0, minimum=0.1)
 # Only tests point this elsewhere (a local stub of the snapshot endpoint).
 MASSIVE_BASE_URL = os.environ.get("MASSIVE_BASE_URL", "https://api.massive.com")
-SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, kind=int)
+SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, maximum=2**63, kind=int)
 
 # --- Portfolio -------------------------------------------------------------------------------
 

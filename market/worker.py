@@ -8,6 +8,7 @@ portfolio snapshot) on a side thread, so a slow database write never delays a ti
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +29,13 @@ LAG_REPORT_SECONDS = 60.0
 STORE_MAX_BACKOFF_SECONDS = 5.0
 
 
+MAX_PRICE = 1e9
+
+
+def _sane_price(price: object) -> bool:
+    return isinstance(price, (int, float)) and math.isfinite(price) and 0 < price < MAX_PRICE
+
+
 class PriceWorker:
     def __init__(self, *, source: PriceSource, store: PriceStore, max_ticks: int | None = None) -> None:
         self.source = source
@@ -38,6 +46,7 @@ class PriceWorker:
         self.store_failures = 0
         self._stop = threading.Event()
         self._tickers: set[str] = set()
+        self._tickers_known = False
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-periodic")
         self._pending: dict[str, Future] = {}
         now = time.monotonic()
@@ -81,11 +90,21 @@ class PriceWorker:
         """One step; returns how long to wait before the next one (longer while the source fails)."""
         self.ticks += 1
         tickers = self._priced_tickers()
+        if tickers is None:
+            # Publishing an empty set would drop every quote and its history from the store.
+            return self._back_off("could not read which tickers to price from the database")
         now = time.time()
         try:
             quotes = self.source.fetch(sorted(tickers))
         except SourceUnavailable as exc:
             return self._back_off(str(exc))
+        # One bad number from a source (NaN, a negative or absurd price) drops that ticker, not the tick: it
+        # would fail the whole write, or later make an order's arithmetic fail.
+        insane = {t for t, p in {**quotes.prices, **quotes.open_prices}.items() if not _sane_price(p)}
+        if insane:
+            logger.warning("%s sent unusable prices for %s; skipping them this tick", self.source.name, sorted(insane))
+            quotes.prices = {t: p for t, p in quotes.prices.items() if t not in insane}
+            quotes.open_prices = {t: p for t, p in quotes.open_prices.items() if t not in insane}
         if self.failures:
             logger.info("%s recovered after %d failed polls", self.source.name, self.failures)
         self.failures = 0
@@ -131,14 +150,16 @@ class PriceWorker:
             logger.exception("could not record the failure in the price store")
         return delay
 
-    def _priced_tickers(self) -> set[str]:
+    def _priced_tickers(self) -> set[str] | None:
+        """The tickers to price; the last known set if the database cannot say, None if it never could."""
         try:
             self._tickers = selectors.priced_tickers()
+            self._tickers_known = True
         except DatabaseError as exc:
             # Keep pricing the last known set rather than skipping a tick.
             logger.warning("could not read the tickers to price, keeping %d: %s", len(self._tickers), exc)
             close_old_connections()
-        return self._tickers
+        return self._tickers if self._tickers_known else None
 
     def _run_due_tasks(self) -> None:
         now = time.monotonic()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from portfolio.money import MAX_QUANTITY
 from portfolio.selectors import HISTORY_MAX_POINTS
@@ -68,7 +69,27 @@ class SnapshotOut(Schema):
     recorded_at: datetime
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
 class HistoryQuery(Schema):
     since: datetime | None = Field(None, description="Only snapshots at or after this time (ISO 8601).")
     until: datetime | None = Field(None, description="Only snapshots at or before this time (ISO 8601).")
     points: int = Field(HISTORY_MAX_POINTS, ge=2, le=5000, description="At most this many points.")
+
+    @field_validator("since", "until")
+    @classmethod
+    def within_reason(cls, value: datetime | None) -> datetime | None:
+        """Dates the database can compare: year 1 or 9999 with an offset overflowed into a 500."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        try:
+            value = value.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValueError("must be a time between 1970 and 2200") from None
+        if not EARLIEST <= value <= LATEST:
+            raise ValueError("must be a time between 1970 and 2200")
+        return value

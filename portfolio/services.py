@@ -149,8 +149,10 @@ def execute_trade(
         holding = holdings.get(ticker)
         now = timezone.now()
         realized = None
-        if amount < CENT:
-            raise InvalidOrder(f"{quantity.normalize():f} {ticker} at ${price} is worth less than a cent.")
+        closing = side == "sell" and ticker in holdings and quantity == holdings[ticker].quantity
+        if amount < CENT and not closing:
+            # Closing a whole position is always allowed (its proceeds round down), so no dust is stranded.
+            raise InvalidOrder(f"{quantity.normalize():f} {ticker} at ${price:,.2f} is worth less than a cent.")
         if side == "buy":
             notional = cost_of(amount)
             if notional > cash:

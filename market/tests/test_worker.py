@@ -172,3 +172,32 @@ def test_stop_ends_the_loop(price_store):
     worker.stop()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_an_unusable_price_skips_that_ticker_not_the_tick(price_store):
+    class Odd:
+        name, interval = "odd", 0.01
+
+        def fetch(self, tickers):
+            return Quotes(prices={"AAPL": 190.0, "MSFT": float("nan"), "TSLA": -5.0, "NVDA": 1e300})
+
+    PriceWorker(source=Odd(), store=price_store, max_ticks=1).run()
+    assert set(price_store.quotes()) == {"AAPL"}
+    assert price_store.status().is_fresh()
+
+
+def test_a_first_tick_that_cannot_read_the_tickers_publishes_nothing(price_store, publish, monkeypatch):
+    from django.db import DatabaseError
+
+    from market import selectors
+
+    publish({"AAPL": 190.0}, keep={"AAPL"})
+
+    def locked():
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(selectors, "priced_tickers", locked)
+    worker = PriceWorker(source=fast_simulator(), store=price_store)
+    worker.tick()
+    assert price_store.latest("AAPL").price == 190.0  # not wiped by a tick that priced nothing
+    assert "could not read" in price_store.status().error

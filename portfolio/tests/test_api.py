@@ -238,3 +238,12 @@ class TestHistoryBound:
         response = client.get("/api/portfolio/history", query)
         assert response.status_code == 422
         assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query", [{"since": "0001-01-01T00:00:00+01:00"}, {"until": "9999-12-31T23:59:59-01:00"}, {"since": "1900-01-01"}]
+)
+def test_history_dates_out_of_range_are_422_not_500(client, query):
+    response = client.get("/api/portfolio/history", query)
+    assert response.status_code == 422
+    assert "1970" in response.json()["error"]

@@ -240,3 +240,12 @@ def test_engine_rows_read_back_through_the_orm_unchanged(publish):
     assert held.updated_at == fill.executed_at
     assert PortfolioSnapshot.objects.latest("recorded_at").recorded_at == fill.executed_at
     assert cash() == fill.cash_balance == D("9936.21")
+
+
+def test_a_whole_position_worth_less_than_a_cent_can_still_be_sold(publish):
+    publish({"AAPL": 150})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=D("1.0001"))
+    services.execute_trade(ticker="AAPL", side="sell", quantity=1)
+    publish({"AAPL": 60})
+    fill = services.execute_trade(ticker="AAPL", side="sell", quantity=D("0.0001"))
+    assert fill.notional == D("0.00") and position() is None  # proceeds round down: the house's cent

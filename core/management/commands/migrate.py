@@ -24,7 +24,7 @@ def migration_lock(database: str):
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [PG_ADVISORY_LOCK_ID])
-    elif connection.vendor == "sqlite" and connection.settings_dict["NAME"] not in ("", ":memory:"):
+    elif connection.vendor == "sqlite" and not connection.is_in_memory_db():
         # Everyone using a SQLite file is on its machine: a lock file beside it (released if we crash).
         path = Path(connection.settings_dict["NAME"]).with_suffix(".migrate.lock")
         with open(path, "a") as handle:
