@@ -27,6 +27,10 @@ def _number(text: str):
         return text  # the engine says what is wrong with it
 
 
+def _money(value: float) -> str:
+    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
+
+
 def reply(message: str, context: Context) -> str:
     trades = [
         {"ticker": ticker.upper(), "side": side.lower(), "quantity": _number(quantity)}
@@ -40,12 +44,12 @@ def reply(message: str, context: Context) -> str:
         parts += [f"{c['action']} {c['ticker']}" for c in changes]
         text = "Mock assistant: " + "; ".join(parts) + "."
     else:
-        text = f"Mock assistant: cash ${context.cash:,.2f}, total value ${context.total_value:,.2f}"
+        text = f"Mock assistant: cash {_money(context.cash)}, total value {_money(context.total_value)}"
         if context.positions:
             top = max(context.positions, key=lambda p: p["weight"])
             text += (
                 f"; {len(context.positions)} position(s), the largest {top['ticker']} at {top['weight']:.0%} of "
-                f"what is invested, unrealized P&L ${context.unrealized_pnl:,.2f}."
+                f"what is invested, unrealized P&L {_money(context.unrealized_pnl)}."
             )
         else:
             text += "; no positions yet."

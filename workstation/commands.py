@@ -2,7 +2,8 @@
 
 Parsing only: what the user asked for, or a CommandError fit to show them. The view executes a command
 through the same services as the buttons (the trade engine decides whether a trade may happen).
-Anything that is not a command will go to the assistant once it exists; until then it lists the commands.
+Text that does not start with a command word is a question for the assistant (verb "ask"); a command word
+with the wrong arguments is a usage error, never a guess passed on to the model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from market.tickers import normalize_ticker
 
 MAX_LENGTH = 200
 HELP = "Commands: buy <qty> <ticker>, sell <qty> <ticker>, add <ticker>, rm <ticker>, help."
+ASK_HELP = " Anything else is a question for the assistant."
 
 VERBS = {
     "buy": "buy",
@@ -41,18 +43,19 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # buy, sell, add, rm, help
+    verb: str  # buy, sell, add, rm, help, ask
     ticker: str | None = None
     quantity: Decimal | None = None
+    text: str = ""  # the question, for "ask"
 
 
-def _shown(text: str, limit: int = 24) -> str:
+def shown(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _quantity(raw: str) -> Decimal:
     if not _QUANTITY_RE.fullmatch(raw):
-        raise CommandError(f"'{_shown(raw)}' is not a quantity: use a plain number such as 10 or 0.5.")
+        raise CommandError(f"'{shown(raw)}' is not a quantity: use a plain number such as 10 or 0.5.")
     quantity = Decimal(raw)
     if quantity <= 0:
         raise CommandError("Quantity must be greater than zero.")
@@ -77,7 +80,7 @@ def parse(text: object) -> Command:
     verb = VERBS.get(words[0].lower())
     args = words[1:]
     if verb is None:
-        raise CommandError(f"Unknown command '{_shown(words[0])}'. " + HELP)
+        return Command("ask", text=text.strip())
     if verb == "help":
         return Command("help")
     if verb in ("add", "rm"):

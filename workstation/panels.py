@@ -10,8 +10,11 @@ import time
 
 from django.conf import settings
 
+from assistant import selectors as assistant_selectors
+from assistant import services as assistant_services
 from core import charts
 from core.db import DEFAULT_USER
+from core.formatting import quantity as format_quantity
 from market import selectors
 from market.store import get_store
 from portfolio import selectors as portfolio_selectors
@@ -166,6 +169,75 @@ def command_panel(*, value: str = "", message: str = "", error: str = "") -> dic
     return {"cmd": {"value": value, "message": message, "error": error}}
 
 
+def fill_text(*, side: str, quantity, ticker: str, price, notional, realized_pnl=None) -> str:
+    """One fill in words, the same for the trade bar, the command line and the assistant's confirmations."""
+    verb = "Bought" if side == "buy" else "Sold"
+    text = f"{verb} {format_quantity(quantity)} {ticker} at ${price:,.2f} (${notional:,.2f})"
+    if realized_pnl is not None:
+        sign = "+" if realized_pnl > 0 else "-" if realized_pnl < 0 else ""
+        text += f", realized {sign}${abs(realized_pnl):,.2f}"
+    return text + "."
+
+
+def _as_given(value: object, limit: int = 24) -> str:
+    """What the model sent, as text of bounded length (it may be anything: 1e12, NaN, a long string)."""
+    text = value if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _trade_action(item: dict) -> dict:
+    if item.get("status") == "executed":
+        text = fill_text(side=item["side"], quantity=item["quantity"], ticker=item["ticker"], price=item["price"],
+                         notional=item["notional"])
+        return {"ok": True, "text": text}
+    order = " ".join(_as_given(item.get(key)) for key in ("side", "quantity", "ticker"))
+    return {"ok": False, "text": f"Not filled: {order}. {item.get('error') or ''}".strip()}
+
+
+def _watchlist_action(item: dict) -> dict:
+    ticker = _as_given(item.get("ticker"))
+    if item.get("status") == "executed":
+        done = "Added" if item.get("action") == "add" else "Removed"
+        where = "to" if item.get("action") == "add" else "from"
+        return {"ok": True, "text": f"{done} {ticker} {where} the watchlist."}
+    return {"ok": False, "text": f"Not done: {_as_given(item.get('action'))} {ticker}. {item.get('error') or ''}".strip()}
+
+
+def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = None, error: str = "") -> dict:
+    """One message of the conversation as the panel shows it: text, then each action as a confirmation line."""
+    actions = actions or {}
+    return {
+        "role": role,
+        "text": text,
+        "error": bool(error),
+        "created_at": created_at,
+        "actions": [_watchlist_action(c) for c in actions.get("watchlist_changes", [])]
+        + [_trade_action(t) for t in actions.get("trades", [])],
+    }
+
+
+def chat_turn_entry(turn: assistant_services.Turn) -> dict:
+    actions = {"trades": turn.trades, "watchlist_changes": turn.watchlist_changes}
+    return chat_entry(role="assistant", text=turn.message, created_at=turn.created_at, actions=actions,
+                      error=turn.error or "")
+
+
+def chat_panel(*, user_id: str = DEFAULT_USER) -> dict:
+    """The conversation so far (the last messages, oldest first) and what answers: the mock, a model, or nobody."""
+    messages = [
+        chat_entry(role=m.role, text=m.content, created_at=m.created_at, actions=m.actions, error=m.error)
+        for m in assistant_selectors.recent_messages(user_id=user_id)
+    ]
+    if settings.LLM_MOCK:
+        mode = "mock"
+    elif assistant_services.is_available():
+        mode = settings.LLM_MODEL.rsplit("/", 1)[-1]
+    else:
+        mode = "not configured"
+    notice = "" if assistant_services.is_available() else assistant_services.NOT_CONFIGURED
+    return {"chat": {"messages": messages, "mode": mode, "notice": notice}}
+
+
 def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
     view = portfolio_selectors.portfolio(user_id=user_id)
@@ -180,4 +252,5 @@ def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> d
     context.update(blotter_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))
     context.update(command_panel())
+    context.update(chat_panel(user_id=user_id))
     return context

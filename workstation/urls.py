@@ -15,5 +15,6 @@ urlpatterns = [
     path("watchlist/<str:ticker>/remove", views.watchlist_remove, name="watchlist-remove"),
     path("trade", views.trade, name="trade"),
     path("command", views.command, name="command"),
+    path("chat", views.chat, name="chat"),
     path("stream/prices", views.price_stream, name="price-stream"),
 ]

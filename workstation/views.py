@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from assistant import services as assistant_services
 from core.db import write
-from core.formatting import quantity as format_quantity
 from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import get_hub, sse_response, stream_frames
@@ -32,6 +32,7 @@ from workstation import commands, panels
 PAGE = "workstation.html"
 PORTFOLIO_CHANGED = "portfolio-changed"
 WATCHLIST_CHANGED = "watchlist-changed"
+ASSISTANT_ASK = "assistant-ask"  # the command line hands text to the chat panel (workstation.js sends it)
 
 
 def _partial(request: HttpRequest, name: str, context: dict) -> HttpResponse:
@@ -45,12 +46,8 @@ def _page(request: HttpRequest, ticker: str | None = None, **overrides) -> HttpR
 
 
 def _describe_fill(fill) -> str:
-    verb = "Bought" if fill.side == "buy" else "Sold"
-    text = f"{verb} {format_quantity(fill.quantity)} {fill.ticker} at ${fill.price:,.2f} (${fill.notional:,.2f})"
-    if fill.realized_pnl is not None:
-        sign = "+" if fill.realized_pnl > 0 else "-" if fill.realized_pnl < 0 else ""
-        text += f", realized {sign}${abs(fill.realized_pnl):,.2f}"
-    return text + "."
+    return panels.fill_text(side=fill.side, quantity=fill.quantity, ticker=fill.ticker, price=fill.price,
+                            notional=fill.notional, realized_pnl=fill.realized_pnl)
 
 
 # --- the page and its read-only panels ---------------------------------------------------------------
@@ -157,6 +154,18 @@ async def watchlist_remove(request: HttpRequest, ticker: str) -> HttpResponse:
     return await _watchlist_response(request)
 
 
+async def _ask(request: HttpRequest, text: str) -> HttpResponse:
+    """Text that is not a command is a question for the assistant (when there is one)."""
+    if not assistant_services.is_available():
+        raise commands.CommandError(f"Unknown command '{commands.shown(text.split()[0])}'. " + commands.HELP)
+    if not request.htmx:
+        await assistant_services.chat(message=text)
+        return redirect("workstation")
+    # The page's chat panel sends it, so the question shows there at once with its thinking state.
+    response = _partial(request, "cmdline", panels.command_panel(message="Asked the assistant."))
+    return trigger_client_event(response, ASSISTANT_ASK, {"message": text})
+
+
 @require_POST
 async def command(request: HttpRequest) -> HttpResponse:
     """The command line: parse, then run through the same services as the buttons."""
@@ -165,6 +174,8 @@ async def command(request: HttpRequest) -> HttpResponse:
     event = None
     try:
         cmd = commands.parse(text)
+        if cmd.verb == "ask":
+            return await _ask(request, cmd.text)
         if cmd.verb in ("buy", "sell"):
             fill = await write(
                 portfolio_services.execute_trade, ticker=cmd.ticker, side=cmd.verb, quantity=cmd.quantity
@@ -177,7 +188,7 @@ async def command(request: HttpRequest) -> HttpResponse:
             await write(market_services.remove_ticker, ticker=cmd.ticker)
             message, event = f"Removed {cmd.ticker} from the watchlist.", WATCHLIST_CHANGED
         else:
-            message = commands.HELP
+            message = commands.HELP + (commands.ASK_HELP if assistant_services.is_available() else "")
     except (commands.CommandError, TradeRejected, MarketError) as exc:
         context = panels.command_panel(value=shown, error=str(exc))
         if not request.htmx:
@@ -188,6 +199,29 @@ async def command(request: HttpRequest) -> HttpResponse:
     response = _partial(request, "cmdline", panels.command_panel(message=message))
     if event:
         trigger_client_event(response, event)
+    return response
+
+
+@require_POST
+async def chat(request: HttpRequest) -> HttpResponse:
+    """One message to the assistant: the response is the turn (the message, the reply with its actions), appended
+    to the conversation; trades and watchlist changes it made refresh their panels like the buttons' do."""
+    raw = request.POST.get("message", "")
+    try:
+        turn = await assistant_services.chat(message=raw)
+    except assistant_services.InvalidMessage as exc:
+        if not request.htmx:
+            return redirect("workstation")
+        refusal = panels.chat_entry(role="assistant", text=str(exc), error=str(exc))
+        return _partial(request, "chat_turn", {"turn": [refusal]})
+    if not request.htmx:
+        return redirect("workstation")
+    asked = panels.chat_entry(role="user", text=assistant_services.clean_message(raw), created_at=turn.created_at)
+    response = _partial(request, "chat_turn", {"turn": [asked, panels.chat_turn_entry(turn)]})
+    if any(t["status"] == "executed" for t in turn.trades):
+        trigger_client_event(response, PORTFOLIO_CHANGED)
+    if any(c["status"] == "executed" for c in turn.watchlist_changes):
+        trigger_client_event(response, WATCHLIST_CHANGED)
     return response
 
 

@@ -5,7 +5,8 @@
  * sparklines and the main chart (extended from the server-drawn SVG), and the numbers that depend on this
  * page's portfolio (header total, position value and P&L, heatmap colors), computed here from the streamed
  * prices and the quantities and costs the server rendered as data-* attributes. It also keeps the
- * connection dot honest, selects a ticker on a watchlist click and focuses the command line on "/".
+ * connection dot honest, selects a ticker on a watchlist click, focuses the command line on "/", and gives the
+ * assistant's panel its chat manners (Enter sends; the question shows at once with a thinking line).
  * No eval, no inline styles: the Content-Security-Policy allows neither.
  */
 (function () {
@@ -250,6 +251,83 @@
       if (sym) sym.click();
     }
   });
+
+  // --- the assistant: Enter sends; the question shows at once, with a thinking line, until the turn arrives ---
+  // The server renders the turn (the question, the reply and its actions) and htmx appends it to the log;
+  // the stand-ins made here are text nodes only, so nothing typed can run as HTML.
+  var chatForm = document.getElementById("chat-form");
+  var chatInput = document.getElementById("chat-input");
+  var chatLog = document.getElementById("chat-log");
+
+  function chatBubble(role, text) {
+    var article = document.createElement("article");
+    article.className = "msg msg-" + role;
+    var header = document.createElement("header");
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = role === "user" ? "You" : "FinAlly";
+    header.appendChild(who);
+    var p = document.createElement("p");
+    p.className = "text";
+    p.textContent = text;
+    article.appendChild(header);
+    article.appendChild(p);
+    return article;
+  }
+  function scrollChat() { chatLog.scrollTop = chatLog.scrollHeight; }
+
+  if (chatForm && chatInput && chatLog) {
+    scrollChat();
+    chatInput.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+      e.preventDefault();
+      if (chatInput.value.trim()) chatForm.requestSubmit();
+    });
+    chatForm.addEventListener("htmx:beforeRequest", function () {
+      // htmx has read the form by now: clear it for the next message.
+      var empty = chatLog.querySelector("[data-chat-empty]");
+      if (empty) empty.remove();
+      var pending = document.createElement("div");
+      pending.id = "chat-pending";
+      pending.appendChild(chatBubble("user", chatInput.value.trim()));
+      var thinking = chatBubble("assistant", "Thinking…");
+      thinking.classList.add("thinking");
+      thinking.setAttribute("aria-busy", "true");
+      pending.appendChild(thinking);
+      chatLog.appendChild(pending);
+      pending.dataset.text = chatInput.value;
+      chatInput.value = "";
+      scrollChat();
+    });
+    chatLog.addEventListener("htmx:beforeSwap", function (e) { // fired on the target, the log
+      var pending = document.getElementById("chat-pending");
+      if (pending && e.detail.shouldSwap) pending.remove(); // the server's turn takes the stand-ins' place
+    });
+    chatForm.addEventListener("htmx:afterRequest", function (e) {
+      var pending = document.getElementById("chat-pending");
+      if (pending) {
+        // No turn came back (the server is down or refused the request): say so, and give the text back.
+        var thinking = pending.querySelector(".thinking");
+        thinking.classList.remove("thinking");
+        thinking.classList.add("failed");
+        thinking.removeAttribute("aria-busy");
+        var status = e.detail.xhr && e.detail.xhr.status;
+        thinking.querySelector(".text").textContent = "No answer from the server" +
+          (status ? " (HTTP " + status + ")" : "") + ". Your message is back in the box; if it asked for a trade, check the trades before sending it again.";
+        if (!chatInput.value) chatInput.value = pending.dataset.text || "";
+        pending.removeAttribute("id");
+      }
+      scrollChat();
+    });
+    // The command line hands a question to the assistant: send it from here, in the open panel.
+    body.addEventListener("assistant-ask", function (e) {
+      var message = e.detail && e.detail.message;
+      if (!message) return;
+      document.getElementById("assistant").open = true;
+      chatInput.value = message;
+      chatForm.requestSubmit();
+    });
+  }
 
   // --- "/" focuses the command line (unless typing somewhere already) --------------------------------
   document.addEventListener("keydown", function (e) {

@@ -6,6 +6,7 @@ Every test also checks that the page logged no console error and sent no request
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from urllib.parse import urlsplit
@@ -223,7 +224,7 @@ def test_the_command_line_buys_and_adds(page):
     page.get_by_label("Command").press("Enter")
     expect(page.locator("#command-out")).to_contain_text("is not a quantity")
 
-    page.get_by_label("Command").fill("how am I doing?")
+    page.get_by_label("Command").fill("help")
     page.get_by_label("Command").press("Enter")
     expect(page.locator("#command-out")).to_contain_text("Commands: buy <qty> <ticker>")
 
@@ -302,3 +303,150 @@ def test_the_assistant_panel_is_docked_and_collapses(page):
     page.get_by_text("Assistant", exact=True).click()
     expect(panel).not_to_have_attribute("open", "")
     assert panel.bounding_box()["width"] < width / 3
+
+
+# --- the assistant's panel (LLM_MOCK=true in these stacks: deterministic, and its trades are real fills) -------
+
+
+def record_chat_log(page) -> None:
+    """Keep, in the page, every element added to the chat log: a thinking line may be on screen for only a
+    few milliseconds in mock mode, but it must have been there, after the question and before the reply."""
+    page.evaluate("""() => {
+        window.__chatAdded = [];
+        const kind = (a) => a.classList.contains('thinking') ? 'thinking' : a.classList.contains('msg-user') ? 'user' : 'reply';
+        const keep = (a) => window.__chatAdded.push(kind(a) + '|' + a.textContent);
+        new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => {
+            if (n.nodeType !== 1) return;
+            if (n.matches('article')) keep(n); else n.querySelectorAll('article').forEach(keep);
+        }))).observe(document.getElementById('chat-log'), {childList: true});
+    }""")
+
+
+def test_the_assistant_trades_from_the_panel_and_every_panel_updates(page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    expect(page.locator("#assistant .ai-mode")).to_have_text("mock")
+    record_chat_log(page)
+
+    box = page.get_by_label("Message to the assistant")
+    box.fill("buy 3 AAPL and add PYPL")
+    box.press("Enter")
+    log = page.locator("#chat-log")
+    reply = log.locator("article.msg-assistant").last
+    expect(reply).to_contain_text("Mock assistant: buy 3 AAPL; add PYPL.")
+    expect(reply.locator("li[data-action='executed']")).to_have_count(2)
+    expect(reply.locator("li[data-action='executed']").last).to_contain_text(re.compile(r"Bought 3 AAPL at \$[\d,]+\.\d\d"))
+    expect(box).to_have_value("")  # cleared for the next message
+    added = page.evaluate("window.__chatAdded")
+    kinds = [entry.split("|")[0] for entry in added]
+    assert kinds == ["user", "thinking", "user", "reply"], added  # the question and thinking at once, then the turn
+    assert "buy 3 AAPL and add PYPL" in added[0]
+    expect(log.locator(".thinking")).to_have_count(0)
+
+    # Every panel with portfolio numbers follows the fill, and the watchlist the addition.
+    expect(page.locator("#positions tr[data-position='AAPL']")).to_be_visible()
+    expect(page.locator("#positions tr[data-position='AAPL'] td").first).to_have_text("3")
+    expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+    expect(page.locator("#heatmap [data-tile='AAPL']")).to_have_count(1)
+    expect(page.locator("#summary [data-cash-text]")).not_to_have_text("$10,000.00")
+    expect(page.locator("#watchlist tr[data-row='PYPL']")).to_be_visible()
+
+    # A rejected action is said inline with the engine's reason; nothing changes.
+    box.fill("sell 50 TSLA")
+    box.press("Enter")
+    rejected = log.locator("article.msg-assistant").last.locator("li[data-action='rejected']")
+    expect(rejected).to_contain_text("Not filled: sell 50 TSLA.")
+    expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+
+    # Text, never markup: the message is shown as typed and nothing runs; line breaks are kept.
+    box.fill("<img src=x onerror=alert(1)>")
+    box.press("Shift+Enter")
+    box.type("second line")
+    box.press("Enter")
+    question = log.locator("article.msg-user").last
+    expect(question.locator(".text")).to_have_text("<img src=x onerror=alert(1)>\nsecond line")
+    expect(log.locator("article.msg-assistant").last).to_contain_text("Mock assistant: cash $")
+    assert question.locator(".text").evaluate("e => e.getBoundingClientRect().height") > 20  # two lines
+    assert log.locator("img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+    # The conversation survives a reload, the fills' confirmations included.
+    page.reload()
+    history = page.locator("#chat-log article.msg")
+    expect(history).to_have_count(6)
+    expect(history.nth(1).locator("li[data-action='executed']").last).to_contain_text("Bought 3 AAPL at $")
+    expect(history.nth(4).locator(".text")).to_have_text("<img src=x onerror=alert(1)>\nsecond line")
+    assert dialogs == []
+
+
+def test_the_command_line_hands_a_question_to_the_assistant(page):
+    command = page.get_by_label("Command")
+    command.fill("how am I doing?")
+    command.press("Enter")
+    expect(page.locator("#command-out")).to_contain_text("Asked the assistant.")
+    log = page.locator("#chat-log")
+    expect(log.locator("article.msg-user").last).to_have_text(re.compile(r"how am I doing\?"))
+    expect(log.locator("article.msg-assistant").last).to_contain_text("Mock assistant: cash $10,000.00")
+
+    command = page.get_by_label("Command")
+    command.fill("buy 2 msft")  # a command is still a command, not a question
+    command.press("Enter")
+    expect(page.locator("#command-out")).to_contain_text("Bought 2 MSFT at $")
+    expect(log.locator("article.msg")).to_have_count(2)
+
+
+def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, stack_factory):
+    """The real LiteLLM path against a local OpenAI-compatible stub that takes its time."""
+    from assistant.tests.openai_stub import OpenAIStub, reply
+
+    with OpenAIStub() as model:
+        answer = {"message": "Two lines:\n<b>not bold</b>", "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
+        model.script((200, reply(json.dumps(answer)), 2.0))
+        stack = stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
+                              OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30")
+        stack.start_worker()
+        stack.start_web()
+        stack.wait_for_prices()
+        context, page, problems = open_page(browser, stack.base_url)
+        try:
+            expect(page.locator("#assistant .ai-mode")).to_have_text("stub")
+            box = page.get_by_label("Message to the assistant")
+            box.fill("buy one NVDA please")
+            box.press("Enter")
+            log = page.locator("#chat-log")
+            expect(log.locator("article.msg-user")).to_have_text(re.compile("buy one NVDA please"))
+            expect(log.locator(".thinking")).to_be_visible()
+            expect(page.locator("#chat-send")).to_be_disabled()
+            page.screenshot(path=str(stack.data_dir / "thinking.png"))
+            reply_el = log.locator("article.msg-assistant")
+            expect(reply_el.locator(".text")).to_have_text("Two lines:\n<b>not bold</b>", timeout=40_000)
+            assert reply_el.locator("b").count() == 0
+            expect(reply_el.locator("li[data-action='executed']")).to_contain_text("Bought 1 NVDA at $")
+            expect(log.locator(".thinking")).to_have_count(0)
+            expect(page.locator("#chat-send")).to_be_enabled()
+            expect(page.locator("#positions tr[data-position='NVDA']")).to_be_visible()
+        finally:
+            context.close()
+    assert problems == []
+
+
+def test_without_a_model_the_panel_says_how_to_configure_it(browser, stack_factory):
+    stack = stack_factory(LLM_MOCK="false", OPENROUTER_API_KEY="", LLM_API_BASE="")
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    context, page, problems = open_page(browser, stack.base_url)
+    try:
+        expect(page.locator("#assistant .ai-notice")).to_contain_text("set OPENROUTER_API_KEY")
+        box = page.get_by_label("Message to the assistant")
+        box.fill("hello")
+        box.press("Enter")
+        expect(page.locator("#chat-log article.msg-assistant.failed")).to_contain_text("not configured")
+        # Everything else works: a trade through the command line fills.
+        page.get_by_label("Command").fill("buy 1 aapl")
+        page.get_by_label("Command").press("Enter")
+        expect(page.locator("#command-out")).to_contain_text("Bought 1 AAPL")
+    finally:
+        context.close()
+    assert problems == []

@@ -5,6 +5,7 @@ import re
 import pytest
 from django.test import Client
 
+from assistant.models import ChatMessage
 from market.models import WatchlistEntry
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 
@@ -264,7 +265,6 @@ class TestCommandLine:
     @pytest.mark.parametrize(
         ("text", "message"),
         [
-            ("what now", "Unknown command &#x27;what&#x27;. Commands: buy &lt;qty&gt; &lt;ticker&gt;"),
             ("buy -1 aapl", "is not a quantity"),
             ("buy 1e9 aapl", "is not a quantity"),
             ("sell nan x", "is not a quantity"),
@@ -272,7 +272,6 @@ class TestCommandLine:
             ("buy 1000 aapl", "Not enough cash"),
             ("add aapl", "already on the watchlist"),
             ("rm pypl", "not on the watchlist"),
-            ("<script>alert(1)</script>", "Unknown command &#x27;&lt;script&gt;alert(1)"),
             ("z" * 10_000, "longer than 200 characters"),
         ],
     )
@@ -290,6 +289,105 @@ class TestCommandLine:
     def test_help(self, client):
         html = post(client, "/command", {"command": "help"}).content.decode()
         assert "Commands: buy" in html
+
+
+@pytest.fixture
+def mock_assistant(settings):
+    settings.LLM_MOCK = True
+
+
+@pytest.fixture
+def no_assistant(settings):
+    settings.LLM_MOCK = False
+    settings.OPENROUTER_API_KEY = ""
+    settings.LLM_API_BASE = ""
+
+
+class TestAskFromTheCommandLine:
+    def test_a_question_is_handed_to_the_chat_panel(self, client, mock_assistant):
+        before = state()
+        response = post(client, "/command", {"command": "  how am I doing? "})
+        assert response["HX-Trigger"] == '{"assistant-ask": {"message": "how am I doing?"}}'
+        assert "Asked the assistant." in response.content.decode()
+        assert state() == before and ChatMessage.objects.count() == 0  # the panel sends it
+
+    def test_without_htmx_the_question_is_answered_then_the_page_shows_it(self, client, mock_assistant):
+        response = post(client, "/command", {"command": "please buy 2 aapl"}, htmx=False)
+        assert response.status_code == 302
+        assert Position.objects.get(ticker="AAPL").quantity == 2
+        assert "Mock assistant: buy 2 AAPL." in client.get("/").content.decode()
+
+    def test_without_an_assistant_it_is_an_unknown_command(self, client, no_assistant):
+        html = post(client, "/command", {"command": "<script>alert(1)</script>"}).content.decode()
+        assert "Unknown command &#x27;&lt;script&gt;alert(1)" in html and "<script>alert" not in html
+        assert "Commands: buy &lt;qty&gt; &lt;ticker&gt;" in html
+
+    def test_help_mentions_the_assistant_only_when_there_is_one(self, client, settings):
+        settings.LLM_MOCK = True
+        assert "question for the assistant" in post(client, "/command", {"command": "help"}).content.decode()
+        settings.LLM_MOCK, settings.OPENROUTER_API_KEY, settings.LLM_API_BASE = False, "", ""
+        assert "question for the assistant" not in post(client, "/command", {"command": "help"}).content.decode()
+
+
+class TestChat:
+    def test_a_turn_with_a_fill_is_appended_and_refreshes_the_panels(self, client, mock_assistant):
+        response = post(client, "/chat", {"message": "buy 2 AAPL and add PYPL"})
+        assert response.status_code == 200
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}, "watchlist-changed": {}}'
+        html = response.content.decode()
+        assert html.count('<article class="msg msg-user"') == 1 and html.count('class="msg msg-assistant"') == 1
+        assert "buy 2 AAPL and add PYPL" in html and "Mock assistant: buy 2 AAPL; add PYPL." in html
+        assert '<li class="ok" data-action="executed">Bought 2 AAPL at $192.25 ($384.50).</li>' in html
+        assert '<li class="ok" data-action="executed">Added PYPL to the watchlist.</li>' in html
+        assert Position.objects.get(ticker="AAPL").quantity == 2
+
+    def test_a_rejected_action_is_said_with_its_reason_and_nothing_is_refreshed(self, client, mock_assistant):
+        before = state()
+        response = post(client, "/chat", {"message": "sell 5 MSFT"})
+        assert "HX-Trigger" not in response
+        html = response.content.decode()
+        assert '<li class="rejected" data-action="rejected">Not filled: sell 5 MSFT. Not enough shares' in html
+        assert state() == before
+
+    def test_text_is_escaped_and_line_breaks_kept(self, client, mock_assistant):
+        html = post(client, "/chat", {"message": "<img src=x onerror=alert(1)>\nline two"}).content.decode()
+        assert "&lt;img src=x onerror=alert(1)&gt;\nline two</p>" in html
+        assert "<img" not in html
+
+    @pytest.mark.parametrize(("message", "reason"), [("   ", "Write a message"), ("x" * 4001, "at most 4,000")])
+    def test_an_invalid_message_is_refused_in_the_panel_and_not_stored(self, client, mock_assistant, message, reason):
+        response = post(client, "/chat", {"message": message})
+        html = response.content.decode()
+        assert response.status_code == 200 and reason in html and 'msg-assistant failed' in html
+        assert "x" * 100 not in html  # never echoed back
+        assert ChatMessage.objects.count() == 0
+
+    def test_the_page_restores_the_conversation(self, client, mock_assistant):
+        post(client, "/chat", {"message": "buy 1 NVDA"})
+        post(client, "/chat", {"message": "sell 9 NVDA"})
+        html = client.get("/").content.decode()
+        assert html.count('<article class="msg msg-') == 4
+        assert html.index("buy 1 NVDA") < html.index("Bought 1 NVDA at $800.00") < html.index("sell 9 NVDA")
+        assert "Not filled: sell 9 NVDA." in html
+
+    def test_without_htmx_it_redirects_to_the_page(self, client, mock_assistant):
+        response = post(client, "/chat", {"message": "buy 1 MSFT"}, htmx=False)
+        assert response.status_code == 302 and Position.objects.get(ticker="MSFT").quantity == 1
+
+    def test_not_configured_says_how_and_stores_nothing(self, client, no_assistant):
+        page = client.get("/").content.decode()
+        assert 'class="ai-notice"' in page and "set OPENROUTER_API_KEY" in page and "not configured" in page
+        html = post(client, "/chat", {"message": "hello"}).content.decode()
+        assert "msg-assistant failed" in html and "The assistant is not configured" in html
+        assert ChatMessage.objects.count() == 0
+
+    def test_csrf_is_enforced(self, mock_assistant):
+        strict = Client(enforce_csrf_checks=True)
+        assert strict.post("/chat", {"message": "buy 1 AAPL"}, headers=HX).status_code == 403
+        assert Trade.objects.count() == 0
+
+    def test_get_is_not_allowed(self, client):
+        assert client.get("/chat").status_code == 405
 
 
 class TestCompression:
