@@ -85,12 +85,13 @@ MIDDLEWARE = [
     # Outermost but one, so error responses from the middleware below carry the policy too.
     "core.csp.ContentSecurityPolicyMiddleware",
     "core.compression.NonStreamingGZipMiddleware",
-    # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
-    "servestatic.middleware.ServeStaticMiddleware",
     "finally_site.middleware.api_error_middleware",
     # Sessions, users and messages serve pages only; the API skips them (middleware.PagesOnly).
     "finally_site.middleware.SessionMiddleware",
     "finally_site.middleware.CommonMiddleware",
+    # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI); after
+    # CommonMiddleware, so a static file is not served to a Host outside DJANGO_ALLOWED_HOSTS either.
+    "servestatic.middleware.ServeStaticMiddleware",
     "finally_site.middleware.CsrfViewMiddleware",
     # The API's CSRF guard: every POST under /api/ must be JSON (see the module for why that suffices).
     "finally_site.middleware.api_json_only_middleware",

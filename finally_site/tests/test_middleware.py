@@ -141,3 +141,15 @@ def test_over_a_real_asgi_server_a_forged_host_cannot_trade(live_stack):
     form = httpx.post(api + "/portfolio/trade", content=b"ticker=AAPL&quantity=1&side=buy",
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert form.status_code == 415
+
+
+@pytest.mark.e2e
+def test_over_a_real_asgi_server_static_files_check_the_host_too(live_stack):
+    import re
+
+    import httpx
+
+    page = httpx.get(live_stack.base_url + "/")
+    css = re.search(r'href="(/static/css/workstation\.[0-9a-f]+\.css)"', page.text).group(1)
+    assert httpx.get(live_stack.base_url + css).status_code == 200
+    assert httpx.get(live_stack.base_url + css, headers={"Host": FORGED}).status_code == 400
