@@ -66,16 +66,23 @@ def feed_panel() -> dict:
     age = status.age()
     # No tick for a few source intervals (at least 3 s) reads as stale.
     stale_after = max(3.0, 3 * (status.interval or settings.MARKET_TICK_SECONDS))
+    # A source's standing remark (a Massive plan with end-of-day closes only) is said instead of "live":
+    # its prices are current for the source, not live quotes.
+    notice = (status.notice or "").strip()
+    notice = notice[:1].upper() + notice[1:]
     if age is None:
         state, text = "stale", "waiting for prices"
     elif age > stale_after:
         state, text = "stale", f"prices delayed {age:.0f} s"
+    elif notice:
+        state, text = "notice", notice
     else:
         state, text = "live", "live"
     return {
         "feed": {
             "state": state,
             "text": text,
+            "notice": notice,
             "stale_after": stale_after,
             "last_tick_at": repr(float(status.last_tick_at or 0)),
             "now": repr(time.time()),

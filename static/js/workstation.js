@@ -179,7 +179,7 @@
     });
   }
 
-  // --- the connection dot: green live, yellow reconnecting or stale, red disconnected ----------------
+  // --- the connection dot: green live, yellow reconnecting, stale or not live by nature, red disconnected -
   var feed = (function () {
     var el = document.getElementById("conn");
     var text = el.querySelector(".conn-text");
@@ -187,6 +187,7 @@
     // Browser clock minus server clock, so a tick's age is right even if the two disagree.
     var skew = Date.now() / 1000 - Number(el.dataset.serverNow);
     var lastTick = Number(el.dataset.lastTick) || 0;
+    var notice = el.dataset.notice || "";
     var stream = "connecting", errorSince = 0;
 
     function render() {
@@ -199,6 +200,8 @@
         state = "stale"; words = "waiting for prices";
       } else if (age > staleAfter) {
         state = "stale"; words = "prices delayed " + Math.round(age) + " s";
+      } else if (notice) {
+        state = "notice"; words = notice; // e.g. end-of-day closes: current for the source, not live quotes
       } else {
         state = "live"; words = "live";
       }

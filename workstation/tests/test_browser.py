@@ -450,3 +450,45 @@ def test_without_a_model_the_panel_says_how_to_configure_it(browser, stack_facto
     finally:
         context.close()
     assert problems == []
+
+
+def test_end_of_day_prices_are_never_shown_as_live(browser, stack_factory):
+    """A source whose prices are current for it but not live quotes (Massive without snapshot access): the dot
+    says what they are, tick after tick, instead of "live"."""
+    import threading
+    import time
+
+    from market.store import SQLitePriceStore
+
+    stack = stack_factory()
+    store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])
+    notice = "this Massive plan has no snapshot access: end-of-day prices (the previous session's closes), not live quotes"
+    stop = threading.Event()
+
+    def source():
+        price = 190.0
+        while not stop.is_set():
+            price += 0.01
+            store.publish(prices={"AAPL": price}, keep={"AAPL"}, produced_at=time.time(), source="massive",
+                          interval=0.5, notice=notice)
+            stop.wait(0.5)
+
+    publisher = threading.Thread(target=source, daemon=True)
+    publisher.start()
+    try:
+        stack.start_web()
+        context, page, problems = open_page(browser, stack.base_url)
+        try:
+            conn = page.locator("#conn")
+            expect(conn).to_have_class(re.compile(r"\bnotice\b"))
+            expect(conn).to_contain_text("end-of-day prices")
+            before = page.locator("#watchlist [data-px='AAPL']").inner_text()
+            expect(page.locator("#watchlist [data-px='AAPL']")).not_to_have_text(before)  # ticks arrive...
+            expect(conn).to_have_class(re.compile(r"\bnotice\b"))  # ...and it still does not say live
+            assert conn.inner_text().strip() != "live"
+        finally:
+            context.close()
+    finally:
+        stop.set()
+        publisher.join()
+    assert problems == []

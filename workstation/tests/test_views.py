@@ -93,6 +93,13 @@ class TestPage:
         assert "prices delayed 42 s" in html
         assert 'class="conn stale"' in html
 
+    def test_end_of_day_prices_are_not_called_live(self, client, publish):
+        publish({"AAPL": 190.0}, notice="this Massive plan has no snapshot access: end-of-day prices, not live quotes")
+        html = client.get("/").content.decode()
+        assert 'class="conn notice"' in html and ">live<" not in html
+        assert "This Massive plan has no snapshot access: end-of-day prices, not live quotes</span>" in html
+        assert 'data-notice="This Massive plan' in html
+
 
 class TestPanels:
     @pytest.mark.parametrize("url", PANELS)
