@@ -8,6 +8,7 @@ failing the whole reply, and the rest still runs. Only a reply with no readable 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,6 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_TRADES = 20
 MAX_WATCHLIST_CHANGES = 20
 MAX_MESSAGE_CHARS = 4000
+# A field of an action the model sent is echoed back (stored, shown, summarized for the next turn) at most this long.
+MAX_FIELD_CHARS = 32
+# A quantity written as text is read only as a plain decimal (no exponent, sign, NaN or digits of other scripts).
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?", re.ASCII)
+
+
+def storable(text: str) -> str:
+    """Text any database stores: no NUL (PostgreSQL refuses it), no unpaired surrogate (not UTF-8 at all)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 class TradeRequest(BaseModel):
@@ -71,12 +81,40 @@ def _json_object(text: str) -> dict:
         if not candidate:
             continue
         try:
-            value = json.loads(candidate, parse_constant=lambda name: name)  # NaN/Infinity stay strings
-        except (json.JSONDecodeError, RecursionError):
+            value = json.loads(candidate, parse_constant=str, parse_float=_number, parse_int=_number)
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
             continue
         if isinstance(value, dict):
             return value
     raise ReplyError("The model's reply was not a JSON object.")
+
+
+def _number(text: str) -> float | str:
+    """A JSON number as a float, or as its text when no float holds it (1e400, 5,000 digits): the engine
+    then refuses it by name, and nothing infinite reaches a JSON column."""
+    if len(text) > 40:
+        return text
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _echo(value: object) -> object:
+    """A field as the model sent it, fit to store and to show: a finite number, or short text."""
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):  # only from outside JSON; _number reads every JSON number
+        return float(value)
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = storable(text)
+    return text if len(text) <= MAX_FIELD_CHARS else text[: MAX_FIELD_CHARS - 1] + "…"
+
+
+def _quantity_problem(quantity: object) -> str | None:
+    if isinstance(quantity, bool) or not isinstance(quantity, (int, float, str)):
+        return "Quantity must be a number."
+    if isinstance(quantity, str) and not _PLAIN_DECIMAL.fullmatch(quantity.strip()):
+        return "Quantity must be a number, such as 10 or 0.5."
+    return None
 
 
 def _balanced(text: str, start: int) -> str:
@@ -112,21 +150,25 @@ def _items(value: object, name: str) -> list:
 def _trade(item: object) -> dict:
     if not isinstance(item, dict):
         return {"ticker": None, "side": None, "quantity": None, "problem": "Not a trade object."}
-    trade = {"ticker": item.get("ticker"), "side": item.get("side"), "quantity": item.get("quantity")}
-    if not isinstance(trade["ticker"], str):
+    ticker, side, quantity = item.get("ticker"), item.get("side"), item.get("quantity")
+    trade = {"ticker": _echo(ticker), "side": _echo(side), "quantity": _echo(quantity)}
+    if not isinstance(ticker, str):
         trade["problem"] = "The trade has no ticker."
-    elif trade["side"] not in ("buy", "sell"):
+    elif side not in ("buy", "sell"):
         trade["problem"] = "Side must be 'buy' or 'sell'."
+    elif problem := _quantity_problem(quantity):
+        trade["problem"] = problem
     return trade
 
 
 def _change(item: object) -> dict:
     if not isinstance(item, dict):
         return {"ticker": None, "action": None, "problem": "Not a watchlist change object."}
-    change = {"ticker": item.get("ticker"), "action": item.get("action")}
-    if not isinstance(change["ticker"], str):
+    ticker, action = item.get("ticker"), item.get("action")
+    change = {"ticker": _echo(ticker), "action": _echo(action)}
+    if not isinstance(ticker, str):
         change["problem"] = "The watchlist change has no ticker."
-    elif change["action"] not in ("add", "remove"):
+    elif action not in ("add", "remove"):
         change["problem"] = "Action must be 'add' or 'remove'."
     return change
 
@@ -144,4 +186,4 @@ def parse_reply(text: str | None) -> ParsedReply:
         extra["problem"] = f"Not executed: at most {MAX_TRADES} trades in one reply."
     for extra in changes[MAX_WATCHLIST_CHANGES:]:
         extra["problem"] = f"Not executed: at most {MAX_WATCHLIST_CHANGES} watchlist changes in one reply."
-    return ParsedReply(message=message[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes)
+    return ParsedReply(message=storable(message)[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes)

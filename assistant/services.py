@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
-from assistant.schema import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply
+from assistant.schema import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
 from core.db import DEFAULT_USER, new_id, write
 from market import services as market_services
 from market.exceptions import MarketError
@@ -68,6 +68,8 @@ def clean_message(raw: object) -> str:
     text = raw.strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidMessage(f"A message can be at most {MAX_MESSAGE_CHARS:,} characters.")
+    if storable(text) != text:
+        raise InvalidMessage("The message contains characters that are not text (a NUL or a lone surrogate).")
     return text
 
 
@@ -76,9 +78,14 @@ def _model_messages(text: str, history: list[ChatMessage], context: selectors.Co
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "system", "content": "Portfolio and watchlist now (JSON): " + context.as_json()},
     ]
-    for past in history:
+    for past, following in zip(history, [*history[1:], None]):
         if past.error:
             continue  # the model never sees our own failure notices
+        answered = following is not None and following.role == ChatMessage.Role.ASSISTANT and not following.error
+        if past.role == ChatMessage.Role.USER and not answered:
+            # A request that got no answer executed nothing: sent again as if pending, the model might act on it
+            # twice (once for it, once for the user's retry).
+            continue
         content = past.content
         if past.actions:
             content += "\n[what happened: " + _summary(past.actions) + "]"
@@ -154,9 +161,17 @@ def _act_and_store(*, user_id: str, parsed: ParsedReply) -> Turn:
     changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
     trades = [_execute_trade(reply_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
     actions = {"trades": trades, "watchlist_changes": changes} if trades or changes else None
-    stored = ChatMessage.objects.create(
-        id=reply_id, user_id=user_id, role=ChatMessage.Role.ASSISTANT, content=parsed.message, actions=actions
-    )
+    try:
+        stored = ChatMessage.objects.create(
+            id=reply_id, user_id=user_id, role=ChatMessage.Role.ASSISTANT, content=parsed.message, actions=actions
+        )
+    except DatabaseError:
+        # The actions have run: whatever happens to the text, the user and the history must learn what they did.
+        logger.exception("assistant reply %s could not be stored as written", reply_id)
+        stored = ChatMessage.objects.create(
+            id=reply_id, user_id=user_id, role=ChatMessage.Role.ASSISTANT, actions=actions,
+            content="(The reply's text could not be stored; what was done is listed below.)",
+        )
     return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes,
                 created_at=stored.created_at)
 

@@ -34,7 +34,7 @@ VERBS = {
 }
 
 # A plain decimal: no sign, no exponent, no nan/inf, no thousands separators.
-_QUANTITY_RE = re.compile(r"\d{1,10}(\.\d{1,4})?|\.\d{1,4}")
+_QUANTITY_RE = re.compile(r"\d{1,10}(\.\d{1,4})?|\.\d{1,4}", re.ASCII)  # ASCII: no ١ or １ digits
 
 
 class CommandError(ValueError):

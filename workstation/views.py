@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -158,6 +159,10 @@ async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     """Text that is not a command is a question for the assistant (when there is one)."""
     if not assistant_services.is_available():
         raise commands.CommandError(f"Unknown command '{commands.shown(text.split()[0])}'. " + commands.HELP)
+    try:
+        text = assistant_services.clean_message(text)
+    except assistant_services.InvalidMessage as exc:
+        raise commands.CommandError(str(exc)) from None
     if not request.htmx:
         await assistant_services.chat(message=text)
         return redirect("workstation")
@@ -207,6 +212,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
     """One message to the assistant: the response is the turn (the message, the reply with its actions), appended
     to the conversation; trades and watchlist changes it made refresh their panels like the buttons' do."""
     raw = request.POST.get("message", "")
+    asked_at = timezone.now()
     try:
         turn = await assistant_services.chat(message=raw)
     except assistant_services.InvalidMessage as exc:
@@ -216,7 +222,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return _partial(request, "chat_turn", {"turn": [refusal]})
     if not request.htmx:
         return redirect("workstation")
-    asked = panels.chat_entry(role="user", text=assistant_services.clean_message(raw), created_at=turn.created_at)
+    asked = panels.chat_entry(role="user", text=assistant_services.clean_message(raw), created_at=asked_at)
     response = _partial(request, "chat_turn", {"turn": [asked, panels.chat_turn_entry(turn)]})
     if any(t["status"] == "executed" for t in turn.trades):
         trigger_client_event(response, PORTFOLIO_CHANGED)

@@ -102,7 +102,8 @@ class TestMockMode:
         send(client, "<img src=x onerror=alert(1)>")
         assert ChatMessage.objects.filter(content="<img src=x onerror=alert(1)>").exists()
 
-    @pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "   "}, {"message": 5}, {"message": "x" * 4001}])
+    @pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "   "}, {"message": 5}, {"message": "x" * 4001},
+                                      {"message": "\ud800"}, {"message": "hi \u0000 there"}])
     def test_bad_messages_are_4xx_and_store_nothing(self, client, body):
         response = client.post("/api/chat", json.dumps(body), content_type="application/json")
         assert 400 <= response.status_code < 500
@@ -197,13 +198,57 @@ class TestTheModelsReplies:
         history = client.get("/api/chat/history").json()
         assert [m["role"] for m in history] == ["user", "assistant"] and history[1]["error"]
 
-    def test_a_failure_notice_is_never_sent_back_to_the_model(self, client, model):
+    def test_a_failed_request_and_its_notice_are_never_sent_back_to_the_model(self, client, model):
+        """Nothing of a failed request was executed: sent again, the model could act on it next to the user's
+        retry (two purchases for one). The answered turns around it are kept."""
         answers, seen = model
-        answers += [llm.LLMError("boom."), json.dumps({"message": "ok"})]
-        send(client, "first")
-        send(client, "second")
-        contents = [m["content"] for m in seen[1]]
-        assert "first" in contents and not any("boom" in c for c in contents)
+        answers += [json.dumps({"message": "Hello."}), llm.LLMError("boom."), json.dumps({"message": "ok"})]
+        send(client, "hi")
+        send(client, "buy 10 AAPL")
+        send(client, "buy 10 AAPL")
+        contents = [m["content"] for m in seen[2][2:]]
+        assert contents == ["hi", "Hello.", "buy 10 AAPL"]
+
+    def test_a_request_left_without_an_answer_is_not_sent_back_either(self, client, model):
+        answers, seen = model
+        ChatMessage.objects.create(role="user", content="buy 5 MSFT")  # its turn was cut off (client went away)
+        answers.append(json.dumps({"message": "ok"}))
+        send(client, "what do I hold?")
+        assert [m["content"] for m in seen[0][2:]] == ["what do I hold?"]
+
+    @pytest.mark.parametrize("quantity", ["1e400", "9" * 5000])
+    def test_a_number_no_float_holds_is_rejected_and_the_turn_is_stored(self, client, model, quantity):
+        answers, _ = model
+        answers.append('{"message": "Bought 5 AAPL \\ud83d", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 5},'
+                       ' {"ticker": "MSFT", "side": "buy", "quantity": %s}]}' % quantity)
+        response = send(client, "go")
+        assert response.status_code == 200
+        body = response.json()
+        assert [t["status"] for t in body["trades"]] == ["executed", "rejected"]
+        assert body["message"] == "Bought 5 AAPL ?"
+        reply = client.get("/api/chat/history").json()[-1]
+        assert reply["role"] == "assistant" and reply["actions"]["trades"][0]["status"] == "executed"
+
+    def test_if_the_reply_cannot_be_stored_its_actions_still_are(self, client, model, monkeypatch):
+        from django.db import DatabaseError
+
+        answers, _ = model
+        answers.append(json.dumps({"message": "Bought.", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}]}))
+        create = ChatMessage.objects.create
+        calls = []
+
+        def flaky_create(**fields):
+            calls.append(fields)
+            if fields.get("role") == "assistant" and len([c for c in calls if c.get("role") == "assistant"]) == 1:
+                raise DatabaseError("the reply's text was refused")
+            return create(**fields)
+
+        monkeypatch.setattr(ChatMessage.objects, "create", flaky_create)
+        body = send(client, "buy 1 AAPL").json()
+        assert body["trades"][0]["status"] == "executed" and "could not be stored" in body["message"]
+        reply = ChatMessage.objects.get(role="assistant")
+        assert reply.actions["trades"][0]["status"] == "executed"
+        assert Trade.objects.count() == 1
 
 
 def test_in_the_openapi_document(client):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from assistant.schema import MAX_TRADES, AssistantReply, ReplyError, parse_reply
+from assistant.schema import MAX_FIELD_CHARS, MAX_TRADES, AssistantReply, ReplyError, parse_reply
 
 TRADE = {"ticker": "AAPL", "side": "buy", "quantity": 10}
 CHANGE = {"ticker": "PYPL", "action": "add"}
@@ -62,12 +62,44 @@ def test_a_bad_trade_is_kept_with_its_problem(item, problem):
     assert "problem" not in parsed.trades[1]
 
 
-def test_wrong_types_reach_the_engine_as_they_are():
-    """The engine is the one that judges a quantity: NaN, strings and huge numbers are passed on unchanged."""
+def test_numbers_reach_the_engine_as_they_are_and_text_only_as_a_plain_decimal():
+    """The engine judges a number (1e12 is over its limit); text must be a plain decimal to be read as one."""
     text = '{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": NaN},' \
-           ' {"ticker": "AAPL", "side": "buy", "quantity": "ten"}, {"ticker": "AAPL", "side": "buy", "quantity": 1e12}]}'
-    quantities = [t["quantity"] for t in parse_reply(text).trades]
-    assert quantities == ["NaN", "ten", 1e12]
+           ' {"ticker": "AAPL", "side": "buy", "quantity": "ten"}, {"ticker": "AAPL", "side": "buy", "quantity": 1e12},' \
+           ' {"ticker": "AAPL", "side": "buy", "quantity": "1e1"}, {"ticker": "AAPL", "side": "buy", "quantity": " 2.5 "}]}'
+    trades = parse_reply(text).trades
+    assert [t["quantity"] for t in trades] == ["NaN", "ten", 1e12, "1e1", " 2.5 "]
+    assert ["problem" in t for t in trades] == [True, True, False, True, False]
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("1e400", "1e400"),  # no float holds it: it must not become Infinity in a JSON column
+        ("-1e400", "-1e400"),
+        ("9" * 5000, "9" * (MAX_FIELD_CHARS - 1) + "…"),  # past Python's int-conversion limit
+        ("Infinity", "Infinity"),
+    ],
+)
+def test_numbers_no_float_holds_are_kept_as_text_and_refused(raw, shown):
+    parsed = parse_reply('{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": %s}]}' % raw)
+    [trade] = parsed.trades
+    assert trade["quantity"] == shown and "must be a number" in trade["problem"]
+    json.dumps(trade, allow_nan=False)  # storable in any JSON column
+
+
+def test_what_the_model_sends_is_stored_short_and_as_valid_text():
+    text = json.dumps({
+        "message": "half an emoji \ud83d and a NUL \u0000.",
+        "trades": [{"ticker": "X" * 200_000, "side": "buy", "quantity": 1}],
+        "watchlist_changes": [{"ticker": {"nested": ["object"]}, "action": "add\u0000"}],
+    })
+    parsed = parse_reply(text)
+    assert parsed.message == "half an emoji ? and a NUL ."
+    assert len(parsed.trades[0]["ticker"]) == MAX_FIELD_CHARS
+    change = parsed.watchlist_changes[0]
+    assert change["ticker"] == '{"nested": ["object"]}' and change["action"] == "add" and change["problem"]
+    json.dumps(parsed.trades + parsed.watchlist_changes).encode("utf-8")  # no lone surrogate anywhere
 
 
 def test_more_trades_than_allowed_are_kept_and_marked():

@@ -322,14 +322,24 @@
       }
       scrollChat();
     });
-    // The command line hands a question to the assistant: send it from here, in the open panel.
+    // The command line hands a question to the assistant: sent from the open panel, after the turn under way
+    // if there is one (the form sends one message at a time), and without losing what is typed in the box.
+    var asked = [];
+    function askNext() {
+      if (!asked.length || chatForm.classList.contains("htmx-request")) return;
+      var draft = chatInput.value;
+      chatInput.value = asked.shift();
+      chatForm.requestSubmit(); // htmx reads the box and clears it (beforeRequest) before this returns
+      chatInput.value = draft;
+    }
     body.addEventListener("assistant-ask", function (e) {
       var message = e.detail && e.detail.message;
       if (!message) return;
       document.getElementById("assistant").open = true;
-      chatInput.value = message;
-      chatForm.requestSubmit();
+      asked.push(message);
+      askNext();
     });
+    chatForm.addEventListener("htmx:afterRequest", function () { setTimeout(askNext, 0); });
   }
 
   // --- "/" focuses the command line (unless typing somewhere already) --------------------------------

@@ -402,7 +402,7 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
 
     with OpenAIStub() as model:
         answer = {"message": "Two lines:\n<b>not bold</b>", "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
-        model.script((200, reply(json.dumps(answer)), 2.0))
+        model.script((200, reply(json.dumps(answer)), 2.0), (200, reply(json.dumps({"message": "Second."})), 0))
         stack = stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
                               OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30")
         stack.start_worker()
@@ -418,14 +418,22 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
             expect(log.locator("article.msg-user")).to_have_text(re.compile("buy one NVDA please"))
             expect(log.locator(".thinking")).to_be_visible()
             expect(page.locator("#chat-send")).to_be_disabled()
-            page.screenshot(path=str(stack.data_dir / "thinking.png"))
-            reply_el = log.locator("article.msg-assistant")
+            # Meanwhile: a draft in the box, and a question from the command line. The question waits for
+            # the turn under way, then goes; the draft stays where it is.
+            box.fill("a draft")
+            page.get_by_label("Command").fill("and what next?")
+            page.get_by_label("Command").press("Enter")
+            expect(page.locator("#command-out")).to_contain_text("Asked the assistant.")
+            reply_el = log.locator("article.msg-assistant").first
             expect(reply_el.locator(".text")).to_have_text("Two lines:\n<b>not bold</b>", timeout=40_000)
             assert reply_el.locator("b").count() == 0
             expect(reply_el.locator("li[data-action='executed']")).to_contain_text("Bought 1 NVDA at $")
             expect(log.locator(".thinking")).to_have_count(0)
-            expect(page.locator("#chat-send")).to_be_enabled()
             expect(page.locator("#positions tr[data-position='NVDA']")).to_be_visible()
+            expect(log.locator("article.msg-user").nth(1)).to_contain_text("and what next?")
+            expect(log.locator("article.msg-assistant").nth(1)).to_contain_text("Second.")
+            expect(box).to_have_value("a draft")
+            assert len(model.requests) == 2
         finally:
             context.close()
     assert problems == []

@@ -34,6 +34,8 @@ REFUSED = [
     ("buy 0 aapl", "greater than zero"),
     ("buy 0.00001 aapl", "not a quantity"),
     ("buy 1,000 aapl", "not a quantity"),
+    ("buy \uff11 aapl", "not a quantity"),  # fullwidth 1
+    ("buy \u0661 aapl", "not a quantity"),  # Arabic-Indic 1
     ("buy 10", "Usage: buy <qty> <ticker>"),
     ("buy 10 aapl now", "Usage: buy <qty> <ticker>"),
     ("sell", "Usage: sell <qty> <ticker>"),

@@ -324,6 +324,16 @@ class TestAskFromTheCommandLine:
         assert Position.objects.get(ticker="AAPL").quantity == 2
         assert "Mock assistant: buy 2 AAPL." in client.get("/").content.decode()
 
+    @pytest.mark.parametrize("htmx", [True, False])
+    def test_a_question_that_is_not_text_is_refused_in_place(self, client, mock_assistant, htmx):
+        response = post(client, "/command", {"command": "hi \x00 there"}, htmx=htmx)
+        assert response.status_code == 200 and "not text" in response.content.decode()
+        assert "HX-Trigger" not in response and ChatMessage.objects.count() == 0
+
+    def test_a_chat_message_that_is_not_text_is_refused_in_the_panel(self, client, mock_assistant):
+        html = post(client, "/chat", {"message": "hi \x00"}).content.decode()  # (a form cannot carry a lone surrogate)
+        assert "not text" in html and ChatMessage.objects.count() == 0
+
     def test_without_an_assistant_it_is_an_unknown_command(self, client, no_assistant):
         html = post(client, "/command", {"command": "<script>alert(1)</script>"}).content.decode()
         assert "Unknown command &#x27;&lt;script&gt;alert(1)" in html and "<script>alert" not in html
