@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.http import HttpResponse
 from ninja import Router
 
 from assistant import selectors, services
@@ -15,11 +16,14 @@ router = Router(tags=["assistant"])
 
 @router.post(
     "",
-    response={200: ChatReplyOut, 400: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    response={200: ChatReplyOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
     summary="Send a message; the assistant answers and executes the trades and watchlist changes it asked for",
 )
-async def chat(request, payload: ChatIn):
-    return asdict(await services.chat(message=payload.message))
+async def chat(request, payload: ChatIn, response: HttpResponse):
+    turn = await services.chat(message=payload.message, client_message_id=payload.client_message_id)
+    if turn.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return asdict(turn)
 
 
 @router.get("/history", response=list[ChatMessageOut], summary="The last 20 messages, oldest first")

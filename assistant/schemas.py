@@ -10,6 +10,15 @@ from ninja import Field, Schema
 
 class ChatIn(Schema):
     message: str = Field(examples=["How concentrated is my portfolio?"])
+    client_message_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="Your own id for this message: a retry with the same id returns the first answer and runs "
+        "nothing again (409 while the first is still being answered, or if the id was used for another message).",
+        examples=["msg-2026-04-10-0001"],
+    )
 
 
 class TradeActionOut(Schema):

@@ -2,18 +2,21 @@
 
 The model call holds no database transaction or lock, and runs on the event loop (LiteLLM is async). Trades
 and watchlist changes go through the same services as the trade bar and the command line; the assistant
-checks nothing of its own. Each trade carries a client_order_id made from the reply's id, so no trade of a
-reply can ever be filled twice.
+checks nothing of its own. Each trade carries a client_order_id made from the id of the message it answers,
+so a trade is never filled twice for one message; a client may send its own `client_message_id`, and a retry
+with it gets the first answer instead of a second turn (or, while the first is under way, a 409).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from assistant import llm, mock, selectors
@@ -42,8 +45,24 @@ NOT_CONFIGURED = (
 )
 
 
+# As an order's client_order_id: the client's own id for a message, so that a retry never starts a second turn.
+CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}", re.ASCII)
+
+
 class InvalidMessage(ValueError):
     """The user's message cannot be sent (empty, too long)."""
+
+
+class ChatConflict(Exception):
+    """A retry (the same client_message_id) that cannot be answered as asked; the message says why."""
+
+
+class MessageIdReused(ChatConflict):
+    pass
+
+
+class MessageInProgress(ChatConflict):
+    pass
 
 
 @dataclass
@@ -56,6 +75,8 @@ class Turn:
     watchlist_changes: list[dict] = field(default_factory=list)
     error: str | None = None
     created_at: datetime | None = None
+    # True when a retry (the same client_message_id) got the answer stored the first time: nothing ran again.
+    replayed: bool = False
 
 
 def is_available() -> bool:
@@ -71,6 +92,19 @@ def clean_message(raw: object) -> str:
     if storable(text) != text:
         raise InvalidMessage("The message contains characters that are not text (a NUL or a lone surrogate).")
     return text
+
+
+def clean_client_message_id(raw: object) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or not CLIENT_MESSAGE_ID.fullmatch(raw):
+        raise InvalidMessage("client_message_id must be 1 to 64 of A-Z a-z 0-9 . _ : -")
+    return raw
+
+
+def answering_window() -> timedelta:
+    """How long a turn may take (the model's timeout and a margin); a retry within it is told to wait."""
+    return timedelta(seconds=settings.LLM_TIMEOUT_SECONDS + 30)
 
 
 def _model_messages(text: str, history: list[ChatMessage], context: selectors.Context) -> list[dict]:
@@ -106,15 +140,65 @@ def _summary(actions: dict) -> str:
     return "; ".join(parts) or "nothing"
 
 
-def _begin(*, user_id: str, text: str) -> tuple[list[ChatMessage], selectors.Context]:
-    """Read the history and the context, then keep the user's message (it is kept whatever happens next)."""
-    history = selectors.recent_messages(user_id=user_id)
+@dataclass
+class Begun:
+    """A turn under way: the user's message as stored, the conversation before it, the portfolio now."""
+
+    asked: ChatMessage
+    history: list[ChatMessage]
+    context: selectors.Context
+
+
+def _stored_turn(reply: ChatMessage) -> Turn:
+    actions = reply.actions or {}
+    return Turn(id=reply.id, message=reply.content, trades=actions.get("trades", []),
+                watchlist_changes=actions.get("watchlist_changes", []), error=reply.error or None,
+                created_at=reply.created_at, replayed=True)
+
+
+def _retry(*, user_id: str, text: str, client_message_id: str) -> ChatMessage | Turn | None:
+    """A message sent before with this id: its answer (a Turn), or itself to answer again, or None if new."""
+    asked = ChatMessage.objects.filter(
+        user_id=user_id, role=ChatMessage.Role.USER, client_message_id=client_message_id
+    ).first()
+    if asked is None:
+        return None
+    if asked.content != text:
+        raise MessageIdReused(f"client_message_id {client_message_id!r} was already used for a different message.")
+    answer = ChatMessage.objects.filter(user_id=user_id, in_reply_to=asked.id, error="").first()
+    if answer is not None:
+        return _stored_turn(answer)
+    # No answer yet. Only one turn may answer it: claim it unless a turn is (or may still be) under way. A
+    # failed turn executed nothing and let go of it; a turn cut off (a client gone, a crash) lets go by age.
+    now = timezone.now()
+    claimed = ChatMessage.objects.filter(
+        Q(answering_since__isnull=True) | Q(answering_since__lt=now - answering_window()), pk=asked.pk
+    ).update(answering_since=now)
+    if not claimed:
+        raise MessageInProgress("This message is still being answered: wait for the answer, or ask again in a moment.")
+    return asked
+
+
+def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> Begun | Turn:
+    """Keep the user's message (kept whatever happens next), then read the conversation before it and the
+    portfolio. A retry of a message answered before gets that answer instead (a Turn)."""
+    asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id) if client_message_id else None
+    if isinstance(asked, Turn):
+        return asked
+    history = [m for m in selectors.recent_messages(user_id=user_id) if asked is None or m.pk != asked.pk]
     context = selectors.context(user_id=user_id)
-    ChatMessage.objects.create(user_id=user_id, role=ChatMessage.Role.USER, content=text)
-    return history, context
+    if asked is None:
+        try:
+            asked = ChatMessage.objects.create(
+                user_id=user_id, role=ChatMessage.Role.USER, content=text, client_message_id=client_message_id,
+                answering_since=timezone.now(),
+            )
+        except IntegrityError:  # the same id from another web process, a moment ago
+            raise MessageInProgress("This message is already being answered.") from None
+    return Begun(asked=asked, history=history, context=context)
 
 
-def _execute_trade(reply_id: str, index: int, item: dict, *, user_id: str) -> dict:
+def _execute_trade(asked_id: str, index: int, item: dict, *, user_id: str) -> dict:
     result = {"ticker": item["ticker"], "side": item["side"], "quantity": item["quantity"], "status": "rejected",
               "price": None, "notional": None, "executed_at": None, "error": item.get("problem")}
     if result["error"]:
@@ -122,7 +206,8 @@ def _execute_trade(reply_id: str, index: int, item: dict, *, user_id: str) -> di
     try:
         fill = portfolio_services.execute_trade(
             user_id=user_id, ticker=item["ticker"], side=item["side"], quantity=item["quantity"],
-            client_order_id=f"chat-{reply_id}-{index}",
+            # Made from the message answered: a second turn for it (a retry after a crash) cannot fill it twice.
+            client_order_id=f"chat-{asked_id}-{index}",
         )
     except TradeRejected as exc:
         result["error"] = str(exc)
@@ -155,52 +240,57 @@ def _change_watchlist(item: dict, *, user_id: str) -> dict:
     return result
 
 
-def _act_and_store(*, user_id: str, parsed: ParsedReply) -> Turn:
+def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
     """Run each action once, in order (watchlist first, so 'add X' precedes a trade in X), then store the reply."""
     reply_id = new_id()
     changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
-    trades = [_execute_trade(reply_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
+    trades = [_execute_trade(asked_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
     actions = {"trades": trades, "watchlist_changes": changes} if trades or changes else None
+    reply = {"id": reply_id, "user_id": user_id, "role": ChatMessage.Role.ASSISTANT, "actions": actions,
+             "in_reply_to": asked_id}
     try:
-        stored = ChatMessage.objects.create(
-            id=reply_id, user_id=user_id, role=ChatMessage.Role.ASSISTANT, content=parsed.message, actions=actions
-        )
+        stored = ChatMessage.objects.create(content=parsed.message, **reply)
     except DatabaseError:
         # The actions have run: whatever happens to the text, the user and the history must learn what they did.
         logger.exception("assistant reply %s could not be stored as written", reply_id)
         stored = ChatMessage.objects.create(
-            id=reply_id, user_id=user_id, role=ChatMessage.Role.ASSISTANT, actions=actions,
-            content="(The reply's text could not be stored; what was done is listed below.)",
+            content="(The reply's text could not be stored; what was done is listed below.)", **reply
         )
     return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes,
                 created_at=stored.created_at)
 
 
-def _store_failure(*, user_id: str, error: str) -> Turn:
+def _store_failure(*, user_id: str, asked_id: str, error: str) -> Turn:
     stored = ChatMessage.objects.create(
-        user_id=user_id, role=ChatMessage.Role.ASSISTANT, content=error, error=error
+        user_id=user_id, role=ChatMessage.Role.ASSISTANT, content=error, error=error, in_reply_to=asked_id
     )
+    # Nothing was executed: a retry of the same message may be answered at once.
+    ChatMessage.objects.filter(pk=asked_id).update(answering_since=None)
     return Turn(id=stored.id, message=error, error=error, created_at=stored.created_at)
 
 
-async def chat(*, user_id: str = DEFAULT_USER, message: object) -> Turn:
+async def chat(*, user_id: str = DEFAULT_USER, message: object, client_message_id: object = None) -> Turn:
     text = clean_message(message)
+    client_message_id = clean_client_message_id(client_message_id)
     if not is_available():
         return Turn(id=None, message=NOT_CONFIGURED, error=NOT_CONFIGURED, created_at=timezone.now())
-    history, context = await write(_begin, user_id=user_id, text=text)
+    begun = await write(_begin, user_id=user_id, text=text, client_message_id=client_message_id)
+    if isinstance(begun, Turn):
+        return begun  # a retry of a message answered before
+    asked_id = begun.asked.id
     try:
         if settings.LLM_MOCK:
-            raw = mock.reply(text, context)
+            raw = mock.reply(text, begun.context)
         else:
-            completion = await llm.complete(_model_messages(text, history, context), schema=AssistantReply)
-            raw = completion.text
+            messages = _model_messages(text, begun.history, begun.context)
+            raw = (await llm.complete(messages, schema=AssistantReply)).text
         parsed = parse_reply(raw)
     except llm.LLMError as exc:
-        return await write(_store_failure, user_id=user_id, error=f"{exc} Nothing was executed.")
+        return await write(_store_failure, user_id=user_id, asked_id=asked_id, error=f"{exc} Nothing was executed.")
     except ReplyError as exc:
         error = f"The assistant's answer could not be read ({exc}) Nothing was executed: try again."
-        return await write(_store_failure, user_id=user_id, error=error)
-    return await write(_act_and_store, user_id=user_id, parsed=parsed)
+        return await write(_store_failure, user_id=user_id, asked_id=asked_id, error=error)
+    return await write(_act_and_store, user_id=user_id, asked_id=asked_id, parsed=parsed)
 
 
 def clear_chat_on_reset(sender, *, user_id: str, **kwargs) -> None:

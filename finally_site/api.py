@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from assistant.api import router as assistant_router
-from assistant.services import InvalidMessage
+from assistant.services import ChatConflict, InvalidMessage
 from core.db import discard_broken_connections
 from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
@@ -58,6 +58,11 @@ def on_too_big(request, exc):
 @api.exception_handler(InvalidMessage)
 def on_invalid_message(request, exc: InvalidMessage):
     return error(request, str(exc), 400)
+
+
+@api.exception_handler(ChatConflict)
+def on_chat_conflict(request, exc: ChatConflict):
+    return error(request, str(exc), 409)
 
 
 DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404}

@@ -13,7 +13,7 @@ from django.conf import settings
 from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
 from core import charts
-from core.db import DEFAULT_USER
+from core.db import DEFAULT_USER, new_id
 from core.formatting import quantity as format_quantity
 from market import selectors
 from market.store import get_store
@@ -242,7 +242,7 @@ def chat_panel(*, user_id: str = DEFAULT_USER) -> dict:
     else:
         mode = "not configured"
     notice = "" if assistant_services.is_available() else assistant_services.NOT_CONFIGURED
-    return {"chat": {"messages": messages, "mode": mode, "notice": notice}}
+    return {"chat": {"messages": messages, "mode": mode, "notice": notice, "next_id": new_id()}}
 
 
 def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> dict:

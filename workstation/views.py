@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from assistant import services as assistant_services
-from core.db import write
+from core.db import new_id, write
 from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import get_hub, sse_response, stream_frames
@@ -207,6 +207,11 @@ async def command(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _chat_turn(request: HttpRequest, entries: list[dict]) -> HttpResponse:
+    # With the turn, a new id for the next message (swapped out of band into the form).
+    return _partial(request, "chat_turn", {"turn": entries, "chat": {"next_id": new_id()}})
+
+
 @require_POST
 async def chat(request: HttpRequest) -> HttpResponse:
     """One message to the assistant: the response is the turn (the message, the reply with its actions), appended
@@ -214,16 +219,15 @@ async def chat(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("message", "")
     asked_at = timezone.now()
     try:
-        turn = await assistant_services.chat(message=raw)
-    except assistant_services.InvalidMessage as exc:
+        turn = await assistant_services.chat(message=raw, client_message_id=request.POST.get("client_message_id"))
+    except (assistant_services.InvalidMessage, assistant_services.ChatConflict) as exc:
         if not request.htmx:
             return redirect("workstation")
-        refusal = panels.chat_entry(role="assistant", text=str(exc), error=str(exc))
-        return _partial(request, "chat_turn", {"turn": [refusal]})
+        return _chat_turn(request, [panels.chat_entry(role="assistant", text=str(exc), error=str(exc))])
     if not request.htmx:
         return redirect("workstation")
     asked = panels.chat_entry(role="user", text=assistant_services.clean_message(raw), created_at=asked_at)
-    response = _partial(request, "chat_turn", {"turn": [asked, panels.chat_turn_entry(turn)]})
+    response = _chat_turn(request, [asked, panels.chat_turn_entry(turn)])
     if any(t["status"] == "executed" for t in turn.trades):
         trigger_client_event(response, PORTFOLIO_CHANGED)
     if any(c["status"] == "executed" for c in turn.watchlist_changes):

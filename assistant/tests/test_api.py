@@ -254,3 +254,69 @@ class TestTheModelsReplies:
 def test_in_the_openapi_document(client):
     paths = client.get("/api/openapi.json").json()["paths"]
     assert "post" in paths["/api/chat"] and "get" in paths["/api/chat/history"]
+
+
+def send_with_id(client, message, client_message_id):
+    return client.post("/api/chat", json.dumps({"message": message, "client_message_id": client_message_id}),
+                       content_type="application/json")
+
+
+class TestRetries:
+    """A client's own id for a message: a retry gets the first answer and runs nothing again."""
+
+    @pytest.fixture(autouse=True)
+    def mock(self, settings):
+        settings.LLM_MOCK = True
+
+    def test_a_retry_gets_the_first_answer_and_trades_nothing(self, client):
+        first = send_with_id(client, "buy 2 AAPL", "m-1")
+        again = send_with_id(client, "buy 2 AAPL", "m-1")
+        assert first.status_code == again.status_code == 200
+        assert "Idempotent-Replayed" not in first and again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        assert Trade.objects.count() == 1 and Position.objects.get().quantity == 2
+        assert ChatMessage.objects.filter(role="user").count() == 1
+
+    def test_the_same_id_for_another_message_is_a_conflict(self, client):
+        send_with_id(client, "buy 2 AAPL", "m-1")
+        response = send_with_id(client, "buy 3 AAPL", "m-1")
+        assert response.status_code == 409 and "different message" in response.json()["error"]
+        assert Trade.objects.count() == 1
+
+    def test_a_retry_while_the_first_is_being_answered_is_told_to_wait(self, client):
+        from django.utils import timezone
+
+        ChatMessage.objects.create(role="user", content="buy 2 AAPL", client_message_id="m-1",
+                                   answering_since=timezone.now())
+        response = send_with_id(client, "buy 2 AAPL", "m-1")
+        assert response.status_code == 409 and "still being answered" in response.json()["error"]
+        assert Trade.objects.count() == 0
+
+    def test_a_message_whose_turn_was_cut_off_long_ago_is_answered_once(self, client):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        ChatMessage.objects.create(role="user", content="buy 2 AAPL", client_message_id="m-1",
+                                   answering_since=timezone.now() - timedelta(hours=1))
+        assert send_with_id(client, "buy 2 AAPL", "m-1").json()["trades"][0]["status"] == "executed"
+        assert send_with_id(client, "buy 2 AAPL", "m-1")["Idempotent-Replayed"] == "true"
+        assert Trade.objects.count() == 1 and ChatMessage.objects.filter(role="user").count() == 1
+
+    @pytest.mark.parametrize("bad", ["", "has space", "x" * 65, "é", 5])
+    def test_a_malformed_id_is_refused(self, client, bad):
+        response = send_with_id(client, "buy 1 AAPL", bad)
+        assert response.status_code in (400, 422) and response.json()["error"]
+        assert ChatMessage.objects.count() == 0
+
+
+def test_a_retry_after_a_failed_turn_is_answered_again(client, model):
+    answers, seen = model
+    answers += [llm.LLMError("The model provider is rate limiting requests (429)."),
+                json.dumps({"message": "Bought.", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}]})]
+    assert send_with_id(client, "buy 1 AAPL", "m-1").json()["error"]
+    retried = send_with_id(client, "buy 1 AAPL", "m-1")
+    assert "Idempotent-Replayed" not in retried and retried.json()["trades"][0]["status"] == "executed"
+    assert len(seen) == 2 and Trade.objects.count() == 1
+    assert send_with_id(client, "buy 1 AAPL", "m-1")["Idempotent-Replayed"] == "true"
+    assert len(seen) == 2 and Trade.objects.count() == 1

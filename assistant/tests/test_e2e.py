@@ -41,3 +41,33 @@ def test_a_slow_model_does_not_block_other_requests(stack_factory):
         assert body["trades"][0]["status"] == "executed"
         positions = {p["ticker"] for p in httpx.get(api + "/portfolio").json()["positions"]}
         assert positions == {"AAPL", "MSFT"}
+
+
+def test_the_same_message_id_sent_twice_at_once_is_answered_once(stack_factory):
+    """Two web requests racing with one client_message_id (a double submit, a retry fired too early)."""
+    stack = stack_factory()  # LLM_MOCK=true
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    api = stack.base_url + "/api"
+    barrier = threading.Barrier(6)
+    responses = []
+
+    def send():
+        barrier.wait()
+        responses.append(httpx.post(api + "/chat", json={"message": "buy 1 AAPL", "client_message_id": "race-1"},
+                                    timeout=30))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {200, 409} and statuses.count(200) >= 1
+    executed = {r.json()["id"] for r in responses if r.status_code == 200}
+    assert len(executed) == 1  # every 200 is the one answer
+    portfolio = httpx.get(api + "/portfolio").json()
+    assert [(p["ticker"], p["quantity"]) for p in portfolio["positions"]] == [("AAPL", 1.0)]
+    history = httpx.get(api + "/chat/history").json()
+    assert [m["role"] for m in history] == ["user", "assistant"]

@@ -316,7 +316,7 @@
         thinking.removeAttribute("aria-busy");
         var status = e.detail.xhr && e.detail.xhr.status;
         thinking.querySelector(".text").textContent = "No answer from the server" +
-          (status ? " (HTTP " + status + ")" : "") + ". Your message is back in the box; if it asked for a trade, check the trades before sending it again.";
+          (status ? " (HTTP " + status + ")" : "") + ". Your message is back in the box: sending it again is safe (if it was answered, you get that answer).";
         if (!chatInput.value) chatInput.value = pending.dataset.text || "";
         pending.removeAttribute("id");
       }

@@ -398,6 +398,19 @@ class TestChat:
         assert "msg-assistant failed" in html and "The assistant is not configured" in html
         assert ChatMessage.objects.count() == 0
 
+    def test_a_resend_after_a_lost_answer_gets_that_answer_and_trades_once(self, client, mock_assistant):
+        page = client.get("/").content.decode()
+        first_id = re.search(r'id="chat-message-id" name="client_message_id" value="([^"]+)"', page).group(1)
+        answered = post(client, "/chat", {"message": "buy 1 AAPL", "client_message_id": first_id}).content.decode()
+        next_id = re.search(r'id="chat-message-id" name="client_message_id" value="([^"]+)" hx-swap-oob="true"',
+                            answered).group(1)
+        assert next_id != first_id
+        # The answer was lost on the way (the page kept the old id): sending the same text again is safe.
+        again = post(client, "/chat", {"message": "buy 1 AAPL", "client_message_id": first_id}).content.decode()
+        assert "Bought 1 AAPL at $192.25" in again and Trade.objects.count() == 1
+        edited = post(client, "/chat", {"message": "buy 2 AAPL", "client_message_id": first_id}).content.decode()
+        assert "different message" in edited and 'hx-swap-oob="true"' in edited and Trade.objects.count() == 1
+
     def test_csrf_is_enforced(self, mock_assistant):
         strict = Client(enforce_csrf_checks=True)
         assert strict.post("/chat", {"message": "buy 1 AAPL"}, headers=HX).status_code == 403
