@@ -207,7 +207,8 @@ def _watchlist_action(item: dict) -> dict:
         done = "Added" if item.get("action") == "add" else "Removed"
         where = "to" if item.get("action") == "add" else "from"
         return {"ok": True, "text": f"{done} {ticker} {where} the watchlist."}
-    return {"ok": False, "text": f"Not done: {_as_given(item.get('action'))} {ticker}. {item.get('error') or ''}".strip()}
+    action = _as_given(item.get("action"))
+    return {"ok": False, "text": f"Not done: {action} {ticker}. {item.get('error') or ''}".strip()}
 
 
 def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = None, error: str = "") -> dict:

@@ -219,7 +219,8 @@ class TestTheModelsReplies:
     @pytest.mark.parametrize("quantity", ["1e400", "9" * 5000])
     def test_a_number_no_float_holds_is_rejected_and_the_turn_is_stored(self, client, model, quantity):
         answers, _ = model
-        answers.append('{"message": "Bought 5 AAPL \\ud83d", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 5},'
+        answers.append('{"message": "Bought 5 AAPL \\ud83d", "trades": ['
+                       '{"ticker": "AAPL", "side": "buy", "quantity": 5},'
                        ' {"ticker": "MSFT", "side": "buy", "quantity": %s}]}' % quantity)
         response = send(client, "go")
         assert response.status_code == 200

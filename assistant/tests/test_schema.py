@@ -64,9 +64,9 @@ def test_a_bad_trade_is_kept_with_its_problem(item, problem):
 
 def test_numbers_reach_the_engine_as_they_are_and_text_only_as_a_plain_decimal():
     """The engine judges a number (1e12 is over its limit); text must be a plain decimal to be read as one."""
-    text = '{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": NaN},' \
-           ' {"ticker": "AAPL", "side": "buy", "quantity": "ten"}, {"ticker": "AAPL", "side": "buy", "quantity": 1e12},' \
-           ' {"ticker": "AAPL", "side": "buy", "quantity": "1e1"}, {"ticker": "AAPL", "side": "buy", "quantity": " 2.5 "}]}'
+    quantities = ["NaN", '"ten"', "1e12", '"1e1"', '" 2.5 "']
+    trades = ", ".join('{"ticker": "AAPL", "side": "buy", "quantity": %s}' % q for q in quantities)
+    text = '{"message": "m", "trades": [%s]}' % trades
     trades = parse_reply(text).trades
     assert [t["quantity"] for t in trades] == ["NaN", "ten", 1e12, "1e1", " 2.5 "]
     assert ["problem" in t for t in trades] == [True, True, False, True, False]

@@ -44,10 +44,7 @@ def browser():
 @pytest.fixture(scope="module")
 def shared_stack(tmp_path_factory):
     """One worker and web server for the module; each test starts from a reset portfolio (see `stack`)."""
-    stack = make_stack(tmp_path_factory.mktemp("browser-stack"))
-    stack.start_worker()
-    stack.start_web()
-    stack.wait_for_prices()
+    stack = running(make_stack(tmp_path_factory.mktemp("browser-stack")))
     yield stack
     stack.stop_all()
 
@@ -56,6 +53,14 @@ def shared_stack(tmp_path_factory):
 def stack(shared_stack):
     shared_stack.manage("reset", "--yes")
     return shared_stack
+
+
+def running(stack):
+    """A stack with its worker and web server started and prices flowing."""
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    return stack
 
 
 def open_page(browser, base_url, viewport=(1440, 900)):
@@ -230,10 +235,7 @@ def test_the_command_line_buys_and_adds(page):
 
 
 def test_stopped_worker_turns_the_dot_yellow_and_a_restart_green_without_reload(browser, stack_factory):
-    stack = stack_factory()
-    stack.start_worker()
-    stack.start_web()
-    stack.wait_for_prices()
+    stack = running(stack_factory())
     context, page, problems = open_page(browser, stack.base_url)
     try:
         conn = page.locator("#conn")
@@ -255,10 +257,7 @@ def test_stopped_worker_turns_the_dot_yellow_and_a_restart_green_without_reload(
 
 def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_factory):
     """Yellow while reconnecting, red once down for a while, green again when the server is back (htmx #2225)."""
-    stack = stack_factory()
-    stack.start_worker()
-    stack.start_web()
-    stack.wait_for_prices()
+    stack = running(stack_factory())
     context, page, problems = open_page(browser, stack.base_url)
     try:
         conn = page.locator("#conn")
@@ -313,7 +312,8 @@ def record_chat_log(page) -> None:
     few milliseconds in mock mode, but it must have been there, after the question and before the reply."""
     page.evaluate("""() => {
         window.__chatAdded = [];
-        const kind = (a) => a.classList.contains('thinking') ? 'thinking' : a.classList.contains('msg-user') ? 'user' : 'reply';
+        const kind = (a) => a.classList.contains('thinking') ? 'thinking'
+            : a.classList.contains('msg-user') ? 'user' : 'reply';
         const keep = (a) => window.__chatAdded.push(kind(a) + '|' + a.textContent);
         new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => {
             if (n.nodeType !== 1) return;
@@ -335,7 +335,8 @@ def test_the_assistant_trades_from_the_panel_and_every_panel_updates(page):
     reply = log.locator("article.msg-assistant").last
     expect(reply).to_contain_text("Mock assistant: buy 3 AAPL; add PYPL.")
     expect(reply.locator("li[data-action='executed']")).to_have_count(2)
-    expect(reply.locator("li[data-action='executed']").last).to_contain_text(re.compile(r"Bought 3 AAPL at \$[\d,]+\.\d\d"))
+    bought = re.compile(r"Bought 3 AAPL at \$[\d,]+\.\d\d")
+    expect(reply.locator("li[data-action='executed']").last).to_contain_text(bought)
     expect(box).to_have_value("")  # cleared for the next message
     added = page.evaluate("window.__chatAdded")
     kinds = [entry.split("|")[0] for entry in added]
@@ -401,13 +402,11 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
     from assistant.tests.openai_stub import OpenAIStub, reply
 
     with OpenAIStub() as model:
-        answer = {"message": "Two lines:\n<b>not bold</b>", "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
+        answer = {"message": "Two lines:\n<b>not bold</b>",
+                  "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
         model.script((200, reply(json.dumps(answer)), 2.0), (200, reply(json.dumps({"message": "Second."})), 0))
-        stack = stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
-                              OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30")
-        stack.start_worker()
-        stack.start_web()
-        stack.wait_for_prices()
+        stack = running(stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
+                                      OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30"))
         context, page, problems = open_page(browser, stack.base_url)
         try:
             expect(page.locator("#assistant .ai-mode")).to_have_text("stub")
@@ -440,10 +439,7 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
 
 
 def test_without_a_model_the_panel_says_how_to_configure_it(browser, stack_factory):
-    stack = stack_factory(LLM_MOCK="false", OPENROUTER_API_KEY="", LLM_API_BASE="")
-    stack.start_worker()
-    stack.start_web()
-    stack.wait_for_prices()
+    stack = running(stack_factory(LLM_MOCK="false", OPENROUTER_API_KEY="", LLM_API_BASE=""))
     context, page, problems = open_page(browser, stack.base_url)
     try:
         expect(page.locator("#assistant .ai-notice")).to_contain_text("set OPENROUTER_API_KEY")
@@ -470,7 +466,8 @@ def test_end_of_day_prices_are_never_shown_as_live(browser, stack_factory):
 
     stack = stack_factory()
     store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])
-    notice = "this Massive plan has no snapshot access: end-of-day prices (the previous session's closes), not live quotes"
+    notice = ("this Massive plan has no snapshot access: end-of-day prices (the previous session's closes), "
+              "not live quotes")
     stop = threading.Event()
 
     def source():
