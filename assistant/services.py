@@ -218,7 +218,9 @@ def _execute_trade(asked_id: str, index: int, item: dict, *, user_id: str) -> di
         return result
     result.update(
         ticker=fill.ticker, quantity=float(fill.quantity), status="executed", price=float(fill.price),
-        notional=float(fill.notional), executed_at=fill.executed_at.isoformat().replace("+00:00", "Z"), error=None,
+        notional=float(fill.notional), error=None,
+        # As the order API writes it: UTC, to the millisecond.
+        executed_at=fill.executed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )
     return result
 

@@ -248,6 +248,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {"without_traceback": {"()": "core.logfilters.WithoutTraceback"}},
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"},
     },
@@ -256,5 +257,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # LiteLLM logs every call at INFO through a handler of its own (each line twice); ours say enough.
         "LiteLLM": {"level": "WARNING"},
+        # A forged Host is answered 400 and said in one line: scanners send them all day.
+        "django.security.DisallowedHost": {"level": "WARNING", "filters": ["without_traceback"]},
     },
 }

@@ -158,7 +158,10 @@ async def watchlist_remove(request: HttpRequest, ticker: str) -> HttpResponse:
 async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     """Text that is not a command is a question for the assistant (when there is one)."""
     if not assistant_services.is_available():
-        raise commands.CommandError(f"Unknown command '{commands.shown(text.split()[0])}'. " + commands.HELP)
+        raise commands.CommandError(
+            f"'{commands.shown(text.split()[0])}' is not a command, and questions need the assistant, which is not "
+            "configured (OPENROUTER_API_KEY, or LLM_MOCK=true). " + commands.HELP
+        )
     try:
         text = assistant_services.clean_message(text)
     except assistant_services.InvalidMessage as exc:

@@ -153,3 +153,10 @@ def test_over_a_real_asgi_server_static_files_check_the_host_too(live_stack):
     css = re.search(r'href="(/static/css/workstation\.[0-9a-f]+\.css)"', page.text).group(1)
     assert httpx.get(live_stack.base_url + css).status_code == 200
     assert httpx.get(live_stack.base_url + css, headers={"Host": FORGED}).status_code == 400
+
+
+def test_a_forged_host_is_logged_in_one_line(client, caplog):
+    with caplog.at_level("WARNING", logger="django.security.DisallowedHost"):
+        assert client.get("/api/health", HTTP_HOST=FORGED).status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert "Invalid HTTP_HOST header" in record.getMessage() and record.exc_info is None

@@ -334,9 +334,10 @@ class TestAskFromTheCommandLine:
         html = post(client, "/chat", {"message": "hi \x00"}).content.decode()  # (a form cannot carry a lone surrogate)
         assert "not text" in html and ChatMessage.objects.count() == 0
 
-    def test_without_an_assistant_it_is_an_unknown_command(self, client, no_assistant):
+    def test_without_an_assistant_it_says_so(self, client, no_assistant):
         html = post(client, "/command", {"command": "<script>alert(1)</script>"}).content.decode()
-        assert "Unknown command &#x27;&lt;script&gt;alert(1)" in html and "<script>alert" not in html
+        assert "&#x27;&lt;script&gt;alert(1)" in html and "is not a command" in html and "<script>alert" not in html
+        assert "the assistant, which is not configured" in html
         assert "Commands: buy &lt;qty&gt; &lt;ticker&gt;" in html
 
     def test_help_mentions_the_assistant_only_when_there_is_one(self, client, settings):
