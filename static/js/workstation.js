@@ -281,10 +281,18 @@
 
   if (chatForm && chatInput && chatLog) {
     scrollChat();
+    var sendWhenAnswered = false; // Enter during a turn: the box is sent as soon as the answer arrives
+    function busy() { return chatForm.classList.contains("htmx-request"); }
     chatInput.addEventListener("keydown", function (e) {
       if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
       e.preventDefault();
-      if (chatInput.value.trim()) chatForm.requestSubmit();
+      if (!chatInput.value.trim()) return;
+      if (busy()) {
+        sendWhenAnswered = true;
+        chatForm.dataset.queued = "true"; // says "sends when the answer arrives" (CSS)
+        return;
+      }
+      chatForm.requestSubmit();
     });
     chatForm.addEventListener("htmx:beforeRequest", function () {
       // htmx has read the form by now: clear it for the next message.
@@ -326,12 +334,26 @@
     // if there is one (the form sends one message at a time), and without losing what is typed in the box.
     var asked = [];
     function askNext() {
-      if (!asked.length || chatForm.classList.contains("htmx-request")) return;
+      if (busy()) return;
+      if (sendWhenAnswered) {
+        sendWhenAnswered = false;
+        delete chatForm.dataset.queued;
+        if (chatInput.value.trim()) { chatForm.requestSubmit(); return; }
+      }
+      if (!asked.length) return;
       var draft = chatInput.value;
       chatInput.value = asked.shift();
       chatForm.requestSubmit(); // htmx reads the box and clears it (beforeRequest) before this returns
       chatInput.value = draft;
     }
+    // Open or collapsed, the panel stays as the user left it across reloads.
+    var dock = document.getElementById("assistant");
+    try {
+      if (localStorage.getItem("finally.assistant") === "closed") dock.open = false;
+      dock.addEventListener("toggle", function () {
+        localStorage.setItem("finally.assistant", dock.open ? "open" : "closed");
+      });
+    } catch (err) { /* storage disabled: the panel starts open */ }
     body.addEventListener("assistant-ask", function (e) {
       var message = e.detail && e.detail.message;
       if (!message) return;

@@ -11,6 +11,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from conftest import make_stack
@@ -302,6 +303,11 @@ def test_the_assistant_panel_is_docked_and_collapses(page):
     page.get_by_text("Assistant", exact=True).click()
     expect(panel).not_to_have_attribute("open", "")
     assert panel.bounding_box()["width"] < width / 3
+    page.reload()  # the panel stays as the user left it
+    expect(page.locator("#assistant")).not_to_have_attribute("open", "")
+    page.get_by_text("Assistant", exact=True).click()
+    page.reload()
+    expect(page.locator("#assistant")).to_have_attribute("open", "")
 
 
 # --- the assistant's panel (LLM_MOCK=true in these stacks: deterministic, and its trades are real fills) -------
@@ -404,7 +410,8 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
     with OpenAIStub() as model:
         answer = {"message": "Two lines:\n<b>not bold</b>",
                   "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
-        model.script((200, reply(json.dumps(answer)), 2.0), (200, reply(json.dumps({"message": "Second."})), 0))
+        model.script((200, reply(json.dumps(answer)), 2.0), (200, reply(json.dumps({"message": "Second."})), 0),
+                     (200, reply(json.dumps({"message": "Third."})), 2.0), (200, reply(json.dumps({"message": "Fourth."})), 0))
         stack = running(stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
                                       OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30"))
         context, page, problems = open_page(browser, stack.base_url)
@@ -433,6 +440,17 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
             expect(log.locator("article.msg-assistant").nth(1)).to_contain_text("Second.")
             expect(box).to_have_value("a draft")
             assert len(model.requests) == 2
+
+            # Enter while a turn is under way: the box waits, says so, and goes when the answer arrives.
+            box.press("Enter")
+            expect(log.locator(".thinking")).to_be_visible()
+            box.fill("queued one")
+            box.press("Enter")
+            expect(page.locator("#chat-form")).to_have_attribute("data-queued", "true")
+            expect(log.locator("article.msg-assistant").nth(3)).to_contain_text("Fourth.")
+            expect(log.locator("article.msg-user").nth(3)).to_contain_text("queued one")
+            expect(box).to_have_value("")
+            expect(page.locator("#chat-form")).not_to_have_attribute("data-queued", "true")
         finally:
             context.close()
     assert problems == []
@@ -496,4 +514,33 @@ def test_end_of_day_prices_are_never_shown_as_live(browser, stack_factory):
     finally:
         stop.set()
         publisher.join()
+    assert problems == []
+
+
+@pytest.mark.parametrize("viewport", [(1920, 1080), (1440, 900), (1366, 768), (1280, 800), (1024, 768), (390, 844)])
+def test_every_panel_fits_its_place_at_common_screen_sizes(browser, stack, viewport):
+    for ticker, quantity in [("AAPL", 10), ("NVDA", 3), ("MSFT", 5), ("TSLA", 12)]:
+        assert httpx.post(stack.base_url + "/api/portfolio/trade",
+                          json={"ticker": ticker, "quantity": quantity, "side": "buy"}).status_code == 201
+    httpx.post(stack.base_url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 4, "side": "sell"})
+    context, page, problems = open_page(browser, stack.base_url, viewport=viewport)
+    try:
+        expect(page.locator("#positions tr[data-position]")).to_have_count(4)
+        layout = page.evaluate("""() => ({
+            overflowing: [...document.querySelectorAll('.panel')]
+                .filter((p) => p.scrollWidth > p.clientWidth + 1 && getComputedStyle(p).overflowX === 'visible')
+                .map((p) => `${p.id} ${p.scrollWidth}>${p.clientWidth}`),
+            pageWidth: document.documentElement.scrollWidth,
+            tradeBarSpread: (() => {
+                const middles = [...document.querySelectorAll('#tradebar input:not([type=hidden]), #tradebar .btn')]
+                    .map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
+                return Math.max(...middles) - Math.min(...middles);
+            })(),
+        })""")
+        assert layout["overflowing"] == []
+        assert layout["pageWidth"] <= viewport[0]  # no sideways scrolling
+        if viewport[0] >= 1024:
+            assert layout["tradeBarSpread"] < 10  # ticker, quantity, Buy and Sell on one line
+    finally:
+        context.close()
     assert problems == []
