@@ -84,7 +84,8 @@ esac
 # Only the web server's exit (or a worker that may not run at all) gets here: stop the rest.
 wait -n "${pids[@]}"
 status=$?
-echo "a FinAlly process exited (status $status); stopping the rest" >&2
+# Status 0 is a clean stop (Ctrl-C reaches every process of the terminal's group at once): nothing to report.
+[ "$status" -ne 0 ] && echo "a FinAlly process exited (status $status); stopping the rest" >&2
 kill -TERM "${pids[@]}" 2>/dev/null
 wait "${pids[@]}" 2>/dev/null
 exit "$status"
