@@ -84,7 +84,7 @@ MIDDLEWARE = [
     "finally_site.middleware.SecurityMiddleware",
     # Outermost but one, so error responses from the middleware below carry the policy too.
     "core.csp.ContentSecurityPolicyMiddleware",
-    "core.compression.NonStreamingGZipMiddleware",
+    "finally_site.middleware.GZipMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI).
     "servestatic.middleware.ServeStaticMiddleware",
     "finally_site.middleware.api_error_middleware",
