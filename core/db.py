@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import queue
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Callable, TypeVar
@@ -24,7 +26,16 @@ T = TypeVar("T")
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID version 7 (RFC 9562): milliseconds since 1970 first, then 74 random bits.
+
+    Time-ordered, so each new trade or snapshot lands at the right-hand edge of its primary-key index instead of
+    on a random page of it: fewer pages written per commit as the tables grow (an order cost 0.05-0.09 ms less
+    CPU with 20,000 trades in the table, bench/README.md). Still a UUID, still unguessable enough for ids.
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big") >> 6  # 74 bits: 12 of rand_a, 62 of rand_b
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
+    return str(uuid.UUID(int=value))
 
 
 _pool_check = threading.Lock()

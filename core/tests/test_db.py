@@ -136,3 +136,19 @@ async def test_an_error_reaches_its_caller_and_the_writer_carries_on():
     with pytest.raises(SystemExit):
         await writer.run(boom, {})
     assert (await writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
+
+
+def test_ids_are_uuid7_in_time_order():
+    import time
+    import uuid
+
+    from core.db import new_id
+
+    first = new_id()
+    time.sleep(0.002)
+    ids = [new_id() for _ in range(1000)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len(set(ids)) == 1000
+    assert first < min(ids)  # a later millisecond sorts after (as text too: that is what the index orders by)
+    assert abs(int(ids[0][:8] + ids[0][9:13], 16) / 1000 - time.time()) < 5
