@@ -22,17 +22,19 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 # migrate also seeds a new database (post_migrate), and is safe to start twice at once (core's migrate).
+# run, web and worker need not call it: each process migrates (and the web server collects static files)
+# itself at start, only when something changed (core/startup.py).
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input -v 0
 
-run: migrate
+run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh
 
-web: migrate
+web: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh web
 
-worker: migrate
+worker: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh worker
 
 # The trade engine's rules and concurrency tests, and the assistant's API (which stores what a model wrote),

@@ -1,16 +1,21 @@
-"""Data-layer conventions shared by every app: text UUID ids, the single local user, the writer thread."""
+"""Data-layer conventions shared by every app: text UUID ids, the single local user, the writer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
+import os
+import queue
 import threading
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -21,21 +26,16 @@ T = TypeVar("T")
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID version 7 (RFC 9562): milliseconds since 1970 first, then 74 random bits.
 
-
-_writer: ThreadPoolExecutor | None = None
-
-
-def _writer_executor() -> ThreadPoolExecutor:
-    global _writer
-    if _writer is None:
-        # SQLite has exactly one writer at a time. Queueing this process's writes on one thread wakes
-        # the next one the moment the last commits, where SQLite's busy handler would sleep and poll,
-        # and the thread keeps its connection instead of opening one per request.
-        workers = 1 if connection.vendor == "sqlite" else 8
-        _writer = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-writer")
-    return _writer
+    Time-ordered, so each new trade or snapshot lands at the right-hand edge of its primary-key index instead of
+    on a random page of it: fewer pages written per commit as the tables grow (an order cost 0.05-0.09 ms less
+    CPU with 20,000 trades in the table, bench/README.md). Still a UUID, still unguessable enough for ids.
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big") >> 6  # 74 bits: 12 of rand_a, 62 of rand_b
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
+    return str(uuid.UUID(int=value))
 
 
 _pool_check = threading.Lock()
@@ -60,24 +60,155 @@ def discard_broken_connections() -> None:
     threading.Thread(target=check, name="db-pool-check", daemon=True).start()
 
 
-def _run_write(func: Callable[..., T], kwargs: dict) -> T:
-    try:
-        return func(**kwargs)
-    except DatabaseError:
-        # A broken connection must not poison every later write on this long-lived thread.
-        if connection.connection is not None and not connection.is_usable():
-            connection.close()
-            discard_broken_connections()
-        raise
-    finally:
-        if connection.vendor != "sqlite":
-            # PostgreSQL: back to the pool, as at the end of a request. The next write checks out a connection
-            # the pool has health-checked, so after a database restart no write fails on a dead connection.
-            connection.close()
+def _release_broken_connection() -> None:
+    """After a DatabaseError: a broken connection must not poison every later write on a long-lived thread."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+        discard_broken_connections()
+
+
+def batchable(func: Callable[..., T]) -> Callable[..., T]:
+    """Mark a write that may share its transaction with other writes of the same kind (group commit).
+
+    It must be atomic by itself (`transaction.atomic`), so that inside the writer's transaction it runs in a
+    savepoint of its own: when it raises, its own statements roll back and the others' stay.
+    """
+    func.batchable = True
+    return func
+
+
+# The most writes one transaction groups: each waits for the commit of the whole group before it is answered.
+MAX_BATCH = 32
+
+
+@dataclass
+class _Job:
+    func: Callable
+    kwargs: dict
+    context: contextvars.Context
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+    @property
+    def batchable(self) -> bool:
+        return getattr(self.func, "batchable", False)
+
+    def call(self):
+        return self.context.run(self.func, **self.kwargs)
+
+    def settle(self, result=None, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+
+
+def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
+    if future.cancelled():  # the request went away; the write itself has happened (or not) regardless
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class Writer:
+    """This process's database writes, on threads of their own, fed by one queue.
+
+    SQLite has exactly one writer at a time, so on SQLite there is one thread: the next write starts the moment
+    the last one committed, where SQLite's busy handler would sleep and poll, and the thread keeps its connection
+    instead of opening one per request. Writes marked `batchable` (market orders) that are waiting together run
+    one after another in ONE transaction, each in its own savepoint, and each is answered with its own result or
+    error once that transaction has committed (group commit): the commit, the BEGIN and the wake-ups are paid
+    once per group instead of once per order. A failed write rolls back only its savepoint; a failed commit
+    fails every write of the group, none of which was answered before it.
+
+    On PostgreSQL several threads write at once, each write in its own transaction: rows are locked per user,
+    and a group holding several users' row locks could deadlock with another thread's group.
+    """
+
+    def __init__(self, *, threads: int, group: bool) -> None:
+        self.group = group
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        for n in range(threads):
+            threading.Thread(target=self._serve, name=f"db-writer-{n}", daemon=True).start()
+
+    async def run(self, func: Callable[..., T], kwargs: dict) -> T:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        # The caller's context variables go with the write, as sync_to_async would carry them.
+        self._queue.put(_Job(func, kwargs, contextvars.copy_context(), loop, future))
+        return await future
+
+    def _serve(self) -> None:
+        carried: _Job | None = None
+        while True:
+            job, carried = carried or self._queue.get(), None
+            batch = [job]
+            while self.group and job.batchable and len(batch) < MAX_BATCH:
+                try:
+                    waiting = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if not waiting.batchable:
+                    carried = waiting  # runs alone, right after this group
+                    break
+                batch.append(waiting)
+            if len(batch) == 1:
+                self._run_one(job)
+            else:
+                self._run_group(batch)
+
+    @staticmethod
+    def _run_one(job: _Job) -> None:
+        try:
+            result = job.call()
+        except DatabaseError as exc:
+            _release_broken_connection()
+            job.settle(error=exc)
+        except BaseException as exc:  # whatever it is, its caller hears of it and the thread carries on
+            job.settle(error=exc)
+        else:
+            job.settle(result)
+        finally:
+            if connection.vendor != "sqlite":
+                # PostgreSQL: back to the pool, as at the end of a request. The next write checks out a connection
+                # the pool has health-checked, so after a database restart no write fails on a dead one.
+                connection.close()
+
+    @staticmethod
+    def _run_group(batch: list[_Job]) -> None:
+        outcomes: list[tuple[object, BaseException | None]] = []
+        try:
+            with transaction.atomic():
+                for job in batch:
+                    try:
+                        outcomes.append((job.call(), None))
+                    except BaseException as exc:  # its savepoint is rolled back; the group carries on
+                        outcomes.append((None, exc))
+                if connection.needs_rollback:
+                    # A savepoint could not be rolled back (a broken connection): the whole group is lost.
+                    raise DatabaseError("The database connection failed during a group of writes.")
+        except BaseException as exc:  # nothing of the group was committed: every write of it failed
+            if isinstance(exc, DatabaseError):
+                _release_broken_connection()
+            outcomes = [(None, exc)] * len(batch)
+        for job, (result, error) in zip(batch, outcomes):
+            job.settle(result, error)
+
+
+_writer: Writer | None = None
+_writer_lock = threading.Lock()
+
+
+def _get_writer() -> Writer:
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            sqlite = connection.vendor == "sqlite"
+            _writer = Writer(threads=1 if sqlite else 8, group=sqlite)
+        return _writer
 
 
 async def write(func: Callable[..., T], /, **kwargs) -> T:
-    """Run a database write (a service call) from async code, on this process's writer thread."""
+    """Run a database write (a service call) from async code, on this process's writer (see Writer)."""
     if not settings.DB_WRITER_THREAD:
         return await sync_to_async(func)(**kwargs)
-    return await sync_to_async(_run_write, thread_sensitive=False, executor=_writer_executor())(func, kwargs)
+    return await _get_writer().run(func, kwargs)

@@ -3,11 +3,15 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finally_site.settings")
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() does, before our handler
 
-application = get_asgi_application()
+from finally_site.handler import ASGIHandler  # noqa: E402  (needs the apps loaded)
+
+# Django's handler, without the thread hops of requests that run no sync code (handler.py).
+application = ASGIHandler()
 
 # A web process holds hundreds of long-lived price streams. With CPython's default thresholds, the
 # short-lived objects of each tick's fan-out were promoted to the oldest generation, and its full

@@ -3,6 +3,7 @@
 import os
 import re
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -59,8 +60,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    # First, so that `runserver` is the ASGI (daphne) dev server and streams flush.
-    "daphne",
+    # Before django.contrib.staticfiles: its `collectstatic` (which records a fingerprint) replaces Django's.
+    "core",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -70,12 +71,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",  # wraps the template loaders so "workstation.html#panel" renders one partial
     "ninja",  # serves its Swagger UI from local static files instead of a CDN
-    "core",
     "market",
     "portfolio",
     "assistant",
     "workstation",
 ]
+if sys.argv[1:2] == ["runserver"]:
+    # First, so that `runserver` is the ASGI (daphne) dev server and streams flush. Only then: importing daphne
+    # installs Twisted's reactor, a quarter of a second of every other start-up (make run serves with uvicorn).
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
     # Django's own stack on every path, the JSON API included: Host validation (CommonMiddleware via
@@ -84,7 +88,7 @@ MIDDLEWARE = [
     "finally_site.middleware.SecurityMiddleware",
     # Outermost but one, so error responses from the middleware below carry the policy too.
     "core.csp.ContentSecurityPolicyMiddleware",
-    "core.compression.NonStreamingGZipMiddleware",
+    "finally_site.middleware.GZipMiddleware",
     "finally_site.middleware.api_error_middleware",
     # Sessions, users and messages serve pages only; the API skips them (middleware.PagesOnly).
     "finally_site.middleware.SessionMiddleware",

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from core.db import DEFAULT_USER
+from core.db import DEFAULT_USER, batchable
 from market import services as market_services
 from market.exceptions import InvalidTicker
 from market.store import FeedStatus, get_store
@@ -106,6 +106,7 @@ def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Dec
     )
 
 
+@batchable  # orders waiting together share one transaction, each in its own savepoint (core.db.Writer)
 @transaction.atomic
 def execute_trade(
     *, user_id: str = DEFAULT_USER, ticker: str, side: str, quantity: object, client_order_id: str | None = None

@@ -3,7 +3,8 @@
 # Docker (finally_site/tests/test_container.py), so what the image does is what the tests exercise.
 #   scripts/container.sh install          a venv at $VENV (the image: /app/.venv) with requirements.txt
 #   scripts/container.sh build            static files collected into staticfiles/
-#   scripts/container.sh start [what]     migrate (and seed), then scripts/run.sh in the foreground:
+#   scripts/container.sh start [what]     scripts/run.sh in the foreground (each process migrates and seeds a
+#                                         new database itself):
 #                                         all (web + worker, the default), web or worker. Run as PID 1 it
 #                                         stops both cleanly on SIGTERM (docker stop): run.sh forwards it.
 #   scripts/container.sh health           exit 0 when /api/health answers 200 (the image's HEALTHCHECK)
@@ -28,7 +29,6 @@ case "${1:-}" in
     ;;
   start)
     export PATH="$VENV/bin:$PATH" HOST="$bind_host" PORT="$bind_port"
-    python manage.py migrate --no-input
     exec scripts/run.sh "${2:-all}"
     ;;
   health)

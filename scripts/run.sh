@@ -30,10 +30,9 @@ CANNOT_RUN=3
 pids=()
 
 start_web() {
-  # uvicorn serves the ASGI app (measured cheaper per SSE event than daphne: bench/README.md).
-  # Open price streams never end on their own, so bound the graceful shutdown.
-  uvicorn finally_site.asgi:application --host "$host" --port "$port" \
-    --timeout-graceful-shutdown 3 --no-access-log --log-level warning &
+  # uvicorn serves the ASGI app (measured cheaper per SSE event than daphne: bench/README.md), in one Python
+  # process that first migrates and collects static files if anything changed (core/startup.py).
+  python manage.py serve --host "$host" --port "$port" &
   pids+=($!)
   echo "FinAlly web server on http://$host:$port (pid $!)"
 }

@@ -79,7 +79,8 @@ def test_install_build_start_healthy_and_stop_on_sigterm(tmp_path):
         assert subprocess.run([script, "health"], env=env).returncode == 0  # the image's HEALTHCHECK
         assert (app / "db" / "finally.db").exists()  # the data sits in the volume's folder
         children = psutil.Process(process.pid).children(recursive=True)
-        assert any("uvicorn" in " ".join(c.cmdline()) for c in children)
+        # The web server (uvicorn, inside `manage.py serve`, which prepared the database) and the worker.
+        assert any("manage.py serve" in " ".join(c.cmdline()) for c in children)
         assert any("price_worker" in " ".join(c.cmdline()) for c in children)
 
         started = time.monotonic()

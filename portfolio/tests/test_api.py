@@ -247,3 +247,72 @@ def test_history_dates_out_of_range_are_422_not_500(client, query):
     response = client.get("/api/portfolio/history", query)
     assert response.status_code == 422
     assert "1970" in response.json()["error"]
+
+
+class TestPlainOrderView:
+    """POST /api/portfolio/trade is served by a plain view (portfolio.api.place_order) for speed; ninja's binding
+    of the same operation is what the OpenAPI document describes. Both must answer every request alike."""
+
+    VOLATILE = ("id", "executed_at", "cash_balance")
+
+    def answers(self, client, body, content_type="application/json", method="post"):
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        response = client.generic(method.upper(), "/api/portfolio/trade", data=data, content_type=content_type)
+        payload = response.json()
+        if response.status_code == 201:
+            payload = {k: v for k, v in payload.items() if k not in self.VOLATILE}
+        headers = {h: response.get(h) for h in ("Content-Type", "Idempotent-Replayed", "Allow")}
+        return response.status_code, headers, payload
+
+    def both(self, client, settings, *args, **kwargs):
+        plain = self.answers(client, *args, **kwargs)
+        settings.ROOT_URLCONF = "portfolio.tests.ninja_urls"
+        try:
+            by_ninja = self.answers(client, *args, **kwargs)
+        finally:
+            settings.ROOT_URLCONF = "finally_site.urls"
+        return plain, by_ninja
+
+    @pytest.mark.parametrize("body", HOSTILE, ids=range(len(HOSTILE)))
+    def test_hostile_input(self, client, settings, body):
+        plain, by_ninja = self.both(client, settings, body)
+        assert plain == by_ninja
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            OK,
+            {**OK, "ticker": " msft ", "quantity": 0.5},
+            {**OK, "quantity": 1000},
+            {**OK, "side": "sell"},
+            {**OK, "ticker": "ZZZ"},
+            {**OK, "extra": "ignored"},
+        ],
+    )
+    def test_orders_and_rejections(self, client, settings, body):
+        plain, by_ninja = self.both(client, settings, body)
+        assert plain == by_ninja
+
+    def test_replay_and_reused_id(self, client, settings):
+        trade(client, {**OK, "client_order_id": "r-1"})
+        assert self.both(client, settings, {**OK, "client_order_id": "r-1"}) == ((201, {
+            "Content-Type": "application/json; charset=utf-8", "Idempotent-Replayed": "true", "Allow": None,
+        }, pytest.approx({"ticker": "AAPL", "side": "buy", "quantity": 1.0, "price": 191.5, "notional": 191.5,
+                          "realized_pnl": None, "client_order_id": "r-1"})),) * 2
+        plain, by_ninja = self.both(client, settings, {**OK, "quantity": 2, "client_order_id": "r-1"})
+        assert plain == by_ninja and plain[0] == 409
+
+    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+    def test_content_types(self, client, settings, content_type):
+        plain, by_ninja = self.both(client, settings, OK, content_type=content_type)
+        assert plain == by_ninja
+
+    @pytest.mark.parametrize("method", ["get", "put", "delete"])
+    def test_other_methods(self, client, settings, method):
+        plain, by_ninja = self.both(client, settings, OK, method=method)
+        assert plain == by_ninja and plain[0] == 405
+
+    def test_the_plain_view_is_what_serves_the_url(self):
+        from django.urls import resolve
+
+        assert resolve("/api/portfolio/trade").func.__name__ == "place_order"

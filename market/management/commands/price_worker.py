@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from core.startup import migrate_if_needed
 from market.sources import make_source
 from market.store import StoreUnavailable, WriterAlreadyRunning, get_store, iso_utc
 from market.worker import PriceWorker
@@ -22,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-ticks", type=int, default=None, help="Stop after this many ticks (tests).")
 
     def handle(self, *args, max_ticks=None, **options):
+        # Started beside the web server (make run), which may not have migrated a new database yet.
+        migrate_if_needed()
         store = get_store()
         stopping = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,25 @@
+"""`manage.py serve`: the web server, in one Python process that first migrates and collects static files if needed."""
+
+from django.core.management.base import BaseCommand
+
+from core.startup import collect_static_if_changed, migrate_if_needed
+
+
+class Command(BaseCommand):
+    help = "Serve the app with uvicorn, after applying missing migrations and collecting changed static files."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        import uvicorn
+
+        migrate_if_needed()
+        collect_static_if_changed()
+        from finally_site.asgi import application  # imported after the checks: its gc.freeze() covers them too
+
+        # Open price streams never end on their own, so the graceful shutdown is bounded.
+        uvicorn.run(
+            application, host=host, port=port, timeout_graceful_shutdown=3, access_log=False, log_level="warning",
+        )

@@ -1,0 +1,154 @@
+"""The writer: writes on its own thread, and orders waiting together committed as one group (core/db.py)."""
+
+import asyncio
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from core.db import Writer, batchable
+from portfolio import services
+from portfolio.exceptions import InsufficientCash, InsufficientShares
+from portfolio.models import PortfolioSnapshot, Profile, Trade
+
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def seeded(publish):
+    services.seed()
+    publish({"AAPL": 100.0, "MSFT": 400.0})
+
+
+def gate() -> tuple[threading.Event, callable]:
+    """A first write that holds the writer until released, so that the writes sent meanwhile queue up together."""
+    release = threading.Event()
+
+    def hold():
+        release.wait(5)
+
+    return release, hold
+
+
+async def send_together(writer: Writer, orders: list[dict]) -> list:
+    release, hold = gate()
+    held = asyncio.ensure_future(writer.run(hold, {}))
+    await asyncio.sleep(0.05)  # the writer is now inside hold()
+    pending = [asyncio.ensure_future(writer.run(services.execute_trade, order)) for order in orders]
+    await asyncio.sleep(0.05)
+    release.set()
+    await held
+    return await asyncio.gather(*pending, return_exceptions=True)
+
+
+def commits_counted(monkeypatch) -> list[int]:
+    counted = []
+    original = BaseDatabaseWrapper.commit
+
+    def commit(self):
+        counted.append(1)
+        return original(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "commit", commit)
+    return counted
+
+
+async def test_orders_waiting_together_are_one_transaction_each_with_its_own_answer(monkeypatch):
+    commits = commits_counted(monkeypatch)
+    writer = Writer(threads=1, group=True)
+    results = await send_together(writer, [
+        {"ticker": "AAPL", "side": "buy", "quantity": 10},
+        {"ticker": "AAPL", "side": "buy", "quantity": 1000},  # $100,000: refused, the others go on
+        {"ticker": "AAPL", "side": "sell", "quantity": 4},
+        {"ticker": "MSFT", "side": "sell", "quantity": 1},  # not held: refused
+        {"ticker": "AAPL", "side": "buy", "quantity": 1},
+    ])
+    assert [type(r).__name__ for r in results] == ["Fill", "InsufficientCash", "Fill", "InsufficientShares", "Fill"]
+    assert isinstance(results[1], InsufficientCash) and isinstance(results[3], InsufficientShares)
+    assert len(commits) == 1  # the held write had no statements; the group was one commit
+    assert await asyncio.to_thread(lambda: Trade.objects.count()) == 3
+    profile = await asyncio.to_thread(lambda: Profile.objects.get())
+    assert profile.cash_balance == Decimal("10000.00") - 1000 + 400 - 100
+    assert results[-1].cash_balance == profile.cash_balance
+    assert await asyncio.to_thread(lambda: PortfolioSnapshot.objects.count()) == 1 + 3  # the seed's, one per fill
+
+
+async def test_a_failed_commit_fails_every_order_of_the_group_and_writes_nothing(monkeypatch):
+    def commit(self):
+        raise OperationalError("disk I/O error")
+
+    writer = Writer(threads=1, group=True)
+    monkeypatch.setattr(BaseDatabaseWrapper, "commit", commit)
+    results = await send_together(writer, [{"ticker": "AAPL", "side": "buy", "quantity": 1}] * 3)
+    monkeypatch.undo()
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert await asyncio.to_thread(lambda: Trade.objects.count()) == 0
+    # The writer carries on afterwards.
+    fill = await writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})
+    assert fill.quantity == 1
+
+
+async def test_a_retry_in_the_same_group_replays_the_first_fill():
+    writer = Writer(threads=1, group=True)
+    order = {"ticker": "AAPL", "side": "buy", "quantity": 2, "client_order_id": "twice"}
+    first, again = await send_together(writer, [order, order])
+    assert not first.replayed and again.replayed and again.id == first.id
+    assert await asyncio.to_thread(lambda: Trade.objects.count()) == 1
+
+
+async def test_writes_not_marked_batchable_run_alone(monkeypatch):
+    commits = commits_counted(monkeypatch)
+    writer = Writer(threads=1, group=True)
+    seen = []
+
+    def note(n):
+        seen.append((n, connection.in_atomic_block))
+
+    release, hold = gate()
+    held = asyncio.ensure_future(writer.run(hold, {}))
+    await asyncio.sleep(0.05)
+    pending = [asyncio.ensure_future(writer.run(note, {"n": n})) for n in range(3)]
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(held, *pending)
+    assert seen == [(0, False), (1, False), (2, False)]
+    assert commits == []
+
+
+async def test_without_grouping_each_order_commits_alone(monkeypatch):
+    """PostgreSQL's writer: several threads, one transaction per order."""
+    commits = commits_counted(monkeypatch)
+    writer = Writer(threads=1, group=False)
+    results = await send_together(writer, [{"ticker": "AAPL", "side": "buy", "quantity": 1}] * 3)
+    assert all(r.quantity == 1 for r in results)
+    assert len(commits) == 3
+
+
+async def test_an_error_reaches_its_caller_and_the_writer_carries_on():
+    writer = Writer(threads=1, group=True)
+
+    @batchable
+    def boom():
+        raise SystemExit("not the writer's end")
+
+    with pytest.raises(SystemExit):
+        await writer.run(boom, {})
+    assert (await writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
+
+
+def test_ids_are_uuid7_in_time_order():
+    import time
+    import uuid
+
+    from core.db import new_id
+
+    first = new_id()
+    time.sleep(0.002)
+    ids = [new_id() for _ in range(1000)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len(set(ids)) == 1000
+    assert first < min(ids)  # a later millisecond sorts after (as text too: that is what the index orders by)
+    assert abs(int(ids[0][:8] + ids[0][9:13], 16) / 1000 - time.time()) < 5

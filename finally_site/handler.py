@@ -1,0 +1,124 @@
+"""Django's ASGI handler, without the thread hops a request that runs no sync code does not need.
+
+Django gives every ASGI request a thread of its own for its sync code (asgiref's ThreadSensitiveContext),
+and hops onto it even when the request has no sync code at all: once to send `request_started`, once to
+close the response (which sends `request_finished`), then a third thread joins the first. For an async
+view such as a market order that was about 60 % of the web process's CPU per order (bench/README.md).
+
+Here a request still gets its thread on the first sync call, exactly as before (sync views, sync middleware
+hooks, `sync_to_async` in a view). What changes is where the two signals' receivers run:
+
+- a request that used its thread sends `request_finished` there, as Django does, so that Django's receivers
+  close the connections its sync code opened on that thread;
+- a request that never used one sends both signals inline on the event loop. Django's receivers act on the
+  state of the thread they run on (`close_old_connections`, `reset_queries`), or on context-local state
+  (`close_caches`, `reset_urlconf`): a thread the request never had left nothing to clean up, and the event
+  loop's thread holds no database connection (Django refuses ORM calls there).
+- `request_started` is always sent inline: the request's thread, when it comes, is new, so Django's receivers
+  would find nothing on it either.
+
+Only sync receivers are supported on these two signals (Django's and ours are): an async one makes
+`Signal.send` fail loudly on the event loop instead of being skipped. A receiver must not block: it now runs on
+the event loop for most API requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers import asgi
+from django.urls import set_script_prefix
+
+
+class RequestThread(ThreadPoolExecutor):
+    """The one thread for a request's sync code, started on first use (as asgiref's own), which says if it was."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="request")
+        self.used = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.used = True
+        return super().submit(fn, *args, **kwargs)
+
+
+class ASGIHandler(asgi.ASGIHandler):
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        thread = RequestThread()
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle(scope, receive, send, thread)
+        finally:
+            # Without waiting: the worker thread may itself be waiting for this event loop. It ends on its own
+            # once its last call returned, which the request has already awaited.
+            thread.shutdown(wait=False)
+
+    async def handle(self, scope, receive, send, thread: RequestThread | None = None):
+        """Django 5.2's ASGIHandler.handle; only the signals and closing the response differ (module docstring)."""
+        thread = thread or RequestThread()
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(asgi.get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            await self._close(error_response, thread)
+            return
+
+        async def process_request(request, send):
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client disconnected while we were sending
+            return response
+
+        # Watch for a disconnect while the response is made (Django cancels the response task, e.g. a stream).
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            if thread.used:
+                await signals.request_finished.asend(sender=self.__class__)
+            else:
+                signals.request_finished.send(sender=self.__class__)
+        else:
+            await self._close(response, thread)
+        body_file.close()
+
+    @staticmethod
+    async def _close(response, thread: RequestThread) -> None:
+        """Close the response (this sends request_finished) where the request's sync code ran, if it ran any."""
+        if thread.used:
+            await sync_to_async(response.close)()
+        else:
+            response.close()

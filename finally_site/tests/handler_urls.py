@@ -1,0 +1,33 @@
+"""Probe views for the ASGI handler's tests (test_handler.py): one async, one sync, one stream.
+
+Under /api/, where no middleware has sync hooks (pages' sessions, users and messages do: they run on the thread).
+"""
+
+import asyncio
+import threading
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+
+def _thread() -> HttpResponse:
+    return HttpResponse(f"{threading.current_thread().name} {threading.get_ident()}")
+
+
+async def async_view(request):
+    return _thread()
+
+
+def sync_view(request):
+    return _thread()
+
+
+async def stream_view(request):
+    async def forever():
+        yield b"first\n"
+        await asyncio.sleep(3600)
+
+    return StreamingHttpResponse(forever(), content_type="text/plain")
+
+
+urlpatterns = [path("api/async", async_view), path("api/sync", sync_view), path("api/stream", stream_view)]

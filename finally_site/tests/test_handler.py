@@ -1,0 +1,93 @@
+"""The ASGI handler: a request's sync code and Django's end-of-request clean-up share one thread, which a request
+that runs no sync code never gets (finally_site/handler.py)."""
+
+import asyncio
+import threading
+
+import pytest
+from django.core import signals
+
+from finally_site.handler import ASGIHandler
+
+pytestmark = [pytest.mark.anyio, pytest.mark.urls("finally_site.tests.handler_urls")]
+
+
+@pytest.fixture
+def finished_on():
+    """The names of the threads request_finished's receivers ran on."""
+    threads = []
+
+    def record(**kwargs):
+        threads.append(f"{threading.current_thread().name} {threading.get_ident()}")
+
+    signals.request_finished.connect(record)
+    yield threads
+    signals.request_finished.disconnect(record)
+
+
+async def call(path: str, *, disconnect_after: float | None = None) -> tuple[int, bytes]:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80),
+    }
+    sent = []
+    requested = False
+
+    async def receive():
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if disconnect_after is None:
+            await asyncio.Event().wait()  # the client stays until the response is complete
+        await asyncio.sleep(disconnect_after)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await ASGIHandler()(scope, receive, send)
+    status = sent[0]["status"]
+    return status, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def here() -> str:
+    return f"{threading.current_thread().name} {threading.get_ident()}"
+
+
+async def test_an_async_view_runs_no_thread_and_is_cleaned_up_inline(finished_on):
+    before = set(threading.enumerate())
+    status, body = await call("/api/async")
+    assert status == 200
+    assert body.decode() == here()
+    assert finished_on == [here()]
+    assert set(threading.enumerate()) <= before
+
+
+async def test_a_sync_view_and_its_clean_up_share_its_request_thread(finished_on):
+    status, body = await call("/api/sync")
+    assert status == 200
+    assert body.decode().startswith("request")
+    # Django's close_old_connections must run where the view's connections are: on the same thread.
+    assert finished_on == [body.decode()]
+
+
+async def test_the_request_thread_ends_with_its_request(finished_on):
+    before = set(threading.enumerate())
+    await call("/api/sync")
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+async def test_a_stream_cut_by_the_client_still_finishes_the_request(finished_on):
+    status, body = await call("/api/stream", disconnect_after=0.05)
+    assert status == 200 and body.startswith(b"first")
+    assert finished_on == [here()]
+
+
+def test_the_web_server_serves_this_handler():
+    from finally_site.asgi import application
+
+    assert isinstance(application, ASGIHandler)
