@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import DatabaseError, close_old_connections
@@ -36,6 +36,22 @@ def _sane_price(price: object) -> bool:
     return isinstance(price, (int, float)) and math.isfinite(price) and 0 < price < MAX_PRICE
 
 
+# How often a sleeping worker looks at its stop flag: a stop is noticed within this, at negligible cost.
+STOP_POLL_SECONDS = 0.1
+
+
+def sleep_unless(stopped: Callable[[], bool], seconds: float) -> bool:
+    """Sleep up to `seconds`, ending early once `stopped()`; says whether it was. Takes no lock, so a signal
+    handler may set what `stopped` reads at any moment."""
+    end = time.monotonic() + seconds
+    while not stopped():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, STOP_POLL_SECONDS))
+    return True
+
+
 class PriceWorker:
     def __init__(self, *, source: PriceSource, store: PriceStore, max_ticks: int | None = None) -> None:
         self.source = source
@@ -44,7 +60,10 @@ class PriceWorker:
         self.ticks = 0
         self.failures = 0
         self.store_failures = 0
-        self._stop = threading.Event()
+        # A plain flag, not a threading.Event: stop() is called from signal handlers, and an Event's lock taken in
+        # a handler that interrupted this same thread while it held that lock (inside Event.wait or a first
+        # stop()) deadlocks the worker for good (seen with two SIGTERMs close together).
+        self._stopping = False
         self._tickers: set[str] = set()
         self._tickers_known = False
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-periodic")
@@ -55,13 +74,14 @@ class PriceWorker:
         self._last_report = now
 
     def stop(self) -> None:
-        self._stop.set()
+        """Ask the loop to end: safe from a signal handler (it only sets a flag)."""
+        self._stopping = True
 
     def run(self) -> None:
         logger.info("price worker started: source=%s interval=%.2fs store=%s", self.source.name, self.source.interval, self.store.name)
         next_at = time.monotonic()
         try:
-            while not self._stop.is_set() and (self.max_ticks is None or self.ticks < self.max_ticks):
+            while not self._stopping and (self.max_ticks is None or self.ticks < self.max_ticks):
                 lag = max(0.0, time.monotonic() - next_at)
                 self._lags.append(lag)
                 if lag > self.source.interval:
@@ -81,7 +101,7 @@ class PriceWorker:
                 next_at += delay
                 # Never try to catch up a burst of missed ticks: the market moves on from now.
                 next_at = max(next_at, time.monotonic())
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+                sleep_unless(lambda: self._stopping, next_at - time.monotonic())
         finally:
             self._side.shutdown(wait=True)
             logger.info("price worker stopped after %d ticks", self.ticks)

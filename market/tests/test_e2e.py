@@ -70,6 +70,30 @@ def test_first_start_seeds_and_bad_input_leaves_server_healthy(live_stack):
     assert {i["ticker"] for i in httpx.get(api + "/watchlist").json()} == DEFAULT
 
 
+def test_a_burst_of_signals_stops_the_worker_and_never_hangs_it(stack_factory):
+    """Signals landing while the worker's main thread holds a lock (in a sleep, in a first stop) must not
+    deadlock it: its handlers only set a flag. (The window is narrow: a smoke test, which a worker that hangs
+    fails; the design is the fix.)"""
+    stack = stack_factory()
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    worker = stack.processes.pop("worker")
+    for _ in range(200):
+        worker.send_signal(signal.SIGTERM if _ % 2 else signal.SIGINT)
+        time.sleep(0.0005)
+        if worker.poll() is not None:
+            break
+    try:
+        # 0, or killed by one of the signals that arrived once Python had restored the default handlers on its
+        # way out; what matters is that it ends.
+        assert worker.wait(timeout=10) in (0, -signal.SIGTERM, -signal.SIGINT)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert "price worker stopped after" in stack.log("worker")
+
+
 def test_worker_stops_cleanly_on_sigterm(live_stack):
     worker = live_stack.processes["worker"]
     worker.send_signal(signal.SIGTERM)

@@ -201,3 +201,17 @@ def test_a_first_tick_that_cannot_read_the_tickers_publishes_nothing(price_store
     worker.tick()
     assert price_store.latest("AAPL").price == 190.0  # not wiped by a tick that priced nothing
     assert "could not read" in price_store.status().error
+
+
+def test_sleep_unless_ends_early_once_stopped_and_takes_no_lock():
+    import threading
+    import time
+
+    from market.worker import STOP_POLL_SECONDS, sleep_unless
+
+    flag = []
+    threading.Timer(0.05, lambda: flag.append(True)).start()
+    started = time.monotonic()
+    assert sleep_unless(lambda: bool(flag), 30) is True
+    assert time.monotonic() - started < 0.05 + 3 * STOP_POLL_SECONDS
+    assert sleep_unless(lambda: False, 0.01) is False

@@ -1,7 +1,6 @@
 import logging
 import os
 import signal
-import threading
 import time
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.startup import migrate_if_needed
 from market.sources import make_source
 from market.store import StoreUnavailable, WriterAlreadyRunning, get_store, iso_utc
-from market.worker import PriceWorker
+from market.worker import PriceWorker, sleep_unless
 
 logger = logging.getLogger("market.worker")
 
@@ -26,9 +25,10 @@ class Command(BaseCommand):
         # Started beside the web server (make run), which may not have migrated a new database yet.
         migrate_if_needed()
         store = get_store()
-        stopping = threading.Event()
+        # Signal handlers set flags only (see PriceWorker.stop): a lock taken in a handler can deadlock.
+        stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopping.set())
+            signal.signal(signum, lambda *_: stopping.append(True))
         database = settings.DATABASES["default"]
         owner = {
             "pid": os.getpid(),
@@ -49,12 +49,12 @@ class Command(BaseCommand):
             except WriterAlreadyRunning as exc:
                 if time.monotonic() >= give_up_at:
                     raise CommandError(str(exc), returncode=3) from None
-                if stopping.wait(0.5):
+                if sleep_unless(lambda: bool(stopping), 0.5):
                     return
             except StoreUnavailable as exc:
                 store.release_writer()
                 logger.warning("price store unavailable, retrying in %.1fs: %s", delay, exc)
-                if stopping.wait(delay):
+                if sleep_unless(lambda: bool(stopping), delay):
                     return
                 delay = min(delay * 2, 5.0)
         try:
@@ -69,7 +69,7 @@ class Command(BaseCommand):
             worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: worker.stop())
-            if stopping.is_set():
+            if stopping:
                 return
             try:
                 worker.run()
