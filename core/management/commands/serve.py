@@ -15,8 +15,12 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         import uvicorn
 
+        from django.db import connections
+
         migrate_if_needed()
         collect_static_if_changed()
+        # This thread becomes the event loop's, where Django allows no database work: leave it no connection.
+        connections.close_all()
         from finally_site.asgi import application  # imported after the checks: its gc.freeze() covers them too
 
         # Open price streams never end on their own, so the graceful shutdown is bounded.
