@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -88,6 +88,10 @@ class _Job:
     context: contextvars.Context
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
+    # Set (from the event loop) when the caller stopped waiting: a client that hung up, a request cancelled. A job
+    # abandoned before it started is skipped: an order whose client is gone is not filled behind its back (it
+    # could not learn of it, and a retry without a client_order_id would fill it twice). Once started, it runs.
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     @property
     def batchable(self) -> bool:
@@ -97,12 +101,17 @@ class _Job:
         return self.context.run(self.func, **self.kwargs)
 
     def settle(self, result=None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+        try:
+            self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+        except RuntimeError:  # the caller's event loop has closed (shutdown): nobody is left to answer
+            logger.warning("a database write finished after its event loop closed; its answer is dropped")
 
 
 def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
-    if future.cancelled():  # the request went away; the write itself has happened (or not) regardless
+    if future.done():  # the request went away; the write itself has happened (or not) regardless
         return
+    if isinstance(error, StopIteration):  # a Future refuses it; say what happened instead
+        error = RuntimeError(f"a database write raised {error!r}")
     if error is not None:
         future.set_exception(error)
     else:
@@ -134,27 +143,36 @@ class Writer:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         # The caller's context variables go with the write, as sync_to_async would carry them.
-        self._queue.put(_Job(func, kwargs, contextvars.copy_context(), loop, future))
+        job = _Job(func, kwargs, contextvars.copy_context(), loop, future)
+        future.add_done_callback(lambda done: done.cancelled() and job.abandoned.set())
+        self._queue.put(job)
         return await future
 
     def _serve(self) -> None:
         carried: _Job | None = None
         while True:
             job, carried = carried or self._queue.get(), None
+            if job.abandoned.is_set():
+                continue
             batch = [job]
             while self.group and job.batchable and len(batch) < MAX_BATCH:
                 try:
                     waiting = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if waiting.abandoned.is_set():
+                    continue
                 if not waiting.batchable:
                     carried = waiting  # runs alone, right after this group
                     break
                 batch.append(waiting)
-            if len(batch) == 1:
-                self._run_one(job)
-            else:
-                self._run_group(batch)
+            try:
+                if len(batch) == 1:
+                    self._run_one(job)
+                else:
+                    self._run_group(batch)
+            except BaseException:  # never let one write end the thread every later write waits on
+                logger.exception("the database writer failed around a write; carrying on")
 
     @staticmethod
     def _run_one(job: _Job) -> None:

@@ -91,9 +91,15 @@ def collect_static_if_changed() -> bool:
     """Run collectstatic unless what it last collected is still what the sources hold; True if it ran."""
     if static_is_current():
         return False
-    with _static_lock():
-        if static_is_current():  # another process collected while we waited
-            return False
-        call_command("collectstatic", interactive=False, verbosity=0)
+    try:
+        with _static_lock():
+            if static_is_current():  # another process collected while we waited
+                return False
+            call_command("collectstatic", interactive=False, verbosity=0)
+    except OSError as exc:
+        # A read-only install (the container image runs as a user who owns no code): serve what was collected
+        # at build time rather than not at all.
+        logger.warning("static files could not be collected (%s); serving the collected ones", exc)
+        return False
     logger.info("static files collected")
     return True

@@ -7,6 +7,7 @@ checks cash or shares on its own.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -72,6 +73,18 @@ def clean_quantity(raw: object) -> Decimal:
     return quantity.quantize(QUANTITY_STEP)
 
 
+# A client's own id for an order (the API's schema says the same): letters, digits and . _ : -, at most 64.
+CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}", re.ASCII)
+
+
+def clean_client_order_id(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not CLIENT_ORDER_ID.fullmatch(raw):
+        raise InvalidOrder("client_order_id must be 1 to 64 of A-Z a-z 0-9 . _ : -")
+    return raw
+
+
 def clean_side(raw: object) -> str:
     if raw not in SIDES:
         raise InvalidOrder("Side must be 'buy' or 'sell'.")
@@ -118,6 +131,7 @@ def execute_trade(
     """
     side = clean_side(side)
     quantity = clean_quantity(quantity)
+    client_order_id = clean_client_order_id(client_order_id)
     try:
         ticker = normalize_ticker(ticker)
     except InvalidTicker as exc:

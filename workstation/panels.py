@@ -169,7 +169,9 @@ def blotter_panel(*, user_id: str = DEFAULT_USER) -> dict:
 
 
 def trade_panel(*, ticker: str | None = "", quantity: str = "", message: str = "", error: str = "") -> dict:
-    return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error}}
+    # A new order id with each form: a resubmit after a lost answer is the same order, not a second one.
+    return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error,
+                      "order_id": new_id()}}
 
 
 def command_panel(*, value: str = "", message: str = "", error: str = "") -> dict:

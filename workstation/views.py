@@ -113,8 +113,10 @@ async def trade(request: HttpRequest) -> HttpResponse:
     ticker = request.POST.get("ticker", "")[:40]
     quantity = request.POST.get("quantity", "")[:40]
     side = request.POST.get("side", "")
+    client_order_id = request.POST.get("client_order_id") or None
     try:
-        fill = await write(portfolio_services.execute_trade, ticker=ticker, side=side, quantity=quantity)
+        fill = await write(portfolio_services.execute_trade, ticker=ticker, side=side, quantity=quantity,
+                           client_order_id=client_order_id)
     except TradeRejected as exc:
         context = panels.trade_panel(ticker=ticker, quantity=quantity, error=str(exc))
         if not request.htmx:

@@ -138,6 +138,42 @@ async def test_an_error_reaches_its_caller_and_the_writer_carries_on():
     assert (await writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
 
 
+async def test_an_order_whose_caller_stopped_waiting_before_it_started_is_not_filled():
+    """A client that hung up while its order queued: it cannot learn of a fill, so there is none."""
+    writer = Writer(threads=1, group=True)
+    release, hold = gate()
+    held = asyncio.ensure_future(writer.run(hold, {}))
+    await asyncio.sleep(0.05)
+    gone = asyncio.ensure_future(writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1}))
+    kept = asyncio.ensure_future(writer.run(services.execute_trade, {"ticker": "MSFT", "side": "buy", "quantity": 1}))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    await asyncio.sleep(0.01)
+    release.set()
+    await held
+    assert (await kept).ticker == "MSFT"
+    assert await asyncio.to_thread(lambda: list(Trade.objects.values_list("ticker", flat=True))) == ["MSFT"]
+
+
+def test_a_write_that_ends_after_its_event_loop_closed_does_not_end_the_writer():
+    writer = Writer(threads=1, group=True)
+    release, hold = gate()
+    first = asyncio.new_event_loop()
+    task = first.create_task(writer.run(hold, {}))
+    first.run_until_complete(asyncio.sleep(0.05))  # the writer is inside hold()
+    task.cancel()
+    first.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    first.close()
+    release.set()  # hold() returns; its answer has nowhere to go
+    second = asyncio.new_event_loop()
+    try:
+        fill = second.run_until_complete(asyncio.wait_for(
+            writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1}), timeout=5))
+    finally:
+        second.close()
+    assert fill.quantity == 1
+
+
 def test_ids_are_uuid7_in_time_order():
     import time
     import uuid

@@ -152,6 +152,23 @@ class TestTradeBar:
         assert "Bought 10 AAPL at $192.25 ($1,922.50)." in html
         assert Profile.objects.get().cash_balance == 10000 - 1922.5
 
+    def test_a_resubmitted_form_is_the_same_order(self, client):
+        page = client.get("/").content.decode()
+        order_id = re.search(r'name="client_order_id" value="([^"]+)"', page).group(1)
+        order = {"ticker": "AAPL", "quantity": "3", "side": "buy", "client_order_id": order_id}
+        first = post(client, "/trade", order).content.decode()
+        again = post(client, "/trade", order).content.decode()  # the first answer was lost on the way
+        assert "Bought 3 AAPL" in first and "Bought 3 AAPL" in again
+        assert Trade.objects.count() == 1 and Position.objects.get().quantity == 3
+        assert re.search(r'name="client_order_id" value="([^"]+)"', first).group(1) != order_id  # a fresh form
+
+    @pytest.mark.parametrize("bad", ["x" * 65, "has space", "<script>"])
+    def test_a_forged_order_id_is_refused_inline(self, client, bad):
+        before = state()
+        html = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy", "client_order_id": bad})
+        assert html.status_code == 200 and "client_order_id must be" in html.content.decode()
+        assert state() == before
+
     def test_sell_says_realized_pnl(self, client):
         post(client, "/trade", {"ticker": "AAPL", "quantity": "2", "side": "buy"})
         html = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "sell"}).content.decode()
