@@ -24,6 +24,9 @@ ORDERS = [{"ticker": "AAPL", "quantity": 1, "side": "buy"}, {"ticker": "AAPL", "
 
 
 def load_stack(root: Path):
+    # stack.py imports the project's test servers (finally_site.tests.servers) when it starts a stack.
+    if str(root.resolve()) not in sys.path:
+        sys.path.append(str(root.resolve()))
     spec = importlib.util.spec_from_file_location(f"bench_stack_{abs(hash(root))}", root / "bench" / "stack.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
