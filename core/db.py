@@ -207,9 +207,20 @@ class Writer:
         except BaseException as exc:  # nothing of the group was committed: every write of it failed
             if isinstance(exc, DatabaseError):
                 _release_broken_connection()
-            outcomes = [(None, exc)] * len(batch)
+            outcomes = [(None, _own_copy(exc)) for _ in batch]
         for job, (result, error) in zip(batch, outcomes):
             job.settle(result, error)
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """The group's failure for one of its callers: each awaits and re-raises its own exception object (one object
+    shared by 32 callers would collect all their tracebacks), caused by the original."""
+    try:
+        copy = type(exc)(*exc.args)
+    except Exception:  # an exception type that cannot be rebuilt from its args
+        copy = DatabaseError(str(exc))
+    copy.__cause__ = exc
+    return copy
 
 
 _writer: Writer | None = None

@@ -37,13 +37,18 @@ def unapplied_migrations(database: str = "default") -> list:
 def migrate_if_needed() -> bool:
     """Apply what is missing (a new database is also seeded then, by post_migrate); True if anything was.
 
-    core's `migrate` takes the migration lock and looks again, so two processes starting at once migrate once.
+    Two processes starting at once on a new database both get here: core's `migrate` takes the migration lock,
+    so the second waits and then finds nothing left to apply. Only the one that applied says so.
     """
     if not unapplied_migrations():
         return False
-    call_command("migrate", interactive=False, verbosity=0)
-    logger.info("database migrated")
-    return True
+    from core.management.commands.migrate import Command as Migrate
+
+    migrate = Migrate()
+    call_command(migrate, interactive=False, verbosity=0)
+    if migrate.applied:
+        logger.info("database migrated (%d migrations applied)", migrate.applied)
+    return bool(migrate.applied)
 
 
 def static_fingerprint() -> str:

@@ -35,7 +35,12 @@ def migration_lock(database: str):
 
 
 class Command(migrate.Command):
+    applied = 0  # how many migrations this run applied (the process that waited on the lock applies none)
+
     def handle(self, *args, **options):
         # The second process waits here, then finds nothing left to apply (seeding is idempotent too).
         with migration_lock(options["database"]):
+            from core.startup import unapplied_migrations
+
+            self.applied = len(unapplied_migrations(options["database"]))
             return super().handle(*args, **options)
