@@ -91,6 +91,17 @@ def page(browser, stack):
     assert problems == []
 
 
+def command_line(page):
+    """The command line, once htmx has wired up the form it last swapped in (it does so when the swap settles,
+    20 ms later; a command sent before that would go as a plain form post and reload the page)."""
+    page.wait_for_function("""() => {
+        const form = document.querySelector('#cmdline form');
+        const data = form && form['htmx-internal-data'];
+        return !!(data && data.initHash);
+    }""")
+    return page.get_by_label("Command")
+
+
 def money(text: str) -> float:
     return float(re.sub(r"[^0-9.\-]", "", text))
 
@@ -219,19 +230,19 @@ def test_the_command_line_buys_and_adds(page):
     expect(page.locator("#positions tr[data-position='MSFT']")).to_be_visible()
     expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
 
-    command = page.get_by_label("Command")
+    command = command_line(page)
     expect(command).to_be_focused()  # still there for the next command
     command.fill("add pypl")
     command.press("Enter")
     expect(page.locator("#command-out")).to_contain_text("Added PYPL")
     expect(page.locator("#watchlist tr[data-row='PYPL']")).to_be_visible()
 
-    page.get_by_label("Command").fill("sell 1e9 msft")
-    page.get_by_label("Command").press("Enter")
+    command_line(page).fill("sell 1e9 msft")
+    command_line(page).press("Enter")
     expect(page.locator("#command-out")).to_contain_text("is not a quantity")
 
-    page.get_by_label("Command").fill("help")
-    page.get_by_label("Command").press("Enter")
+    command_line(page).fill("help")
+    command_line(page).press("Enter")
     expect(page.locator("#command-out")).to_contain_text("Commands: buy <qty> <ticker>")
 
 
@@ -396,7 +407,7 @@ def test_the_command_line_hands_a_question_to_the_assistant(page):
     expect(log.locator("article.msg-user").last).to_have_text(re.compile(r"how am I doing\?"))
     expect(log.locator("article.msg-assistant").last).to_contain_text("Mock assistant: cash $10,000.00")
 
-    command = page.get_by_label("Command")
+    command = command_line(page)
     command.fill("buy 2 msft")  # a command is still a command, not a question
     command.press("Enter")
     expect(page.locator("#command-out")).to_contain_text("Bought 2 MSFT at $")
@@ -544,3 +555,4 @@ def test_every_panel_fits_its_place_at_common_screen_sizes(browser, stack, viewp
     finally:
         context.close()
     assert problems == []
+
