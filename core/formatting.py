@@ -35,26 +35,26 @@ def money(value) -> str:
     return f"{sign}${abs(number):,.2f}"
 
 
-@register.filter
-def signed_money(value) -> str:
-    """+$12.34, -$5.00, $0.00: a P&L figure always says which way it went."""
+def _signed(value, unit: str, suffix: str = "") -> str:
+    """To the hundredth, with a sign that says which way it went (none for exactly zero)."""
     number = _decimal(value)
     if number is None:
         return "—"
     number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "+" if number > 0 else MINUS if number < 0 else ""
-    return f"{sign}${abs(number):,.2f}"
+    return f"{sign}{unit}{abs(number):,.2f}{suffix}"
+
+
+@register.filter
+def signed_money(value) -> str:
+    """+$12.34, -$5.00, $0.00: a P&L figure always says which way it went."""
+    return _signed(value, "$")
 
 
 @register.filter
 def signed_percent(value) -> str:
     """+0.79%, -1.20%, 0.00%."""
-    number = _decimal(value)
-    if number is None:
-        return "—"
-    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "+" if number > 0 else MINUS if number < 0 else ""
-    return f"{sign}{abs(number):,.2f}%"
+    return _signed(value, "", "%")
 
 
 @register.filter
