@@ -14,6 +14,7 @@ import json
 import re
 
 from assistant.selectors import Context
+from core.formatting import money
 
 TRADE = re.compile(r"\b(buy|sell)\s+(-?[0-9][0-9.eE+\-]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
@@ -25,10 +26,6 @@ def _number(text: str):
         return float(text)
     except ValueError:
         return text  # the engine says what is wrong with it
-
-
-def _money(value: float) -> str:
-    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
 
 
 def reply(message: str, context: Context) -> str:
@@ -44,12 +41,12 @@ def reply(message: str, context: Context) -> str:
         parts += [f"{c['action']} {c['ticker']}" for c in changes]
         text = "Mock assistant: " + "; ".join(parts) + "."
     else:
-        text = f"Mock assistant: cash {_money(context.cash)}, total value {_money(context.total_value)}"
+        text = f"Mock assistant: cash {money(context.cash)}, total value {money(context.total_value)}"
         if context.positions:
             top = max(context.positions, key=lambda p: p["weight"])
             text += (
                 f"; {len(context.positions)} position(s), the largest {top['ticker']} at {top['weight']:.0%} of "
-                f"what is invested, unrealized P&L {_money(context.unrealized_pnl)}."
+                f"what is invested, unrealized P&L {money(context.unrealized_pnl)}."
             )
         else:
             text += "; no positions yet."

@@ -14,7 +14,9 @@ from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
 from core import charts
 from core.db import DEFAULT_USER, new_id
-from core.formatting import quantity as format_quantity
+from core.formatting import money, signed_money
+from core.formatting import price as price_text
+from core.formatting import quantity as quantity_text
 from market import selectors
 from market.store import get_store
 from portfolio import selectors as portfolio_selectors
@@ -181,10 +183,9 @@ def command_panel(*, value: str = "", message: str = "", error: str = "") -> dic
 def fill_text(*, side: str, quantity, ticker: str, price, notional, realized_pnl=None) -> str:
     """One fill in words, the same for the trade bar, the command line and the assistant's confirmations."""
     verb = "Bought" if side == "buy" else "Sold"
-    text = f"{verb} {format_quantity(quantity)} {ticker} at ${price:,.2f} (${notional:,.2f})"
+    text = f"{verb} {quantity_text(quantity)} {ticker} at ${price_text(price)} ({money(notional)})"
     if realized_pnl is not None:
-        sign = "+" if realized_pnl > 0 else "-" if realized_pnl < 0 else ""
-        text += f", realized {sign}${abs(realized_pnl):,.2f}"
+        text += f", realized {signed_money(realized_pnl)}"
     return text + "."
 
 
