@@ -158,6 +158,10 @@ class SQLitePriceStore:
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
         self._writer_claim = None
+        # The last reading of the whole store (status and every quote) and the data_version it was read at.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
+        self._reading: tuple[int, FeedStatus, dict[str, Quote]] | None = None
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn:
             conn.executescript(SCHEMA)
@@ -324,18 +328,14 @@ class SQLitePriceStore:
     # --- reader side -----------------------------------------------------------------------------
 
     def latest(self, ticker: str) -> Quote | None:
-        with self._connection() as conn:
-            row = conn.execute("SELECT * FROM quote WHERE ticker = ?", (ticker,)).fetchone()
-        return Quote(*row) if row else None
+        _, every = self._current()
+        return every.get(ticker)
 
     def quotes(self, tickers: list[str] | None = None) -> dict[str, Quote]:
-        with self._connection() as conn:
-            if tickers is None:
-                rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
-            else:
-                marks = ",".join("?" * len(tickers))
-                rows = conn.execute(f"SELECT * FROM quote WHERE ticker IN ({marks})", list(tickers)).fetchall()
-        return {row[0]: Quote(*row) for row in rows}
+        _, every = self._current()
+        if tickers is None:
+            return dict(every)
+        return {ticker: every[ticker] for ticker in sorted(set(tickers)) if ticker in every}
 
     def snapshot(self, conn: sqlite3.Connection | None = None) -> Tick:
         """All quotes and the tick they belong to, read in one transaction so they agree."""
@@ -362,9 +362,43 @@ class SQLitePriceStore:
             ).fetchall()
 
     def status(self) -> FeedStatus:
-        with self._connection() as conn:
+        status, _ = self._current()
+        return status
+
+    def _current(self) -> tuple[FeedStatus, dict[str, Quote]]:
+        """The feed's status and every quote, as of the store's last write.
+
+        Read again only when another connection has written since the last reading, which SQLite's
+        `PRAGMA data_version` tells in a few microseconds. Ticks come a few times a second, orders and page
+        reads far more often, so most reads cost that check instead of two queries and a JSON decode of the
+        status (bench/README.md). What it returns is what the store holds at the moment of the call.
+        """
+        with self._reader_lock:
+            try:
+                if self._reader is None:
+                    self._reader = self.connect()
+                version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+                if self._reading is None or self._reading[0] != version:
+                    # The version is taken before the data: a write landing in between is read now and, its
+                    # version being newer, read once more next time; never the other way round.
+                    self._reading = (version, *self._read_all(self._reader))
+            except sqlite3.Error:
+                self._reading = None
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
+                raise
+            return self._reading[1], self._reading[2]
+
+    @staticmethod
+    def _read_all(conn: sqlite3.Connection) -> tuple[FeedStatus, dict[str, Quote]]:
+        conn.execute("BEGIN")  # one read transaction: the status and the quotes agree
+        try:
             meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
-        return FeedStatus(
+            rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
+        finally:
+            conn.execute("COMMIT")
+        status = FeedStatus(
             source=meta.get("source"),
             interval=meta.get("interval"),
             last_tick_at=meta.get("last_tick_at"),
@@ -373,6 +407,7 @@ class SQLitePriceStore:
             unknown=tuple(meta.get("unknown") or ()),
             notice=meta.get("notice"),
         )
+        return status, {row[0]: Quote(*row) for row in rows}
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers (for /api/health)."""

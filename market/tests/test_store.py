@@ -157,6 +157,28 @@ def test_a_watcher_sees_each_new_tick(price_store, publish):
         watcher.close()
 
 
+def test_reads_are_served_from_the_last_reading_until_another_connection_writes(tmp_path, monkeypatch):
+    """The embedded store re-reads itself only after a write (PRAGMA data_version), and never misses one."""
+    reads = []
+    read_all = SQLitePriceStore._read_all
+    monkeypatch.setattr(SQLitePriceStore, "_read_all", staticmethod(lambda conn: reads.append(1) or read_all(conn)))
+    worker = SQLitePriceStore(tmp_path / "prices.db")
+    web = SQLitePriceStore(tmp_path / "prices.db")
+
+    def tick(price):
+        worker.publish(prices={"AAPL": price}, keep={"AAPL"}, produced_at=time.time(), source="sim", interval=0.5)
+
+    tick(190.0)
+    assert web.latest("AAPL").price == 190.0 and web.status().is_fresh()
+    assert web.quotes(["AAPL", "NOPE"]).keys() == {"AAPL"} and len(reads) == 1
+    tick(191.0)
+    assert web.quotes(["AAPL"])["AAPL"].price == 191.0 and len(reads) == 2
+    worker.report_failure(source="sim", interval=0.5, error="source down", at=time.time())
+    assert web.status().error == "source down" and len(reads) == 3
+    worker.clear()
+    assert web.quotes() == {} and web.status().last_tick_at is None and len(reads) == 4
+
+
 def test_worker_process_writes_web_process_reads(tmp_path):
     """Two real processes: one publishes ticks, another reads them through its own connections."""
     path = tmp_path / "prices.db"
