@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -91,7 +91,9 @@ class _Job:
     # Set (from the event loop) when the caller stopped waiting: a client that hung up, a request cancelled. A job
     # abandoned before it started is skipped: an order whose client is gone is not filled behind its back (it
     # could not learn of it, and a retry without a client_order_id would fill it twice). Once started, it runs.
-    abandoned: threading.Event = field(default_factory=threading.Event)
+    # A plain flag, not a threading.Event (a lock and a condition per write): the event loop sets it, the writer
+    # reads it, and nobody ever waits on it.
+    abandoned: bool = False
 
     @property
     def batchable(self) -> bool:
@@ -144,7 +146,7 @@ class Writer:
         future = loop.create_future()
         # The caller's context variables go with the write, as sync_to_async would carry them.
         job = _Job(func, kwargs, contextvars.copy_context(), loop, future)
-        future.add_done_callback(lambda done: done.cancelled() and job.abandoned.set())
+        future.add_done_callback(lambda done: setattr(job, "abandoned", done.cancelled()))
         self._queue.put(job)
         return await future
 
@@ -152,7 +154,7 @@ class Writer:
         carried: _Job | None = None
         while True:
             job, carried = carried or self._queue.get(), None
-            if job.abandoned.is_set():
+            if job.abandoned:
                 continue
             batch = [job]
             while self.group and job.batchable and len(batch) < MAX_BATCH:
@@ -160,7 +162,7 @@ class Writer:
                     waiting = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if waiting.abandoned.is_set():
+                if waiting.abandoned:
                     continue
                 if not waiting.batchable:
                     carried = waiting  # runs alone, right after this group
