@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from ninja import Query, Router, Status
-from ninja.responses import NinjaJSONEncoder
 
 from core.db import write
 from finally_site.api_errors import ErrorOut, StrictJSONParser
@@ -54,14 +51,14 @@ async def place_order(request: HttpRequest) -> HttpResponse:
 
     django-ninja's per-request machinery (operation lookup, parameter models, a temporary response, response
     validation through a wrapper model) was about a quarter of an order's CPU (bench/README.md). This does the
-    same steps directly with the same pieces: the API's JSON parser, the TradeIn and TradeOut schemas, ninja's
-    JSON encoder; errors are raised to the API's own exception handlers (finally_site.api.served_plain).
+    same steps directly with the same pieces: the API's JSON parser, the TradeIn and TradeOut schemas (TradeOut
+    writes its own JSON); errors are raised to the API's own exception handlers (finally_site.api.served_plain).
     """
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     payload = TradeIn.model_validate(_parser.parse_body(request))
     fill = await _fill(payload)
-    body = json.dumps(TradeOut.model_validate(fill).model_dump(), cls=NinjaJSONEncoder)
+    body = TradeOut.model_validate(fill).model_dump_json()
     response = HttpResponse(body, status=201, content_type="application/json; charset=utf-8")
     if fill.replayed:
         response["Idempotent-Replayed"] = "true"

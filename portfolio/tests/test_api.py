@@ -1,6 +1,7 @@
 """The portfolio's JSON API: valuation, orders, history, and hostile input (4xx, portfolio unchanged)."""
 
 import json
+import re
 
 import pytest
 
@@ -311,6 +312,14 @@ class TestPlainOrderView:
     def test_other_methods(self, client, settings, method):
         plain, by_ninja = self.both(client, settings, OK, method=method)
         assert plain == by_ninja and plain[0] == 405
+
+    def test_times_are_written_alike(self, client, settings):
+        """executed_at is volatile above, so its format is held here: UTC to the millisecond, as ninja writes it."""
+        plain = trade(client, OK).json()["executed_at"]
+        settings.ROOT_URLCONF = "portfolio.tests.ninja_urls"
+        by_ninja = trade(client, OK).json()["executed_at"]
+        for written in (plain, by_ninja):
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written), written
 
     def test_the_plain_view_is_what_serves_the_url(self):
         from django.urls import resolve
