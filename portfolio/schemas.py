@@ -30,6 +30,10 @@ class TradeIn(BaseModel):
     )
 
 
+# A time written as text by a serializer, still documented as a date-time.
+DateTimeText = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
 class TradeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)  # read from the engine's Fill
 
@@ -45,7 +49,7 @@ class TradeOut(BaseModel):
     client_order_id: str | None
 
     @field_serializer("executed_at")
-    def _to_the_millisecond(self, at: datetime) -> Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]:
+    def _to_the_millisecond(self, at: datetime) -> DateTimeText:
         # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
         return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
