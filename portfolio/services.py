@@ -143,8 +143,9 @@ def execute_trade(
         if cash is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
         if client_order_id is not None:
-            past = Trade.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
-            if past is not None:
+            past_id = trade_sql.find_trade(cursor, user_id, client_order_id)
+            if past_id is not None:
+                past = Trade.objects.get(pk=past_id)
                 return _replay(past, ticker=ticker, side=side, quantity=quantity, cash=cash)
         holdings = trade_sql.lock_holdings(cursor, user_id)
         store = get_store()
