@@ -5,7 +5,9 @@
 Sequential: one keep-alive client sends alternating buy/sell orders of 1 AAPL; p50/p99 latency.
 Concurrent: C clients (asyncio + aiohttp, in one process) each alternate buy 1 / sell 1 of AAPL for a fixed
 time; trades/s. After each phase the database is checked against the accepted responses: the number of
-trades, the cash to the cent, and the position's quantity.
+trades, the cash to the cent, and the position's quantity. Each phase also reports the web processes' CPU
+time (user + system, all threads) per accepted order. `--client-order-ids` gives every order a fresh
+client_order_id, as the trade bar does.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ import argparse
 import asyncio
 import sys
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import BenchStack  # noqa: E402
 
 ORDERS = [{"ticker": "AAPL", "quantity": 1, "side": "buy"}, {"ticker": "AAPL", "quantity": 1, "side": "sell"}]
+ORDER_IDS = False  # --client-order-ids
+
+
+def order(i: int) -> dict:
+    return {**ORDERS[i % 2], "client_order_id": f"bench-{uuid.uuid4().hex}"} if ORDER_IDS else ORDERS[i % 2]
+
+
+def web_cpu(stack: BenchStack) -> float:
+    """CPU seconds used so far by the stack's web processes (every thread)."""
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in stack.web_pids)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -60,21 +74,24 @@ def sequential(stack: BenchStack, n: int) -> None:
     latencies, accepted, rejected = [], [], 0
     with httpx.Client(base_url=stack.base_url, timeout=10) as client:
         for i in range(50):  # warm up connections and code paths; excluded from the figures
-            r = client.post("/api/portfolio/trade", json=ORDERS[i % 2])
+            r = client.post("/api/portfolio/trade", json=order(i))
             accepted.append(r.json()) if r.status_code == 201 else None
+        cpu = web_cpu(stack)
         start = time.perf_counter()
         for i in range(n):
             t0 = time.perf_counter()
-            r = client.post("/api/portfolio/trade", json=ORDERS[i % 2])
+            r = client.post("/api/portfolio/trade", json=order(i))
             latencies.append(time.perf_counter() - t0)
             if r.status_code == 201:
                 accepted.append(r.json())
             else:
                 rejected += 1
         elapsed = time.perf_counter() - start
+        cpu = web_cpu(stack) - cpu
     print(
         f"sequential  n={n}: p50 {percentile(latencies, 50) * 1000:.2f} ms, p99 {percentile(latencies, 99) * 1000:.2f} ms, "
-        f"{n / elapsed:.0f} trades/s, rejected {rejected}; check: {check(stack, accepted)}",
+        f"{n / elapsed:.0f} trades/s, web CPU {cpu * 1000 / (n - rejected):.3f} ms/order, rejected {rejected}; "
+        f"check: {check(stack, accepted)}",
         flush=True,
     )
 
@@ -92,7 +109,7 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
         i = 0
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            async with session.post(base_url + "/api/portfolio/trade", json=ORDERS[i % 2]) as r:
+            async with session.post(base_url + "/api/portfolio/trade", json=order(i)) as r:
                 body = await r.json()
             latencies.append(time.perf_counter() - t0)
             if r.status == 201:
@@ -103,13 +120,16 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
 
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
+        cpu = web_cpu(stack)
         start = time.perf_counter()
         # Clients spread evenly over the web processes (as a load balancer would).
         await asyncio.gather(*(client(session, stack.base_urls[n % len(stack.base_urls)]) for n in range(clients)))
         elapsed = time.perf_counter() - start
+        cpu = web_cpu(stack) - cpu
     print(
         f"concurrent  c={clients} webs={len(stack.base_urls)} db={stack.database} store={stack.store}: {len(accepted) / elapsed:.0f} trades/s over {elapsed:.1f}s, "
         f"latency p50 {percentile(latencies, 50) * 1000:.1f} ms p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+        f"web CPU {cpu * 1000 / max(1, len(accepted)):.3f} ms/order, "
         f"rejected {errors}; check: {check(stack, accepted)}",
         flush=True,
     )
@@ -124,9 +144,13 @@ def main() -> None:
     parser.add_argument("--webs", type=int, default=1, help="web processes (clients spread over them)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--client-order-ids", action="store_true", help="a fresh client_order_id on every order")
     args = parser.parse_args()
+    global ORDER_IDS
+    ORDER_IDS = args.client_order_ids
     topology = dict(webs=args.webs, database=args.database, store=args.store)
-    print(f"server={args.server} {topology}, price worker running (simulator, 10 tickers, 2 ticks/s)")
+    print(f"server={args.server} {topology}, price worker running (simulator, 10 tickers, 2 ticks/s)"
+          + (", a client_order_id on every order" if ORDER_IDS else ""))
     if args.sequential:
         with BenchStack(server=args.server, **topology) as stack:
             sequential(stack, args.sequential)
