@@ -91,13 +91,16 @@ class ASGIHandler(asgi.ASGIHandler):
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             if task.done():
-                try:
-                    task.result()
-                except RequestAborted:
-                    pass
-                except AssertionError:
+                # exception(), where Django calls result() and catches: re-raised here, the listener's RequestAborted
+                # (every request ends with one: the server says "disconnect" once the response is sent) would take
+                # this frame, which holds `tasks`, into its traceback. That reference cycle kept every request's
+                # objects for the garbage collector, whose collections then paused the event loop (bench/README.md).
+                error = task.exception()
+                if error is None or isinstance(error, RequestAborted):
+                    continue
+                if isinstance(error, AssertionError):
                     body_file.close()
-                    raise
+                raise error
             else:
                 task.cancel()
                 try:

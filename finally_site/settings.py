@@ -102,7 +102,7 @@ MIDDLEWARE = [
     "finally_site.middleware.AuthenticationMiddleware",
     "finally_site.middleware.MessageMiddleware",
     "finally_site.middleware.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "finally_site.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "finally_site.urls"

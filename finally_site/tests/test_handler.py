@@ -2,6 +2,7 @@
 that runs no sync code never gets (finally_site/handler.py)."""
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -25,7 +26,9 @@ def finished_on():
     signals.request_finished.disconnect(record)
 
 
-async def call(path: str, *, disconnect_after: float | None = None) -> tuple[int, bytes]:
+async def call(
+    path: str, *, disconnect_after: float | None = None, as_uvicorn: bool = False, handler: ASGIHandler | None = None
+) -> tuple[int, bytes]:
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
@@ -33,12 +36,16 @@ async def call(path: str, *, disconnect_after: float | None = None) -> tuple[int
     }
     sent = []
     requested = False
+    complete = asyncio.Event()
 
     async def receive():
         nonlocal requested
         if not requested:
             requested = True
             return {"type": "http.request", "body": b"", "more_body": False}
+        if as_uvicorn:  # uvicorn answers "disconnect" once the response is complete
+            await complete.wait()
+            return {"type": "http.disconnect"}
         if disconnect_after is None:
             await asyncio.Event().wait()  # the client stays until the response is complete
         await asyncio.sleep(disconnect_after)
@@ -46,8 +53,10 @@ async def call(path: str, *, disconnect_after: float | None = None) -> tuple[int
 
     async def send(message):
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            complete.set()
 
-    await ASGIHandler()(scope, receive, send)
+    await (handler or ASGIHandler())(scope, receive, send)
     status = sent[0]["status"]
     return status, b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -63,6 +72,22 @@ async def test_an_async_view_runs_no_thread_and_is_cleaned_up_inline(finished_on
     assert body.decode() == here()
     assert finished_on == [here()]
     assert set(threading.enumerate()) <= before
+
+
+async def test_an_api_request_leaves_no_reference_cycles_behind():
+    """A request's objects are freed when it ends, not by the garbage collector. With a cycle per request (the
+    disconnect listener's RequestAborted re-raised in the handler's frame; request.htmx pointing back at the
+    request) a collection under a stream of orders found ~45,000 objects and paused the event loop for 60-120 ms."""
+    handler = ASGIHandler()  # one, as a server has: building one (its middleware) makes garbage of its own
+    await call("/api/async", as_uvicorn=True, handler=handler)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            assert (await call("/api/async", as_uvicorn=True, handler=handler))[0] == 200
+        assert gc.collect() < 20  # before: about 70 objects per request
+    finally:
+        gc.enable()
 
 
 async def test_a_sync_view_and_its_clean_up_share_its_request_thread(finished_on):
