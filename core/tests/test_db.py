@@ -185,6 +185,7 @@ def test_ids_are_uuid7_in_time_order():
     ids = [new_id() for _ in range(1000)]
     parsed = [uuid.UUID(i) for i in ids]
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == ids  # the canonical text form
     assert len(set(ids)) == 1000
     assert first < min(ids)  # a later millisecond sorts after (as text too: that is what the index orders by)
     assert abs(int(ids[0][:8] + ids[0][9:13], 16) / 1000 - time.time()) < 5
