@@ -38,6 +38,10 @@ class StrictJSONParser(Parser):
             return json.loads(request.body, parse_constant=_reject_constant)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RequestRejected(400, f"The request body is not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError):
+            # Valid JSON that Python refuses to read: an integer of more than 4,300 digits (int_max_str_digits),
+            # or arrays nested deeper than the recursion limit. Both were a 500.
+            raise RequestRejected(400, "The request body holds a number too long or nesting too deep to read.") from None
 
 
 def describe_validation_errors(errors: list[dict]) -> str:
@@ -47,5 +51,7 @@ def describe_validation_errors(errors: list[dict]) -> str:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "path", "query")]
         field = ".".join(loc)
         message = error.get("msg", "invalid value")
+        if not field and error.get("type") in ("model_type", "model_attributes_type", "dict_type"):
+            message = "The request body must be a JSON object."  # not pydantic's words, which name our classes
         parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts) or "Invalid request."

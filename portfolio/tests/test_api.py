@@ -122,6 +122,8 @@ HOSTILE = [
     '{"ticker": "AAPL", "quantity": 1, "side": "buy"',
     b"\xff\xfe\x00garbage",
     '{"ticker": "AAPL", "quantity": 1, "side": "buy", "pad": "' + "x" * 1_000_000 + '"}',
+    '{"ticker": "AAPL", "quantity": 1' + "0" * 5000 + ', "side": "buy"}',  # past Python's 4,300-digit limit
+    "[" * 30_000 + "]" * 30_000,  # past the recursion limit, within the 64 KB a body may be
 ]
 
 
@@ -134,6 +136,11 @@ class TestHostileInput:
         assert response.json()["error"]
         assert state() == before
         assert client.get("/api/health").status_code == 200
+
+    @pytest.mark.parametrize("body", ["null", "[]", "1", "true", '"AAPL"', '[{"ticker": "AAPL"}]'])
+    def test_a_body_that_is_not_an_object_is_told_so(self, client, body):
+        response = trade(client, body)
+        assert (response.status_code, response.json()) == (422, {"error": "The request body must be a JSON object."})
 
     @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""])
     def test_unknown_content_type_is_415(self, client, content_type):
