@@ -35,8 +35,10 @@ def order(i: int) -> dict:
 
 
 def web_cpu(stack: BenchStack) -> float:
-    """CPU seconds used so far by the stack's web processes (every thread)."""
-    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in stack.web_pids)
+    """CPU seconds used so far by the stack's web processes (every thread; uvicorn --workers' children too)."""
+    processes = [psutil.Process(pid) for pid in stack.web_pids]
+    processes += [child for process in processes for child in process.children(recursive=True)]
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -90,7 +92,7 @@ def sequential(stack: BenchStack, n: int) -> None:
         cpu = web_cpu(stack) - cpu
     print(
         f"sequential  n={n}: p50 {percentile(latencies, 50) * 1000:.2f} ms, p99 {percentile(latencies, 99) * 1000:.2f} ms, "
-        f"{n / elapsed:.0f} trades/s, web CPU {cpu * 1000 / (n - rejected):.3f} ms/order, rejected {rejected}; "
+        f"{n / elapsed:.0f} trades/s, web CPU {cpu * 1000 / max(1, n - rejected):.3f} ms/order, rejected {rejected}; "
         f"check: {check(stack, accepted)}",
         flush=True,
     )
