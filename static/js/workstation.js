@@ -255,6 +255,16 @@
     }
   });
 
+  // --- a refused order's message in the trade bar is about that order: once another order has filled (from the
+  // command line or the assistant) it no longer describes the book, so it goes. A fill's own message stays. ---
+  body.addEventListener("portfolio-changed", function () {
+    var refused = document.querySelector("#tradebar .form-error");
+    if (!refused) return;
+    refused.remove();
+    var quantity = document.getElementById("trade-quantity");
+    if (quantity) { quantity.removeAttribute("aria-invalid"); quantity.removeAttribute("aria-describedby"); }
+  });
+
   // --- the assistant: Enter sends; the question shows at once, with a thinking line, until the turn arrives ---
   // The server renders the turn (the question, the reply and its actions) and htmx appends it to the log;
   // the stand-ins made here are text nodes only, so nothing typed can run as HTML.

@@ -219,6 +219,15 @@ def test_an_oversell_shows_an_inline_error_and_changes_nothing(page):
     expect(page.locator("#blotter")).to_contain_text("No trades yet.")
     expect(page.locator("#positions tr[data-position]")).to_have_count(0)
 
+    # An order filled elsewhere: the refusal no longer describes the book and goes; the trade bar's input stays.
+    command = command_line(page)
+    command.fill("buy 1 aapl")
+    command.press("Enter")
+    expect(page.locator("#command-out")).to_contain_text("Bought 1 AAPL")
+    expect(page.locator("#trade-msg")).to_have_count(0)
+    expect(page.get_by_label("Quantity")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Quantity")).to_have_value("1000")
+
 
 def test_the_command_line_buys_and_adds(page):
     page.locator("body").press("/")
