@@ -71,9 +71,9 @@ def _fingerprint_file() -> Path:
     return Path(settings.STATIC_ROOT) / FINGERPRINT_NAME
 
 
-def record_static_fingerprint() -> None:
-    """Called by collectstatic once it has collected (core/management/commands/collectstatic.py)."""
-    _fingerprint_file().write_text(static_fingerprint())
+def record_static_fingerprint(fingerprint: str) -> None:
+    """Called by collectstatic once it has collected, with the sources' fingerprint from before it began."""
+    _fingerprint_file().write_text(fingerprint)
 
 
 def static_is_current() -> bool:

@@ -52,6 +52,23 @@ def test_collectstatic_run_by_hand_counts_as_collected(sources, settings):
     assert not startup.collect_static_if_changed()
 
 
+def test_a_source_edited_while_collecting_is_collected_at_the_next_start(sources, settings, monkeypatch):
+    from django.contrib.staticfiles.management.commands import collectstatic
+
+    copy = collectstatic.Command.collect
+
+    def copy_then_edit(self):
+        result = copy(self)
+        (sources / "app.js").write_text("console.log('edited while collecting')")
+        return result
+
+    monkeypatch.setattr(collectstatic.Command, "collect", copy_then_edit)
+    assert startup.collect_static_if_changed()
+    monkeypatch.setattr(collectstatic.Command, "collect", copy)
+    assert not startup.static_is_current()
+    assert startup.collect_static_if_changed()
+
+
 @pytest.mark.django_db
 def test_a_migrated_database_is_left_alone(django_assert_max_num_queries):
     assert startup.unapplied_migrations() == []
