@@ -167,6 +167,8 @@ class Writer:
 
     def _serve(self) -> None:
         carried: _Job | None = None
+        # Looked up once, not after every write: through django.db.connection, an attribute costs a few µs.
+        pooled = connection.vendor != "sqlite"
         while True:
             job, carried = carried or self._queue.get(), None
             if job.abandoned:
@@ -185,14 +187,14 @@ class Writer:
                 batch.append(waiting)
             try:
                 if len(batch) == 1:
-                    self._run_one(job)
+                    self._run_one(job, pooled=pooled)
                 else:
                     self._run_group(batch)
             except BaseException:  # never let one write end the thread every later write waits on
                 logger.exception("the database writer failed around a write; carrying on")
 
     @staticmethod
-    def _run_one(job: _Job) -> None:
+    def _run_one(job: _Job, *, pooled: bool) -> None:
         try:
             result = job.call()
         except DatabaseError as exc:
@@ -203,7 +205,7 @@ class Writer:
         else:
             job.settle(result)
         finally:
-            if connection.vendor != "sqlite":
+            if pooled:
                 # PostgreSQL: back to the pool, as at the end of a request. The next write checks out a connection
                 # the pool has health-checked, so after a database restart no write fails on a dead one.
                 connection.close()

@@ -137,7 +137,7 @@ def execute_trade(
     except InvalidTicker as exc:
         raise InvalidOrder(str(exc)) from None
 
-    with connection.cursor() as cursor:
+    with trade_sql.cursor() as cursor:
         # The profile row first: on PostgreSQL its lock serializes this user's orders, retries included.
         cash = trade_sql.lock_cash(cursor, user_id)
         if cash is None:

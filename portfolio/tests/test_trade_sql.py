@@ -1,0 +1,69 @@
+"""The engine's cursor: the driver's own, with what Django's cursor wrapper guarantees kept."""
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from portfolio import services, trade_sql
+from portfolio.models import Profile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_order_runs_its_statements_on_the_driver_cursor(publish):
+    publish({"AAPL": 100})
+    through_django = []
+    execute = CursorWrapper.execute
+
+    def record(self, sql, params=None):
+        through_django.append(sql)
+        return execute(self, sql, params)
+
+    with mock.patch.object(CursorWrapper, "execute", record):
+        fill = services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+    assert fill.cash_balance == Decimal("9800.00") == Profile.objects.get(pk="default").cash_balance
+    # Only the test's own transaction shows there (the order's atomic block is a savepoint inside it).
+    assert through_django and all(sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) for sql in through_django)
+
+
+def test_the_query_log_still_sees_every_statement_of_an_order(publish):
+    publish({"AAPL": 100})
+    with CaptureQueriesContext(connection) as queries:
+        services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+    statements = " ".join(query["sql"] for query in queries)
+    for table in ("users_profile", "positions", "trades", "portfolio_snapshots"):
+        assert table in statements
+
+
+def test_an_execute_wrapper_still_sees_every_statement_of_an_order(publish):
+    publish({"AAPL": 100})
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+    assert any(sql.startswith("INSERT INTO trades") for sql in seen)
+    assert any(sql.startswith("INSERT INTO portfolio_snapshots") for sql in seen)
+
+
+def test_a_driver_error_is_raised_as_djangos():
+    # cash_balance has a CHECK (>= 0): the driver's IntegrityError must reach the caller as django.db's.
+    with pytest.raises(IntegrityError), transaction.atomic(), trade_sql.cursor() as cursor:
+        trade_sql.set_cash(cursor, "default", Decimal("-1.00"))
+    assert Profile.objects.get(pk="default").cash_balance == Decimal("10000.00")
+
+
+def test_no_statement_runs_in_a_transaction_django_marked_broken():
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError), trade_sql.cursor() as cursor:
+            trade_sql.set_cash(cursor, "default", Decimal("1.00"))
+    assert Profile.objects.get(pk="default").cash_balance == Decimal("10000.00")
