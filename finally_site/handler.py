@@ -25,7 +25,7 @@ the event loop for most API requests.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
@@ -34,16 +34,28 @@ from django.core.handlers import asgi
 from django.urls import set_script_prefix
 
 
-class RequestThread(ThreadPoolExecutor):
-    """The one thread for a request's sync code, started on first use (as asgiref's own), which says if it was."""
+class RequestThread(Executor):
+    """The one thread for a request's sync code, started on first use (as asgiref's own), which says if it was.
+
+    Its pool is made on first use too: most API requests never use it, and a ThreadPoolExecutor (a queue, a
+    semaphore, locks) made and shut down for each of them was work for nothing. Only the event loop submits.
+    """
 
     def __init__(self) -> None:
-        super().__init__(max_workers=1, thread_name_prefix="request")
-        self.used = False
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def used(self) -> bool:
+        return self._pool is not None
 
     def submit(self, fn, /, *args, **kwargs):
-        self.used = True
-        return super().submit(fn, *args, **kwargs)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class ASGIHandler(asgi.ASGIHandler):
