@@ -36,7 +36,9 @@ class Profile(models.Model):
 
 class Position(models.Model):
     id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
-    user_id = models.CharField(max_length=64, default=DEFAULT_USER, db_index=True)
+    # No index of its own: the unique (user_id, ticker) constraint's index serves lookups by user too, and a
+    # second one was one more page to write at every position an order opens or closes.
+    user_id = models.CharField(max_length=64, default=DEFAULT_USER)
     ticker = models.CharField(max_length=12)
     quantity = models.DecimalField(**QUANTITY)
     avg_cost = models.DecimalField(**AVERAGE)
