@@ -1,10 +1,11 @@
-"""Instructions per market order in the web process, counted by valgrind: a figure the machine's load cannot move.
+"""Instructions per market order in the web process, counted by valgrind: a figure the machine's load hardly moves.
 
     .venv/bin/python bench/order_instructions.py [--orders 300] [--root OTHER_CHECKOUT ...]
 
 Needs valgrind (`apt-get install -y valgrind`). On these shared machines the CPU time of the same code moves by
 ±7 % from one run to the next, so a change worth 3 % cannot be seen in `order_cpu.py`; the number of instructions
-the process executes moves by about ±1 %.
+the process executes moved by about ±1 % (the price worker's ticks, which make the next order read the store
+again, are slowed to one per 2 s here so that fewer of them land in a run).
 
 For each checkout (default: this one) the ASGI application is driven in-process on uvloop, with no server and
 no socket: alternating buy 1 / sell 1 AAPL orders as `bench/trades.py` sends them, through the whole Django
@@ -40,6 +41,9 @@ def drive(orders: int) -> None:
     os.environ.update(
         DATABASE_URL=f"sqlite:///{data}/finally.db", PRICE_STORE_PATH=str(data / "prices.db"),
         DJANGO_SECRET_KEY="bench", LOG_LEVEL="ERROR", MASSIVE_API_KEY="", LLM_MOCK="true",
+        # Fewer ticks and no timed snapshots: each tick makes the next order read the price store again, so their
+        # number per order would depend on how fast the run goes. Prices stay fresh for 6 s at one tick per 2 s.
+        MARKET_TICK_SECONDS="2", PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS="86400", SIMULATOR_SEED="10",
     )
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], check=True, capture_output=True)
     worker = subprocess.Popen([sys.executable, "manage.py", "price_worker"], stdout=subprocess.DEVNULL,
@@ -94,9 +98,11 @@ def drive(orders: int) -> None:
 
 
 def instructions(root: Path, orders: int) -> int:
+    # Each checkout on its own virtualenv's packages, when it has one.
+    python = root / ".venv" / "bin" / "python"
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=no",
-         sys.executable, str(Path(__file__).resolve()), "--drive", str(orders)],
+         str(python if python.exists() else sys.executable), str(Path(__file__).resolve()), "--drive", str(orders)],
         cwd=root, capture_output=True, text=True, check=False,
     )
     match = re.search(r"Collected : (\d+)", result.stderr)
@@ -107,13 +113,15 @@ def instructions(root: Path, orders: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=300, help="orders in the long series beyond the short one")
+    parser.add_argument("--orders", type=int, default=300, help="orders in the long series beyond the short one (even)")
     parser.add_argument("--root", type=Path, action="append", help="a checkout to measure (repeat to compare)")
     parser.add_argument("--drive", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive is not None:
         drive(args.drive)
         return
+    if args.orders <= 0 or args.orders % 2:
+        parser.error("--orders must be a positive even number (buys and sells in pairs)")
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
     short = 100

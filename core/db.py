@@ -152,6 +152,10 @@ class Writer:
 
     def __init__(self, *, threads: int, group: bool) -> None:
         self.group = group
+        # PostgreSQL: each write returns its connection to the pool (_run_one). Read here, once, not after every
+        # write (through django.db.connection an attribute costs a few µs), and not on the writer's thread,
+        # where a failure outside its loop would end it.
+        self.pooled = connection.vendor != "sqlite"
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         for n in range(threads):
             threading.Thread(target=self._serve, name=f"db-writer-{n}", daemon=True).start()
@@ -167,8 +171,6 @@ class Writer:
 
     def _serve(self) -> None:
         carried: _Job | None = None
-        # Looked up once, not after every write: through django.db.connection, an attribute costs a few µs.
-        pooled = connection.vendor != "sqlite"
         while True:
             job, carried = carried or self._queue.get(), None
             if job.abandoned:
@@ -187,7 +189,7 @@ class Writer:
                 batch.append(waiting)
             try:
                 if len(batch) == 1:
-                    self._run_one(job, pooled=pooled)
+                    self._run_one(job, pooled=self.pooled)
                 else:
                     self._run_group(batch)
             except BaseException:  # never let one write end the thread every later write waits on

@@ -43,17 +43,21 @@ class RequestThread(Executor):
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
+        self._shut_down = False
 
     @property
     def used(self) -> bool:
         return self._pool is not None
 
     def submit(self, fn, /, *args, **kwargs):
+        if self._shut_down:  # as a ThreadPoolExecutor would say: the request is over
+            raise RuntimeError("cannot schedule new futures after shutdown")
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
         return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait=True, *, cancel_futures=False) -> None:
+        self._shut_down = True
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -227,7 +227,7 @@ def execute_trade(
 
 def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
     """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), trade_sql.cursor() as cursor:
         book = trade_sql.read_book(cursor, user_id)
         if book is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")

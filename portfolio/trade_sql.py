@@ -71,8 +71,8 @@ class _DriverCursor:
 
 @functools.lru_cache(maxsize=64)
 def _qmark(sql: str) -> str:
-    # Django's placeholders to sqlite3's. None of these statements has a literal `%`.
-    return sql.replace("%s", "?")
+    # Django's placeholders to sqlite3's, as Django's SQLite cursor converts them (`%%` is a literal `%`).
+    return sql.replace("%s", "?").replace("%%", "%")
 
 
 def _same(sql: str) -> str:
@@ -91,7 +91,9 @@ def cursor():
     runs in a transaction Django has marked broken.
 
     When anything watches the connection's statements (the DEBUG query log, `assertNumQueries`,
-    `connection.execute_wrapper()`), they go through Django's cursor as before, so they are seen.
+    `connection.execute_wrapper()`), they go through Django's cursor as before, so they are seen. A monitoring
+    agent that patches Django's `CursorWrapper` instead (as some APM clients do) sees the engine's statements only
+    through the transaction around them; `connection.execute_wrapper()` is the hook that sees them all.
     """
     db = connections[DEFAULT_DB_ALIAS]
     if db.queries_logged or db.execute_wrappers:

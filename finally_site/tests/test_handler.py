@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.core import signals
 
-from finally_site.handler import ASGIHandler
+from finally_site.handler import ASGIHandler, RequestThread
 
 pytestmark = [pytest.mark.anyio, pytest.mark.urls("finally_site.tests.handler_urls")]
 
@@ -104,6 +104,18 @@ async def test_the_request_thread_ends_with_its_request(finished_on):
     for thread in set(threading.enumerate()) - before:
         thread.join(timeout=5)
         assert not thread.is_alive()
+
+
+def test_nothing_runs_on_a_request_thread_after_its_request():
+    # As a ThreadPoolExecutor refuses work after shutdown, whether or not the request ever used its thread.
+    for used in (False, True):
+        thread = RequestThread()
+        if used:
+            assert thread.submit(threading.get_ident).result(timeout=5) != threading.get_ident()
+        thread.shutdown(wait=True)
+        with pytest.raises(RuntimeError):
+            thread.submit(threading.get_ident)
+        assert thread.used is used
 
 
 async def test_a_stream_cut_by_the_client_still_finishes_the_request(finished_on):

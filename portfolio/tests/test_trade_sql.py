@@ -67,3 +67,15 @@ def test_no_statement_runs_in_a_transaction_django_marked_broken():
         with pytest.raises(TransactionManagementError), trade_sql.cursor() as cursor:
             trade_sql.set_cash(cursor, "default", Decimal("1.00"))
     assert Profile.objects.get(pk="default").cash_balance == Decimal("10000.00")
+
+
+def test_a_literal_percent_means_the_same_on_both_cursors():
+    # Django's convention: %s is a parameter, %% a literal %. The driver cursor must read SQL the same way.
+    sql = "SELECT '100%%', %s"
+    with transaction.atomic(), trade_sql.cursor() as cursor:
+        cursor.execute(sql, ["x"])
+        driver = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["x"])
+        django = cursor.fetchone()
+    assert tuple(driver) == tuple(django) == ("100%", "x")
