@@ -255,6 +255,19 @@ def test_the_command_line_buys_and_adds(page):
     expect(page.locator("#command-out")).to_contain_text("Commands: buy <qty> <ticker>")
 
 
+def test_a_long_command_line_answer_does_not_widen_the_page(browser, stack):
+    # The smallest desktop width: there the help line (one line, ellipsized) is wider than the space beside the input.
+    context, page, problems = open_page(browser, stack.base_url, viewport=(960, 800))
+    command = command_line(page)
+    command.fill("help")
+    command.press("Enter")
+    expect(page.locator("#command-out")).to_contain_text("Commands: buy")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 960
+    expect(page.locator("#command-out")).to_have_attribute("title", re.compile("Commands: buy .* help"))  # all of it
+    context.close()
+    assert problems == []
+
+
 def test_stopped_worker_turns_the_dot_yellow_and_a_restart_green_without_reload(browser, stack_factory):
     stack = running(stack_factory())
     context, page, problems = open_page(browser, stack.base_url)
