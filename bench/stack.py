@@ -31,6 +31,9 @@ SERVERS = {
     "uvicorn-h11": ["-m", "uvicorn", "finally_site.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
                     "--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11",
                     "--timeout-graceful-shutdown", "1"],
+    # no Django at all: a bare ASGI app answering like an order, on the same uvicorn (bench/floor.py)
+    "bare-asgi": ["-m", "uvicorn", "bench.floor_asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+                  "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "1"],
     # daphne, the product owner's named choice
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "finally_site.asgi:application"],
 }
@@ -91,7 +94,7 @@ class BenchStack:
             while True:
                 try:
                     health = httpx.get(url + "/api/health", timeout=1).json()
-                    if health["prices"]["fresh"] or not self.with_worker:
+                    if not self.with_worker or health["prices"]["fresh"]:
                         break
                 except (httpx.HTTPError, ValueError):
                     pass
