@@ -72,6 +72,14 @@ class BenchStack:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def __enter__(self) -> "BenchStack":
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()  # a stack that did not come up leaves no process behind
+            raise
+        return self
+
+    def _start(self) -> None:
         from finally_site.tests.servers import PostgresServer, RedisServer
 
         if self.database == "postgres":
@@ -101,7 +109,6 @@ class BenchStack:
                 if time.monotonic() > deadline:
                     raise RuntimeError("stack did not come up")
                 time.sleep(0.2)
-        return self
 
     @property
     def web_pids(self) -> list[int]:
