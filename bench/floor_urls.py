@@ -45,7 +45,7 @@ async def writer_hop(request):
 
 def _one_statement() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
-        # Writes the page an order writes first (the user's cash) without changing it.
+        # Rewrites a page every order writes (the user's cash row), with the value it already has.
         cursor.execute("UPDATE users_profile SET cash_balance = cash_balance WHERE id = %s", [DEFAULT_USER])
 
 
