@@ -14,6 +14,7 @@ The statements are written once, with the `%s` placeholders of Django's cursor, 
 from __future__ import annotations
 
 import functools
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,10 +70,14 @@ class _DriverCursor:
             return self._cursor.fetchall()
 
 
+_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
 @functools.lru_cache(maxsize=64)
 def _qmark(sql: str) -> str:
-    # Django's placeholders to sqlite3's, as Django's SQLite cursor converts them (`%%` is a literal `%`).
-    return sql.replace("%s", "?").replace("%%", "%")
+    # Django's placeholders to sqlite3's, as Django's SQLite cursor converts them (`%%` is a literal `%`, so
+    # `%%s` is the text `%s`, not a placeholder).
+    return _PLACEHOLDER.sub("?", sql).replace("%%", "%")
 
 
 def _same(sql: str) -> str:

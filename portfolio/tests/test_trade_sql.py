@@ -71,11 +71,11 @@ def test_no_statement_runs_in_a_transaction_django_marked_broken():
 
 def test_a_literal_percent_means_the_same_on_both_cursors():
     # Django's convention: %s is a parameter, %% a literal %. The driver cursor must read SQL the same way.
-    sql = "SELECT '100%%', %s"
+    sql = "SELECT '100%%', '%%s', %s"
     with transaction.atomic(), trade_sql.cursor() as cursor:
         cursor.execute(sql, ["x"])
         driver = cursor.fetchone()
     with connection.cursor() as cursor:
         cursor.execute(sql, ["x"])
         django = cursor.fetchone()
-    assert tuple(driver) == tuple(django) == ("100%", "x")
+    assert tuple(driver) == tuple(django) == ("100%", "%s", "x")
