@@ -20,18 +20,46 @@ hooks, `sync_to_async` in a view). What changes is where the two signals' receiv
 Only sync receivers are supported on these two signals (Django's and ours are): an async one makes
 `Signal.send` fail loudly on the event loop instead of being skipped. A receiver must not block: it now runs on
 the event loop for most API requests.
+
+Django reads the whole body before any check runs (Host, CSRF, the API's JSON-only guard and its 413 all come
+later), spooling it to a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE: any page a user visits could make the
+server write a 40 MB cross-site text/plain POST to disk. Here a body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused
+with a 413 before it is read: at once when its Content-Length says so, and as soon as a chunked body passes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import tempfile
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import asgi
+from django.http import HttpResponse, JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
+
+from core.csp import ContentSecurityPolicyMiddleware
+from finally_site.middleware import API_PREFIX
+
+
+class BodyTooLarge(Exception):
+    """A body without a Content-Length (chunked) passed the limit while it was being read."""
+
+
+def declared_length(scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the server refuses a malformed one before the app sees it
+    return 0
 
 
 class RequestThread(Executor):
@@ -78,9 +106,16 @@ class ASGIHandler(asgi.ASGIHandler):
     async def handle(self, scope, receive, send, thread: RequestThread | None = None):
         """Django 5.2's ASGIHandler.handle; only the signals and closing the response differ (module docstring)."""
         thread = thread or RequestThread()
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and declared_length(scope) > limit:
+            await self.refuse_body(scope, send, limit)
+            return
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self.read_body(receive, limit)
         except RequestAborted:
+            return
+        except BodyTooLarge:
+            await self.refuse_body(scope, send, limit)
             return
         set_script_prefix(asgi.get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
@@ -133,6 +168,45 @@ class ASGIHandler(asgi.ASGIHandler):
         else:
             await self._close(response, thread)
         body_file.close()
+
+    async def read_body(self, receive, limit: int | None = None):
+        """Django's read_body, which stops with BodyTooLarge as soon as the body passes `limit` bytes."""
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            if "body" in message:
+                size += len(message["body"])
+                if limit is not None and size > limit:
+                    body_file.close()
+                    raise BodyTooLarge()
+                body_file.write(message["body"])
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
+
+    async def refuse_body(self, scope, send, limit: int) -> None:
+        """413, and the connection closed after it: the rest of the body is never read."""
+        message = f"The request body is too large: this server accepts at most {limit:,} bytes."
+        request, _ = self.create_request(scope, io.BytesIO())
+        if request is not None and request.path_info.startswith(API_PREFIX):
+            response = JsonResponse({"error": message}, status=413)
+        else:
+            response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        response["Connection"] = "close"
+        if request is not None:
+            # The security headers of every other response, added by the same middleware (settings.MIDDLEWARE).
+            def answer(request):
+                return response
+
+            for middleware in (SecurityMiddleware, XFrameOptionsMiddleware):
+                response = middleware(answer).process_response(request, response)
+            response = ContentSecurityPolicyMiddleware(answer)(request)
+        await self.send_response(response, send)
 
     @staticmethod
     async def _close(response, thread: RequestThread) -> None:

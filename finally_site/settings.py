@@ -225,8 +225,15 @@ LLM_TIMEOUT_SECONDS = env_number("LLM_TIMEOUT_SECONDS", 30.0, minimum=1)
 
 # --- HTTP limits -------------------------------------------------------------------------------
 
-# No JSON request of ours is anywhere near this; larger bodies get a 413 before parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# What one client can make a web process hold. The body limit is refused at the ASGI edge (finally_site/handler.py)
+# before any of the body is read: a declared Content-Length over it at once, a chunked body as it passes it. No
+# request of ours (orders, chat, the admin's forms) is anywhere near 64 KB. Django's own name for it is the one
+# everything reads, so the edge, request.body and the API's 413 can never disagree.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("MAX_REQUEST_BODY_BYTES", 64 * 1024, minimum=4096, maximum=2**30, kind=int)
+# The request line and headers together (core/http_server.py); cookies of other local apps share localhost's jar.
+MAX_REQUEST_HEADER_BYTES = env_number("MAX_REQUEST_HEADER_BYTES", 32 * 1024, minimum=4096, maximum=2**20, kind=int)
+# Open price streams (both formats) per web process; past it a new one gets a 503 with Retry-After (market/sse.py).
+MAX_STREAMS_PER_PROCESS = env_number("MAX_STREAMS_PER_PROCESS", 5000, minimum=1, maximum=10**6, kind=int)
 
 # --- i18n, static ------------------------------------------------------------------------------
 

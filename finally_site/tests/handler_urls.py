@@ -1,4 +1,4 @@
-"""Probe views for the ASGI handler's tests (test_handler.py): one async, one sync, one stream.
+"""Probe views for the ASGI handler's tests (test_handler.py): one async, one sync, one stream, and the size of a body.
 
 Under /api/, where no middleware has sync hooks (pages' sessions, users and messages do: they run on the thread).
 """
@@ -8,6 +8,7 @@ import threading
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 
 def _thread() -> HttpResponse:
@@ -30,4 +31,12 @@ async def stream_view(request):
     return StreamingHttpResponse(forever(), content_type="text/plain")
 
 
-urlpatterns = [path("api/async", async_view), path("api/sync", sync_view), path("api/stream", stream_view)]
+@csrf_exempt  # as the API's views are (django-ninja's)
+async def size_view(request):
+    return HttpResponse(str(len(request.body)))
+
+
+urlpatterns = [
+    path("api/async", async_view), path("api/sync", sync_view), path("api/stream", stream_view),
+    path("api/size", size_view),
+]

@@ -3,6 +3,7 @@ that runs no sync code never gets (finally_site/handler.py)."""
 
 import asyncio
 import gc
+import json
 import threading
 
 import pytest
@@ -128,3 +129,92 @@ def test_the_web_server_serves_this_handler():
     from finally_site.asgi import application
 
     assert isinstance(application, ASGIHandler)
+
+
+# --- the body limit at the edge ---------------------------------------------------------------------------------
+
+
+LIMIT = 64 * 1024
+
+
+async def post(path: str, chunks, *, content_length: int | None = None, content_type: bytes = b"application/json"):
+    """POST `chunks` as the server would hand them over; returns (status, headers, body, bytes the app read)."""
+    headers = [(b"host", b"localhost"), (b"content-type", content_type)]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80),
+    }
+    chunks = iter(chunks)
+    read = 0
+    sent = []
+    pending = next(chunks, None)
+
+    async def receive():
+        nonlocal read, pending
+        if pending is None:
+            await asyncio.Event().wait()
+        chunk, pending = pending, next(chunks, None)
+        read += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": pending is not None}
+
+    async def send(message):
+        sent.append(message)
+
+    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=10)
+    start = sent[0]
+    return start["status"], {k.lower(): v for k, v in start["headers"]}, b"".join(m.get("body", b"") for m in sent[1:]), read
+
+
+def forty_megabytes(size: int = 16 * 1024):
+    """Bounded, so that a handler that reads it all (Django's spools it to disk) cannot fill the disk."""
+    for _ in range(40 * 2**20 // size):
+        yield b"x" * size
+
+
+async def test_a_declared_body_over_the_limit_is_refused_before_any_of_it_is_read(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    status, headers, body, read = await post(
+        "/api/size", forty_megabytes(), content_length=40 * 2**20, content_type=b"text/plain",
+    )
+    assert status == 413
+    assert read == 0
+    assert "at most 65,536 bytes" in json.loads(body)["error"]
+    assert headers[b"connection"] == b"close"  # the server closes instead of reading the rest
+    for header, value in [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                          (b"cross-origin-opener-policy", b"same-origin"), (b"x-frame-options", b"DENY")]:
+        assert headers[header] == value
+    assert b"default-src 'self'" in headers[b"content-security-policy"]
+
+
+async def test_a_page_gets_the_refusal_as_text(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    status, headers, body, read = await post("/", forty_megabytes(), content_length=LIMIT + 1, content_type=b"text/plain")
+    assert (status, read) == (413, 0)
+    assert headers[b"content-type"].startswith(b"text/plain")
+    assert b"at most 65,536 bytes" in body
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    status, headers, body, read = await post("/api/size", forty_megabytes(), content_type=b"text/plain")
+    assert status == 413
+    assert LIMIT < read <= LIMIT + 16 * 1024  # not one chunk more than it took to pass the limit
+    assert "at most 65,536 bytes" in json.loads(body)["error"]
+    assert headers[b"connection"] == b"close"
+
+
+async def test_a_body_up_to_the_limit_is_read_whole(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    for content_length in (None, LIMIT):  # chunked, and declared
+        status, _, body, read = await post("/api/size", [b"x" * 1000] * 65 + [b"x" * 536], content_length=content_length)
+        assert (status, body, read) == (200, str(LIMIT).encode(), LIMIT)
+
+
+async def test_the_limit_is_djangos_setting(settings):
+    """One number: the edge, request.body and the API's own 413 all read DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    assert (await post("/api/size", [b"x" * 10_001], content_length=10_001))[0] == 413
+    assert (await post("/api/size", [b"x" * 10_000], content_length=10_000))[0] == 200
