@@ -4,8 +4,13 @@ that runs no sync code never gets (finally_site/handler.py)."""
 import asyncio
 import gc
 import json
+import os
+import socket
 import threading
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 from django.core import signals
 
@@ -218,3 +223,75 @@ async def test_the_limit_is_djangos_setting(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     assert (await post("/api/size", [b"x" * 10_001], content_length=10_001))[0] == 413
     assert (await post("/api/size", [b"x" * 10_000], content_length=10_000))[0] == 200
+
+
+# --- the body limit, over a real server ---------------------------------------------------------------------------
+
+
+def exchange(port: int, head: bytes, body_parts, timeout: float = 5) -> bytes:
+    """Send a request's head and then as much of its body as the server takes; return its whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        try:
+            for part in body_parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed the connection without reading the rest: what is wanted
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass  # the unread body makes the close a reset; the answer had arrived before it
+        return answer
+
+
+def megabyte_in_pieces(*, chunked: bool):
+    piece = b"x" * (64 * 1024)
+    for _ in range(16):
+        yield b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+
+
+def server_files_in(pid: int, folder: Path) -> list[str]:
+    """Files of the process in `folder`, open ones included (a spooled body is unlinked while open)."""
+    opened = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            opened.append(os.readlink(fd))
+        except OSError:
+            pass
+    return sorted({name for name in opened if name.startswith(str(folder))} | {str(p) for p in folder.iterdir()})
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_over_a_real_server_a_40_mb_post_is_refused_before_it_is_sent(stack_factory, tmp_path, chunked):
+    """A page on any site can make a visitor's browser send this (a cross-site text/plain POST). Answered after the
+    first megabyte, with nothing of it written to disk, and the server trades on."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    stack = stack_factory(TMPDIR=str(spool))
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % (40 * 2**20)
+    head = (
+        b"POST /api/portfolio/trade HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://elsewhere.example\r\n"
+        b"Content-Type: text/plain\r\n%s\r\n\r\n" % framing
+    )
+    started = time.monotonic()
+    answer = exchange(stack.port, head, megabyte_in_pieces(chunked=chunked))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert time.monotonic() - started < 5
+    assert b"at most 65,536 bytes" in answer
+    assert server_files_in(stack.processes["web"].pid, spool) == []
+
+    # A body under the limit, framed the same way, still trades: the order's JSON padded to 60 KB.
+    order = json.dumps({"ticker": "AAPL", "quantity": 1, "side": "buy"}).encode()
+    order += b" " * (60 * 1024 - len(order))
+    content = iter([order[:30_000], order[30_000:]]) if chunked else order
+    response = httpx.post(stack.base_url + "/api/portfolio/trade", content=content,
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.request.headers.get("Transfer-Encoding") == ("chunked" if chunked else None)
+    assert stack.query("SELECT COUNT(*) FROM trades") == [(1,)]
