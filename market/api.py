@@ -96,7 +96,12 @@ def watchlist_remove(request, ticker: str):
             200: {
                 "description": "An endless text/event-stream; each event's data is a quote object.",
                 "content": {"text/event-stream": {"schema": QuoteOut.model_json_schema()}},
-            }
+            },
+            503: {
+                "description": "This web process has MAX_STREAMS_PER_PROCESS streams open; retry after Retry-After.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+                "content": {"application/json": {"schema": ErrorOut.model_json_schema()}},
+            },
         }
     },
 )

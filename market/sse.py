@@ -10,8 +10,9 @@ import json
 import threading
 from typing import AsyncIterator
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBase, StreamingHttpResponse
 
+from market import stream_limit
 from market.hub import PriceHub
 from market.store import PriceStore, Tick, get_store
 from market.stream_html import HTML_FORMAT, render_html
@@ -79,8 +80,11 @@ async def stream_frames(hub: PriceHub, fmt: str) -> AsyncIterator[bytes]:
         hub.clients -= 1
 
 
-def sse_response(frames: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(frames, content_type="text/event-stream")
+def sse_response(frames: AsyncIterator[bytes]) -> HttpResponseBase:
+    held = stream_limit.streams.hold(frames)  # at most MAX_STREAMS_PER_PROCESS open at once
+    if held is None:
+        return stream_limit.streams.refusal()
+    response = StreamingHttpResponse(held, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy (nginx) in front must not buffer the stream
     return response

@@ -1,0 +1,73 @@
+"""A cap on the price streams one web process holds open (settings.MAX_STREAMS_PER_PROCESS).
+
+Every open stream costs the process memory (about 45 KB) and a share of each tick's fan-out; without a cap, one
+client could open streams until the process served nobody well. Past the cap a new stream gets a 503 with
+Retry-After (the page's htmx-ext-sse reconnects with its own backoff).
+
+A stream takes its place when its response is made, so the cap is exact however many connect at once, and gives
+it back when it ends, however it ends: in the generator's `finally` (an error, or the client going away, when
+Django cancels it at its await), or, for a stream whose client left before its first byte (its generator never
+ran), when the response is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import AsyncGenerator, AsyncIterator
+
+from django.conf import settings
+from django.http import JsonResponse
+
+RETRY_AFTER_SECONDS = 10
+
+
+class StreamLimit:
+    def __init__(self) -> None:
+        self.open = 0
+        self._lock = threading.Lock()  # a dropped response may be collected on another thread
+
+    def hold(self, frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes] | None:
+        """`frames`, counted as open until it ends; None if this process already holds as many as it may."""
+        with self._lock:
+            if self.open >= settings.MAX_STREAMS_PER_PROCESS:
+                return None
+            self.open += 1
+        release = _Release(self)
+        held = _held(frames, release)
+        weakref.finalize(held, release)
+        return held
+
+    def refusal(self) -> JsonResponse:
+        response = JsonResponse(
+            {"error": "This server has as many price streams open as it serves; try again shortly."}, status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+class _Release:
+    """Gives a stream's place back once, whichever of its ends comes first."""
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: StreamLimit) -> None:
+        self._limit: StreamLimit | None = limit
+
+    def __call__(self) -> None:
+        limit, self._limit = self._limit, None
+        if limit is not None:
+            with limit._lock:
+                limit.open -= 1
+
+
+async def _held(frames: AsyncGenerator[bytes, None], release: _Release) -> AsyncIterator[bytes]:
+    try:
+        async for frame in frames:
+            yield frame
+    finally:
+        release()
+        await frames.aclose()
+
+
+streams = StreamLimit()
