@@ -83,3 +83,23 @@ def test_env_example_lists_every_setting_the_settings_read():
     for name in read:
         line = example.split(f"{name}=")[0].rstrip("# \n").rsplit("\n", 1)[-1]
         assert line.startswith("#"), f"{name} has no comment above it"
+
+
+def test_the_http_limits_come_from_the_environment_with_their_defaults():
+    names = ("DATA_UPLOAD_MAX_MEMORY_SIZE", "MAX_REQUEST_HEADER_BYTES", "MAX_STREAMS_PER_PROCESS")
+    clean = {name: "" for name in ("MAX_REQUEST_BODY_BYTES", "MAX_REQUEST_HEADER_BYTES", "MAX_STREAMS_PER_PROCESS")}
+    assert settings_of(*names, **clean) == ["65536", "32768", "5000"]
+    assert settings_of(
+        *names, MAX_REQUEST_BODY_BYTES="100000", MAX_REQUEST_HEADER_BYTES="8192", MAX_STREAMS_PER_PROCESS="2",
+    ) == ["100000", "8192", "2"]
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("MAX_REQUEST_BODY_BYTES", "100"), ("MAX_REQUEST_BODY_BYTES", "64k"), ("MAX_REQUEST_HEADER_BYTES", "0"),
+     ("MAX_STREAMS_PER_PROCESS", "0")],
+)
+def test_a_bad_http_limit_stops_start_up(tmp_path, name, value):
+    result = run_manage("check", **{name: value, "DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"})
+    assert result.returncode != 0
+    assert f"FinAlly configuration error: {name} must be" in result.stderr
