@@ -104,7 +104,8 @@ class ASGIHandler(asgi.ASGIHandler):
             thread.shutdown(wait=False)
 
     async def handle(self, scope, receive, send, thread: RequestThread | None = None):
-        """Django 5.2's ASGIHandler.handle; only the signals and closing the response differ (module docstring)."""
+        """Django 5.2's ASGIHandler.handle; the body limit, the signals and closing the response differ (module
+        docstring)."""
         thread = thread or RequestThread()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and declared_length(scope) > limit:
