@@ -251,19 +251,33 @@ def seed(*, user_id: str = DEFAULT_USER) -> bool:
     """
     profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"cash_balance": STARTING_CASH})
     if created:
-        market_services.seed_watchlist(user_id=user_id, tickers=DEFAULT_TICKERS)
-        record_snapshot(user_id=user_id)
-        logger.info("seeded user %s with $%s and %d tickers", user_id, profile.cash_balance, len(DEFAULT_TICKERS))
+        _first_day(profile)
     return created
+
+
+def _first_day(profile: Profile) -> None:
+    market_services.seed_watchlist(user_id=profile.id, tickers=DEFAULT_TICKERS)
+    record_snapshot(user_id=profile.id)
+    logger.info("seeded user %s with $%s and %d tickers", profile.id, profile.cash_balance, len(DEFAULT_TICKERS))
 
 
 @transaction.atomic
 def reset(*, user_id: str = DEFAULT_USER) -> None:
-    """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat."""
+    """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat.
+
+    The profile row first, as a trade takes it (execute_trade), then the rest in the trade's order: on PostgreSQL
+    a reset that deleted positions first and the profile last deadlocked with an order holding the profile and
+    waiting for the positions. The row is kept and set back, not deleted: an order waiting for its lock then
+    fills against the fresh book instead of finding no portfolio.
+    """
+    now = timezone.now()
+    kept = Profile.objects.filter(pk=user_id).update(cash_balance=STARTING_CASH, created_at=now)
     Position.objects.filter(user_id=user_id).delete()
     Trade.objects.filter(user_id=user_id).delete()
     PortfolioSnapshot.objects.filter(user_id=user_id).delete()
-    Profile.objects.filter(pk=user_id).delete()
     market_services.clear_watchlist(user_id=user_id)
     portfolio_reset.send(sender=reset, user_id=user_id)
-    seed(user_id=user_id)
+    if kept:
+        _first_day(Profile.objects.get(pk=user_id))
+    else:
+        seed(user_id=user_id)
