@@ -225,6 +225,13 @@ def execute_trade(
     )
 
 
+def lock_book(*, user_id: str = DEFAULT_USER) -> None:
+    """Inside a transaction: take the user's profile row as a trade does, first, before any other row of theirs
+    (a caller that trades after other writes of its own keeps the engine's lock order; see reset)."""
+    with trade_sql.cursor() as cursor:
+        trade_sql.lock_cash(cursor, user_id)
+
+
 def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
     """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot."""
     with transaction.atomic(), trade_sql.cursor() as cursor:
