@@ -36,7 +36,6 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="bench-snapshots-")
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/finally.db"
     if args.postgres:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from finally_site.tests.servers import PostgresServer
 
         server = PostgresServer().start()

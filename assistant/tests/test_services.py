@@ -109,3 +109,60 @@ def test_a_turn_whose_database_fails_after_its_trades_fills_nothing_and_a_retry_
     assert Trade.objects.count() == 1 and Position.objects.get().quantity == Decimal(2)
     assert send(client, "buy 2 AAPL and watch PYPL", "m-1")["Idempotent-Replayed"] == "true"
     assert Trade.objects.count() == 1 and len(seen) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chat_turns_and_resets_at_once_never_deadlock(publish):
+    """A turn's watchlist changes come before its trades, in one transaction; it takes the profile row first, as
+    a trade and a reset do, or it would hold a watchlist row the reset deletes while waiting for the profile."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from assistant.schema import ParsedReply
+    from assistant.services import _act_and_store
+    from portfolio import services as portfolio_services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    publish({"AAPL": 190.0})
+    errors: list[BaseException] = []
+    done = threading.Event()
+    parsed = ParsedReply(
+        message="Done.",
+        trades=[{"ticker": "AAPL", "side": "buy", "quantity": 1}],
+        watchlist_changes=[{"ticker": "NFLX", "action": "remove"}, {"ticker": "NFLX", "action": "add"}],
+    )
+
+    def chatter() -> None:
+        try:
+            while not done.is_set():
+                asked = ChatMessage.objects.create(role=ChatMessage.Role.USER, content="swap NFLX, buy 1 AAPL")
+                _act_and_store(user_id="default", asked_id=asked.id, parsed=parsed)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def resetter() -> None:
+        try:
+            for _ in range(15):
+                time.sleep(0.05)
+                portfolio_services.reset()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=chatter) for _ in range(3)] + [threading.Thread(target=resetter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    # Every fill since the last reset has its turn's reply, and the reply lists it.
+    replies = ChatMessage.objects.filter(role="assistant")
+    listed = sum(1 for reply in replies if reply.actions["trades"][0]["status"] == "executed")
+    assert Trade.objects.count() == listed == sum(p.quantity for p in Position.objects.all())
