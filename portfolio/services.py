@@ -233,8 +233,13 @@ def lock_book(*, user_id: str = DEFAULT_USER) -> None:
 
 
 def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
-    """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot."""
+    """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot.
+
+    The profile row first, as a trade and a reset take it: on PostgreSQL a snapshot that read the book before a
+    reset committed, and wrote after the reset had deleted the history, put the old portfolio's value into the
+    new one."""
     with transaction.atomic(), trade_sql.cursor() as cursor:
+        trade_sql.lock_cash(cursor, user_id)
         book = trade_sql.read_book(cursor, user_id)
         if book is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")

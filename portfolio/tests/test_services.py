@@ -308,3 +308,47 @@ def test_reset_while_orders_fill_never_deadlocks_and_leaves_the_books_exact(publ
         trades = Trade.objects.filter(ticker=held.ticker)
         assert held.quantity == sum(t.quantity if t.side == "buy" else -t.quantity for t in trades)
     assert PortfolioSnapshot.objects.count() == Trade.objects.count() + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
+    """The worker's snapshot reads the book, then writes its value: on PostgreSQL, one that read the book before
+    a reset and wrote after it would put the old portfolio's value into the new history. It takes the profile
+    row first too, so it comes wholly before the reset (and is deleted by it) or wholly after."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    publish({"AAPL": 100})
+    stale: list[list[Decimal]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def snapshotter() -> None:
+        try:
+            while not done.is_set():
+                services.record_snapshot()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=snapshotter) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(40):
+            Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,000
+            services.reset()
+            after = PortfolioSnapshot.objects.exclude(total_value=D("10000.00"))
+            if after.exists():
+                stale.append(list(after.values_list("total_value", flat=True)))
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(30)
+        connection.close()
+    assert not errors, errors
+    assert not stale, stale
