@@ -282,8 +282,7 @@ def reset(*, user_id: str = DEFAULT_USER) -> None:
     waiting for the positions. The row is kept and set back, not deleted: an order waiting for its lock then
     fills against the fresh book instead of finding no portfolio.
     """
-    now = timezone.now()
-    kept = Profile.objects.filter(pk=user_id).update(cash_balance=STARTING_CASH, created_at=now)
+    kept = Profile.objects.filter(pk=user_id).update(cash_balance=STARTING_CASH, created_at=timezone.now())
     Position.objects.filter(user_id=user_id).delete()
     Trade.objects.filter(user_id=user_id).delete()
     PortfolioSnapshot.objects.filter(user_id=user_id).delete()
