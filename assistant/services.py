@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -243,23 +243,40 @@ def _change_watchlist(item: dict, *, user_id: str) -> dict:
 
 
 def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
-    """Run each action once, in order (watchlist first, so 'add X' precedes a trade in X), then store the reply."""
+    """Run each action once, in order (watchlist first, so 'add X' precedes a trade in X), then store the reply.
+
+    All in ONE transaction: the reply is the history's record of what the actions did, so both are kept or
+    neither is. A turn whose reply could not be stored has executed nothing, and the history's rule holds (a
+    request left without an answer executed nothing): a retry may ask the model again without a fill it never
+    heard of. Each action keeps its own savepoint (the engine's and the watchlist's atomic blocks), so a refused
+    one rolls back alone.
+    """
     reply_id = new_id()
-    changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
-    trades = [_execute_trade(asked_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
-    actions = {"trades": trades, "watchlist_changes": changes} if trades or changes else None
-    reply = {"id": reply_id, "user_id": user_id, "role": ChatMessage.Role.ASSISTANT, "actions": actions,
-             "in_reply_to": asked_id}
-    try:
-        stored = ChatMessage.objects.create(content=parsed.message, **reply)
-    except DatabaseError:
-        # The actions have run: whatever happens to the text, the user and the history must learn what they did.
-        logger.exception("assistant reply %s could not be stored as written", reply_id)
-        stored = ChatMessage.objects.create(
-            content="(The reply's text could not be stored; what was done is listed below.)", **reply
-        )
+    with transaction.atomic():
+        # The profile row first, as a trade and a reset take it (portfolio.services): a watchlist change ahead of
+        # the trades would otherwise hold a watchlist row while waiting for the profile a reset holds, and the
+        # reset waits for that row (a deadlock, on PostgreSQL).
+        portfolio_services.lock_book(user_id=user_id)
+        changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
+        trades = [_execute_trade(asked_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
+        actions = {"trades": trades, "watchlist_changes": changes} if trades or changes else None
+        reply = {"id": reply_id, "user_id": user_id, "role": ChatMessage.Role.ASSISTANT, "actions": actions,
+                 "in_reply_to": asked_id}
+        try:
+            with transaction.atomic():  # a savepoint: a refused text leaves the transaction usable for the next try
+                stored = ChatMessage.objects.create(content=parsed.message, **reply)
+        except DatabaseError:
+            # The text alone was refused: the actions are kept, with a reply that lists what they did.
+            logger.exception("assistant reply %s could not be stored as written", reply_id)
+            stored = ChatMessage.objects.create(
+                content="(The reply's text could not be stored; what was done is listed below.)", **reply
+            )
     return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes,
                 created_at=stored.created_at)
+
+
+NOT_STORED = ("The answer could not be saved, so nothing it asked for was done (no trade, no watchlist change): "
+              "try again.")
 
 
 def _store_failure(*, user_id: str, asked_id: str, error: str) -> Turn:
@@ -292,7 +309,13 @@ async def chat(*, user_id: str = DEFAULT_USER, message: object, client_message_i
     except ReplyError as exc:
         error = f"The assistant's answer could not be read ({exc}) Nothing was executed: try again."
         return await write(_store_failure, user_id=user_id, asked_id=asked_id, error=error)
-    return await write(_act_and_store, user_id=user_id, asked_id=asked_id, parsed=parsed)
+    try:
+        return await write(_act_and_store, user_id=user_id, asked_id=asked_id, parsed=parsed)
+    except DatabaseError:
+        # Rolled back whole: nothing was executed. Say so and let go of the message, so that a retry is answered
+        # at once; if even that cannot be written, the database is down (a 503), and the message is let go by age.
+        logger.exception("assistant turn for %s could not be stored; its actions were rolled back", asked_id)
+        return await write(_store_failure, user_id=user_id, asked_id=asked_id, error=NOT_STORED)
 
 
 def clear_chat_on_reset(sender, *, user_id: str, **kwargs) -> None:

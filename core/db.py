@@ -105,7 +105,9 @@ class _Job:
     future: asyncio.Future
     # Set (from the event loop) when the caller stopped waiting: a client that hung up, a request cancelled. A job
     # abandoned before it started is skipped: an order whose client is gone is not filled behind its back (it
-    # could not learn of it, and a retry without a client_order_id would fill it twice). Once started, it runs.
+    # could not learn of it, and a retry without a client_order_id would fill it twice). "Started" is the moment
+    # its own statements begin: a job in a group waits there for the writes ahead of it, and is checked again
+    # just before its turn. Once started, it runs, and commits with its group.
     # A plain flag, not a threading.Event (a lock and a condition per write): the event loop sets it, the writer
     # reads it, and nobody ever waits on it.
     abandoned: bool = False
@@ -218,6 +220,9 @@ class Writer:
         try:
             with transaction.atomic():
                 for job in batch:
+                    if job.abandoned:  # its client hung up while the writes ahead of it ran: it never starts
+                        outcomes.append((None, None))
+                        continue
                     try:
                         outcomes.append((job.call(), None))
                     except BaseException as exc:  # its savepoint is rolled back; the group carries on

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Iterable
 
 from django.db import connection
-from django.db.models import F, Window
-from django.db.models.functions import Mod, RowNumber
 
 from core.db import DEFAULT_USER
 from market.store import Quote, get_store
@@ -109,23 +107,68 @@ def snapshot_series(
     until: datetime | None = None,
     max_points: int = HISTORY_MAX_POINTS,
 ) -> list[tuple[Decimal, datetime]]:
-    """Total value over time, thinned to at most `max_points` evenly spaced snapshots (the latest always kept).
+    """Total value over time, thinned to at most `max_points` snapshots evenly spaced in time (the latest kept).
 
-    A year of snapshots is about half a million rows; a chart needs a thousand points at most.
+    A year of snapshots is about half a million rows; a chart needs a thousand points at most. Thinned, the span
+    is cut into `max_points` equal slices of time and each keeps its latest snapshot: one index probe per slice
+    (thinning_sql), where counting the rows and numbering them to keep every n-th read all of them (0.49 s at a
+    year of snapshots, bench/README.md). The chart's axis is time, so even in time is what it draws evenly.
     """
     snapshots = PortfolioSnapshot.objects.filter(user_id=user_id)
     if since is not None:
         snapshots = snapshots.filter(recorded_at__gte=since)
     if until is not None:
         snapshots = snapshots.filter(recorded_at__lte=until)
-    count = snapshots.count()
-    if count > max_points:
-        # Every step-th row by time, counted from the newest so the latest value is always in the series.
-        step = -(-count // max_points)
-        snapshots = snapshots.annotate(
-            age_slot=Window(RowNumber(), order_by=F("recorded_at").desc()) - 1,
-        ).annotate(keep=Mod(F("age_slot"), step)).filter(keep=0)
-    return list(snapshots.order_by("recorded_at").values_list("total_value", "recorded_at"))
+    by_time = snapshots.order_by("recorded_at")
+    # More than max_points? Found through the index by skipping max_points entries, without counting them all.
+    if not by_time[max_points : max_points + 1].exists():
+        return list(by_time.values_list("total_value", "recorded_at"))
+    first = by_time.values_list("recorded_at", flat=True)[0]
+    last = snapshots.order_by("-recorded_at").values_list("recorded_at", flat=True)[0]
+    sql, params = thinning_sql(user_id=user_id, first=first, last=last, slices=max_points)
+    value, at = (PortfolioSnapshot._meta.get_field(name).get_col("p") for name in ("total_value", "recorded_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # The row values as the ORM would give them (Decimal, an aware datetime), with the ORM's own converters.
+    converters = [_converters(value), _converters(at)]
+    return [
+        tuple(_convert(raw, column, converters[i]) for i, (raw, column) in enumerate(zip(row, (value, at))))
+        for row in rows
+    ]
+
+
+def _converters(column) -> list:
+    return connection.ops.get_db_converters(column) + column.output_field.get_db_converters(connection)
+
+
+def _convert(raw, column, converters: list):
+    for convert in converters:
+        raw = convert(raw, column, connection)
+    return raw
+
+
+def thinning_sql(*, user_id: str, first: datetime, last: datetime, slices: int) -> tuple[str, list]:
+    """The value and time of the latest snapshot in each of `slices` equal slices of time from `first` to `last`
+    (both included; a slice without one gives no row), in time order: one statement, each slice one search of
+    the (user_id, recorded_at) index from its end, then one of the primary key."""
+    width = (last - first) / slices
+    adapt = connection.ops.adapt_datetimefield_value
+    # The last slice ends just after `last`, so the latest snapshot is always kept.
+    bounds = [adapt(first + width * i) for i in range(slices)] + [adapt(last + timedelta(microseconds=1))]
+    params: list = []
+    for start, end in zip(bounds, bounds[1:]):
+        params += [start, end]
+    values = ", ".join(["(%s, %s)"] * slices)
+    sql = (
+        f"WITH slices (starts, ends) AS (VALUES {values})"
+        " SELECT p.total_value, p.recorded_at FROM slices JOIN portfolio_snapshots p ON p.id = ("
+        "SELECT s.id FROM portfolio_snapshots s"
+        " WHERE s.user_id = %s AND s.recorded_at >= slices.starts AND s.recorded_at < slices.ends"
+        " ORDER BY s.recorded_at DESC LIMIT 1)"
+        " ORDER BY p.recorded_at"
+    )
+    return sql, [*params, user_id]
 
 
 def held_tickers() -> set[str]:

@@ -225,9 +225,21 @@ def execute_trade(
     )
 
 
+def lock_book(*, user_id: str = DEFAULT_USER) -> None:
+    """Inside a transaction: take the user's profile row as a trade does, first, before any other row of theirs
+    (a caller that trades after other writes of its own keeps the engine's lock order; see reset)."""
+    with trade_sql.cursor() as cursor:
+        trade_sql.lock_cash(cursor, user_id)
+
+
 def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
-    """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot."""
+    """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot.
+
+    The profile row first, as a trade and a reset take it: on PostgreSQL a snapshot that read the book before a
+    reset committed, and wrote after the reset had deleted the history, put the old portfolio's value into the
+    new one."""
     with transaction.atomic(), trade_sql.cursor() as cursor:
+        trade_sql.lock_cash(cursor, user_id)
         book = trade_sql.read_book(cursor, user_id)
         if book is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
@@ -251,19 +263,32 @@ def seed(*, user_id: str = DEFAULT_USER) -> bool:
     """
     profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"cash_balance": STARTING_CASH})
     if created:
-        market_services.seed_watchlist(user_id=user_id, tickers=DEFAULT_TICKERS)
-        record_snapshot(user_id=user_id)
-        logger.info("seeded user %s with $%s and %d tickers", user_id, profile.cash_balance, len(DEFAULT_TICKERS))
+        _first_day(profile)
     return created
+
+
+def _first_day(profile: Profile) -> None:
+    market_services.seed_watchlist(user_id=profile.id, tickers=DEFAULT_TICKERS)
+    record_snapshot(user_id=profile.id)
+    logger.info("seeded user %s with $%s and %d tickers", profile.id, profile.cash_balance, len(DEFAULT_TICKERS))
 
 
 @transaction.atomic
 def reset(*, user_id: str = DEFAULT_USER) -> None:
-    """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat."""
+    """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat.
+
+    The profile row first, as a trade takes it (execute_trade), then the rest in the trade's order: on PostgreSQL
+    a reset that deleted positions first and the profile last deadlocked with an order holding the profile and
+    waiting for the positions. The row is kept and set back, not deleted: an order waiting for its lock then
+    fills against the fresh book instead of finding no portfolio.
+    """
+    kept = Profile.objects.filter(pk=user_id).update(cash_balance=STARTING_CASH, created_at=timezone.now())
     Position.objects.filter(user_id=user_id).delete()
     Trade.objects.filter(user_id=user_id).delete()
     PortfolioSnapshot.objects.filter(user_id=user_id).delete()
-    Profile.objects.filter(pk=user_id).delete()
     market_services.clear_watchlist(user_id=user_id)
     portfolio_reset.send(sender=reset, user_id=user_id)
-    seed(user_id=user_id)
+    if kept:
+        _first_day(Profile.objects.get(pk=user_id))
+    else:
+        seed(user_id=user_id)

@@ -155,6 +155,58 @@ async def test_an_order_whose_caller_stopped_waiting_before_it_started_is_not_fi
     assert await asyncio.to_thread(lambda: list(Trade.objects.values_list("ticker", flat=True))) == ["MSFT"]
 
 
+async def test_an_order_whose_caller_stopped_waiting_after_its_group_formed_is_not_filled():
+    """The boundary of "started": an order taken into a group waits there for the orders ahead of it; a client
+    that hangs up meanwhile is gone before its order began, so it is not filled. The group's other orders are."""
+    writer = Writer(threads=1, group=True)
+    release, hold = gate()
+    inside, go_on = threading.Event(), threading.Event()
+
+    @batchable
+    def first_of_the_group():
+        inside.set()  # the group has formed: the next order is in it, waiting for this one
+        go_on.wait(5)
+        return services.execute_trade(ticker="MSFT", side="buy", quantity=1)
+
+    held = asyncio.ensure_future(writer.run(hold, {}))
+    await asyncio.sleep(0.05)
+    first = asyncio.ensure_future(writer.run(first_of_the_group, {}))
+    gone = asyncio.ensure_future(writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1}))
+    await asyncio.sleep(0.05)
+    release.set()
+    await held
+    assert await asyncio.to_thread(inside.wait, 5)
+    gone.cancel()
+    await asyncio.sleep(0.01)  # the cancellation reaches the job (its done-callback runs on this loop)
+    go_on.set()
+    assert (await first).ticker == "MSFT"
+    assert gone.cancelled()
+    assert await asyncio.to_thread(lambda: list(Trade.objects.values_list("ticker", flat=True))) == ["MSFT"]
+    # The writer carries on, and the order a retry sends is filled.
+    assert (await writer.run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
+
+
+async def test_an_order_that_started_completes_though_its_caller_stopped_waiting():
+    """The other side of the boundary: once its statements began, the order completes and commits."""
+    writer = Writer(threads=1, group=True)
+    inside, go_on = threading.Event(), threading.Event()
+
+    @batchable
+    def order():
+        inside.set()
+        go_on.wait(5)
+        return services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+
+    gone = asyncio.ensure_future(writer.run(order, {}))
+    assert await asyncio.to_thread(inside.wait, 5)
+    gone.cancel()
+    await asyncio.sleep(0.01)
+    go_on.set()
+    # The next write runs after it on the one writer thread: by then the started order has committed.
+    assert (await writer.run(services.execute_trade, {"ticker": "MSFT", "side": "buy", "quantity": 1})).quantity == 1
+    assert await asyncio.to_thread(lambda: sorted(Trade.objects.values_list("ticker", flat=True))) == ["AAPL", "MSFT"]
+
+
 def test_a_write_that_ends_after_its_event_loop_closed_does_not_end_the_writer():
     writer = Writer(threads=1, group=True)
     release, hold = gate()

@@ -213,15 +213,23 @@ class TestStaleFeed:
 
 
 class TestHistoryBound:
+    STEP_SECONDS = 365 * 86_400 / 20_000
+
     @pytest.fixture
     def year_of_snapshots(self):
         from datetime import timedelta
 
         from django.utils import timezone
 
+        # Spread over the year, as the worker's periodic snapshots are: the series is thinned evenly in time.
         start = timezone.now() - timedelta(days=365)
         PortfolioSnapshot.objects.bulk_create(
-            [PortfolioSnapshot(total_value=10_000 + i % 500, recorded_at=start + timedelta(minutes=i)) for i in range(20_000)]
+            [
+                PortfolioSnapshot(
+                    total_value=10_000 + i % 500, recorded_at=start + timedelta(seconds=i * self.STEP_SECONDS)
+                )
+                for i in range(20_000)
+            ]
         )
         return start
 
@@ -237,7 +245,7 @@ class TestHistoryBound:
         from datetime import timedelta
 
         assert len(client.get("/api/portfolio/history", {"points": 50}).json()) <= 50
-        since = (year_of_snapshots + timedelta(minutes=19_990)).isoformat()
+        since = (year_of_snapshots + timedelta(seconds=19_990 * self.STEP_SECONDS)).isoformat()
         window = client.get("/api/portfolio/history", {"since": since}).json()
         assert len(window) == 11  # ten of the old series and the seed snapshot taken just now
 

@@ -249,3 +249,106 @@ def test_a_whole_position_worth_less_than_a_cent_can_still_be_sold(publish):
     publish({"AAPL": 60})
     fill = services.execute_trade(ticker="AAPL", side="sell", quantity=D("0.0001"))
     assert fill.notional == D("0.00") and position() is None  # proceeds round down: the house's cent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_while_orders_fill_never_deadlocks_and_leaves_the_books_exact(publish):
+    """A reset takes its locks in the order a trade does (the profile row first), so on PostgreSQL the two
+    queue behind each other instead of deadlocking. Run by `make test` under --postgres."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        # SQLite has one writer at a time (and the test database's shared cache refuses threads that write at once).
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    publish({"AAPL": 100, "MSFT": 200})
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def trader(n: int) -> None:
+        try:
+            i = 0
+            while not done.is_set():
+                side = "buy" if i % 3 != 2 else "sell"
+                try:
+                    services.execute_trade(ticker=("AAPL", "MSFT")[n % 2], side=side, quantity=1)
+                except (InsufficientShares, InvalidOrder, InsufficientCash):
+                    pass  # a sell just after a reset holds nothing; an order the reset overtook
+                i += 1
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def resetter() -> None:
+        try:
+            for _ in range(15):
+                time.sleep(0.05)  # orders build positions between resets: a reset always has rows to delete
+                services.reset()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=trader, args=(n,)) for n in range(4)] + [threading.Thread(target=resetter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    # Whatever the last reset left behind, the orders after it add up exactly.
+    assert Profile.objects.count() == 1
+    basis = sum((p.cost_basis for p in Position.objects.all()), D(0))
+    realized = sum((t.realized_pnl for t in Trade.objects.filter(side="sell")), D(0))
+    assert cash() + basis - realized == D("10000.00")
+    for held in Position.objects.all():
+        trades = Trade.objects.filter(ticker=held.ticker)
+        assert held.quantity == sum(t.quantity if t.side == "buy" else -t.quantity for t in trades)
+    assert PortfolioSnapshot.objects.count() == Trade.objects.count() + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
+    """The worker's snapshot reads the book, then writes its value: on PostgreSQL, one that read the book before
+    a reset and wrote after it would put the old portfolio's value into the new history. It takes the profile
+    row first too, so it comes wholly before the reset (and is deleted by it) or wholly after."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    publish({"AAPL": 100})
+    stale: list[list[Decimal]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def snapshotter() -> None:
+        try:
+            while not done.is_set():
+                services.record_snapshot()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=snapshotter) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(40):
+            Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,000
+            services.reset()
+            after = PortfolioSnapshot.objects.exclude(total_value=D("10000.00"))
+            if after.exists():
+                stale.append(list(after.values_list("total_value", flat=True)))
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(30)
+        connection.close()
+    assert not errors, errors
+    assert not stale, stale
