@@ -30,6 +30,21 @@ class TestPricedSet:
         assert quotes["PYPL"].price == pytest.approx(100.0, rel=0.01)
         assert "NFLX" not in quotes
 
+    def test_a_ticker_nobody_watches_or_holds_leaves_the_store_and_the_source(self, price_store):
+        # Issue 19: the source kept every ticker ever priced; now nothing of a removed one stays anywhere.
+        source = fast_simulator()
+        worker = PriceWorker(source=source, store=price_store)
+        for i in range(50):
+            services.add_ticker(ticker=f"ZZ{i}")
+            worker.tick()
+            services.remove_ticker(ticker=f"ZZ{i}")
+        worker.tick()
+        seeded = {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+        assert set(price_store.quotes()) == seeded
+        assert price_store.history("ZZ0", since=0) == [] and price_store.history("ZZ49", since=0) == []
+        assert set(source.simulator.tickers) == set(source._last) == seeded
+        assert set(source._opens) <= seeded
+
     def test_held_ticker_stays_priced_after_leaving_the_watchlist(self, price_store, monkeypatch):
         monkeypatch.setattr(hooks, "ticker_providers", [lambda: {"NFLX"}])
         worker = PriceWorker(source=fast_simulator(), store=price_store)
