@@ -69,7 +69,8 @@ class SimulatorSource:
         self._opens = dict(start_opens or {})
 
     def fetch(self, tickers: list[str]) -> Quotes:
-        entering = [t for t in tickers if t not in self._priced]
+        priced = self._priced  # once: a property in the comprehension built this set once per ticker, O(N^2)
+        entering = [t for t in tickers if t not in priced]
         if self.simulator.tickers != list(tickers):
             keep = set(tickers)
             self._last = {t: p for t, p in self._last.items() if t in keep}
