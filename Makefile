@@ -37,12 +37,13 @@ web: $(VENV)/.installed
 worker: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/run.sh worker
 
-# The trade engine's rules and concurrency tests, and the assistant's API (which stores what a model wrote),
+# The trade engine's rules and concurrency tests, the assistant's API (which stores what a model wrote) and the watchlist's
+# race-safe cap (a per-user advisory lock there),
 # run a second time on PostgreSQL (a throwaway server the suite starts itself). The 10,000-trade residue test stays on SQLite: it checks arithmetic, and inside one test
 # transaction its 10,000 savepoints overflow PostgreSQL's subtransaction cache (2.5 minutes instead of seconds).
 POSTGRES_TESTS := portfolio/tests/test_services.py portfolio/tests/test_trade_sql.py portfolio/tests/test_properties.py portfolio/tests/test_concurrency.py \
 	portfolio/tests/test_selectors.py \
-	assistant/tests/test_api.py assistant/tests/test_services.py \
+	assistant/tests/test_api.py assistant/tests/test_services.py market/tests/test_services.py \
 	--deselect portfolio/tests/test_properties.py::test_ten_thousand_trades_leave_no_residue
 
 test: $(VENV)/.installed-dev

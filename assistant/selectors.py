@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from assistant.models import ChatMessage
 from core.db import DEFAULT_USER
 from market import selectors as market_selectors
@@ -22,22 +24,27 @@ class Context:
     unrealized_pnl: float
     positions: list[dict]
     watchlist: list[dict]
+    # Watchlist tickers left out of `watchlist` (past ASSISTANT_CONTEXT_WATCHLIST): the model is told how many.
+    watchlist_omitted: int = 0
 
     def as_json(self) -> str:
-        return json.dumps(
-            {
-                "cash": self.cash,
-                "total_value": self.total_value,
-                "unrealized_pnl": self.unrealized_pnl,
-                "positions": self.positions,
-                "watchlist": self.watchlist,
-            },
-            separators=(",", ":"),
-        )
+        body = {
+            "cash": self.cash,
+            "total_value": self.total_value,
+            "unrealized_pnl": self.unrealized_pnl,
+            "positions": self.positions,
+            "watchlist": self.watchlist,
+        }
+        if self.watchlist_omitted:
+            body["watchlist_not_shown"] = self.watchlist_omitted
+        return json.dumps(body, separators=(",", ":"))
 
 
 def context(*, user_id: str = DEFAULT_USER) -> Context:
+    """Every held position, and the watchlist's first ASSISTANT_CONTEXT_WATCHLIST tickers: what each turn sends
+    the model stays bounded however long the watchlist grows (issue 19)."""
     book = portfolio_selectors.portfolio(user_id=user_id)
+    limit = settings.ASSISTANT_CONTEXT_WATCHLIST
     positions = [
         {
             "ticker": p.ticker,
@@ -58,14 +65,16 @@ def context(*, user_id: str = DEFAULT_USER) -> Context:
             "change_percent": round(w.quote.change_percent, 2) if w.quote else None,
             "status": w.status,
         }
-        for w in market_selectors.watchlist_quotes(user_id=user_id)
+        for w in market_selectors.watchlist_quotes(user_id=user_id, limit=limit)
     ]
+    omitted = market_selectors.watch_count(user_id=user_id) - len(watchlist) if len(watchlist) >= limit else 0
     return Context(
         cash=float(book.cash_balance),
         total_value=float(book.total_value),
         unrealized_pnl=float(book.unrealized_pnl),
         positions=positions,
         watchlist=watchlist,
+        watchlist_omitted=max(omitted, 0),
     )
 
 

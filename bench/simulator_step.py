@@ -18,7 +18,7 @@ def main(steps: int = 2000) -> None:
         tickers = list(DEFAULT_PARAMS) + [f"X{i}" for i in range(n - len(DEFAULT_PARAMS))]
         sim = PriceSimulator(seed=1)
         t0 = time.perf_counter()
-        sim.set_tickers(tickers)  # builds the correlation matrix and its Cholesky factor
+        sim.set_tickers(tickers)  # per-ticker factor loadings: no matrix (issue 19)
         setup = time.perf_counter() - t0
         for _ in range(100):
             sim.step()

@@ -19,7 +19,7 @@ from assistant.services import ChatConflict, InvalidMessage
 from core.db import discard_broken_connections
 from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
-from market.exceptions import AlreadyWatching, MarketError, NotWatching
+from market.exceptions import AlreadyWatching, MarketError, NotWatching, WatchlistFull
 from market.store import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.exceptions import OrderIdReused, TradeRejected
@@ -81,7 +81,7 @@ def on_chat_conflict(request, exc: ChatConflict):
     return error(request, str(exc), 409)
 
 
-DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404}
+DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404, WatchlistFull: 409}
 
 
 @api.exception_handler(MarketError)

@@ -208,6 +208,13 @@ MASSIVE_POLL_SECONDS = env_number("MASSIVE_POLL_SECONDS", 15.0, minimum=0.1)
 MASSIVE_BASE_URL = os.environ.get("MASSIVE_BASE_URL", "https://api.massive.com")
 SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, maximum=2**63, kind=int)
 
+# --- Limits on what a client can grow (issue 19) ----------------------------------------------
+
+# Most tickers on one user's watchlist: each is priced, streamed and shown to the assistant on every tick.
+WATCHLIST_MAX_TICKERS = env_number("WATCHLIST_MAX_TICKERS", 100, minimum=1, maximum=10_000, kind=int)
+# Most watchlist tickers the assistant is told about in a turn (held positions are always all told).
+ASSISTANT_CONTEXT_WATCHLIST = env_number("ASSISTANT_CONTEXT_WATCHLIST", 30, minimum=0, maximum=10_000, kind=int)
+
 # --- Portfolio -------------------------------------------------------------------------------
 
 PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = env_number("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", 60.0, minimum=1)

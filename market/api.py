@@ -9,7 +9,7 @@ from core.db import discard_broken_connections
 from finally_site.api_errors import ErrorOut
 from market import selectors, services
 from market.schemas import FeedOut, HealthOut, QuoteOut, WatchlistAddIn
-from market.sse import JSON_FORMAT, get_hub, sse_response, stream_frames
+from market.sse import JSON_FORMAT, get_hub, priced_now, sse_response, stream_frames
 from market.store import FeedStatus, StoreUnavailable, get_store, iso_utc
 
 router = Router(tags=["market"])
@@ -106,4 +106,4 @@ def watchlist_remove(request, ticker: str):
     },
 )
 async def stream_prices(request):
-    return sse_response(stream_frames(get_hub(), JSON_FORMAT))
+    return sse_response(stream_frames(get_hub(), JSON_FORMAT, priced=await priced_now()))

@@ -15,3 +15,7 @@ class AlreadyWatching(MarketError):
 
 class NotWatching(MarketError):
     pass
+
+
+class WatchlistFull(MarketError):
+    pass

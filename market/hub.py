@@ -2,9 +2,10 @@
 
 The thread waits on the store's watcher for the next tick (the embedded store: its cheap change counter,
 PRAGMA data_version, polled every few milliseconds; Redis: one pub/sub subscription per process), renders
-each registered stream format once, and wakes all streams of this process through one asyncio.Event. A slow
-client simply skips to the latest tick; nothing queues up per client. If the store goes away the thread
-logs, waits and resumes; the streams stay open and carry on from the next tick.
+once each stream format that some open stream of this process uses (a format nobody streams is not rendered
+at all, issue 19), and wakes all streams of this process through one asyncio.Event. A slow client simply
+skips to the latest tick; nothing queues up per client. If the store goes away the thread logs, waits and
+resumes; the streams stay open and carry on from the next tick.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from market.store import PriceStore, StoreUnavailable, Tick
@@ -29,7 +31,8 @@ Renderer = Callable[[Tick], bytes]
 
 @dataclass(frozen=True)
 class Published:
-    """A tick with each stream format already rendered (bytes shared by every client)."""
+    """A tick with its rendered stream formats (bytes shared by every client): those some stream used when the
+    tick arrived, and any other rendered later on first demand (see PriceHub.frame)."""
 
     tick: Tick
     frames: dict[str, bytes] = field(default_factory=dict)
@@ -41,6 +44,8 @@ class PriceHub:
         self.renderers = renderers
         self.latest: Published | None = None
         self.clients = 0
+        # Open streams per format: the reader thread renders only the formats someone streams.
+        self.streams: dict[str, int] = dict.fromkeys(renderers, 0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -65,6 +70,18 @@ class PriceHub:
         """Sleep until the next tick or keep-alive; then read `latest`."""
         await self._event.wait()
 
+    def frame(self, published: Published, fmt: str, only: Collection[str] | None = None) -> bytes:
+        """`published` in format `fmt`: the shared bytes, rendered now if the reader thread did not (no stream of
+        that format was open when the tick arrived). With `only`, the tick without any ticker not in it, rendered
+        for this one caller when that leaves something out."""
+        tick = published.tick
+        if only is not None and any(q.ticker not in only for q in tick.quotes):
+            return self.renderers[fmt](replace(tick, quotes=tuple(q for q in tick.quotes if q.ticker in only)))
+        frame = published.frames.get(fmt)
+        if frame is None:
+            frame = published.frames.setdefault(fmt, self.renderers[fmt](tick))
+        return frame
+
     def _wake(self, published: Published | None) -> None:
         if published is not None:
             self.latest = published
@@ -88,7 +105,9 @@ class PriceHub:
                         failing = False
                     if tick is not None and tick.seq != last_seq and tick.seq > 0:  # seq 0: the worker never ran
                         last_seq = tick.seq
-                        published = Published(tick, {name: render(tick) for name, render in self.renderers.items()})
+                        published = Published(
+                            tick, {name: render(tick) for name, render in self.renderers.items() if self.streams[name]}
+                        )
                 except StoreUnavailable as exc:
                     if not failing:
                         logger.warning("price hub cannot read the store, retrying every %.0fs: %s", RETRY_SECONDS, exc)

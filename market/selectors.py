@@ -10,8 +10,14 @@ from market.models import WatchlistEntry
 from market.store import Quote, get_store
 
 
-def watched_tickers(*, user_id: str = DEFAULT_USER) -> list[str]:
-    return list(WatchlistEntry.objects.filter(user_id=user_id).values_list("ticker", flat=True))
+def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[str]:
+    """The watchlist in display order; only its first `limit` tickers when given."""
+    tickers = WatchlistEntry.objects.filter(user_id=user_id).values_list("ticker", flat=True)
+    return list(tickers[:limit] if limit is not None else tickers)
+
+
+def watch_count(*, user_id: str = DEFAULT_USER) -> int:
+    return WatchlistEntry.objects.filter(user_id=user_id).count()
 
 
 def priced_tickers() -> set[str]:
@@ -36,9 +42,10 @@ def quote_status(ticker: str, quote: Quote | None, unknown: tuple[str, ...]) -> 
     return "unknown" if ticker in unknown else "pending"
 
 
-def watchlist_quotes(*, user_id: str = DEFAULT_USER) -> list[WatchedTicker]:
-    """The watchlist in display order with each ticker's latest quote and whether one is coming."""
-    tickers = watched_tickers(user_id=user_id)
+def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[WatchedTicker]:
+    """The watchlist in display order (its first `limit` tickers) with each one's latest quote and whether one
+    is coming."""
+    tickers = watched_tickers(user_id=user_id, limit=limit)
     store = get_store()
     quotes = store.quotes(tickers)
     unknown = store.status().unknown

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.db import DEFAULT_USER
-from market.exceptions import AlreadyWatching, NotWatching
+from market.exceptions import AlreadyWatching, NotWatching, WatchlistFull
 from market.models import WatchlistEntry
 from market.tickers import normalize_ticker
 
 
+def _lock_watchlist(user_id: str) -> None:
+    """Serialize this user's adds until the transaction ends, so that a count taken now still holds at the insert.
+
+    SQLite: already so, every transaction begins IMMEDIATE (the database's one write lock). PostgreSQL: a
+    transaction-scoped advisory lock per user; two adds at the cap minus one would otherwise both count the
+    same rows and both insert (READ COMMITTED does not see the other's uncommitted row).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"watchlist:{user_id}"])
+
+
 def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
-    """Watch a ticker; the worker prices it from its next tick."""
+    """Watch a ticker; the worker prices it from its next tick. At most WATCHLIST_MAX_TICKERS per user: every
+    watched ticker costs the worker, the streams and the assistant's context on every tick (issue 19)."""
     ticker = normalize_ticker(ticker)
+    limit = settings.WATCHLIST_MAX_TICKERS
     try:
         with transaction.atomic():
+            _lock_watchlist(user_id)
+            watched = WatchlistEntry.objects.filter(user_id=user_id)
+            if watched.filter(ticker=ticker).exists():
+                raise AlreadyWatching(f"{ticker} is already on the watchlist.")
+            if watched.count() >= limit:
+                raise WatchlistFull(
+                    f"The watchlist is full: at most {limit} tickers. Remove one before adding {ticker}."
+                )
             return WatchlistEntry.objects.create(user_id=user_id, ticker=ticker)
     except IntegrityError:
         raise AlreadyWatching(f"{ticker} is already on the watchlist.") from None

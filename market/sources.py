@@ -61,14 +61,20 @@ class SimulatorSource:
     ):
         self.interval = interval
         self.simulator = PriceSimulator(tick_seconds=interval, seed=seed)
-        # Every ticker's last price and session open that this worker knows, starting from the store's (so a
-        # restart does not snap prices back to the seeds) and kept for tickers that leave: one removed and
-        # added again resumes where it was, not where it stood when the worker started.
+        # The last price and session open of each ticker priced, starting from the store's (so a restart does
+        # not snap prices back to the seeds). A ticker that leaves is forgotten, as the store forgets it: what
+        # this worker holds is bounded by what it prices now, not by every ticker ever added (issue 19). One
+        # added again starts over from its seed price.
         self._last = dict(start_prices or {})
         self._opens = dict(start_opens or {})
 
     def fetch(self, tickers: list[str]) -> Quotes:
-        entering = [t for t in tickers if t not in self._priced]
+        priced = self._priced  # once: a property in the comprehension built this set once per ticker, O(N^2)
+        entering = [t for t in tickers if t not in priced]
+        if self.simulator.tickers != list(tickers):
+            keep = set(tickers)
+            self._last = {t: p for t, p in self._last.items() if t in keep}
+            self._opens = {t: p for t, p in self._opens.items() if t in keep}
         self.simulator.set_tickers(tickers, start_prices=self._last)
         prices = self.simulator.step()
         self._last.update(prices)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection
 from typing import AsyncIterator
 
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
 from django.http import HttpResponseBase, StreamingHttpResponse
 
-from market import stream_limit
+from market import selectors, stream_limit
 from market.hub import PriceHub
 from market.store import PriceStore, Tick, get_store
 from market.stream_html import HTML_FORMAT, render_html
@@ -53,16 +56,39 @@ def get_hub(store: PriceStore | None = None) -> PriceHub:
         return hub
 
 
-async def stream_frames(hub: PriceHub, fmt: str) -> AsyncIterator[bytes]:
-    """Everything one client receives: the retry hint and the current prices at once, then each tick."""
+def _read_priced() -> frozenset[str] | None:
+    try:
+        return frozenset(selectors.priced_tickers())
+    except DatabaseError:
+        return None
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()  # not held for the hours a stream may last
+
+
+async def priced_now() -> frozenset[str] | None:
+    """The tickers priced as a stream opens (watched or held), for its first frame; None if the database cannot
+    say. Read once, before the stream starts: the stream itself never touches the ORM."""
+    return await sync_to_async(_read_priced)()
+
+
+async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | None = None) -> AsyncIterator[bytes]:
+    """Everything one client receives: the retry hint and the current prices at once, then each tick.
+
+    The current prices are the last tick the hub read, which may predate a change of the watchlist (the worker
+    drops a removed ticker at its next tick): given `priced`, the tickers priced now, the first frame leaves out
+    any other, so a ticker removed a moment ago is not shown to a client that connects after the removal.
+    """
     hub.attach()
     hub.clients += 1
+    hub.streams[fmt] += 1
     try:
         seen = None
         first = RETRY_FRAME
-        if hub.latest is not None:
-            seen = hub.latest.tick.seq
-            first += hub.latest.frames[fmt]
+        latest = hub.latest
+        if latest is not None:
+            seen = latest.tick.seq
+            first += hub.frame(latest, fmt, priced)
         yield first
         while True:
             current = hub.latest
@@ -74,10 +100,11 @@ async def stream_frames(hub: PriceHub, fmt: str) -> AsyncIterator[bytes]:
                     yield KEEPALIVE_FRAME
                     continue
             seen = current.tick.seq
-            yield current.frames[fmt]
+            yield hub.frame(current, fmt)
     finally:
         # Also runs when the client goes away: Django cancels the response task at our await.
         hub.clients -= 1
+        hub.streams[fmt] -= 1
 
 
 def sse_response(frames: AsyncIterator[bytes]) -> HttpResponseBase:

@@ -7,6 +7,7 @@ import pytest
 
 from assistant import llm
 from assistant.models import ChatMessage
+from market.models import WatchlistEntry
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
 
@@ -84,6 +85,13 @@ class TestMockMode:
         assert body["watchlist_changes"][0]["status"] == "rejected"
         assert "already on the watchlist" in body["watchlist_changes"][0]["error"]
 
+    def test_an_add_past_the_limit_is_rejected_naming_it(self, client, settings):
+        settings.WATCHLIST_MAX_TICKERS = 10
+        body = send(client, "add pypl").json()
+        [change] = body["watchlist_changes"]
+        assert change["status"] == "rejected" and "at most 10 tickers" in change["error"]
+        assert "PYPL" not in watched_tickers()
+
     def test_history_keeps_both_messages_with_their_actions(self, client):
         send(client, "buy 1 aapl")
         history = client.get("/api/chat/history").json()
@@ -135,6 +143,23 @@ class TestTheModelsReplies:
         assert [m["role"] for m in history] == ["user", "assistant"]
         assert "buy 2 AAPL at 190.0" in history[1]["content"]
         assert last == {"role": "user", "content": "and now?"}
+
+    def test_the_context_holds_every_position_and_only_the_watchlists_first_tickers(self, client, model, settings):
+        settings.ASSISTANT_CONTEXT_WATCHLIST = 4
+        settings.WATCHLIST_MAX_TICKERS = 200
+        for i in range(150):
+            WatchlistEntry.objects.create(ticker=f"ZZ{i}")
+        WatchlistEntry.objects.filter(ticker="MSFT").delete()  # held below, off the watchlist
+        answers, seen = model
+        answers += [json.dumps({"message": "Bought.", "trades": [{"ticker": "MSFT", "side": "buy", "quantity": 1}]}),
+                    json.dumps({"message": "Fine."})]
+        send(client, "buy 1 MSFT")
+        send(client, "and now?")
+        facts = json.loads(seen[1][1]["content"].split(": ", 1)[1])
+        assert [p["ticker"] for p in facts["positions"]] == ["MSFT"]
+        assert [w["ticker"] for w in facts["watchlist"]] == watched_tickers()[:4] == ["AAPL", "GOOGL", "AMZN", "TSLA"]
+        assert facts["watchlist_not_shown"] == 9 + 150 - 4
+        assert len(seen[1][1]["content"]) < 2_000
 
     @pytest.mark.parametrize(
         "trade, reason",

@@ -53,6 +53,14 @@ class TestWatchlist:
         assert response.json()["ticker"] == "PYPL"
         assert selectors.watched_tickers()[-1] == "PYPL"
 
+    def test_add_past_the_limit_is_refused_naming_it(self, client, settings):
+        settings.WATCHLIST_MAX_TICKERS = 11
+        assert post_json(client, "/api/watchlist", {"ticker": "PYPL"}).status_code == 201
+        response = post_json(client, "/api/watchlist", {"ticker": "SHOP"})
+        assert response.status_code == 409
+        assert response.json() == {"error": "The watchlist is full: at most 11 tickers. Remove one before adding SHOP."}
+        assert "SHOP" not in selectors.watched_tickers() and len(selectors.watched_tickers()) == 11
+
     def test_add_twice_is_a_conflict(self, client):
         post_json(client, "/api/watchlist", {"ticker": "BRK.B"})
         response = post_json(client, "/api/watchlist", {"ticker": "brk.b"})

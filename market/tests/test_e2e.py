@@ -40,6 +40,24 @@ def test_stream_add_and_remove(live_stack):
         assert DEFAULT - {"NFLX"} <= stream.tickers_since(removed_at + 1.5)
 
 
+def test_a_stream_opened_after_a_removal_never_shows_the_removed_ticker(stack_factory):
+    """Issue 19 item 6: DELETE, then connect before the worker's next tick: the removed ticker was in the new
+    stream's first frame (6 of 6 tries). Ticks 4 s apart make "before the next tick" certain."""
+    stack = stack_factory(MARKET_TICK_SECONDS="4")
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    api = stack.base_url + "/api"
+    with StreamRecorder(api + "/stream/prices") as watching:  # the web process's hub holds the last tick
+        assert watching.wait_for(lambda events: any(e["ticker"] == "NFLX" for _, e in events), timeout=10) is not None
+        assert httpx.delete(api + "/watchlist/NFLX").status_code == 204
+        with StreamRecorder(api + "/stream/prices") as late:
+            assert late.wait_for(lambda events: events, timeout=3) is not None  # the first frame, before any tick
+            time.sleep(0.3)
+            first = {e["ticker"] for _, e in late.events}
+        assert first == DEFAULT - {"NFLX"}
+
+
 def test_held_ticker_keeps_streaming_after_removal(live_stack):
     api = live_stack.base_url + "/api"
     assert httpx.post(api + "/portfolio/trade", json={"ticker": "NFLX", "quantity": 1, "side": "buy"}).status_code == 201

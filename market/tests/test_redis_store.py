@@ -95,6 +95,15 @@ def test_history_rolls_and_is_shared(server):
     assert min(ts for ts, _ in points) >= start + 39 - 10 - 20
 
 
+def test_a_ticker_no_longer_kept_is_dropped_with_its_history(server):
+    store = RedisPriceStore(server.url, prefix="drop")
+    tick(store, {"AAPL": 190.0, "MSFT": 420.0})
+    store.publish(prices={"MSFT": 421.0}, keep={"MSFT"}, produced_at=time.time(), source="sim", interval=0.5)
+    assert store.latest("AAPL") is None and store.history("AAPL", since=0) == []
+    assert set(store.quotes()) == {"MSFT"} and [q.ticker for q in store.snapshot().quotes] == ["MSFT"]
+    assert set(store.redis.scan_iter(match="drop:history:*")) == {"drop:history:MSFT"}
+
+
 def test_password_never_in_names():
     assert redacted("redis://:s3cret@redis.internal:6380/2") == "redis://:***@redis.internal:6380/2"
     assert "s3cret" not in RedisPriceStore("redis://user:s3cret@h:1/0").name

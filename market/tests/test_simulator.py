@@ -1,9 +1,11 @@
 """Statistical checks of the simulator over many seeded steps (repeatable)."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
-from market.simulator import DEFAULT_PARAMS, PriceSimulator, correlation_matrix
+from market.simulator import DEFAULT_PARAMS, PriceSimulator, correlation_matrix, loadings
 
 DAILY = 1 / 252  # a large dt makes the drift measurable in a few thousand steps
 
@@ -125,3 +127,81 @@ class TestEnteringTickers:
         sim.set_tickers(["AAPL", "PYPL"])
         step = sim.step()
         assert step["PYPL"] == 100.0 and step["AAPL"] != before
+
+
+class TestFactorModel:
+    """The correlations come from shared factors, not from an N x N matrix (issue 19)."""
+
+    def test_empirical_correlations_of_a_mixed_set(self):
+        unknown = ["PYPL", "SHOP", "UBER"]
+        sim = PriceSimulator(dt=DAILY, event_probability=0, seed=19)
+        sim.set_tickers(list(DEFAULT_PARAMS) + unknown)
+        corr = np.corrcoef(log_returns(sim, 20_000), rowvar=False)
+        sector = {t: DEFAULT_PARAMS[t].sector if t in DEFAULT_PARAMS else "other" for t in sim.tickers}
+        groups: dict[str, list[float]] = {"tech": [], "finance": [], "cross": [], "tsla": [], "other": []}
+        for i, a in enumerate(sim.tickers):
+            for j, b in enumerate(sim.tickers[:i]):
+                if "TSLA" in (a, b):
+                    groups["tsla"].append(corr[i, j])
+                elif sector[a] == sector[b] and sector[a] in ("tech", "finance"):
+                    groups[sector[a]].append(corr[i, j])
+                elif sector[a] == sector[b]:
+                    groups["other"].append(corr[i, j])
+                else:
+                    groups["cross"].append(corr[i, j])
+        expected = {"tech": 0.6, "finance": 0.5, "cross": 0.3, "tsla": 0.3, "other": 0.3}
+        for name, values in groups.items():
+            assert values, name
+            # Every pair near its target, and their mean closer still.
+            assert np.mean(values) == pytest.approx(expected[name], abs=0.02), name
+            assert max(abs(v - expected[name]) for v in values) < 0.04, name
+
+    def test_each_returns_variance_is_still_sigma_squared(self):
+        # The loadings of a ticker sum (in squares) to one whatever its sector.
+        for sector in ("tech", "finance", "tsla", "other"):
+            assert sum(w**2 for w in loadings(sector)) == pytest.approx(1.0), sector
+
+    @staticmethod
+    def _held_elements(sim: PriceSimulator) -> int:
+        return sum(value.size for value in vars(sim).values() if isinstance(value, np.ndarray))
+
+    @staticmethod
+    def _peak_bytes(func) -> int:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            before, _ = tracemalloc.get_traced_memory()
+            func()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return peak - before
+
+    def test_state_and_work_grow_linearly_with_the_tickers(self):
+        # Structure, not time: what the simulator holds and allocates for an add and a step, at 100 and at
+        # 2,000 tickers. An N x N matrix (the Cholesky factor) is 400 times larger at 2,000; linear is 20.
+        small, large = 100, 2_000
+        held, add_peak, step_peak = {}, {}, {}
+        for n in (small, large):
+            tickers = [f"X{i}" for i in range(n)] + list(DEFAULT_PARAMS)
+            sim = PriceSimulator(seed=1)
+            sim.set_tickers(tickers[:-1])
+            sim.step()
+            add_peak[n] = self._peak_bytes(lambda: sim.set_tickers(tickers))  # one add to n + 9 tickers
+            held[n] = self._held_elements(sim)
+            sim.step()
+            step_peak[n] = self._peak_bytes(sim.step)
+        assert held[large] <= 16 * (large + len(DEFAULT_PARAMS))  # a handful of numbers per ticker
+        ratio = large / small
+        for name, measured in (("held", held), ("add", add_peak), ("step", step_peak)):
+            assert measured[large] <= 1.5 * ratio * measured[small], (name, measured)
+
+    def test_no_matrix_factorisation_on_add_or_step(self, monkeypatch):
+        def refuse(*args, **kwargs):
+            raise AssertionError("the simulator factorised a matrix")
+
+        monkeypatch.setattr(np.linalg, "cholesky", refuse)
+        sim = PriceSimulator(seed=1)
+        for n in range(1, 30):
+            sim.set_tickers([f"X{i}" for i in range(n)] + ["AAPL", "JPM"])
+            sim.step()

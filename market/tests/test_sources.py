@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
+from market.simulator import PriceSimulator
 from market.sources import (
     FULL_MARKET_ABOVE,
     MIN_POLL_SECONDS,
@@ -372,12 +373,35 @@ class TestSimulatorSource:
         assert first.open_prices == {"AAPL": 190.0, "PYPL": 100.0}
         assert source.fetch(["AAPL", "PYPL"]).open_prices == {}  # later steps leave the open alone
 
-    def test_a_ticker_removed_and_added_again_resumes_where_it_was(self):
-        source = SimulatorSource(interval=0.5, seed=1, start_prices={"PYPL": 80.0})
+    def test_a_ticker_removed_is_forgotten_and_added_again_starts_over(self):
+        # The store drops a ticker nobody prices; the source forgets it too, so a re-add starts at its seed.
+        source = SimulatorSource(interval=0.5, seed=1, start_prices={"PYPL": 80.0}, start_opens={"PYPL": 79.0})
         for _ in range(20):
-            last = source.fetch(["AAPL", "PYPL"]).prices["PYPL"]
-        source.fetch(["AAPL"])
+            source.fetch(["AAPL", "PYPL"])
         source.fetch(["AAPL"])
         again = source.fetch(["AAPL", "PYPL"])
-        assert again.prices["PYPL"] == last  # not 80.0, where it stood when the worker started
-        assert again.open_prices == {"PYPL": 80.0}
+        assert again.prices["PYPL"] == 100.0 and again.open_prices == {"PYPL": 100.0}
+
+    def test_a_poll_copies_the_ticker_set_a_fixed_number_of_times(self, monkeypatch):
+        # Operation count, not time: the set of priced tickers (an O(N) copy) was rebuilt once per ticker, so a
+        # poll cost O(N^2), 25 ms of a worker's tick at 1,000 tickers.
+        copies = []
+        real = PriceSimulator.tickers
+
+        monkeypatch.setattr(PriceSimulator, "tickers", property(lambda sim: copies.append(1) or real.fget(sim)))
+        for n in (10, 1_000):
+            source = SimulatorSource(interval=0.5, seed=1)
+            tickers = [f"X{i}" for i in range(n)]
+            source.fetch(tickers)
+            copies.clear()
+            source.fetch(tickers)
+            assert len(copies) <= 3, n
+
+    def test_what_it_holds_is_bounded_by_what_it_prices(self):
+        # 2,000 tickers added and removed one after another (issue 19: 15,000 adds grew the worker to 4.5 GB).
+        source = SimulatorSource(interval=0.5, seed=1, start_prices={"GONE": 5.0}, start_opens={"GONE": 5.0})
+        for i in range(2_000):
+            source.fetch(["AAPL", f"X{i}"])
+            source.fetch(["AAPL"])
+        assert set(source._last) == set(source._opens) == {"AAPL"}
+        assert source.simulator.tickers == ["AAPL"]

@@ -117,3 +117,95 @@ async def test_a_removed_ticker_is_not_in_a_new_clients_first_frame(price_store,
             await late.aclose()
     finally:
         await watching.aclose()
+
+
+async def first_frame_of_a_new_stream(async_client, path: str) -> bytes:
+    response = await async_client.get(path)
+    frames = aiter(response.streaming_content)
+    try:
+        return await next_frame(frames)
+    finally:
+        await frames.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_ticker_removed_before_the_next_tick_is_not_in_a_new_streams_first_frame(
+    async_client, price_store, publish
+):
+    # Issue 19 item 6: DELETE, then connect before the worker's next tick; the hub's last tick still has NFLX.
+    publish({"AAPL": 190.0, "NFLX": 600.0})
+    hub = get_hub(price_store)
+    watching = stream_frames(hub, "prices")
+    try:
+        await frame_with(watching, b"NFLX")  # the hub holds the tick with NFLX
+        assert (await async_client.delete("/api/watchlist/NFLX")).status_code == 204
+        first = await first_frame_of_a_new_stream(async_client, "/api/stream/prices")
+        assert [e["ticker"] for e in parse_events(first)] == ["AAPL"]
+        # The clients already streaming are not touched, and the hub's shared tick is not rewritten.
+        assert b"NFLX" in hub.frame(hub.latest, "prices")
+    finally:
+        await watching.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_a_held_ticker_off_the_watchlist_stays_in_the_first_frame(async_client, price_store, publish, monkeypatch):
+    from market import hooks
+
+    monkeypatch.setattr(hooks, "ticker_providers", [lambda: {"NFLX"}])  # a position holds NFLX
+    publish({"AAPL": 190.0, "NFLX": 600.0})
+    hub = get_hub(price_store)
+    watching = stream_frames(hub, "prices")
+    try:
+        await frame_with(watching, b"NFLX")
+        assert (await async_client.delete("/api/watchlist/NFLX")).status_code == 204
+        first = await first_frame_of_a_new_stream(async_client, "/api/stream/prices")
+        assert [e["ticker"] for e in parse_events(first)] == ["AAPL", "NFLX"]
+    finally:
+        await watching.aclose()
+
+
+class CountingRenderers(dict):
+    def __init__(self):
+        self.calls = {"prices": 0, "html": 0}
+        super().__init__(prices=self._counted("prices", render_json), html=self._counted("html", render_json))
+
+    def _counted(self, name, render):
+        def counted(tick):
+            self.calls[name] += 1
+            return render(tick)
+
+        return counted
+
+
+@pytest.mark.anyio
+async def test_a_format_nobody_streams_is_not_rendered(price_store, publish):
+    # Issue 19: the hub rendered both formats of every ticker each tick, streamed or not.
+    renderers = CountingRenderers()
+    hub = hub_module.PriceHub(price_store, renderers)
+    publish({"AAPL": 190.0})
+    json_stream = stream_frames(hub, "prices")
+    try:
+        await next_frame(json_stream)
+        for price in (191.0, 192.0, 193.0):
+            publish({"AAPL": price})
+            await frame_with(json_stream, str(price).encode())
+        assert renderers.calls["html"] == 0
+        assert 3 <= renderers.calls["prices"] <= 5  # once per tick (the first tick may be read before the stream)
+        html_stream = stream_frames(hub, "html")
+        try:
+            await next_frame(html_stream)  # the current tick, rendered on demand
+            publish({"AAPL": 194.0})
+            await frame_with(html_stream, b"194.0")
+            await frame_with(json_stream, b"194.0")
+            assert renderers.calls["html"] == 2
+        finally:
+            await html_stream.aclose()
+        assert hub.streams == {"prices": 1, "html": 0}
+        publish({"AAPL": 195.0})
+        await frame_with(json_stream, b"195.0")
+        assert renderers.calls["html"] == 2
+    finally:
+        await json_stream.aclose()
+        hub.stop()

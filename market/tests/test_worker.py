@@ -1,6 +1,8 @@
 """The price worker loop: what it prices, how it survives its source failing, what it runs on the side."""
 
+import statistics
 import threading
+import time
 
 import pytest
 
@@ -29,6 +31,21 @@ class TestPricedSet:
         quotes = price_store.quotes()
         assert quotes["PYPL"].price == pytest.approx(100.0, rel=0.01)
         assert "NFLX" not in quotes
+
+    def test_a_ticker_nobody_watches_or_holds_leaves_the_store_and_the_source(self, price_store):
+        # Issue 19: the source kept every ticker ever priced; now nothing of a removed one stays anywhere.
+        source = fast_simulator()
+        worker = PriceWorker(source=source, store=price_store)
+        for i in range(50):
+            services.add_ticker(ticker=f"ZZ{i}")
+            worker.tick()
+            services.remove_ticker(ticker=f"ZZ{i}")
+        worker.tick()
+        seeded = {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+        assert set(price_store.quotes()) == seeded
+        assert price_store.history("ZZ0", since=0) == [] and price_store.history("ZZ49", since=0) == []
+        assert set(source.simulator.tickers) == set(source._last) == seeded
+        assert set(source._opens) <= seeded
 
     def test_held_ticker_stays_priced_after_leaving_the_watchlist(self, price_store, monkeypatch):
         monkeypatch.setattr(hooks, "ticker_providers", [lambda: {"NFLX"}])
@@ -147,6 +164,36 @@ def test_a_new_ticker_opens_at_its_seed_exactly(price_store):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_ticks_cost_per_ticker_is_flat_from_ten_tickers_to_the_cap_and_past_it(tmp_path, settings):
+    """Issue 19: one client's adds stopped every tick. A tick with one ticker added (the worst case: the old
+    simulator rebuilt its N x N matrix then) at 10 tickers, at the watchlist's cap and at ten caps (many users'
+    watchlists), with this checkout's source and store. Thread CPU, the sizes interleaved round by round and
+    compared within this run, with a generous margin: the cost per ticker must not grow (it did about 20-fold
+    from 100 to 1,000 tickers with the Cholesky factor)."""
+    from market.store import SQLitePriceStore
+
+    cap = settings.WATCHLIST_MAX_TICKERS
+    sizes = (10, cap, 10 * cap)
+    workers, sets = {}, {}
+    for n in sizes:
+        sets[n] = {f"X{i}" for i in range(n)}
+        workers[n] = PriceWorker(source=SimulatorSource(interval=0.5, seed=1), store=SQLitePriceStore(tmp_path / f"{n}.db"))
+        workers[n]._priced_tickers = lambda tickers=sets[n]: tickers  # this size's tickers, not the database's
+        for _ in range(3):
+            workers[n].tick()
+    spent = {n: [] for n in sizes}
+    for round_ in range(15):
+        for n in sizes:
+            sets[n].add(f"NEW{round_}")
+            start = time.thread_time()
+            workers[n].tick()
+            spent[n].append(time.thread_time() - start)
+    per_ticker = {n: statistics.median(spent[n]) / n for n in sizes}
+    # Linear is a ratio of 1 or less (fixed costs spread over more tickers); quadratic is 10 per tenfold.
+    assert per_ticker[cap] <= 2.5 * per_ticker[10], per_ticker
+    assert per_ticker[10 * cap] <= 2.5 * per_ticker[cap], per_ticker
+
+
 def test_periodic_task_runs_on_its_interval(price_store, monkeypatch):
     ran = threading.Event()
     task = hooks.PeriodicTask(name="probe", func=ran.set, interval=lambda: 0.02)

@@ -72,3 +72,26 @@ async def test_clients_share_the_hub_bytes(price_store, publish):
         await b.aclose()
     finally:
         hub.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_the_pages_first_frame_leaves_out_a_ticker_just_removed(async_client, price_store, publish):
+    from market.sse import get_hub
+
+    publish({"AAPL": 191.5, "NFLX": 600.0})
+    hub = get_hub(price_store)
+    watching = stream_frames(hub, HTML_FORMAT)
+    try:
+        while b'data-t="NFLX"' not in await asyncio.wait_for(watching.__anext__(), 5):
+            pass
+        assert (await async_client.post("/watchlist/NFLX/remove", headers={"HX-Request": "true"})).status_code == 200
+        response = await async_client.get("/stream/prices")
+        frames = aiter(response.streaming_content)
+        try:
+            first = await asyncio.wait_for(anext(frames), 5)
+        finally:
+            await frames.aclose()
+        assert b'data-t="AAPL"' in first and b'data-t="NFLX"' not in first
+    finally:
+        await watching.aclose()

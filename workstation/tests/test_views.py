@@ -247,6 +247,14 @@ class TestWatchlist:
         assert "<img>" not in html
         assert state() == before
 
+    def test_add_past_the_limit_is_inline_and_names_it(self, client, settings):
+        settings.WATCHLIST_MAX_TICKERS = 10
+        before = state()
+        html = post(client, "/watchlist/add", {"ticker": "pypl"}).content.decode()
+        assert 'id="watchlist-error" class="form-error" role="alert"' in html
+        assert "The watchlist is full: at most 10 tickers." in html
+        assert state() == before
+
     def test_remove(self, client):
         html = post(client, "/watchlist/NFLX/remove", {}).content.decode()
         assert '<tr data-row="NFLX"' not in html and html.count("<tr data-row=") == 9
@@ -285,6 +293,14 @@ class TestCommandLine:
         removed = post(client, "/command", {"command": "rm nflx"})
         assert removed["HX-Trigger"] == '{"watchlist-changed": {}}'
         assert "PYPL" in state()[4] and "NFLX" not in state()[4]
+
+    def test_add_past_the_limit_is_inline_and_names_it(self, client, settings):
+        settings.WATCHLIST_MAX_TICKERS = 10
+        before = state()
+        response = post(client, "/command", {"command": "add pypl"})
+        assert response.status_code == 200 and "HX-Trigger" not in response
+        assert "The watchlist is full: at most 10 tickers." in response.content.decode()
+        assert state() == before
 
     @pytest.mark.parametrize(
         ("text", "message"),
