@@ -18,7 +18,9 @@ from core.formatting import money, signed_money
 from core.formatting import price as price_text
 from core.formatting import quantity as quantity_text
 from market import selectors
+from market.exceptions import InvalidTicker
 from market.store import get_store
+from market.tickers import normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 
@@ -97,7 +99,10 @@ def default_ticker(rows: list[dict], requested: str | None) -> str | None:
     """The ticker the main chart shows: the one asked for if it is on the watchlist, else the first."""
     tickers = [row["ticker"] for row in rows]
     if requested:
-        requested = requested.strip().upper()
+        try:
+            requested = normalize_ticker(requested)  # never "ıbm" -> IBM: a look-alike selects nothing
+        except InvalidTicker:
+            requested = None
         if requested in tickers:
             return requested
     return tickers[0] if tickers else None

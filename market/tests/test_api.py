@@ -77,6 +77,10 @@ HOSTILE_ADDS = [
     {"ticker": "<script>alert(1)</script>"},
     {"ticker": "A" * 1000},
     {"ticker": "../../etc/passwd"},
+    {"ticker": "\u0131bm"},  # dotless i: upper-casing it first made IBM
+    {"ticker": "\u00df"},  # sharp s: SS
+    {"ticker": "\uff21\uff21\uff30\uff2c"},  # full-width AAPL
+    {"ticker": "\u0410APL"},  # a Cyrillic A
     {"ticker": None},
     {"ticker": 123},
     {"ticker": ["AAPL"]},

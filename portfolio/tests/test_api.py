@@ -156,6 +156,22 @@ class TestHostileInput:
         assert trade(client, OK).status_code == 201
 
 
+class TestLookAlikeTickers:
+    """Upper-casing before the ASCII check made "ıbm" IBM and "ß" SS: real symbols, priced, that nobody typed."""
+
+    @pytest.mark.parametrize(
+        "ticker", ["\u0131bm", "\u00df", "\uff21\uff21\uff30\uff2c", "\u0410APL"],
+        ids=["dotless-i", "sharp-s", "full-width", "cyrillic-a"],
+    )
+    def test_refused_and_nothing_traded(self, client, publish, ticker):
+        publish({"AAPL": 191.5, "MSFT": 420.0, "IBM": 150.0, "SS": 20.0})
+        before = state()
+        response = trade(client, {**OK, "ticker": ticker})
+        assert response.status_code == 400
+        assert "non-ASCII character" in response.json()["error"]
+        assert state() == before
+
+
 class TestClientOrderId:
     def test_a_retry_returns_the_first_fill_and_trades_nothing(self, client, publish):
         body = {**OK, "quantity": 3, "client_order_id": "retry-1"}
