@@ -39,7 +39,7 @@ from market.store import (
     Tick,
     WriterAlreadyRunning,
     iso_utc,
-    round_quote,
+    storable_price,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,14 +151,13 @@ class RedisPriceStore:
             previous = {t: _quote(v) for t, v in raw_quotes.items()} or dict(self._last_quotes)
             current = {t: q for t, q in previous.items() if t in keep}
             for ticker, raw in prices.items():
-                if ticker not in keep:
-                    continue
-                price = round_quote(raw)
+                price = storable_price(raw)
+                if ticker not in keep or price is None:
+                    continue  # no price: the ticker keeps its last good quote, or has none
                 before = previous.get(ticker)
                 prev_price = before.price if before else price
-                if ticker in open_prices:
-                    open_price = round_quote(open_prices[ticker])
-                else:
+                open_price = storable_price(open_prices.get(ticker))
+                if open_price is None:
                     open_price = before.open_price if before else price
                 direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
                 at = iso_utc(source_times[ticker]) if ticker in source_times else stamp

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import queue
 import sqlite3
 import threading
@@ -61,6 +62,22 @@ def iso_utc(epoch: float) -> str:
 def round_quote(price: float) -> float:
     """Quotes are in cents, sub-dollar prices to 1/100 cent: the price shown is the price filled."""
     return round(price, 2 if price >= 1 else 4)
+
+
+# Above this a source's number is a glitch, not a price (and would overflow an order's arithmetic).
+MAX_PRICE = 1e9
+
+
+def storable_price(raw: object) -> float | None:
+    """The price as the store keeps it (rounded), or None when it is no price: not a finite number, absurd, or
+    one that rounds to $0. Checked after rounding: $0.00004 is positive but is stored as 0.0, which values a
+    position at $0 and cannot be filled at. Both stores and the worker ask here."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        return None
+    if not 0 < raw < MAX_PRICE:
+        return None
+    price = round_quote(float(raw))
+    return price if price > 0 else None
 
 
 @dataclass(frozen=True)
@@ -239,12 +256,13 @@ class SQLitePriceStore:
                 conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
             rows = []
             for ticker, raw in prices.items():
-                if ticker not in keep:
-                    continue
-                price = round_quote(raw)
+                price = storable_price(raw)
+                if ticker not in keep or price is None:
+                    continue  # no price: the ticker keeps its last good quote, or has none
                 prev_price, open_price = previous.get(ticker, (price, None))
-                if ticker in open_prices:
-                    open_price = round_quote(open_prices[ticker])
+                source_open = storable_price(open_prices.get(ticker))
+                if source_open is not None:
+                    open_price = source_open
                 elif open_price is None:
                     open_price = price
                 direction = "up" if price > prev_price else "down" if price < prev_price else "flat"

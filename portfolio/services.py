@@ -161,6 +161,11 @@ def execute_trade(
                 raise NoPrice(f"{ticker} is not a ticker the price source knows.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
         price = Decimal(str(quote.price))
+        if not price.is_finite() or price <= 0:
+            # The store keeps no such price (market.store.storable_price); should one get there all the same, it
+            # is refused here, before a write, not by the trade table's CHECK as a database error.
+            raise NoPrice(f"There is no usable price for {ticker} (the last one is ${quote.price:g}): it cannot be "
+                          "traded until its source prices it again.")
         amount = quantity * price
         holding = holdings.get(ticker)
         now = timezone.now()

@@ -61,6 +61,22 @@ class TestPublish:
         publish({"AAPL": 190.0}, produced_at=time.time() - 60)
         assert not price_store.status().is_fresh()
 
+    def test_a_price_that_rounds_to_zero_is_no_price(self, price_store, publish):
+        """$0.00004 is positive but rounds to 0.0: a position valued at $0 that no order can be filled at."""
+        publish({"AAPL": 190.0, "DUST": 0.00004})
+        assert set(price_store.quotes()) == {"AAPL"}  # none yet
+        publish({"AAPL": 190.0, "DUST": 0.5})
+        publish({"AAPL": 190.0, "DUST": 0.00004, "ZERO": 0.0, "NEG": -1.0})
+        assert price_store.latest("DUST").price == 0.5  # the last good quote stays
+        assert set(price_store.quotes()) == {"AAPL", "DUST"}
+        assert [q.price for q in price_store.snapshot().quotes] == [190.0, 0.5]
+        publish({"AAPL": 190.0, "DUST": 0.00005})  # the smallest price that rounds up to a price
+        assert price_store.latest("DUST").price == 0.0001
+
+    def test_an_open_price_that_rounds_to_zero_is_not_the_change_base(self, price_store, publish):
+        publish({"AAPL": 190.0}, open_prices={"AAPL": 0.00004})
+        assert price_store.latest("AAPL").open_price == 190.0
+
     def test_source_open_price_wins(self, price_store, publish):
         publish({"AAPL": 191.5}, open_prices={"AAPL": 188.0})
         assert price_store.latest("AAPL").open_price == 188.0

@@ -156,6 +156,25 @@ class TestHostileInput:
         assert trade(client, OK).status_code == 201
 
 
+class TestZeroPrice:
+    def test_a_zero_quote_in_the_store_is_refused_with_a_4xx_and_changes_nothing(self, client, price_store):
+        """The store no longer keeps one (market.store.storable_price); forced there, the engine refuses it before
+        the trade table's CHECK (price > 0) would turn it into a database error and a 500."""
+        import sqlite3
+
+        assert trade(client, {**OK, "quantity": 10}).status_code == 201
+        with sqlite3.connect(price_store.path) as conn:
+            conn.execute("UPDATE quote SET price = 0.0 WHERE ticker = 'AAPL'")
+        assert price_store.latest("AAPL").price == 0.0
+        before = state()
+        for side in ("sell", "buy"):
+            response = trade(client, {"ticker": "AAPL", "quantity": 10, "side": side})
+            assert response.status_code == 400
+            assert response.json() == {"error": "There is no usable price for AAPL (the last one is $0): it cannot "
+                                                "be traded until its source prices it again."}
+        assert state() == before
+
+
 class TestLookAlikeTickers:
     """Upper-casing before the ASCII check made "ıbm" IBM and "ß" SS: real symbols, priced, that nobody typed."""
 
