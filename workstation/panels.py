@@ -24,6 +24,8 @@ from market.tickers import normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 
+# A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
+STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."
 SPARK_POINTS = 80
 CHART_POINTS = 400
 
@@ -47,6 +49,7 @@ def watchlist_panel(
         "wl_error": error,
         "wl_value": value,
         "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
+        "stale_title": STALE_TITLE,
     }
 
 

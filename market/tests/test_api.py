@@ -47,6 +47,16 @@ class TestWatchlist:
         assert items["NFLX"]["status"] == "unknown" and items["NFLX"]["price"] is None
         assert items["GOOGL"]["status"] == "pending"
 
+    def test_a_ticker_its_source_stopped_sending_is_stale(self, client, publish):
+        import time
+
+        publish({"AAPL": 190.0, "MSFT": 420.0}, produced_at=time.time() - 60)
+        publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"})
+        items = {i["ticker"]: i for i in client.get("/api/watchlist").json()}
+        assert (items["AAPL"]["status"], items["AAPL"]["price"]) == ("stale", 190.0)  # its last price, marked
+        assert items["MSFT"]["status"] == "priced"
+        assert client.get("/api/health").json()["prices"]["fresh"] is True
+
     def test_add_normalizes_and_appends(self, client):
         response = post_json(client, "/api/watchlist", {"ticker": " pypl "})
         assert response.status_code == 201

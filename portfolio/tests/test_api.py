@@ -247,6 +247,24 @@ class TestStaleFeed:
         assert trade(client, OK).status_code == 201
 
 
+class TestStaleQuote:
+    def test_a_ticker_its_source_stopped_sending_is_refused_like_a_stale_feed(self, client, publish, price_store):
+        import time
+
+        now = time.time()
+        publish({"AAPL": 191.5, "MSFT": 420.0}, produced_at=now - 42)
+        feed_stale = trade(client, OK)  # the whole feed 42 s old
+        publish({"MSFT": 420.0}, keep={"AAPL", "MSFT"}, produced_at=now)  # the feed is back, AAPL is not
+        before = state()
+        response = trade(client, OK)
+        assert re.match(r"The price of AAPL is 4\d s old: ", response.json()["error"])  # 42 s, and a slow machine
+        # Refused as a stale feed is (the same status and headers, whatever the API makes of a temporary refusal).
+        assert 400 <= response.status_code == feed_stale.status_code
+        assert response.get("Retry-After") == feed_stale.get("Retry-After")
+        assert state() == before
+        assert trade(client, {**OK, "ticker": "MSFT"}).status_code == 201
+
+
 class TestHistoryBound:
     @pytest.fixture
     def year_of_snapshots(self):

@@ -266,6 +266,16 @@ class TestWatchlist:
         assert client.delete("/watchlist/NFLX/remove", headers=HX).status_code == 200
         assert not WatchlistEntry.objects.filter(ticker="NFLX").exists()
 
+    def test_a_ticker_its_source_stopped_sending_is_marked_stale(self, client, publish):
+        import time
+
+        publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0}, produced_at=time.time() - 60)
+        publish({"AAPL": 192.5, "MSFT": 419.0}, keep={"AAPL", "MSFT", "NVDA"})
+        html = client.get("/panels/watchlist", headers=HX).content.decode()
+        assert re.search(r'<tr data-row="NVDA" data-stale title="Stale: [^"]+">', html)
+        assert '<tr data-row="MSFT">' in html
+        assert html.count("data-stale ") == 1
+
     def test_the_selected_row_survives_a_refresh(self, client):
         html = client.get("/panels/watchlist?selected=MSFT", headers=HX).content.decode()
         assert '<tr data-row="MSFT" class="selected" aria-selected="true">' in html
