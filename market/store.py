@@ -161,7 +161,7 @@ class FeedStatus:
         """Seconds since the worker last received this ticker's price, or None if it never said."""
         if quote.received_at is None:
             return None
-        return max(0.0, (now or time.time()) - quote.received_at)
+        return max(0.0, (time.time() if now is None else now) - quote.received_at)
 
     def quote_is_live(self, quote: Quote, now: float | None = None) -> bool:
         """Whether this ticker's own price is live: not one its source has stopped sending (halted, delisted)."""
