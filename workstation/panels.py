@@ -45,11 +45,11 @@ def watchlist_panel(
     ]
     return {
         "watchlist": rows,
+        "stale_title": STALE_TITLE,
         "selected": selected,
         "wl_error": error,
         "wl_value": value,
         "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
-        "stale_title": STALE_TITLE,
     }
 
 

@@ -93,6 +93,16 @@ class TestPage:
         assert '<h2 id="chart-h">AAPL</h2>' in html  # the first row, as for any ticker not on the watchlist
         assert 'name="ticker" value="IBM"' not in html
 
+    def test_a_ticker_its_source_stopped_sending_is_marked_stale(self, client, publish):
+        import time
+
+        publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0}, produced_at=time.time() - 60)
+        publish({"AAPL": 192.5, "MSFT": 419.0}, keep={"AAPL", "MSFT", "NVDA"})
+        html = client.get("/panels/watchlist", headers=HX).content.decode()
+        assert re.search(r'<tr data-row="NVDA" data-stale title="Stale: [^"]+">', html)
+        assert '<tr data-row="MSFT">' in html
+        assert html.count("data-stale ") == 1
+
     def test_stale_feed_is_said_in_words(self, client, publish, price_store):
         price_store.clear()
         publish({"AAPL": 190.0}, produced_at=__import__("time").time() - 42)
@@ -265,16 +275,6 @@ class TestWatchlist:
     def test_remove_accepts_delete(self, client):
         assert client.delete("/watchlist/NFLX/remove", headers=HX).status_code == 200
         assert not WatchlistEntry.objects.filter(ticker="NFLX").exists()
-
-    def test_a_ticker_its_source_stopped_sending_is_marked_stale(self, client, publish):
-        import time
-
-        publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0}, produced_at=time.time() - 60)
-        publish({"AAPL": 192.5, "MSFT": 419.0}, keep={"AAPL", "MSFT", "NVDA"})
-        html = client.get("/panels/watchlist", headers=HX).content.decode()
-        assert re.search(r'<tr data-row="NVDA" data-stale title="Stale: [^"]+">', html)
-        assert '<tr data-row="MSFT">' in html
-        assert html.count("data-stale ") == 1
 
     def test_the_selected_row_survives_a_refresh(self, client):
         html = client.get("/panels/watchlist?selected=MSFT", headers=HX).content.decode()
