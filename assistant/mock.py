@@ -21,6 +21,12 @@ ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 REMOVE = re.compile(r"\b(?:remove|rm|drop|unwatch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 
 
+def _symbol(text: str) -> str:
+    """A ticker as the model would write it. Non-ASCII text is passed on as typed: the engine refuses it, where
+    upper-casing would make a different, real symbol of it (IGNORECASE lets [A-Za-z] match "ı", and "ıbm" -> IBM)."""
+    return text.upper() if text.isascii() else text
+
+
 def _number(text: str):
     try:
         return float(text)
@@ -30,11 +36,11 @@ def _number(text: str):
 
 def reply(message: str, context: Context) -> str:
     trades = [
-        {"ticker": ticker.upper(), "side": side.lower(), "quantity": _number(quantity)}
+        {"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity)}
         for side, quantity, ticker in TRADE.findall(message)
     ]
-    changes = [{"ticker": t.upper(), "action": "add"} for t in ADD.findall(message)]
-    changes += [{"ticker": t.upper(), "action": "remove"} for t in REMOVE.findall(message)]
+    changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]
+    changes += [{"ticker": _symbol(t), "action": "remove"} for t in REMOVE.findall(message)]
     if trades or changes:
         parts = [f"{t['side']} {t['quantity']:g} {t['ticker']}" if isinstance(t["quantity"], float)
                  else f"{t['side']} {t['quantity']} {t['ticker']}" for t in trades]

@@ -5,7 +5,7 @@ PUBLISH of the whole tick on `<prefix>:ticks`. Each web process's hub holds one 
 receives every tick once, already complete (no read back); the engine and the API read the hashes.
 
 Keys (prefix `finally` unless REDIS_PREFIX says otherwise):
-    <prefix>:quote              hash   ticker -> quote JSON
+    <prefix>:quote              hash   ticker -> quote JSON (with received_at: when the worker last got its price)
     <prefix>:history:<ticker>   zset   score = tick time, member "<time>:<price>"
     <prefix>:meta               hash   seq, last_tick_at, heartbeat_at, source, interval, error, unknown, notice (JSON)
     <prefix>:writer             string the price worker's lease (owner JSON + token), renewed every second
@@ -39,7 +39,7 @@ from market.store import (
     Tick,
     WriterAlreadyRunning,
     iso_utc,
-    round_quote,
+    storable_price,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def redacted(url: str) -> str:
 
 
 def _quote_json(quote: Quote) -> str:
-    return json.dumps(quote.as_dict(), separators=(",", ":"))
+    return json.dumps(quote.record(), separators=(",", ":"))
 
 
 def _quote(raw: str) -> Quote:
@@ -151,18 +151,17 @@ class RedisPriceStore:
             previous = {t: _quote(v) for t, v in raw_quotes.items()} or dict(self._last_quotes)
             current = {t: q for t, q in previous.items() if t in keep}
             for ticker, raw in prices.items():
-                if ticker not in keep:
-                    continue
-                price = round_quote(raw)
+                price = storable_price(raw)
+                if ticker not in keep or price is None:
+                    continue  # no price: the ticker keeps its last good quote, or has none
                 before = previous.get(ticker)
                 prev_price = before.price if before else price
-                if ticker in open_prices:
-                    open_price = round_quote(open_prices[ticker])
-                else:
+                open_price = storable_price(open_prices.get(ticker))
+                if open_price is None:
                     open_price = before.open_price if before else price
                 direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
                 at = iso_utc(source_times[ticker]) if ticker in source_times else stamp
-                current[ticker] = Quote(ticker, price, prev_price, open_price, at, direction)
+                current[ticker] = Quote(ticker, price, prev_price, open_price, at, direction, produced_at)
             seq = max(json.loads(raw_seq) if raw_seq else 0, self._seq) + 1
             gone = [t for t in previous if t not in keep]
             fresh = [current[t] for t in prices if t in current]
@@ -194,7 +193,12 @@ class RedisPriceStore:
                 cutoff = produced_at - self.history_seconds
                 for ticker in keep:
                     pipe.zremrangebyscore(self.k_history(ticker), "-inf", f"({cutoff!r}")
-            tick = {"seq": seq, "produced_at": produced_at, "quotes": [current[t].as_dict() for t in sorted(current)]}
+            tick = {
+                "seq": seq,
+                "produced_at": produced_at,
+                "interval": interval,
+                "quotes": [current[t].record() for t in sorted(current)],
+            }
             pipe.publish(self.k_ticks, json.dumps(tick, separators=(",", ":")))
             pipe.execute()
         self._seq = seq
@@ -285,13 +289,14 @@ class RedisPriceStore:
     def snapshot(self) -> Tick:
         """All quotes and the tick they belong to, read in one transaction so they agree."""
         with self._errors():
-            raw, (seq, at) = self.redis.pipeline(transaction=True).hgetall(self.k_quote).hmget(
-                self.k_meta, ["seq", "last_tick_at"]
+            raw, (seq, at, interval) = self.redis.pipeline(transaction=True).hgetall(self.k_quote).hmget(
+                self.k_meta, ["seq", "last_tick_at", "interval"]
             ).execute()
         return Tick(
             seq=json.loads(seq) if seq else 0,
             produced_at=json.loads(at) if at else 0.0,
             quotes=tuple(_quote(raw[t]) for t in sorted(raw)),
+            interval=json.loads(interval) if interval else None,
         )
 
     def history(self, ticker: str, since: float | None = None) -> list[tuple[float, float]]:
@@ -356,7 +361,10 @@ class RedisTickWatcher:
             return None
         tick = json.loads(message["data"])
         return Tick(
-            seq=tick["seq"], produced_at=tick["produced_at"], quotes=tuple(Quote(**q) for q in tick["quotes"])
+            seq=tick["seq"],
+            produced_at=tick["produced_at"],
+            quotes=tuple(Quote(**q) for q in tick["quotes"]),
+            interval=tick.get("interval"),
         )
 
     def close(self) -> None:

@@ -17,8 +17,10 @@ class QuoteOut(Schema):
     direction: str | None
     timestamp: str | None
     change_percent: float | None
-    status: Literal["priced", "pending", "unknown"] = Field(
-        description="pending: no price until the worker's next tick; unknown: the price source does not know it."
+    status: Literal["priced", "stale", "pending", "unknown"] = Field(
+        description="stale: its source has stopped sending this ticker's price (a halt, a delisting) for longer than "
+        "the feed's staleness limit, so it cannot be traded; pending: no price until the worker's next tick; "
+        "unknown: the price source does not know it."
     )
 
     @classmethod

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.db import DEFAULT_USER
 from market import hooks
 from market.models import WatchlistEntry
-from market.store import Quote, get_store
+from market.store import FeedStatus, Quote, get_store
 
 
 def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[str]:
@@ -32,14 +32,15 @@ def priced_tickers() -> set[str]:
 class WatchedTicker:
     ticker: str
     quote: Quote | None
-    # "priced"; "pending" until the worker's next tick; "unknown" when the source does not know it.
+    # "priced"; "stale" when its source stopped sending its price (not tradable, see market.store.is_live);
+    # "pending" until the worker's next tick; "unknown" when the source does not know it.
     status: str
 
 
-def quote_status(ticker: str, quote: Quote | None, unknown: tuple[str, ...]) -> str:
+def quote_status(ticker: str, quote: Quote | None, status: FeedStatus) -> str:
     if quote is not None:
-        return "priced"
-    return "unknown" if ticker in unknown else "pending"
+        return "priced" if status.quote_is_live(quote) else "stale"
+    return "unknown" if ticker in status.unknown else "pending"
 
 
 def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[WatchedTicker]:
@@ -48,5 +49,5 @@ def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -
     tickers = watched_tickers(user_id=user_id, limit=limit)
     store = get_store()
     quotes = store.quotes(tickers)
-    unknown = store.status().unknown
-    return [WatchedTicker(t, quotes.get(t), quote_status(t, quotes.get(t), unknown)) for t in tickers]
+    status = store.status()
+    return [WatchedTicker(t, quotes.get(t), quote_status(t, quotes.get(t), status)) for t in tickers]

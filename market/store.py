@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import queue
 import sqlite3
 import threading
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS quote (
     prev_price REAL NOT NULL,
     open_price REAL NOT NULL,
     timestamp TEXT NOT NULL,
-    direction TEXT NOT NULL
+    direction TEXT NOT NULL,
+    received_at REAL
 );
 CREATE TABLE IF NOT EXISTS history (
     ticker TEXT NOT NULL,
@@ -43,6 +45,20 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 PRUNE_EVERY_TICKS = 20
+QUOTE_COLUMNS = "ticker, price, prev_price, open_price, timestamp, direction, received_at"  # Quote's fields
+
+
+def is_live(at: float | None, interval: float | None, now: float | None = None) -> bool:
+    """The one freshness rule: a price is live while it is younger than a few source intervals (at least 5 s).
+
+    `at` is when the worker last got it from its source: the feed's last tick (FeedStatus.is_fresh), or one
+    ticker's last price (its quote's `received_at`: a ticker the source stopped sending, halted or delisted,
+    goes stale while the feed stays live). Never the source's trade time, which is hours old at night for a
+    price that is still current. The engine refuses to fill at a price that is not live; the page says it.
+    """
+    if at is None:
+        return False
+    return (time.time() if now is None else now) - at <= max(5.0, 3 * (interval or 0.5))
 
 
 class WriterAlreadyRunning(RuntimeError):
@@ -63,6 +79,22 @@ def round_quote(price: float) -> float:
     return round(price, 2 if price >= 1 else 4)
 
 
+# Above this a source's number is a glitch, not a price (and would overflow an order's arithmetic).
+MAX_PRICE = 1e9
+
+
+def storable_price(raw: object) -> float | None:
+    """The price as the store keeps it (rounded), or None when it is no price: not a finite number, absurd, or
+    one that rounds to $0. Checked after rounding: $0.00004 is positive but is stored as 0.0, which values a
+    position at $0 and cannot be filled at. Both stores and the worker ask here."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        return None
+    if not 0 < raw < MAX_PRICE:
+        return None
+    price = round_quote(float(raw))
+    return price if price > 0 else None
+
+
 @dataclass(frozen=True)
 class Quote:
     ticker: str
@@ -71,8 +103,18 @@ class Quote:
     open_price: float
     timestamp: str
     direction: str
+    # When the worker last received this ticker's price from its source (epoch s); None if never (a store
+    # written before it was kept). What the quote's freshness is measured by: see is_live.
+    received_at: float | None = None
 
     def as_dict(self) -> dict:
+        """The quote as the API and the stream show it (SPEC §3)."""
+        record = asdict(self)
+        del record["received_at"]
+        return record
+
+    def record(self) -> dict:
+        """Every field, as a store keeps it."""
         return asdict(self)
 
     @property
@@ -87,6 +129,12 @@ class Tick:
     seq: int
     produced_at: float
     quotes: tuple[Quote, ...]
+    # The source's interval, which the freshness rule scales with; None from a store that did not say it.
+    interval: float | None = None
+
+    def is_live(self, quote: Quote) -> bool:
+        """Whether the quote's price was live when this tick was made (the stream marks it stale if not)."""
+        return is_live(quote.received_at, self.interval, self.produced_at)
 
 
 @dataclass(frozen=True)
@@ -107,10 +155,17 @@ class FeedStatus:
 
     def is_fresh(self, now: float | None = None) -> bool:
         """Fresh while the last tick is younger than a few source intervals (at least 5 s)."""
-        age = self.age(now)
-        if age is None:
-            return False
-        return age <= max(5.0, 3 * (self.interval or 0.5))
+        return is_live(self.last_tick_at, self.interval, now)
+
+    def quote_age(self, quote: Quote, now: float | None = None) -> float | None:
+        """Seconds since the worker last received this ticker's price, or None if it never said."""
+        if quote.received_at is None:
+            return None
+        return max(0.0, (time.time() if now is None else now) - quote.received_at)
+
+    def quote_is_live(self, quote: Quote, now: float | None = None) -> bool:
+        """Whether this ticker's own price is live: not one its source has stopped sending (halted, delisted)."""
+        return is_live(quote.received_at, self.interval, now)
 
 
 class PriceStore(Protocol):
@@ -165,6 +220,13 @@ class SQLitePriceStore:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as conn:
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(quote)")}
+            if "received_at" not in columns:  # a store file from before quotes kept it
+                try:
+                    conn.execute("ALTER TABLE quote ADD COLUMN received_at REAL")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it a moment ago
+                        raise
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -222,7 +284,8 @@ class SQLitePriceStore:
         """Write one tick: new quotes for `prices`, and drop every ticker not in `keep`; returns its seq.
 
         A quote's timestamp is when the source says its price was made (`source_times`, epoch seconds), else
-        `produced_at`; the tick itself (history, freshness) is always `produced_at`.
+        `produced_at`; the tick itself (history, freshness) is always `produced_at`, and so is the `received_at`
+        of each quote in `prices` (a kept ticker without a new price keeps its quote, and that quote ages).
         """
         open_prices = open_prices or {}
         source_times = source_times or {}
@@ -239,18 +302,23 @@ class SQLitePriceStore:
                 conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
             rows = []
             for ticker, raw in prices.items():
-                if ticker not in keep:
-                    continue
-                price = round_quote(raw)
+                price = storable_price(raw)
+                if ticker not in keep or price is None:
+                    continue  # no price: the ticker keeps its last good quote, or has none
                 prev_price, open_price = previous.get(ticker, (price, None))
-                if ticker in open_prices:
-                    open_price = round_quote(open_prices[ticker])
+                source_open = storable_price(open_prices.get(ticker))
+                if source_open is not None:
+                    open_price = source_open
                 elif open_price is None:
                     open_price = price
                 direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
                 at = iso_utc(source_times[ticker]) if ticker in source_times else stamp
-                rows.append((ticker, price, prev_price, open_price, at, direction))
-            conn.executemany("INSERT OR REPLACE INTO quote VALUES (?, ?, ?, ?, ?, ?)", rows)
+                rows.append((ticker, price, prev_price, open_price, at, direction, produced_at))
+            conn.executemany(
+                "INSERT OR REPLACE INTO quote (ticker, price, prev_price, open_price, timestamp, direction, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
             )
@@ -344,14 +412,17 @@ class SQLitePriceStore:
                 return self.snapshot(pooled)
         conn.execute("BEGIN")
         try:
-            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('seq', 'last_tick_at')").fetchall())
-            rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
+            meta = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('seq', 'last_tick_at', 'interval')").fetchall()
+            )
+            rows = conn.execute(f"SELECT {QUOTE_COLUMNS} FROM quote ORDER BY ticker").fetchall()
         finally:
             conn.execute("COMMIT")
         return Tick(
             seq=json.loads(meta.get("seq", "0")),
             produced_at=json.loads(meta.get("last_tick_at", "0")),
             quotes=tuple(Quote(*row) for row in rows),
+            interval=json.loads(meta.get("interval", "null")),
         )
 
     def history(self, ticker: str, since: float | None = None) -> list[tuple[float, float]]:
@@ -395,7 +466,7 @@ class SQLitePriceStore:
         conn.execute("BEGIN")  # one read transaction: the status and the quotes agree
         try:
             meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
-            rows = conn.execute("SELECT * FROM quote ORDER BY ticker").fetchall()
+            rows = conn.execute(f"SELECT {QUOTE_COLUMNS} FROM quote ORDER BY ticker").fetchall()
         finally:
             conn.execute("COMMIT")
         status = FeedStatus(

@@ -30,6 +30,8 @@ def tick_context(tick: Tick) -> dict:
                 "price": q.price,
                 "change": q.change_percent,
                 "direction": q.direction,
+                # Its source stopped sending it (market.store.is_live): the page marks the row, orders are refused.
+                "stale": not tick.is_live(q),
             }
             for q in tick.quotes
         ],

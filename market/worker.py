@@ -8,7 +8,6 @@ portfolio snapshot) on a side thread, so a slow database write never delays a ti
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +16,7 @@ from django.db import DatabaseError, close_old_connections
 
 from market import hooks, selectors
 from market.sources import PriceSource, SourceUnavailable
-from market.store import PriceStore, StoreUnavailable, WriterAlreadyRunning
+from market.store import PriceStore, StoreUnavailable, WriterAlreadyRunning, storable_price
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +28,8 @@ LAG_REPORT_SECONDS = 60.0
 STORE_MAX_BACKOFF_SECONDS = 5.0
 
 
-MAX_PRICE = 1e9
-
-
 def _sane_price(price: object) -> bool:
-    return isinstance(price, (int, float)) and math.isfinite(price) and 0 < price < MAX_PRICE
+    return storable_price(price) is not None
 
 
 # How often a sleeping worker looks at its stop flag: a stop is noticed within this, at negligible cost.
@@ -118,8 +114,8 @@ class PriceWorker:
             quotes = self.source.fetch(sorted(tickers))
         except SourceUnavailable as exc:
             return self._back_off(str(exc))
-        # One bad number from a source (NaN, a negative or absurd price) drops that ticker, not the tick: it
-        # would fail the whole write, or later make an order's arithmetic fail.
+        # One bad number from a source (NaN, a negative or absurd price, one that rounds to $0) drops that ticker,
+        # not the tick: it would fail the whole write, or later make an order's arithmetic fail.
         insane = {t for t, p in {**quotes.prices, **quotes.open_prices}.items() if not _sane_price(p)}
         if insane:
             logger.warning("%s sent unusable prices for %s; skipping them this tick", self.source.name, sorted(insane))

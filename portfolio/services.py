@@ -98,6 +98,12 @@ def describe_delay(status: FeedStatus) -> str:
     return f"Prices are delayed {age:,.0f} s: orders resume when the price feed is live again."
 
 
+def describe_stale_quote(ticker: str, age: float | None) -> str:
+    old = f"{age:,.0f} s old" if age is not None else "of unknown age"
+    return (f"The price of {ticker} is {old}: its source has stopped sending it (a halt or a delisting?), though "
+            f"other prices are live. Orders in {ticker} resume when it is priced again.")
+
+
 def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Decimal) -> Fill:
     if (past.ticker, past.side, past.quantity) != (ticker, side, quantity):
         raise OrderIdReused(
@@ -160,7 +166,16 @@ def execute_trade(
             if ticker in status.unknown:
                 raise NoPrice(f"{ticker} is not a ticker the price source knows.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
+        if not status.quote_is_live(quote):
+            # The feed is live but this ticker's source stopped sending its price (a halt, a delisting): its last
+            # price may be arbitrarily old.
+            raise StalePrice(describe_stale_quote(ticker, status.quote_age(quote)))
         price = Decimal(str(quote.price))
+        if not price.is_finite() or price <= 0:
+            # The store keeps no such price (market.store.storable_price); should one get there all the same, it
+            # is refused here, before a write, not by the trade table's CHECK as a database error.
+            raise NoPrice(f"There is no usable price for {ticker} (the last one is ${quote.price:g}): it cannot be "
+                          "traded until its source prices it again.")
         amount = quantity * price
         holding = holdings.get(ticker)
         now = timezone.now()

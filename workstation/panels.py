@@ -18,10 +18,14 @@ from core.formatting import money, signed_money
 from core.formatting import price as price_text
 from core.formatting import quantity as quantity_text
 from market import selectors
+from market.exceptions import InvalidTicker
 from market.store import get_store
+from market.tickers import normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 
+# A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
+STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."
 SPARK_POINTS = 80
 CHART_POINTS = 400
 
@@ -41,6 +45,7 @@ def watchlist_panel(
     ]
     return {
         "watchlist": rows,
+        "stale_title": STALE_TITLE,
         "selected": selected,
         "wl_error": error,
         "wl_value": value,
@@ -97,7 +102,10 @@ def default_ticker(rows: list[dict], requested: str | None) -> str | None:
     """The ticker the main chart shows: the one asked for if it is on the watchlist, else the first."""
     tickers = [row["ticker"] for row in rows]
     if requested:
-        requested = requested.strip().upper()
+        try:
+            requested = normalize_ticker(requested)  # never "ıbm" -> IBM: a look-alike selects nothing
+        except InvalidTicker:
+            requested = None
         if requested in tickers:
             return requested
     return tickers[0] if tickers else None

@@ -62,6 +62,15 @@ class TestMockMode:
         assert trade["executed_at"].endswith("Z")
         assert cash() == Decimal("8100.00") and Position.objects.get().quantity == 10
 
+    @pytest.mark.parametrize("message", ["buy 1 \u0131bm", "add \u0131bm"])
+    def test_a_look_alike_ticker_is_refused_not_upper_cased_into_a_real_one(self, client, publish, message):
+        # [A-Za-z] with IGNORECASE matches "ı"; upper-cased, "ıbm" was IBM, a real symbol with a price.
+        publish({"AAPL": 190.0, "MSFT": 420.0, "IBM": 150.0})
+        body = send(client, message).json()
+        [action] = body["trades"] or body["watchlist_changes"]
+        assert action["status"] == "rejected" and "non-ASCII" in action["error"]
+        assert Trade.objects.count() == 0 and "IBM" not in watched_tickers()
+
     def test_sell_add_and_remove(self, client):
         send(client, "buy 10 aapl")
         body = send(client, "sell 4 aapl, add pypl and rm nflx").json()
@@ -168,6 +177,8 @@ class TestTheModelsReplies:
             ({"ticker": "AAPL", "side": "buy", "quantity": -5}, "greater than zero"),
             ({"ticker": "AAPL", "side": "buy", "quantity": "NaN"}, "must be a number"),
             ({"ticker": "../x", "side": "buy", "quantity": 1}, "not a ticker"),
+            ({"ticker": "\u0131bm", "side": "buy", "quantity": 1}, "non-ASCII"),
+            ({"ticker": "\u00df", "side": "buy", "quantity": 1}, "non-ASCII"),
             ({"ticker": "AAPL", "side": "buy", "quantity": 0.00001}, "4 decimal places"),
             ({"ticker": "AAPL", "side": "short", "quantity": 1}, "'buy' or 'sell'"),
             ({"ticker": "ZZZZ", "side": "buy", "quantity": 1}, "no price"),

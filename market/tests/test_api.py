@@ -47,6 +47,16 @@ class TestWatchlist:
         assert items["NFLX"]["status"] == "unknown" and items["NFLX"]["price"] is None
         assert items["GOOGL"]["status"] == "pending"
 
+    def test_a_ticker_its_source_stopped_sending_is_stale(self, client, publish):
+        import time
+
+        publish({"AAPL": 190.0, "MSFT": 420.0}, produced_at=time.time() - 60)
+        publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"})
+        items = {i["ticker"]: i for i in client.get("/api/watchlist").json()}
+        assert (items["AAPL"]["status"], items["AAPL"]["price"]) == ("stale", 190.0)  # its last price, marked
+        assert items["MSFT"]["status"] == "priced"
+        assert client.get("/api/health").json()["prices"]["fresh"] is True
+
     def test_add_normalizes_and_appends(self, client):
         response = post_json(client, "/api/watchlist", {"ticker": " pypl "})
         assert response.status_code == 201
@@ -85,6 +95,10 @@ HOSTILE_ADDS = [
     {"ticker": "<script>alert(1)</script>"},
     {"ticker": "A" * 1000},
     {"ticker": "../../etc/passwd"},
+    {"ticker": "\u0131bm"},  # dotless i: upper-casing it first made IBM
+    {"ticker": "\u00df"},  # sharp s: SS
+    {"ticker": "\uff21\uff21\uff30\uff2c"},  # full-width AAPL
+    {"ticker": "\u0410APL"},  # a Cyrillic A
     {"ticker": None},
     {"ticker": 123},
     {"ticker": ["AAPL"]},

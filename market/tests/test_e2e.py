@@ -176,6 +176,53 @@ def test_worker_on_massive_survives_failures(stack_factory):
         assert "stub-key" not in log  # secrets never logged
 
 
+def test_a_ticker_massive_stops_returning_goes_stale_and_is_not_traded(stack_factory):
+    """Massive stops answering for AAPL (a halt, a delisting) while MSFT keeps coming: the feed stays live, AAPL's
+    last quote stays on show but goes stale after the feed's limit (here 5 s: 1 s polls), and is not traded.
+
+    Both trade times are hours old (the night): freshness is when the worker last received a price, not then."""
+    from market.tests.massive_stub import MassiveStub, answer, et, regular
+
+    traded_at = et(2026, 11, 24, 15, 59, 30)
+    both = answer(regular("AAPL", 190.0, day_open=189.0, prev_close=188.0, at=traded_at),
+                  regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=traded_at))
+    msft_only = answer(regular("MSFT", 421.0, day_open=419.0, prev_close=418.0, at=traded_at))
+    with MassiveStub() as stub:
+        stub.script(*[(200, both)] * 3, (200, msft_only))  # the last reply repeats
+        stack = stack_factory(MASSIVE_API_KEY="stub-key", MASSIVE_BASE_URL=stub.base_url, MASSIVE_POLL_SECONDS="1")
+        stack.start_worker()
+        stack.start_web()
+        api = stack.base_url + "/api"
+
+        def watched():
+            return {q["ticker"]: q for q in httpx.get(api + "/watchlist").json()}
+
+        def order(ticker, side):
+            return httpx.post(api + "/portfolio/trade", json={"ticker": ticker, "quantity": 1, "side": side})
+
+        deadline = time.monotonic() + 30
+        while watched()["AAPL"]["status"] != "priced":
+            assert time.monotonic() < deadline, stack.log("worker")
+            time.sleep(0.1)
+        assert order("AAPL", "buy").status_code == 201, stack.log("worker")  # live: traded at an hours-old trade time
+        while watched()["AAPL"]["status"] == "priced":
+            assert time.monotonic() < deadline, stack.log("worker")
+            time.sleep(0.2)
+        now = watched()
+        assert (now["AAPL"]["status"], now["AAPL"]["price"], now["MSFT"]["status"]) == ("stale", 190.0, "priced")
+        assert httpx.get(api + "/health").json()["prices"]["fresh"] is True
+        before = httpx.get(api + "/portfolio").json()
+        refused = order("AAPL", "sell")
+        assert refused.status_code in (400, 503), refused.text  # a temporary refusal, as a stale feed's
+        error = refused.json()["error"]
+        assert error.startswith("The price of AAPL is ") and " s old: its source has stopped sending it" in error
+        assert int(error.split("is ")[1].split(" s")[0]) >= 5  # the limit: a few 1 s polls, at least 5 s
+        assert httpx.get(api + "/portfolio").json() == before
+        assert order("MSFT", "buy").status_code == 201  # other tickers still trade
+        page = httpx.get(stack.base_url + "/panels/watchlist", headers={"HX-Request": "true"}).text
+        assert '<tr data-row="AAPL" data-stale' in page and '<tr data-row="MSFT" data-stale' not in page
+
+
 def test_a_second_worker_on_the_same_store_is_refused_at_once(live_stack):
     start = time.monotonic()
     result = live_stack.manage("price_worker", check=False)

@@ -61,6 +61,22 @@ class TestPublish:
         publish({"AAPL": 190.0}, produced_at=time.time() - 60)
         assert not price_store.status().is_fresh()
 
+    def test_a_price_that_rounds_to_zero_is_no_price(self, price_store, publish):
+        """$0.00004 is positive but rounds to 0.0: a position valued at $0 that no order can be filled at."""
+        publish({"AAPL": 190.0, "DUST": 0.00004})
+        assert set(price_store.quotes()) == {"AAPL"}  # none yet
+        publish({"AAPL": 190.0, "DUST": 0.5})
+        publish({"AAPL": 190.0, "DUST": 0.00004, "ZERO": 0.0, "NEG": -1.0})
+        assert price_store.latest("DUST").price == 0.5  # the last good quote stays
+        assert set(price_store.quotes()) == {"AAPL", "DUST"}
+        assert [q.price for q in price_store.snapshot().quotes] == [190.0, 0.5]
+        publish({"AAPL": 190.0, "DUST": 0.00005})  # the smallest price that rounds up to a price
+        assert price_store.latest("DUST").price == 0.0001
+
+    def test_an_open_price_that_rounds_to_zero_is_not_the_change_base(self, price_store, publish):
+        publish({"AAPL": 190.0}, open_prices={"AAPL": 0.00004})
+        assert price_store.latest("AAPL").open_price == 190.0
+
     def test_source_open_price_wins(self, price_store, publish):
         publish({"AAPL": 191.5}, open_prices={"AAPL": 188.0})
         assert price_store.latest("AAPL").open_price == 188.0
@@ -124,12 +140,70 @@ class TestStatus:
         assert price_store.status().last_tick_at == 1_700_000_000.0  # freshness stays the poll's
         assert price_store.history("AAPL", since=0) == [(1_700_000_000.0, 190.0)]
 
+    def test_each_quote_ages_from_when_its_price_was_last_received(self, price_store, publish):
+        """A ticker the source stops sending (halted, delisted) keeps its last quote, which goes stale by the
+        same rule as the feed, while the feed and the tickers still sent stay live."""
+        t0 = 1_700_000_000.0
+        publish({"AAPL": 190.0, "MSFT": 420.0}, produced_at=t0)
+        publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"}, produced_at=t0 + 2)
+        publish({"MSFT": 422.0}, keep={"AAPL", "MSFT"}, produced_at=t0 + 30)
+        aapl, msft = price_store.latest("AAPL"), price_store.latest("MSFT")
+        assert (aapl.price, aapl.received_at, msft.received_at) == (190.0, t0, t0 + 30)
+        status = price_store.status()
+        assert status.is_fresh(t0 + 30) and status.quote_is_live(msft, t0 + 30)
+        assert status.quote_is_live(aapl, t0 + 2)  # a moment without it is no halt
+        assert not status.quote_is_live(aapl, t0 + 30) and status.quote_age(aapl, t0 + 30) == 30.0
+        assert "received_at" not in aapl.as_dict()  # not part of the quote the API and the stream show
+
+    def test_the_source_trade_time_does_not_make_a_quote_stale(self, price_store, publish):
+        """At night Massive's price is hours-old trade, and still the current price: received now, it is live."""
+        now = time.time()
+        publish({"AAPL": 190.0}, produced_at=now, source_times={"AAPL": now - 8 * 3600})
+        assert price_store.status().quote_is_live(price_store.latest("AAPL"))
+
+    def test_a_tick_says_which_quotes_were_live_when_it_was_made(self, price_store, publish):
+        t0 = time.time()
+        watcher = price_store.watch()
+        try:
+            watcher.next_tick(2)  # Redis: subscribed (its catch-up snapshot); the embedded store: what it holds
+            publish({"AAPL": 190.0, "MSFT": 420.0}, produced_at=t0 - 30)
+            publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"}, produced_at=t0)
+            ticks, deadline = [], time.monotonic() + 10
+            while not ticks or ticks[-1].seq < 2:
+                assert time.monotonic() < deadline
+                ticks += [t for t in [watcher.next_tick(1)] if t is not None]
+        finally:
+            watcher.close()
+        for tick in (ticks[-1], price_store.snapshot()):  # as published, and as read back
+            assert tick.interval == 0.5
+            assert {q.ticker: tick.is_live(q) for q in tick.quotes} == {"AAPL": False, "MSFT": True}
+
     def test_source_notice_is_kept_until_the_next_tick(self, price_store, publish):
         publish({"AAPL": 190.0}, notice="end-of-day prices")
         price_store.report_failure(source="massive", interval=15, error="HTTP 429", at=time.time())
         assert price_store.status().notice == "end-of-day prices"
         publish({"AAPL": 190.0})
         assert price_store.status().notice is None
+
+
+def test_a_store_file_from_before_received_at_gets_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE quote (ticker TEXT PRIMARY KEY, price REAL NOT NULL, prev_price REAL NOT NULL, "
+            "open_price REAL NOT NULL, timestamp TEXT NOT NULL, direction TEXT NOT NULL);"
+            "INSERT INTO quote VALUES ('AAPL', 190.0, 190.0, 190.0, '2026-01-01T00:00:00.000Z', 'flat');"
+        )
+    store = SQLitePriceStore(path)
+    SQLitePriceStore(path)  # a second process opening it finds the column there
+    old = store.latest("AAPL")
+    assert old.price == 190.0 and old.received_at is None
+    assert not store.status().quote_is_live(old)  # of unknown age: not filled at
+    now = time.time()
+    store.publish(prices={"AAPL": 191.0}, keep={"AAPL"}, produced_at=now, source="t", interval=0.5)
+    assert store.latest("AAPL").received_at == now and store.status().quote_is_live(store.latest("AAPL"))
 
 
 def test_quote_rounding():

@@ -233,6 +233,30 @@ def test_an_unusable_price_skips_that_ticker_not_the_tick(price_store):
     assert price_store.status().is_fresh()
 
 
+def test_a_price_that_rounds_to_zero_is_skipped_and_the_last_good_one_kept(price_store):
+    """$0.00004 passed the check made before rounding and was stored as 0.0, valuing the position at $0."""
+    prices = {"AAPL": 190.0, "DUST": 0.25}
+
+    class Fading:
+        name, interval = "fading", 0.01
+
+        def fetch(self, tickers):
+            return Quotes(prices={t: p for t, p in prices.items() if t in tickers})
+
+    services.add_ticker(ticker="DUST")
+    worker = PriceWorker(source=Fading(), store=price_store)
+    worker.tick()
+    assert price_store.latest("DUST").price == 0.25
+    prices.update(DUST=0.00004, AAPL=191.0)
+    worker.tick()
+    assert price_store.latest("DUST").price == 0.25  # kept, not 0.0
+    assert price_store.latest("AAPL").price == 191.0  # the tick went on
+    price_store.clear()
+    worker.tick()
+    assert price_store.latest("DUST") is None  # no good quote before: none at all
+    assert price_store.status().is_fresh()
+
+
 def test_a_first_tick_that_cannot_read_the_tickers_publishes_nothing(price_store, publish, monkeypatch):
     from django.db import DatabaseError
 

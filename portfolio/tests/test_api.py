@@ -156,6 +156,41 @@ class TestHostileInput:
         assert trade(client, OK).status_code == 201
 
 
+class TestZeroPrice:
+    def test_a_zero_quote_in_the_store_is_refused_with_a_4xx_and_changes_nothing(self, client, price_store):
+        """The store no longer keeps one (market.store.storable_price); forced there, the engine refuses it before
+        the trade table's CHECK (price > 0) would turn it into a database error and a 500."""
+        import sqlite3
+
+        assert trade(client, {**OK, "quantity": 10}).status_code == 201
+        with sqlite3.connect(price_store.path) as conn:
+            conn.execute("UPDATE quote SET price = 0.0 WHERE ticker = 'AAPL'")
+        assert price_store.latest("AAPL").price == 0.0
+        before = state()
+        for side in ("sell", "buy"):
+            response = trade(client, {"ticker": "AAPL", "quantity": 10, "side": side})
+            assert response.status_code == 400
+            assert response.json() == {"error": "There is no usable price for AAPL (the last one is $0): it cannot "
+                                                "be traded until its source prices it again."}
+        assert state() == before
+
+
+class TestLookAlikeTickers:
+    """Upper-casing before the ASCII check made "ıbm" IBM and "ß" SS: real symbols, priced, that nobody typed."""
+
+    @pytest.mark.parametrize(
+        "ticker", ["\u0131bm", "\u00df", "\uff21\uff21\uff30\uff2c", "\u0410APL"],
+        ids=["dotless-i", "sharp-s", "full-width", "cyrillic-a"],
+    )
+    def test_refused_and_nothing_traded(self, client, publish, ticker):
+        publish({"AAPL": 191.5, "MSFT": 420.0, "IBM": 150.0, "SS": 20.0})
+        before = state()
+        response = trade(client, {**OK, "ticker": ticker})
+        assert response.status_code == 400
+        assert "non-ASCII character" in response.json()["error"]
+        assert state() == before
+
+
 class TestClientOrderId:
     def test_a_retry_returns_the_first_fill_and_trades_nothing(self, client, publish):
         body = {**OK, "quantity": 3, "client_order_id": "retry-1"}
@@ -210,6 +245,24 @@ class TestStaleFeed:
         assert state() == before
         publish({"AAPL": 191.5})
         assert trade(client, OK).status_code == 201
+
+
+class TestStaleQuote:
+    def test_a_ticker_its_source_stopped_sending_is_refused_like_a_stale_feed(self, client, publish, price_store):
+        import time
+
+        now = time.time()
+        publish({"AAPL": 191.5, "MSFT": 420.0}, produced_at=now - 42)
+        feed_stale = trade(client, OK)  # the whole feed 42 s old
+        publish({"MSFT": 420.0}, keep={"AAPL", "MSFT"}, produced_at=now)  # the feed is back, AAPL is not
+        before = state()
+        response = trade(client, OK)
+        assert re.match(r"The price of AAPL is 4\d s old: ", response.json()["error"])  # 42 s, and a slow machine
+        # Refused as a stale feed is (the same status and headers, whatever the API makes of a temporary refusal).
+        assert 400 <= response.status_code == feed_stale.status_code
+        assert response.get("Retry-After") == feed_stale.get("Retry-After")
+        assert state() == before
+        assert trade(client, {**OK, "ticker": "MSFT"}).status_code == 201
 
 
 class TestHistoryBound:

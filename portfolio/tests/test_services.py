@@ -1,5 +1,6 @@
 """The trade engine's rules, table-driven, on the real database; seeding and reset."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -8,7 +9,7 @@ from assistant.models import ChatMessage
 from market import selectors as market_selectors
 from market import services as market_services
 from portfolio import selectors, services
-from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice
+from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice, StalePrice
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +123,23 @@ def test_no_price_is_rejected(publish):
     with pytest.raises(NoPrice, match="no price for ZZZZ"):
         services.execute_trade(ticker="zzzz", side="buy", quantity=1)
     assert Trade.objects.count() == 0
+
+
+def test_a_ticker_its_source_stopped_sending_is_not_traded_while_others_are(publish):
+    """The feed is live (MSFT keeps coming), but AAPL's last price was received 42 s ago: never filled at."""
+    publish({"AAPL": 100, "MSFT": 400})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=2)  # while it was live: a position to sell
+    now = time.time()
+    publish({"AAPL": 100, "MSFT": 400}, produced_at=now - 42)  # AAPL's last price: 42 s ago
+    publish({"MSFT": 401}, keep={"AAPL", "MSFT"}, produced_at=now)
+    before = (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count())
+    for side in ("buy", "sell"):
+        with pytest.raises(StalePrice, match=r"^The price of AAPL is 4\d s old: .* resume when it is priced again\.$"):
+            services.execute_trade(ticker="AAPL", side=side, quantity=1)
+    assert before == (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count())
+    assert services.execute_trade(ticker="MSFT", side="buy", quantity=1).price == Decimal("401")
+    publish({"AAPL": 101, "MSFT": 401})  # priced again: tradable again
+    assert services.execute_trade(ticker="AAPL", side="sell", quantity=1).price == Decimal("101")
 
 
 def test_ticker_unknown_to_the_source_says_so(publish):

@@ -111,6 +111,13 @@
         el.textContent = text;
         if (dir) flash(el, dir);
       });
+      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live).
+      var stale = li.hasAttribute("data-s");
+      byTicker("data-row", t).forEach(function (row) {
+        if (stale === row.hasAttribute("data-stale")) return;
+        row.toggleAttribute("data-stale", stale);
+        if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
+      });
       byTicker("data-chg", t).forEach(function (el) {
         el.textContent = change.textContent;
         el.classList.remove("up", "down", "flat");

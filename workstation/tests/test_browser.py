@@ -550,6 +550,51 @@ def test_end_of_day_prices_are_never_shown_as_live(browser, stack_factory):
     assert problems == []
 
 
+def test_a_ticker_its_source_stopped_sending_is_marked_stale_and_unmarked_when_it_returns(browser, stack_factory):
+    """The feed ticks on (MSFT) while AAPL's price stops coming (a halted ticker on Massive): its row is marked
+    stale by the stream, without a reload, and unmarked once its price comes again."""
+    import threading
+    import time
+
+    from market.store import SQLitePriceStore
+
+    stack = stack_factory()
+    store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])
+    sending = {"AAPL", "MSFT"}
+    stop = threading.Event()
+
+    def source():
+        while not stop.is_set():
+            prices = {t: p for t, p in {"AAPL": 190.0, "MSFT": 420.0}.items() if t in sending}
+            store.publish(prices=prices, keep={"AAPL", "MSFT"}, produced_at=time.time(), source="massive",
+                          interval=0.5)
+            stop.wait(0.5)
+
+    publisher = threading.Thread(target=source, daemon=True)
+    publisher.start()
+    try:
+        stack.start_web()
+        context, page, problems = open_page(browser, stack.base_url)
+        try:
+            aapl, msft = page.locator("#watchlist tr[data-row='AAPL']"), page.locator("#watchlist tr[data-row='MSFT']")
+            expect(page.locator("#conn")).to_have_class(re.compile(r"\blive\b"))
+            expect(aapl).not_to_have_attribute("data-stale", "")
+            sending.discard("AAPL")
+            expect(aapl).to_have_attribute("data-stale", "")  # after the limit (5 s), from a streamed tick
+            expect(aapl).to_have_attribute("title", re.compile(r"^Stale: "))
+            expect(msft).not_to_have_attribute("data-stale", "")
+            expect(page.locator("#conn")).to_have_class(re.compile(r"\blive\b"))  # the feed itself is live
+            sending.add("AAPL")
+            expect(aapl).not_to_have_attribute("data-stale", "")
+            expect(aapl).not_to_have_attribute("title", re.compile("Stale"))
+        finally:
+            context.close()
+    finally:
+        stop.set()
+        publisher.join()
+    assert problems == []
+
+
 @pytest.mark.parametrize("viewport", [(1920, 1080), (1440, 900), (1366, 768), (1280, 800), (1024, 768), (390, 844)])
 def test_every_panel_fits_its_place_at_common_screen_sizes(browser, stack, viewport):
     for ticker, quantity in [("AAPL", 10), ("NVDA", 3), ("MSFT", 5), ("TSLA", 12)]:

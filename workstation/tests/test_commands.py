@@ -43,6 +43,11 @@ REFUSED = [
     ("add two words", "Usage: add <ticker>"),
     ("rm", "Usage: rm <ticker>"),
     ("buy 10 <script>", "is not a ticker"),
+    # Look-alikes: upper-casing "ıbm" made IBM, "ß" SS, a real symbol the user did not type.
+    ("buy 10 \u0131bm", "non-ASCII character '\u0131'"),
+    ("add \u00df", "non-ASCII character '\u00df'"),
+    ("sell 1 \uff21\uff21\uff30\uff2c", "non-ASCII"),
+    ("rm \u0410APL", "non-ASCII"),
     ("add toolongtickername", "longer than 10"),
     ("", "Type a command"),
     ("   ", "Type a command"),

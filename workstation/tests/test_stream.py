@@ -1,6 +1,7 @@
 """The HTML tick format: rendered once per tick by the hub, framed for SSE, the same bytes for every client."""
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -12,11 +13,12 @@ from market.stream_html import EVENT_NAME, HTML_FORMAT, render_fragment, render_
 
 
 def tick(*quotes, seq=7, at=1_800_000_000.5):
-    return Tick(seq=seq, produced_at=at, quotes=tuple(quotes))
+    return Tick(seq=seq, produced_at=at, quotes=tuple(quotes), interval=0.5)
 
 
-AAPL = Quote("AAPL", 191.5, 190.0, 190.0, "2027-01-15T08:00:00.500Z", "up")
-PENNY = Quote("ABC", 0.4321, 0.44, 0.5, "2027-01-15T08:00:00.500Z", "down")
+# Received from the source in the tick they are rendered in; the timestamp is the source's trade time.
+AAPL = Quote("AAPL", 191.5, 190.0, 190.0, "2027-01-15T08:00:00.500Z", "up", 1_800_000_000.5)
+PENNY = Quote("ABC", 0.4321, 0.44, 0.5, "2027-01-15T08:00:00.500Z", "down", 1_800_000_000.5)
 
 
 def test_registered_with_the_hub():
@@ -37,6 +39,17 @@ def test_each_quote_formatted_and_raw():
             '<b>191.50</b><i class="up">+0.79%</i></li>') in html
     assert ('<li data-t="ABC" data-p="0.4321" data-o="0.5" data-d="down">'
             '<b>0.4321</b><i class="down">-13.58%</i></li>') in html
+
+
+def test_a_quote_its_source_stopped_sending_is_marked_stale():
+    """The feed ticks on, but HALT's price was last received 30 s ago: the page marks its row (workstation.js)."""
+    halted = Quote("HALT", 12.5, 12.5, 12.0, "2027-01-15T08:00:00.500Z", "flat", 1_800_000_000.5 - 30)
+    html = render_fragment(tick(AAPL, halted))
+    assert '<li data-t="HALT" data-p="12.5" data-o="12.0" data-d="flat" data-s="1">' in html
+    assert '<li data-t="AAPL" data-p="191.5" data-o="190.0" data-d="up">' in html
+    # Within the limit (a few intervals, at least 5 s) it is live: one slow poll is no halt.
+    slow = dataclasses.replace(halted, received_at=1_800_000_000.5 - 4)
+    assert 'data-s="1"' not in render_fragment(tick(AAPL, slow))
 
 
 def test_independent_of_any_portfolio():

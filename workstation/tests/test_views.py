@@ -86,6 +86,23 @@ class TestPage:
         assert '<h2 id="chart-h">MSFT</h2>' in html
         assert 'id="trade-ticker" name="ticker" value="MSFT"' in html
 
+    def test_a_look_alike_ticker_selects_nothing(self, client, publish):
+        WatchlistEntry.objects.create(user_id="default", ticker="IBM")
+        publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0, "IBM": 150.0})
+        html = client.get("/?ticker=%C4%B1bm").content.decode()  # "ıbm", which upper-cases to IBM
+        assert '<h2 id="chart-h">AAPL</h2>' in html  # the first row, as for any ticker not on the watchlist
+        assert 'name="ticker" value="IBM"' not in html
+
+    def test_a_ticker_its_source_stopped_sending_is_marked_stale(self, client, publish):
+        import time
+
+        publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0}, produced_at=time.time() - 60)
+        publish({"AAPL": 192.5, "MSFT": 419.0}, keep={"AAPL", "MSFT", "NVDA"})
+        html = client.get("/panels/watchlist", headers=HX).content.decode()
+        assert re.search(r'<tr data-row="NVDA" data-stale title="Stale: [^"]+">', html)
+        assert '<tr data-row="MSFT">' in html
+        assert html.count("data-stale ") == 1
+
     def test_stale_feed_is_said_in_words(self, client, publish, price_store):
         price_store.clear()
         publish({"AAPL": 190.0}, produced_at=__import__("time").time() - 42)
@@ -312,6 +329,7 @@ class TestCommandLine:
             ("buy 1000 aapl", "Not enough cash"),
             ("add aapl", "already on the watchlist"),
             ("rm pypl", "not on the watchlist"),
+            ("buy 1 \u0131bm", "non-ASCII character"),
             ("z" * 10_000, "longer than 200 characters"),
         ],
     )
