@@ -34,12 +34,82 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after th
 expect.set_options(timeout=WAIT_MS)
 
 
+# Runs in every page before its own scripts: a CSP violation is reported as a console error even where the
+# browser itself would only report it to a report-uri (an inline style set by script, a blocked eval).
+CSP_PROBE = """
+document.addEventListener('securitypolicyviolation', (e) => console.error(
+    `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+"""
+
+
+class BrowserProblems:
+    """Console errors, page errors, CSP violations and requests off this machine, from every page of every
+    context a test opens. The test fails on any of them (see `browser_problems`); a test that expects some
+    (a server it stops on purpose) says which with `allow`."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.allowed: tuple[str, ...] = ()
+
+    def allow(self, *substrings: str) -> None:
+        self.allowed += substrings
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.seen if not any(a in p for a in self.allowed)]
+
+    def watch(self, context) -> None:
+        context.add_init_script(CSP_PROBE)
+        context.on("page", self._watch_page)
+        context.route("**/*", self._only_local)
+
+    def _watch_page(self, page) -> None:
+        page.on("console", lambda m: m.type == "error" and self.seen.append(f"console error: {m.text}"))
+        page.on("pageerror", lambda e: self.seen.append(f"page error: {e}"))
+
+    def _only_local(self, route):
+        host = urlsplit(route.request.url).hostname
+        if host != "127.0.0.1":
+            self.seen.append(f"request off the machine: {route.request.url}")
+            return route.abort()
+        return route.continue_()
+
+
+_problems: BrowserProblems | None = None  # the running test's
+
+
+class WatchedBrowser:
+    """The browser, with every new context watched for the running test's problems."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        assert _problems is not None, "browser used outside a test"
+        _problems.watch(context)
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
+        yield WatchedBrowser(browser)
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def browser_problems():
+    """Every browser test fails on a console error, a CSP violation or a request off the machine."""
+    global _problems
+    _problems = BrowserProblems()
+    yield _problems
+    problems, _problems = _problems, None
+    if problems.unexpected():
+        pytest.fail("the browser reported problems:\n" + "\n".join(problems.unexpected()), pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -65,30 +135,18 @@ def running(stack):
 
 
 def open_page(browser, base_url, viewport=(1440, 900)):
+    """A new context and page on the workstation; its problems are the running test's (`browser_problems`)."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-
-    def only_local(route):
-        host = urlsplit(route.request.url).hostname
-        if host != "127.0.0.1":
-            problems.append(f"request off the machine: {route.request.url}")
-            return route.abort()
-        return route.continue_()
-
-    context.route("**/*", only_local)
     page.goto(base_url + "/")
-    return context, page, problems
+    return context, page, _problems.seen
 
 
 @pytest.fixture
 def page(browser, stack):
-    context, page, problems = open_page(browser, stack.base_url)
+    context, page, _ = open_page(browser, stack.base_url)
     yield page
     context.close()
-    assert problems == []
 
 
 def command_line(page):
@@ -289,8 +347,11 @@ def test_stopped_worker_turns_the_dot_yellow_and_a_restart_green_without_reload(
     assert problems == []
 
 
-def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_factory):
+def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_factory, browser_problems):
     """Yellow while reconnecting, red once down for a while, green again when the server is back (htmx #2225)."""
+    # While the server is down the browser logs the cut stream and its failed reconnects (htmx logs each
+    # sseError's Event object), and nothing else.
+    browser_problems.allow("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "[object Event]")
     stack = running(stack_factory())
     context, page, problems = open_page(browser, stack.base_url)
     try:
@@ -310,11 +371,6 @@ def test_a_restarted_web_server_is_reconnected_without_reload(browser, stack_fac
         assert page.evaluate("window.__sameDocument") is True
     finally:
         context.close()
-    # While the server was down the browser logged the cut stream and its failed reconnects (htmx logs
-    # each sseError's Event object), and nothing else.
-    expected = ("ERR_CONNECTION_REFUSED", "ERR_INCOMPLETE_CHUNKED_ENCODING", "[object Event]")
-    unexpected = [p for p in problems if not any(e in p for e in expected)]
-    assert unexpected == []
 
 
 def test_a_held_ticker_removed_from_the_watchlist_stays_priced(page):
