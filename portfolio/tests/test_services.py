@@ -98,6 +98,13 @@ REJECTIONS = [
     pytest.param([], ("buy", float("inf")), InvalidOrder, "must be a number", id="infinity"),
     pytest.param([], ("buy", 1e308), InvalidOrder, "at most", id="huge"),
     pytest.param([], ("buy", True), InvalidOrder, "must be a number", id="bool"),
+    # Typed text (the trade bar's form) is a plain decimal; Decimal() alone reads all of these as numbers.
+    pytest.param([], ("buy", "1e1"), InvalidOrder, "written plainly", id="text with exponent"),
+    pytest.param([], ("buy", "1E1"), InvalidOrder, "written plainly", id="text with upper-case exponent"),
+    pytest.param([], ("buy", "+5"), InvalidOrder, "written plainly", id="text with sign"),
+    pytest.param([], ("buy", "1_0"), InvalidOrder, "written plainly", id="text with underscore"),
+    pytest.param([], ("buy", "\u0661\u0660"), InvalidOrder, "written plainly", id="non-ASCII digits"),
+    pytest.param([], ("buy", "Infinity"), InvalidOrder, "written plainly", id="text infinity"),
     pytest.param([], ("hold", 1), InvalidOrder, "'buy' or 'sell'", id="bad side"),
     pytest.param([], ("BUY", 1), InvalidOrder, "'buy' or 'sell'", id="upper-case side"),
 ]
@@ -249,3 +256,10 @@ def test_a_whole_position_worth_less_than_a_cent_can_still_be_sold(publish):
     publish({"AAPL": 60})
     fill = services.execute_trade(ticker="AAPL", side="sell", quantity=D("0.0001"))
     assert fill.notional == D("0.00") and position() is None  # proceeds round down: the house's cent
+
+
+@pytest.mark.parametrize("text, expected", [("10", D("10")), (" 2.5 ", D("2.5")), (".5", D("0.5")), ("3.", D("3"))])
+def test_a_typed_quantity_in_plain_decimals_fills(publish, text, expected):
+    publish({"AAPL": 100})
+    fill = services.execute_trade(ticker="AAPL", side="buy", quantity=text)
+    assert fill.quantity == expected
