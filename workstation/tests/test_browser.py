@@ -671,12 +671,28 @@ def test_htmx_injects_no_indicator_styles_and_ours_apply(page):
     assert opacity == "0"
 
 
+def test_a_style_set_on_an_input_is_not_copied_by_htmx_against_the_csp(page):
+    """Password managers and other extensions (and Playwright's screenshots) set inline styles on inputs through
+    the CSSOM, which the CSP allows; htmx's settling copied them onto the swapped-in form with setAttribute, which
+    it blocks: console errors in some sessions and not others."""
+    expect(page.locator("#summary [data-total]")).to_have_text("$10,000.00")
+    assert page.evaluate("htmx.config.attributesToSettle").count("style") == 0
+    page.evaluate("""() => ['trade-ticker', 'trade-quantity'].forEach((id) => {
+        document.getElementById(id).style.backgroundColor = 'rgb(30, 30, 60)'; })""")
+    page.get_by_label("Ticker", exact=True).fill("AAPL")
+    page.get_by_label("Quantity").fill("1000")
+    page.get_by_role("button", name="Sell").click()  # the trade bar is swapped, its inputs matched by id
+    expect(page.locator("#trade-msg")).to_contain_text("Not enough shares")
+    page.wait_for_timeout(300)  # past htmx's settle delay (20 ms)
+
+
 def test_enter_in_the_trade_bar_asks_for_a_side_and_trades_nothing(page):
     page.get_by_label("Ticker", exact=True).fill("AAPL")
     quantity = page.get_by_label("Quantity")
     quantity.fill("3")
     quantity.press("Enter")
     expect(page.locator("#trade-msg")).to_have_text("Choose Buy or Sell: Enter does not pick a side.")
+    screenshot(page, "enter-asks-for-a-side")
     page.get_by_label("Ticker", exact=True).press("Enter")
     page.wait_for_timeout(1000)  # an order, had one been sent, would have landed by now
     expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
@@ -722,6 +738,7 @@ def test_the_pnl_panel_shows_the_live_total_like_the_header(page, stack):
             break
         page.wait_for_timeout(250)
     assert len(totals) >= 3, totals  # it moved with the stream, and the panel with it
+    screenshot(page, "pnl-live")
 
 
 def test_simulated_prices_are_said_and_an_invented_ticker_is_marked(page):

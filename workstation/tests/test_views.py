@@ -75,6 +75,7 @@ class TestPage:
         assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", html))
         assert " hx-on" not in html
         assert '"allowEval":false' in html and '"includeIndicatorStyles":false' in html
+        assert '"attributesToSettle":["class","width","height"]' in html  # never a style attribute copied over
 
     def test_static_files_have_hashed_names(self, client):
         html = client.get("/").content.decode()
@@ -169,7 +170,7 @@ class TestSimulatedPrices:
         chart = re.search(r'<section id="chart".*?</section>', html, re.S).group(0)
         assert "invented price" in chart and self.INVENTED in chart
         tradebar = re.search(r'<section id="tradebar".*?</section>', html, re.S).group(0)
-        mark = re.search(r"<span[^>]*data-trade-invented[^>]*>", tradebar).group(0)
+        mark = re.search(r"<abbr[^>]*data-trade-invented[^>]*>", tradebar).group(0)
         assert " hidden" not in mark  # shown: the trade bar's ticker is ZZZZZZ
         assert re.search(r'data-seeded="([A-Z ]+)"', html).group(1).split()[:2] == ["AAPL", "GOOGL"]
         aapl_chart = client.get("/panels/chart?ticker=AAPL", headers=HX).content.decode()
@@ -180,7 +181,7 @@ class TestSimulatedPrices:
         WatchlistEntry.objects.create(user_id="default", ticker="ZZZZZZ")
         html = client.get("/?ticker=ZZZZZZ").content.decode()
         assert 'id="simulated"' not in html and "data-seeded" not in html
-        assert "invented price" not in html and self.INVENTED not in html
+        assert "data-invented" not in html and self.INVENTED not in html
 
 
 class TestTradeBar:
