@@ -25,12 +25,18 @@ def _decimal(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _cents(number: Decimal) -> Decimal:
+    """To the hundredth shown: a sign and a colour follow the figure on screen, so -0.004 reads 0.00, not -0.00."""
+    return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 @register.filter
 def money(value) -> str:
     """$10,000.00; -$5.25."""
     number = _decimal(value)
     if number is None:
         return "—"
+    number = _cents(number)
     sign = MINUS if number < 0 else ""
     return f"{sign}${abs(number):,.2f}"
 
@@ -40,7 +46,7 @@ def _signed(value, unit: str, suffix: str = "") -> str:
     number = _decimal(value)
     if number is None:
         return "—"
-    number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    number = _cents(number)
     sign = "+" if number > 0 else MINUS if number < 0 else ""
     return f"{sign}{unit}{abs(number):,.2f}{suffix}"
 
@@ -78,8 +84,11 @@ def quantity(value) -> str:
 
 @register.filter
 def tone(value) -> str:
-    """CSS class for a signed number: up, down or flat."""
+    """CSS class for a signed number as shown (to the hundredth): up, down or flat (a red 0.00% would say a loss
+    the figure does not show)."""
     number = _decimal(value)
+    if number is not None:
+        number = _cents(number)
     if number is None or number == 0:
         return "flat"
     return "up" if number > 0 else "down"

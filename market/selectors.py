@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from core.db import DEFAULT_USER
 from market import hooks
 from market.models import WatchlistEntry
 from market.store import FeedStatus, Quote, get_store
+
+
+# --- simulated prices: what the page says about them ----------------------------------------------------
+
+
+def simulated_prices() -> bool:
+    """Prices come from the simulator: no Massive key (the rule market.sources.build_source follows)."""
+    return not settings.MASSIVE_API_KEY
+
+
+def seeded_symbols() -> tuple[str, ...]:
+    """The symbols the simulator has parameters for; any other ticker gets a price it makes up."""
+    from market.simulator import DEFAULT_PARAMS  # numpy: only when asked
+
+    return tuple(DEFAULT_PARAMS)
+
+
+def invented_by_simulator(ticker: str) -> bool:
+    """The simulator prices this ticker from nothing (a made-up ZZZZZZ gets $100 and a random walk)."""
+    return simulated_prices() and ticker not in seeded_symbols()
 
 
 def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[str]:

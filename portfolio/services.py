@@ -59,7 +59,15 @@ class Fill:
     replayed: bool = False
 
 
+# A quantity typed as text (the trade bar, the command line) is a plain decimal: Decimal() alone would also read
+# 1e3 (a thousand shares from four keystrokes), "+5", "1_000" and non-ASCII digits. A JSON number is a number.
+# (A minus passes here only to be told that a quantity is greater than zero.)
+PLAIN_DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+
+
 def clean_quantity(raw: object) -> Decimal:
+    if isinstance(raw, str) and raw.strip() and not PLAIN_DECIMAL.fullmatch(raw.strip()):
+        raise InvalidOrder("Quantity must be a number written plainly, such as 10 or 0.5 (no exponent or separators).")
     quantity = to_decimal(raw)
     if quantity is None or not quantity.is_finite():
         raise InvalidOrder("Quantity must be a number, such as 10 or 0.5.")

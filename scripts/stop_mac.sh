@@ -10,6 +10,11 @@ if ! command -v docker >/dev/null 2>&1; then
   echo "Docker is not installed: nothing to stop."
   exit 0
 fi
+# Not running, Docker cannot say whether FinAlly is: say so in one line rather than pass on the client's error.
+if ! docker info >/dev/null 2>&1; then
+  echo "Docker is installed but not running: start Docker Desktop, then run this again to stop FinAlly." >&2
+  exit 1
+fi
 if [ -z "$(docker ps -aq --filter "name=^/${NAME}\$")" ]; then
   echo "FinAlly is not running."
   exit 0

@@ -10,6 +10,12 @@ if (-not (Get-Command docker -ErrorAction SilentlyContinue)) {
     Write-Host "Docker is not installed: nothing to stop."
     exit 0
 }
+# Not running, Docker cannot say whether FinAlly is: say so in one line rather than pass on the client's error.
+docker info *> $null
+if ($LASTEXITCODE -ne 0) {
+    Write-Host "Docker is installed but not running: start Docker Desktop, then run this again to stop FinAlly."
+    exit 1
+}
 $exists = docker ps -aq --filter "name=^/$Name$"
 if (-not $exists) {
     Write-Host "FinAlly is not running."

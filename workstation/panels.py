@@ -20,7 +20,7 @@ from core.formatting import quantity as quantity_text
 from market import selectors
 from market.exceptions import InvalidTicker
 from market.store import get_store
-from market.tickers import normalize_ticker
+from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 
@@ -40,6 +40,7 @@ def watchlist_panel(
             "quote": w.quote,
             "status": w.status,
             "spark": charts.line(store.history(w.ticker), SPARK_POINTS),
+            "invented": selectors.invented_by_simulator(w.ticker),
         }
         for w in selectors.watchlist_quotes(user_id=user_id)
     ]
@@ -50,6 +51,7 @@ def watchlist_panel(
         "wl_error": error,
         "wl_value": value,
         "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
+        "max_ticker_length": MAX_TICKER_LENGTH,  # the box takes no more than the check allows
     }
 
 
@@ -61,6 +63,7 @@ def chart_panel(ticker: str | None) -> dict:
             "ticker": ticker,
             "quote": quote,
             "line": charts.line(store.history(ticker) if ticker else [], CHART_POINTS),
+            "invented": bool(ticker) and selectors.invented_by_simulator(ticker),
         },
         "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
         "history_minutes": round(settings.PRICE_HISTORY_SECONDS / 60),
@@ -158,18 +161,21 @@ def heatmap_panel(view: PortfolioView) -> dict:
     return {"heatmap": {"tiles": tiles, "width": HEATMAP_WIDTH, "height": HEATMAP_HEIGHT}}
 
 
-def pnl_panel(*, user_id: str = DEFAULT_USER) -> dict:
-    series = [(at.timestamp(), float(value)) for value, at in portfolio_selectors.snapshot_series(user_id=user_id)]
-    line = charts.line(series, PNL_POINTS)
-    first = series[0][1] if series else None
-    last = series[-1][1] if series else None
+def pnl_panel(view: PortfolioView, *, user_id: str = DEFAULT_USER) -> dict:
+    """Total value over time, ending at the value now: the figure and the line's last point are the header's live
+    total (the latest snapshot is up to a snapshot interval old), and workstation.js keeps them so with each tick."""
+    snapshots = portfolio_selectors.snapshot_series(user_id=user_id)
+    series = [(at.timestamp(), float(value)) for value, at in snapshots]
+    now = max(time.time(), series[-1][0]) if series else time.time()
+    series.append((now, float(view.total_value)))
+    first = snapshots[0][0] if snapshots else view.total_value
     return {
         "pnl": {
-            "line": line,
+            "line": charts.line(series, PNL_POINTS),
             "first": first,
-            "last": last,
-            "change": (last - first) if series else None,
-            "count": len(series),
+            "last": view.total_value,
+            "change": view.total_value - first,
+            "count": len(snapshots),
         }
     }
 
@@ -180,8 +186,10 @@ def blotter_panel(*, user_id: str = DEFAULT_USER) -> dict:
 
 def trade_panel(*, ticker: str | None = "", quantity: str = "", message: str = "", error: str = "") -> dict:
     # A new order id with each form: a resubmit after a lost answer is the same order, not a second one.
+    invented = bool(ticker) and selectors.invented_by_simulator(ticker)
     return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error,
-                      "order_id": new_id()}}
+                      "order_id": new_id(), "invented": invented,
+                      "simulated": selectors.simulated_prices()}, "max_ticker_length": MAX_TICKER_LENGTH}
 
 
 def command_panel(*, value: str = "", message: str = "", error: str = "") -> dict:
@@ -257,17 +265,25 @@ def chat_panel(*, user_id: str = DEFAULT_USER) -> dict:
     return {"chat": {"messages": messages, "mode": mode, "notice": notice, "next_id": new_id()}}
 
 
+def simulator_panel() -> dict:
+    """In simulator mode every price is simulated: the header says so once. The seeded symbols let the page's
+    script mark a ticker typed into the trade bar that the simulator would invent a price for."""
+    simulated = selectors.simulated_prices()
+    return {"sim": {"on": simulated, "seeded": " ".join(selectors.seeded_symbols()) if simulated else ""}}
+
+
 def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
     view = portfolio_selectors.portfolio(user_id=user_id)
     context = watchlist_panel(user_id=user_id)
+    context.update(simulator_panel())
     selected = default_ticker(context["watchlist"], ticker)
     context["selected"] = selected
     context.update(chart_panel(selected))
     context.update(feed_panel())
     context.update(summary_panel(view))
     context.update(heatmap_panel(view))
-    context.update(pnl_panel(user_id=user_id))
+    context.update(pnl_panel(view, user_id=user_id))
     context.update(blotter_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))
     context.update(command_panel())

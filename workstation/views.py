@@ -33,6 +33,7 @@ from workstation import commands, panels
 PAGE = "workstation.html"
 PORTFOLIO_CHANGED = "portfolio-changed"
 WATCHLIST_CHANGED = "watchlist-changed"
+CHOOSE_SIDE = "Choose Buy or Sell: Enter does not pick a side."
 ASSISTANT_ASK = "assistant-ask"  # the command line hands text to the chat panel (workstation.js sends it)
 
 
@@ -80,7 +81,7 @@ def _portfolio(build):
 summary = _panel_view("summary", _portfolio(panels.summary_panel))
 positions = _panel_view("positions", _portfolio(panels.positions_panel))
 heatmap = _panel_view("heatmap", _portfolio(panels.heatmap_panel))
-pnl = _panel_view("pnl", lambda request: panels.pnl_panel())
+pnl = _panel_view("pnl", _portfolio(panels.pnl_panel))
 blotter = _panel_view("blotter", lambda request: panels.blotter_panel())
 
 
@@ -114,6 +115,13 @@ async def trade(request: HttpRequest) -> HttpResponse:
     quantity = request.POST.get("quantity", "")[:40]
     side = request.POST.get("side", "")
     client_order_id = request.POST.get("client_order_id") or None
+    if not side:
+        # The form sent without a side (Enter in a box; the form's first, disabled button keeps a browser from
+        # picking Buy): a trader who meant to sell must not get a buy.
+        context = panels.trade_panel(ticker=ticker, quantity=quantity, error=CHOOSE_SIDE)
+        if not request.htmx:
+            return await sync_to_async(_page)(request, **context)
+        return _partial(request, "tradebar", context)
     try:
         fill = await write(portfolio_services.execute_trade, ticker=ticker, side=side, quantity=quantity,
                            client_order_id=client_order_id)

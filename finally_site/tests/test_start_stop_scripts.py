@@ -138,6 +138,18 @@ def test_stop_keeps_the_volume_and_is_idempotent(docker):
     assert verbs(docker.calls()) == ["rm", "run"]
 
 
+def test_stop_says_so_in_one_line_when_docker_is_not_running(docker):
+    # The engine is down: every call the client makes fails with its own error on stderr.
+    fake = docker.root.parent / "bin" / "docker"
+    fake.write_text('#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2\nexit 1\n')
+    result = docker.run("stop_mac.sh")
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Docker is installed but not running: start Docker Desktop, then run this again to stop FinAlly."
+    )
+    assert "Cannot connect" not in result.stdout + result.stderr and "not running." not in result.stdout
+
+
 def test_without_docker_start_says_what_to_install():
     if shutil.which("docker", path="/usr/bin:/bin"):
         pytest.skip("a real docker is installed here")

@@ -99,6 +99,13 @@ REJECTIONS = [
     pytest.param([], ("buy", float("inf")), InvalidOrder, "must be a number", id="infinity"),
     pytest.param([], ("buy", 1e308), InvalidOrder, "at most", id="huge"),
     pytest.param([], ("buy", True), InvalidOrder, "must be a number", id="bool"),
+    # Typed text (the trade bar's form) is a plain decimal; Decimal() alone reads all of these as numbers.
+    pytest.param([], ("buy", "1e1"), InvalidOrder, "written plainly", id="text with exponent"),
+    pytest.param([], ("buy", "1E1"), InvalidOrder, "written plainly", id="text with upper-case exponent"),
+    pytest.param([], ("buy", "+5"), InvalidOrder, "written plainly", id="text with sign"),
+    pytest.param([], ("buy", "1_0"), InvalidOrder, "written plainly", id="text with underscore"),
+    pytest.param([], ("buy", "\u0661\u0660"), InvalidOrder, "written plainly", id="non-ASCII digits"),
+    pytest.param([], ("buy", "Infinity"), InvalidOrder, "written plainly", id="text infinity"),
     pytest.param([], ("hold", 1), InvalidOrder, "'buy' or 'sell'", id="bad side"),
     pytest.param([], ("BUY", 1), InvalidOrder, "'buy' or 'sell'", id="upper-case side"),
 ]
@@ -370,3 +377,10 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
         connection.close()
     assert not errors, errors
     assert not stale, stale
+
+
+@pytest.mark.parametrize("text, expected", [("10", D("10")), (" 2.5 ", D("2.5")), (".5", D("0.5")), ("3.", D("3"))])
+def test_a_typed_quantity_in_plain_decimals_fills(publish, text, expected):
+    publish({"AAPL": 100})
+    fill = services.execute_trade(ticker="AAPL", side="buy", quantity=text)
+    assert fill.quantity == expected

@@ -22,7 +22,7 @@
 
   // --- formatting (the same as core/formatting.py) ----------------------------------------------
   function cents(v) { return Math.round(v * 100) / 100; }
-  function money(v) { return (v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
+  function money(v) { v = cents(v); return (v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
   function signedMoney(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
   function signedPercent(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + Math.abs(v).toFixed(2) + "%"; }
   function price(v) { return Math.abs(v) >= 1 ? v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : v.toFixed(4); }
@@ -75,6 +75,7 @@
     });
     if (out.length === 1) out.unshift("0," + out[0].split(",")[1]);
     poly.setAttribute("points", out.join(" "));
+    svg.dataset.last = pts[pts.length - 1][1].toFixed(6);
     return { lo: lo, hi: hi };
   }
 
@@ -137,7 +138,7 @@
         }
       });
     });
-    updatePortfolio();
+    updatePortfolio(at);
   }
 
   // Portfolio numbers from the streamed prices and the rendered quantities and costs (data-*).
@@ -155,7 +156,7 @@
     return { value: cents(qty * p), priced: true };
   }
 
-  function updatePortfolio() {
+  function updatePortfolio(at) {
     var summary = document.getElementById("summary");
     if (!summary) return;
     var invested = 0, unrealized = 0;
@@ -171,8 +172,10 @@
       if (pnlEl) { pnlEl.textContent = signedMoney(pnl); setTone(pnlEl, pnl); }
       if (pctEl) { pctEl.textContent = signedPercent(pct); setTone(pctEl, pct); }
     });
+    var totalValue = cents(Number(summary.dataset.cash) + invested);
     var total = summary.querySelector("[data-total]");
-    if (total) total.textContent = money(Number(summary.dataset.cash) + invested);
+    if (total) total.textContent = money(totalValue);
+    updatePnl(totalValue, at);
     var unrl = summary.querySelector("[data-unrealized]");
     if (unrl) { unrl.textContent = signedMoney(unrealized); setTone(unrl, unrealized); }
     document.querySelectorAll("#heatmap [data-tile]").forEach(function (tile) {
@@ -184,6 +187,30 @@
       var label = tile.querySelector("[data-tile-pct]");
       if (label) label.textContent = signedPercent(pct);
     });
+  }
+
+  // The P&L panel ends at the value now: its figure, its change and its line's last point are the header's total.
+  function updatePnl(totalValue, at) {
+    var panel = document.getElementById("pnl");
+    if (!panel) return;
+    var last = panel.querySelector("[data-pnl-last]");
+    if (last) last.textContent = money(totalValue);
+    var change = panel.querySelector("[data-pnl-change]");
+    if (change && change.dataset.first !== "") {
+      var delta = totalValue - Number(change.dataset.first);
+      change.textContent = signedMoney(delta);
+      setTone(change, delta);
+    }
+    var svg = panel.querySelector("svg.pnl");
+    if (!svg) return;
+    var pts = readLine(svg).pts;
+    if (!pts.length) return;
+    var end = pts[pts.length - 1];
+    pts[pts.length - 1] = [at && at > end[0] ? at : end[0], totalValue];
+    var range = drawLine(svg, pts);
+    var hiEl = panel.querySelector("[data-axis-hi]"), loEl = panel.querySelector("[data-axis-lo]");
+    if (range && hiEl) hiEl.textContent = money(range.hi);
+    if (range && loEl) loEl.textContent = money(range.lo);
   }
 
   // --- the connection dot: green live, yellow reconnecting, stale or not live by nature, red disconnected -
@@ -238,19 +265,67 @@
   // A panel re-rendered by the server (after a trade, on its timer) gets the latest streamed prices at once.
   body.addEventListener("htmx:afterSettle", function (e) {
     var id = e.target && e.target.id;
-    if (id === "positions" || id === "heatmap" || id === "summary") updatePortfolio();
+    if (id === "positions" || id === "heatmap" || id === "summary" || id === "pnl") updatePortfolio();
+    if (id === "watchlist") followWatchlist();
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
+  var SELECTED_KEY = "finally.ticker";
+  // In simulator mode, the symbols it knows; a ticker typed into the trade bar that it does not is marked.
+  var seeded = body.dataset.seeded ? body.dataset.seeded.split(" ") : null;
+
+  function markTradeTicker() {
+    var input = document.getElementById("trade-ticker");
+    var mark = document.querySelector("[data-trade-invented]");
+    if (!input || !mark || !seeded) return;
+    var ticker = input.value.trim().toUpperCase();
+    mark.hidden = !ticker || seeded.indexOf(ticker) >= 0;
+  }
+
   function select(ticker) {
     var input = document.getElementById("trade-ticker");
     if (input) input.value = ticker;
+    markTradeTicker();
     document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
       var on = row.dataset.row === ticker;
       row.classList.toggle("selected", on);
       if (on) row.setAttribute("aria-selected", "true"); else row.removeAttribute("aria-selected");
     });
+    try { if (ticker) localStorage.setItem(SELECTED_KEY, ticker); } catch (err) { /* storage disabled */ }
   }
+
+  function watched(ticker) {
+    return !!ticker && !!document.querySelector('#watchlist tr[data-row="' + CSS.escape(ticker) + '"]');
+  }
+
+  // Chart a ticker (or none), as a click on its row does.
+  function chartTicker(ticker) {
+    var chart = document.getElementById("chart");
+    if (!chart || !window.htmx) return;
+    htmx.ajax("GET", chart.dataset.url + "?ticker=" + encodeURIComponent(ticker || ""),
+              { target: "#chart", swap: "outerHTML" });
+    select(ticker || "");
+  }
+
+  // The watchlist changed (from any door: its form, the command line, the assistant): a charted ticker that is no
+  // longer on it gives the chart and the trade bar to the first one left; an empty chart takes the first one added.
+  function followWatchlist() {
+    var chart = document.getElementById("chart");
+    if (!chart) return;
+    var charted = chart.dataset.ticker;
+    if (watched(charted)) return;
+    var first = document.querySelector("#watchlist tr[data-row]");
+    if (!first && !charted) return;
+    chartTicker(first ? first.dataset.row : "");
+  }
+
+  // The selected ticker survives a reload, if it is still on the watchlist (after htmx has set up the page).
+  document.addEventListener("DOMContentLoaded", function () {
+    var chart = document.getElementById("chart");
+    var stored = null;
+    try { stored = localStorage.getItem(SELECTED_KEY); } catch (err) { /* storage disabled */ }
+    if (chart && stored && stored !== chart.dataset.ticker && watched(stored)) chartTicker(stored);
+  });
   body.addEventListener("click", function (e) {
     var target = e.target;
     var button = target.closest("[data-select]");
@@ -260,6 +335,31 @@
       var sym = row.querySelector("[data-select]");
       if (sym) sym.click();
     }
+  });
+
+  // --- the trade bar: the side is always a click. Enter in a box does not submit (the form's default button is
+  // disabled); it says what to do instead. ---
+  function tradeHint() {
+    var form = document.querySelector("#tradebar form");
+    if (!form) return;
+    var old = document.getElementById("trade-msg");
+    if (old) old.remove();
+    var hint = document.createElement("p");
+    hint.id = "trade-msg";
+    hint.className = "form-hint";
+    hint.setAttribute("role", "alert");
+    hint.textContent = "Choose Buy or Sell: Enter does not pick a side.";
+    form.appendChild(hint);
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.isComposing) return;
+    var t = e.target;
+    if (!t || t.tagName !== "INPUT" || !t.closest("#tradebar form")) return;
+    e.preventDefault();
+    tradeHint();
+  });
+  body.addEventListener("input", function (e) {
+    if (e.target && e.target.id === "trade-ticker") markTradeTicker();
   });
 
   // --- a refused order's message in the trade bar is about that order: once another order has filled (from the

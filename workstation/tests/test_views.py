@@ -75,6 +75,7 @@ class TestPage:
         assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", html))
         assert " hx-on" not in html
         assert '"allowEval":false' in html and '"includeIndicatorStyles":false' in html
+        assert '"attributesToSettle":["class","width","height"]' in html  # never a style attribute copied over
 
     def test_static_files_have_hashed_names(self, client):
         html = client.get("/").content.decode()
@@ -159,6 +160,47 @@ class TestPanels:
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
 
 
+    def test_the_pnl_figure_and_last_point_are_the_live_total(self, client, publish):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})  # a snapshot at $10,000.00
+        publish({"AAPL": 200.0, "MSFT": 419.0, "NVDA": 800.0})  # AAPL up $7.75: the total is now $10,077.50
+        for html in (client.get("/").content.decode(), client.get("/panels/pnl", headers=HX).content.decode()):
+            pnl = re.search(r'<section id="pnl".*?</section>', html, re.S).group(0)
+            assert re.search(r"data-pnl-last[^>]*>\$10,077\.50<", pnl)
+            assert re.search(r'data-pnl-change[^>]*>\+\$77\.50<', pnl)
+            assert 'data-last="10077.500000"' in pnl  # the line ends at the value now
+        summary = client.get("/").content.decode()
+        assert re.search(r"data-total>\$10,077\.50<", summary)
+
+
+class TestSimulatedPrices:
+    INVENTED = "Not one of the simulator's symbols"
+
+    def test_the_header_says_prices_are_simulated_and_an_invented_ticker_is_marked(self, client, settings):
+        settings.MASSIVE_API_KEY = ""
+        post(client, "/watchlist/add", {"ticker": "ZZZZZZ"})
+        html = client.get("/?ticker=ZZZZZZ").content.decode()
+        assert html.count('id="simulated"') == 1 and "Simulated prices" in html
+        row = re.search(r'<tr data-row="ZZZZZZ".*?</tr>', html, re.S).group(0)
+        assert "data-invented" in row and self.INVENTED in row
+        aapl = re.search(r'<tr data-row="AAPL".*?</tr>', html, re.S).group(0)
+        assert "data-invented" not in aapl
+        chart = re.search(r'<section id="chart".*?</section>', html, re.S).group(0)
+        assert "invented price" in chart and self.INVENTED in chart
+        tradebar = re.search(r'<section id="tradebar".*?</section>', html, re.S).group(0)
+        mark = re.search(r"<abbr[^>]*data-trade-invented[^>]*>", tradebar).group(0)
+        assert " hidden" not in mark  # shown: the trade bar's ticker is ZZZZZZ
+        assert re.search(r'data-seeded="([A-Z ]+)"', html).group(1).split()[:2] == ["AAPL", "GOOGL"]
+        aapl_chart = client.get("/panels/chart?ticker=AAPL", headers=HX).content.decode()
+        assert "data-invented" not in aapl_chart
+
+    def test_with_massive_nothing_is_called_simulated(self, client, settings):
+        settings.MASSIVE_API_KEY = "test-key"
+        WatchlistEntry.objects.create(user_id="default", ticker="ZZZZZZ")
+        html = client.get("/?ticker=ZZZZZZ").content.decode()
+        assert 'id="simulated"' not in html and "data-seeded" not in html
+        assert "data-invented" not in html and self.INVENTED not in html
+
+
 class TestTradeBar:
     def test_fill_triggers_portfolio_changed(self, client):
         response = post(client, "/trade", {"ticker": "aapl", "quantity": "10", "side": "buy"})
@@ -199,6 +241,9 @@ class TestTradeBar:
             ({"ticker": "AAPL", "quantity": "-1", "side": "buy"}, "greater than zero"),
             ({"ticker": "AAPL", "quantity": "nan", "side": "buy"}, "must be a number"),
             ({"ticker": "AAPL", "quantity": "", "side": "buy"}, "must be a number"),
+            ({"ticker": "AAPL", "quantity": "1e3", "side": "buy"}, "written plainly"),
+            ({"ticker": "AAPL", "quantity": "1", "side": ""}, "Choose Buy or Sell"),
+            ({"ticker": "AAPL", "quantity": "1"}, "Choose Buy or Sell"),
             ({"ticker": "AAPL", "quantity": "1", "side": "short"}, "Side must be"),
             ({"ticker": "ZZZZ", "quantity": "1", "side": "buy"}, "no price for ZZZZ"),
             ({"ticker": "<b>x</b>", "quantity": "1", "side": "buy"}, "is not a ticker"),
@@ -214,6 +259,14 @@ class TestTradeBar:
         assert 'class="form-error" role="alert"' in html and message in html
         assert "<b>x</b>" not in html  # escaped
         assert state() == before
+
+    def test_enter_in_a_box_cannot_pick_a_side(self, client):
+        # Enter submits a form through its default button, its first submit button: a disabled one that sends no
+        # side, so the trader's Buy or Sell is always a click.
+        html = client.get("/").content.decode()
+        form = re.search(r'<form class="trade-form".*?</form>', html, re.S).group(0)
+        first = re.search(r'<button type="submit"[^>]*>', form).group(0)
+        assert "disabled" in first and "name=" not in first
 
     def test_the_form_keeps_what_was_typed_after_an_error(self, client):
         html = post(client, "/trade", {"ticker": "AAPL", "quantity": "5", "side": "sell"}).content.decode()
@@ -283,6 +336,17 @@ class TestWatchlist:
     def test_remove_accepts_delete(self, client):
         assert client.delete("/watchlist/NFLX/remove", headers=HX).status_code == 200
         assert not WatchlistEntry.objects.filter(ticker="NFLX").exists()
+
+    def test_the_ticker_boxes_take_what_the_check_allows(self, client):
+        from market.tickers import MAX_TICKER_LENGTH
+
+        for html in (client.get("/").content.decode(),
+                     post(client, "/watchlist/add", {"ticker": "A" * 40}).content.decode(),
+                     post(client, "/trade", {"ticker": "AAPL", "quantity": "9", "side": "sell"}).content.decode()):
+            boxes = re.findall(r'<input id="(watchlist-ticker|trade-ticker)"[^>]*>', html)
+            assert boxes
+            for box in re.findall(r'<input id="(?:watchlist-ticker|trade-ticker)"[^>]*>', html):
+                assert f'maxlength="{MAX_TICKER_LENGTH}"' in box, box
 
     def test_the_selected_row_survives_a_refresh(self, client):
         html = client.get("/panels/watchlist?selected=MSFT", headers=HX).content.decode()
