@@ -228,6 +228,12 @@ LLM_TIMEOUT_SECONDS = env_number("LLM_TIMEOUT_SECONDS", 30.0, minimum=1)
 # No JSON request of ours is anywhere near this; larger bodies get a 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
+# --- The API's contract (issue 19, item 8) -------------------------------------------------------
+
+# A passing condition (no live prices yet, prices delayed, the database or price store restarting) answers 503
+# with this Retry-After, in whole seconds: a few ticks of the worker.
+API_RETRY_AFTER_SECONDS = int(env_number("API_RETRY_AFTER_SECONDS", 2, minimum=1, maximum=3600, kind=int))
+
 # --- i18n, static ------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
