@@ -89,7 +89,7 @@ def history(request, filters: Query[HistoryQuery]):
 
 @trades_router.get(
     "",
-    response={200: TradesPageOut, 422: ErrorOut},
+    response={200: TradesPageOut, 404: ErrorOut, 422: ErrorOut},
     summary="The trades, newest first, a page at a time (the blotter); filter by ticker and side",
 )
 def trades(request, filters: Query[TradesQuery]):
@@ -101,5 +101,5 @@ def trades(request, filters: Query[TradesQuery]):
             before=filters.before,
         )
     except selectors.NoSuchTrade as exc:
-        return Status(422, {"error": str(exc)})
+        return Status(404, {"error": str(exc)})
     return TradesPageOut(trades=[TradeRecordOut.model_validate(t) for t in rows], next_before=next_before)

@@ -475,12 +475,17 @@ class TestTrades:
     @pytest.mark.parametrize(
         "query",
         [{"limit": 0}, {"limit": 501}, {"limit": "x"}, {"side": "hold"}, {"ticker": "<b>"}, {"ticker": "A" * 40},
-         {"before": "00000000-0000-7000-8000-000000000000"}, {"before": "x y"}],
+         {"before": "x y"}],
     )
     def test_bad_parameters_are_422(self, client, query):
         response = client.get("/api/trades", query)
         assert response.status_code == 422
         assert response.json()["error"]
+
+    def test_a_cursor_naming_no_trade_is_404(self, client):
+        response = client.get("/api/trades", {"before": "00000000-0000-7000-8000-000000000000"})
+        assert response.status_code == 404
+        assert "no trade" in response.json()["error"]
 
 
 @pytest.mark.parametrize("value", ["0.5", "1700000000", "-1", "1e9", "now", "2026-04-10T12:00:00+01"])
