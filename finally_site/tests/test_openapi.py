@@ -151,3 +151,15 @@ def test_stream_events_match_their_documented_schema(client, schema, publish, pr
     for event in events:
         jsonschema.validate(event, documented["schema"])
         assert set(event) == set(documented["schema"]["required"])
+
+
+def test_health_down_says_when_to_ask_again(client, monkeypatch):
+    from market.store import SQLitePriceStore, StoreUnavailable
+
+    def away(self):
+        raise StoreUnavailable("restarting")
+
+    monkeypatch.setattr(SQLitePriceStore, "status", away)
+    response = client.get("/api/health")
+    assert response.status_code == 503 and response.json()["status"] == "down"
+    assert int(response["Retry-After"]) >= 1

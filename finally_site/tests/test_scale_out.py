@@ -245,7 +245,8 @@ def test_database_restart_costs_no_request_once_it_is_back(cluster):
         code, body = cluster.health("web")
         assert code == 503 and body["database"] is False and body["status"] == "down"
         down = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
-        assert down.status_code == 503 and "unavailable" in down.json()["error"]
+        assert down.status_code == 503 and "unavailable" in down.json()["error"] and down.headers["Retry-After"]
+        assert httpx.get(cluster.url("web") + "/api/health", timeout=30).headers["Retry-After"]
         time.sleep(8)  # long enough for the pool's reconnection attempts to back off to long delays
     finally:
         cluster.postgres.start()
