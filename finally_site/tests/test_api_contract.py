@@ -1,7 +1,9 @@
-"""The whole OpenAPI document against a real server: schemathesis with every check on, a fixed seed.
+"""The whole OpenAPI document against a real server: schemathesis with every check on, deterministic cases.
 
-Run through schemathesis' own runner (every phase: examples, coverage, fuzzing, stateful), as an outside fuzzer
-would run it; its pytest loader (`from_fixture`) does not work on pytest 9.
+Run through schemathesis' own runner (every phase: examples, coverage, fuzzing), as an outside fuzzer runs it,
+against a stack of real processes. Its pytest loader (`schemathesis.pytest.from_fixture`) fails on pytest 9
+(it sets `Function._nodeid`, which pytest 9 no longer has). `--generation-deterministic` is schemathesis' fixed
+seed: the same cases every run, so a failure here reproduces.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from conftest import make_stack
 
 pytestmark = pytest.mark.e2e
 
-# Cases per operation; the run takes about a minute on a 2-core machine.
+# At most this many cases per operation (2,119 in all for 10 operations): about 80 s on a 2-core machine.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
@@ -43,7 +45,7 @@ def test_every_operation_keeps_the_documented_contract(fuzzed_stack, tmp_path):
             "--max-examples", str(EXAMPLES),
             "--generation-deterministic",
             "--workers", "1",
-            # The stream never ends; its events are held to the document in market/tests/test_sse.py.
+            # The stream never ends; its events are held to the document in finally_site/tests/test_openapi.py.
             "--exclude-path", "/api/stream/prices",
             "--request-timeout", "10",
             "--no-color",
@@ -52,7 +54,9 @@ def test_every_operation_keeps_the_documented_contract(fuzzed_stack, tmp_path):
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     print(result.stdout[-2500:])  # the run's summary, shown with -rP
-    assert result.returncode == 0, f"schemathesis {schemathesis.__version__}:\n{result.stdout[-20000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"schemathesis {schemathesis.__version__}:\n{result.stdout[-20000:]}\n{result.stderr[-3000:]}"
+    )
 
 
 def test_the_books_are_exact_after_the_run(fuzzed_stack):
