@@ -55,7 +55,8 @@ class FinAllyAPI(NinjaAPI):
         document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for operations in document["paths"].values():
             for operation in operations.values():
-                responses = operation["responses"]
+                # ninja keys its own responses by int; JSON has only strings, so one key per status here.
+                responses = operation["responses"] = {str(status): r for status, r in operation["responses"].items()}
                 extra = {}
                 if "requestBody" in operation:
                     extra.update(BODY_RESPONSES)

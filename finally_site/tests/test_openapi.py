@@ -103,6 +103,19 @@ def test_every_status_the_api_machinery_sends_is_documented(schema):
     assert {"201", "400", "409", "413", "415", "422", "503"} <= set(schema["paths"]["/api/watchlist"]["post"]["responses"])
 
 
+def test_no_status_is_documented_twice(client):
+    """ninja keys responses by int, the document's additions by text: as JSON both would be "503", and a reader
+    keeps only the last (the health's own 503 body would be lost)."""
+    import json
+
+    def no_duplicates(pairs):
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+
+    json.loads(client.get("/api/openapi.json").content, object_pairs_hook=no_duplicates)
+
+
 def test_tickers_and_messages_carry_the_servers_limits(schema):
     import re
 
