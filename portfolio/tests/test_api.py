@@ -207,7 +207,8 @@ class TestStaleFeed:
         response = trade(client, OK)
         assert response.status_code == 503
         assert response["Retry-After"] == "2"
-        assert "Prices are delayed 42 s" in response.json()["error"]
+        # 42 s, or 43 on a loaded machine (the age is measured when the order runs)
+        assert re.match(r"Prices are delayed 4[23] s", response.json()["error"])
         assert "resume" in response.json()["error"]
         assert state() == before
         publish({"AAPL": 191.5})
