@@ -181,9 +181,11 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
                 raise PriceNotYet(f"There is no price for {ticker} yet: try again in a moment.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
         price = Decimal(str(quote.price))
-        if not price > 0:
-            # No trade can be recorded at it (trade_price_positive), and no position valued by it.
-            raise PriceNotYet(f"There is no valid price for {ticker} at the moment (quoted {price}): try again shortly.")
+        if not price.is_finite() or price <= 0:
+            # The store keeps no such price (market.store.storable_price); should one get there all the same, it
+            # is refused here, before a write, not by the trade table's CHECK as a database error.
+            raise NoPrice(f"There is no usable price for {ticker} (the last one is ${quote.price:g}): it cannot be "
+                          "traded until its source prices it again.")
         amount = quantity * price
         holding = holdings.get(ticker)
         now = timezone.now()

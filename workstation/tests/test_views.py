@@ -462,14 +462,16 @@ class TestNoDatabaseErrorReachesThePage:
     ]
 
     @pytest.mark.parametrize(("url", "data", "panel"), DOORS)
-    def test_a_zero_quote(self, client, publish, url, data, panel):
+    def test_a_zero_quote(self, client, price_store, url, data, panel):
+        from portfolio.tests.test_api import store_a_zero_quote
+
         post(client, "/trade", {"ticker": "AAPL", "quantity": "3", "side": "buy"})
-        publish({"AAPL": 0.0, "MSFT": 419.0, "NVDA": 800.0})  # a price the worker should never have stored
+        store_a_zero_quote(price_store, "AAPL")
         before = state()
         response = post(client, url, data)
         assert response.status_code == 200 and "HX-Trigger" not in response
         html = response.content.decode()
-        assert root_id(html) == panel and "no valid price for AAPL" in html and 'class="form-error"' in html
+        assert root_id(html) == panel and "no usable price for AAPL" in html and 'class="form-error"' in html
         assert state() == before
 
     @pytest.mark.parametrize(("url", "data", "panel"), DOORS)
