@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
+from assistant.schema import MAX_MESSAGE_CHARS
+
+# What services.clean_message accepts, so that the document and the server say the same: at least one character
+# that str.strip() keeps (the blanks below are exactly those it removes), no NUL, at most MAX_MESSAGE_CHARS.
+# Written out rather than as \s, whose meaning differs between Python, JSON Schema (ECMA 262) and pydantic's regex.
+_BLANKS = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+MESSAGE_PATTERN = f"^[^\x00]*[^\x00{_BLANKS}][^\x00]*$"
+MessageText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        pattern=MESSAGE_PATTERN,
+        description=f"At most {MAX_MESSAGE_CHARS:,} characters, not only blanks.",
+        examples=["How concentrated is my portfolio?"],
+    ),
+]
+
 
 class ChatIn(Schema):
-    message: str = Field(examples=["How concentrated is my portfolio?"])
+    message: MessageText
     client_message_id: str | None = Field(
         None,
         min_length=1,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 
 import pydantic
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
@@ -22,9 +23,53 @@ from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching, WatchlistFull
 from market.store import StoreUnavailable
 from portfolio.api import router as portfolio_router
-from portfolio.exceptions import OrderIdReused, TradeRejected
+from portfolio.api import trades_router
+from portfolio.exceptions import OrderIdReused, OrderNotRecorded, PriceNotYet, TradeRejected
 
-api = NinjaAPI(
+ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again (an order with the same "
+        "client_order_id).",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# What the API's own machinery answers, whatever the operation (the handlers below): documented on every
+# operation it applies to, so the document lists every status the server can send.
+BODY_RESPONSES = {
+    "400": "The body is not valid JSON (or holds a number or nesting too deep to read).",
+    "413": "The body is larger than the server accepts.",
+    "415": "The body is not sent as Content-Type: application/json.",
+    "422": "The body does not match the request schema; the message names the field.",
+}
+PARAMETER_RESPONSE = ("422", "A path or query parameter does not match its schema; the message names it.")
+UNAVAILABLE = (
+    "A passing condition, nothing was done: no live prices yet, prices delayed, or the database or the price "
+    "store briefly unavailable. Send the same request again after Retry-After seconds."
+)
+
+
+class FinAllyAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                # ninja keys its own responses by int; JSON has only strings, so one key per status here.
+                responses = operation["responses"] = {str(status): r for status, r in operation["responses"].items()}
+                extra = {}
+                if "requestBody" in operation:
+                    extra.update(BODY_RESPONSES)
+                if operation.get("parameters"):
+                    extra.setdefault(*PARAMETER_RESPONSE)
+                for status, description in extra.items():
+                    responses.setdefault(status, {"description": description, "content": ERROR_BODY})
+                unavailable = responses.setdefault("503", {"description": UNAVAILABLE, "content": ERROR_BODY})
+                unavailable.setdefault("headers", {}).update(RETRY_AFTER)
+        return document
+
+
+api = FinAllyAPI(
     title="FinAlly API",
     version="1.0.0",
     description="Live prices, the watchlist, a simulated portfolio with market orders, and the assistant.",
@@ -33,11 +78,20 @@ api = NinjaAPI(
 )
 api.add_router("", market_router)
 api.add_router("/portfolio", portfolio_router)
+api.add_router("/trades", trades_router)
 api.add_router("/chat", assistant_router)
 
 
 def error(request, message: str, status: int):
     return api.create_response(request, {"error": message}, status=status)
+
+
+def unavailable(request, message: str):
+    """A passing condition, not a verdict on the request: 503 with Retry-After, so a client retries (an order with
+    the same client_order_id) instead of dropping it as it would a 4xx."""
+    response = error(request, message, 503)
+    response["Retry-After"] = str(settings.API_RETRY_AFTER_SECONDS)
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -91,7 +145,9 @@ def on_market_error(request, exc: MarketError):
 
 @api.exception_handler(TradeRejected)
 def on_trade_rejected(request, exc: TradeRejected):
-    return error(request, str(exc), 409 if isinstance(exc, OrderIdReused) else 400)
+    if isinstance(exc, PriceNotYet):  # no live prices yet, prices delayed: the same order may fill in a moment
+        return unavailable(request, str(exc))
+    return error(request, str(exc), 409 if isinstance(exc, (OrderIdReused, OrderNotRecorded)) else 400)
 
 
 @api.exception_handler(StoreUnavailable)
@@ -102,7 +158,16 @@ def on_unavailable(request, exc):
     # client_order_id for an order) once /api/health answers 200 again.
     if not isinstance(exc, StoreUnavailable):
         discard_broken_connections()
-    return error(request, "The service is briefly unavailable (database or price store); try again shortly.", 503)
+    return unavailable(request, "The service is briefly unavailable (database or price store); try again shortly.")
+
+
+@api.exception_handler(IntegrityError)
+@api.exception_handler(DataError)
+def on_refused_by_the_database(request, exc):
+    # A write a service did not foresee the database refusing (the trade engine maps its own): it was rolled
+    # back with its transaction, and it is this request the database refused, not the server that failed.
+    return error(request, "The database refused the change (a constraint or a value out of range); nothing was "
+                 "changed.", 409 if isinstance(exc, IntegrityError) else 422)
 
 
 def served_plain(view):

@@ -4,6 +4,8 @@ Django makes some responses before a view runs (unknown path, wrong method, a Ho
 under /api/ they become `{"error": ...}` like every other API error.
 """
 
+import functools
+import re
 from http import HTTPStatus
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -83,7 +85,24 @@ def _cross_site_form_risk(request) -> bool:
         request.method == "POST"
         and request.path_info.startswith(API_PREFIX)
         and request.content_type != "application/json"
+        and not _routes_without_post().fullmatch(request.path_info)
     )
+
+
+@functools.cache
+def _routes_without_post() -> re.Pattern:
+    """The API paths no POST is served on: a POST there is answered 405 (with Allow) by the router and reaches no
+    view, so it is left to the router rather than refused as a form (a 415 would tell a client the wrong thing).
+    Every other path under /api/, known or not, is guarded."""
+    from finally_site.api import api
+
+    paths = []
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            if not any("POST" in operation.methods for operation in path_view.operations):
+                full = API_PREFIX + "/".join(p.strip("/") for p in (prefix, path) if p.strip("/"))
+                paths.append(re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(full)))
+    return re.compile("|".join(paths) or "(?!)")
 
 
 @_async_capable

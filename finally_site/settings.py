@@ -242,6 +242,12 @@ MAX_REQUEST_HEADER_BYTES = env_number("MAX_REQUEST_HEADER_BYTES", 32 * 1024, min
 # Open price streams (both formats) per web process; past it a new one gets a 503 with Retry-After (market/sse.py).
 MAX_STREAMS_PER_PROCESS = env_number("MAX_STREAMS_PER_PROCESS", 5000, minimum=1, maximum=10**6, kind=int)
 
+# --- The API's contract (issue 19, item 8) -------------------------------------------------------
+
+# A passing condition (no live prices yet, prices delayed, the database or price store restarting) answers 503
+# with this Retry-After, in whole seconds: a few ticks of the worker.
+API_RETRY_AFTER_SECONDS = int(env_number("API_RETRY_AFTER_SECONDS", 2, minimum=1, maximum=3600, kind=int))
+
 # --- i18n, static ------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

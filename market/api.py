@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import DatabaseError, connection
+from django.http import HttpResponse
 from ninja import Router, Status
 
 from core.db import discard_broken_connections
 from finally_site.api_errors import ErrorOut
 from market import selectors, services
-from market.schemas import FeedOut, HealthOut, QuoteOut, WatchlistAddIn
+from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
 from market.sse import JSON_FORMAT, get_hub, priced_now, sse_response, stream_frames
 from market.store import FeedStatus, StoreUnavailable, get_store, iso_utc
 
@@ -32,7 +34,7 @@ def _database_answers() -> bool:
     response={200: HealthOut, 503: HealthOut},
     summary="Liveness, and whether prices are fresh; 503 when the database or the price store is unreachable",
 )
-def health(request):
+def health(request, response: HttpResponse):
     database = _database_answers()
     store = get_store()
     try:
@@ -59,7 +61,10 @@ def health(request):
             notice=status.notice,
         ),
     )
-    return Status(200 if database and reachable else 503, body)
+    if not (database and reachable):
+        response["Retry-After"] = str(settings.API_RETRY_AFTER_SECONDS)
+        return Status(503, body)
+    return Status(200, body)
 
 
 @router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")
@@ -83,7 +88,7 @@ def watchlist_add(request, payload: WatchlistAddIn):
     response={204: None, 400: ErrorOut, 404: ErrorOut},
     summary="Remove a ticker; a held ticker stays priced until its position is closed",
 )
-def watchlist_remove(request, ticker: str):
+def watchlist_remove(request, ticker: TickerText):
     services.remove_ticker(ticker=ticker)
     return Status(204, None)
 
@@ -95,7 +100,7 @@ def watchlist_remove(request, ticker: str):
         "responses": {
             200: {
                 "description": "An endless text/event-stream; each event's data is a quote object.",
-                "content": {"text/event-stream": {"schema": QuoteOut.model_json_schema()}},
+                "content": {"text/event-stream": {"schema": StreamQuoteOut.model_json_schema()}},
             },
             503: {
                 "description": "This web process has MAX_STREAMS_PER_PROCESS streams open; retry after Retry-After.",

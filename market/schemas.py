@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
 from market.store import Quote
+from market.tickers import MAX_TICKER_LENGTH
+
+# A ticker as the API takes it: what normalize_ticker accepts (any case, ASCII blanks around it), and the schema
+# itself refuses anything else (422), so that the document and the server say the same.
+_BLANKS = r"[ \t\n\r\x0b\x0c]*"
+TICKER_PATTERN = rf"^{_BLANKS}[A-Za-z0-9][A-Za-z0-9.\-]{{0,{MAX_TICKER_LENGTH - 1}}}{_BLANKS}$"
+TICKER_TEXT_MAX = 32
+TickerText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=TICKER_TEXT_MAX,
+        pattern=TICKER_PATTERN,
+        description=f"A symbol such as AAPL or BRK.B: letters, digits, '.' or '-', at most {MAX_TICKER_LENGTH} "
+        "(read in upper case, blanks around it ignored).",
+        examples=["AAPL"],
+    ),
+]
 
 
 class QuoteOut(Schema):
@@ -33,8 +51,19 @@ class QuoteOut(Schema):
         return cls(**quote.as_dict(), change_percent=round(quote.change_percent, 4), status=status)
 
 
-class WatchlistAddIn(Schema):
+class StreamQuoteOut(Schema):
+    """One event of the price stream (SPEC §6): a priced ticker's quote, nothing else."""
+
     ticker: str
+    price: float
+    prev_price: float
+    open_price: float
+    direction: Literal["up", "down", "flat"]
+    timestamp: str = Field(description="When the price was observed, ISO 8601 in UTC.")
+
+
+class WatchlistAddIn(Schema):
+    ticker: TickerText
 
 
 class FeedOut(Schema):

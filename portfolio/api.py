@@ -1,4 +1,4 @@
-"""JSON API of the portfolio: valuation, market orders and value history (SPEC §6)."""
+"""JSON API of the portfolio: valuation, market orders, value history and the trades (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,20 @@ from ninja import Query, Router, Status
 from core.db import write
 from finally_site.api_errors import ErrorOut, StrictJSONParser
 from portfolio import selectors, services
-from portfolio.schemas import HistoryQuery, PortfolioOut, SnapshotOut, TradeIn, TradeOut
+from market.tickers import normalize_ticker
+from portfolio.schemas import (
+    HistoryQuery,
+    PortfolioOut,
+    SnapshotOut,
+    TradeIn,
+    TradeOut,
+    TradeRecordOut,
+    TradesPageOut,
+    TradesQuery,
+)
 
 router = Router(tags=["portfolio"])
+trades_router = Router(tags=["portfolio"])  # under /api/trades
 
 
 @router.get("", response=PortfolioOut, summary="Cash, total value and positions at live prices")
@@ -34,7 +45,8 @@ async def _fill(payload: TradeIn) -> services.Fill:
 @router.post(
     "/trade",
     response={201: TradeOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
-    summary="Market order, filled at once at the current price",
+    summary="Market order, filled at once at the current price; 503 with Retry-After while prices are not live "
+    "(send it again with the same client_order_id)",
 )
 async def trade(request, payload: TradeIn, response: HttpResponse):
     fill = await _fill(payload)
@@ -73,3 +85,21 @@ async def place_order(request: HttpRequest) -> HttpResponse:
 def history(request, filters: Query[HistoryQuery]):
     series = selectors.snapshot_series(since=filters.since, until=filters.until, max_points=filters.points)
     return [SnapshotOut(total_value=value, recorded_at=at) for value, at in series]
+
+
+@trades_router.get(
+    "",
+    response={200: TradesPageOut, 404: ErrorOut, 422: ErrorOut},
+    summary="The trades, newest first, a page at a time (the blotter); filter by ticker and side",
+)
+def trades(request, filters: Query[TradesQuery]):
+    try:
+        rows, next_before = selectors.trades_page(
+            ticker=normalize_ticker(filters.ticker) if filters.ticker is not None else None,
+            side=filters.side,
+            limit=filters.limit,
+            before=filters.before,
+        )
+    except selectors.NoSuchTrade as exc:
+        return Status(404, {"error": str(exc)})
+    return TradesPageOut(trades=[TradeRecordOut.model_validate(t) for t in rows], next_before=next_before)

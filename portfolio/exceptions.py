@@ -21,8 +21,17 @@ class InsufficientShares(TradeRejected):
     pass
 
 
-class StalePrice(NoPrice):
+class PriceNotYet(NoPrice):
+    """A passing condition: no live prices yet, or none yet for a ticker the worker is about to price. The same
+    order may succeed in a moment (the API answers 503 with Retry-After, not a final 4xx)."""
+
+
+class StalePrice(PriceNotYet):
     """The feed has not answered for a while: the last price is not one the user can see as live."""
+
+
+class OrderNotRecorded(TradeRejected):
+    """The database refused to record the order (a constraint): nothing was traded."""
 
 
 class OrderIdReused(TradeRejected):

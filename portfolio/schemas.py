@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_serializer, field_validator
 
+from market.schemas import TickerText
 from portfolio.money import MAX_QUANTITY
-from portfolio.selectors import HISTORY_MAX_POINTS
+from portfolio.selectors import HISTORY_MAX_POINTS, TRADES_MAX_LIMIT, TRADES_PAGE
 
 
 # The order's two shapes are plain pydantic models, not ninja Schemas: a Schema wraps every input in an adapter that
 # reads Django model instances, which these never see, and that wrapping was half the cost of validating them on
 # the path every order takes (bench/README.md). ninja documents and validates both exactly as before.
 class TradeIn(BaseModel):
-    ticker: str = Field(examples=["AAPL"])
+    ticker: TickerText
     # strict: "10" (a string) or true are refused rather than coerced; the engine re-checks the range.
     quantity: Annotated[float, Field(strict=True, gt=0, le=float(MAX_QUANTITY), examples=[10])]
     side: Literal["buy", "sell"]
@@ -83,14 +85,33 @@ class SnapshotOut(Schema):
     recorded_at: datetime
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+# A day of slack either side: a local time the pattern accepts (1970 to 2199), at any offset, is in range in UTC.
+EARLIEST = datetime(1969, 12, 31, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 2, tzinfo=timezone.utc)
+
+
+# A time in a query: ISO 8601 only (2026-04-10, 2026-04-10T12:00:00Z), from 1970 to 2199. Pydantic would also read
+# a number such as 0.5 as seconds since 1970; this pattern refuses it (422), and the document carries it.
+ISO_8601 = (
+    r"^(19[7-9][0-9]|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}"
+    r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+)
+TimeText = Annotated[datetime, WithJsonSchema({"type": "string", "format": "date-time", "pattern": ISO_8601})]
 
 
 class HistoryQuery(Schema):
-    since: datetime | None = Field(None, description="Only snapshots at or after this time (ISO 8601).")
-    until: datetime | None = Field(None, description="Only snapshots at or before this time (ISO 8601).")
+    since: TimeText | None = Field(None, description="Only snapshots at or after this time (ISO 8601).")
+    until: TimeText | None = Field(None, description="Only snapshots at or before this time (ISO 8601).")
     points: int = Field(HISTORY_MAX_POINTS, ge=2, le=5000, description="At most this many points.")
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def iso_8601_only(cls, value: object) -> object:
+        if value is None or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or not re.fullmatch(ISO_8601, value):
+            raise ValueError("must be a time in ISO 8601 from 1970 to 2199, such as 2026-04-10T12:00:00Z")
+        return value
 
     @field_validator("since", "until")
     @classmethod
@@ -107,3 +128,43 @@ class HistoryQuery(Schema):
         if not EARLIEST <= value <= LATEST:
             raise ValueError("must be a time between 1970 and 2200")
         return value
+
+
+class TradesQuery(Schema):
+    ticker: TickerText | None = Field(None, description="Only this ticker's trades.")
+    side: Literal["buy", "sell"] | None = Field(None, description="Only buys or only sells.")
+    limit: int = Field(TRADES_PAGE, ge=1, le=TRADES_MAX_LIMIT, description="At most this many trades.")
+    before: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9a-f-]+$",
+        description="A trade's id (the previous page's `next_before`): only trades older than it.",
+    )
+
+
+class TradeRecordOut(BaseModel):
+    """A trade of the blotter: what the order answered, without the cash balance it left then."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    ticker: str
+    side: Literal["buy", "sell"]
+    quantity: float
+    price: float
+    notional: float
+    realized_pnl: float | None
+    executed_at: datetime
+    client_order_id: str | None
+
+    @field_serializer("executed_at")
+    def _to_the_millisecond(self, at: datetime) -> DateTimeText:
+        return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TradesPageOut(BaseModel):
+    trades: list[TradeRecordOut] = Field(description="Newest first.")
+    next_before: str | None = Field(
+        description="Pass as `before` for the next, older page; null when there are no older trades."
+    )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from django.db import connection
+from django.db.models import Q
 
 from core.db import DEFAULT_USER
 from market.store import Quote, get_store
@@ -193,3 +194,40 @@ def recent_trades(*, user_id: str = DEFAULT_USER, limit: int = 50) -> list[Trade
     return [
         TradeView(t.executed_at, t.ticker, t.side, t.quantity, t.price, t.notional, t.realized_pnl) for t in rows
     ]
+
+
+TRADES_PAGE = 50
+TRADES_MAX_LIMIT = 500
+
+
+class NoSuchTrade(LookupError):
+    """A page cursor that names no trade of this user."""
+
+
+def trades_page(
+    *,
+    user_id: str = DEFAULT_USER,
+    ticker: str | None = None,
+    side: str | None = None,
+    limit: int = TRADES_PAGE,
+    before: str | None = None,
+) -> tuple[list[Trade], str | None]:
+    """The trades newest first, `limit` at a time, and the cursor of the next (older) page or None.
+
+    Keyed on (executed_at, id), both of which only grow: a trade filled between two page reads appears on no
+    page twice and moves no trade from one page to another, as an offset would.
+    """
+    trades = Trade.objects.filter(user_id=user_id)
+    if ticker is not None:
+        trades = trades.filter(ticker=ticker)
+    if side is not None:
+        trades = trades.filter(side=side)
+    if before is not None:
+        cursor = Trade.objects.filter(user_id=user_id, pk=before).values_list("executed_at", flat=True).first()
+        if cursor is None:
+            raise NoSuchTrade(f"before: there is no trade {before!r}.")
+        trades = trades.filter(Q(executed_at__lt=cursor) | Q(executed_at=cursor, pk__lt=before))
+    rows = list(trades.order_by("-executed_at", "-pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1].pk if more else None

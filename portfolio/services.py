@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from core.db import DEFAULT_USER, batchable
+from market import selectors as market_selectors
 from market import services as market_services
 from market.exceptions import InvalidTicker
 from market.store import FeedStatus, get_store
@@ -28,6 +29,8 @@ from portfolio.exceptions import (
     InvalidOrder,
     NoPrice,
     OrderIdReused,
+    OrderNotRecorded,
+    PriceNotYet,
     StalePrice,
 )
 from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
@@ -134,10 +137,24 @@ def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Dec
 
 
 @batchable  # orders waiting together share one transaction, each in its own savepoint (core.db.Writer)
-@transaction.atomic
 def execute_trade(
     *, user_id: str = DEFAULT_USER, ticker: str, side: str, quantity: object, client_order_id: str | None = None
 ) -> Fill:
+    """Fill a market order at the store's current price (see `_fill_order`); never lets a database constraint
+    reach the caller as a database error."""
+    try:
+        return _fill_order(user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id)
+    except IntegrityError as exc:
+        # A rule the checks above missed (a price that rounds to nothing, a race on a client_order_id): the
+        # order's savepoint is rolled back, so nothing was traded, and the caller hears why as a refusal of
+        # this order, not as a server failure. Only the first line: PostgreSQL's DETAIL repeats the row.
+        logger.warning("order refused by a database constraint: %s", exc)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OrderNotRecorded(f"The order could not be recorded ({reason}); nothing was traded.") from None
+
+
+@transaction.atomic
+def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, client_order_id: str | None) -> Fill:
     """Fill a market order at the store's current price, atomically with its cash, position and snapshot.
 
     On SQLite the atomic block is BEGIN IMMEDIATE: we hold the write lock from the first statement, so the
@@ -173,6 +190,9 @@ def execute_trade(
         if quote is None:
             if ticker in status.unknown:
                 raise NoPrice(f"{ticker} is not a ticker the price source knows.")
+            if ticker in holdings or ticker in market_selectors.watched_tickers(user_id=user_id):
+                # The worker prices it from its next tick: the same order can be sent again in a moment.
+                raise PriceNotYet(f"There is no price for {ticker} yet: try again in a moment.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
         if not status.quote_is_live(quote):
             # The feed is live but this ticker's source stopped sending its price (a halt, a delisting): its last

@@ -160,3 +160,23 @@ def test_a_forged_host_is_logged_in_one_line(client, caplog):
         assert client.get("/api/health", HTTP_HOST=FORGED).status_code == 400
     [record] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
     assert "Invalid HTTP_HOST header" in record.getMessage() and record.exc_info is None
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", ""])
+def test_a_form_post_is_refused_where_a_post_is_served_and_405_where_none_is(client, content_type):
+    """A POST to a path that serves no POST reaches no view: the router's 405 with Allow says so (a 415 would tell
+    the client to change its body). Every path that does serve a POST still refuses a form; none changes a thing."""
+    before = books()
+    documented = {}
+    for method, path in api_operations(client):
+        documented.setdefault(path, set()).add(method)
+    for path, methods in documented.items():
+        response = client.generic("POST", path, data="ticker=AAPL", content_type=content_type)
+        if "POST" in methods:
+            assert response.status_code == 415, path
+        else:
+            assert response.status_code == 405, (path, response.status_code)
+            assert set(response["Allow"].replace(" ", "").split(",")) == methods, path
+            assert response.json()["error"]
+    assert client.generic("POST", "/api/nowhere", data="x", content_type=content_type).status_code == 415
+    assert books() == before

@@ -23,7 +23,7 @@ def test_orders_are_refused_while_the_worker_is_paused_and_resume_after(live_sta
             time.sleep(0.2)
         trades_before = len(httpx.get(api + "/portfolio").json()["positions"])
         response = httpx.post(api + "/portfolio/trade", json=ORDER)
-        assert response.status_code == 400
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
         assert response.json()["error"].startswith("Prices are delayed")
         assert "resume" in response.json()["error"]
         portfolio = httpx.get(api + "/portfolio").json()

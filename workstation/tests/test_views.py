@@ -549,3 +549,39 @@ class TestCompression:
         first = await anext(aiter(response.streaming_content))
         assert first.startswith(b"retry: ")
         await response.streaming_content.aclose()
+
+
+class TestNoDatabaseErrorReachesThePage:
+    """Whatever the trade engine meets, the trade bar and the command line say why inline, and the books stand."""
+
+    DOORS = [
+        ("/trade", {"ticker": "AAPL", "quantity": "3", "side": "sell"}, "tradebar"),
+        ("/command", {"command": "sell 3 aapl"}, "cmdline"),
+    ]
+
+    @pytest.mark.parametrize(("url", "data", "panel"), DOORS)
+    def test_a_zero_quote(self, client, price_store, url, data, panel):
+        from portfolio.tests.test_api import store_a_zero_quote
+
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "3", "side": "buy"})
+        store_a_zero_quote(price_store, "AAPL")
+        before = state()
+        response = post(client, url, data)
+        assert response.status_code == 200 and "HX-Trigger" not in response
+        html = response.content.decode()
+        assert root_id(html) == panel and "no usable price for AAPL" in html and 'class="form-error"' in html
+        assert state() == before
+
+    @pytest.mark.parametrize(("url", "data", "panel"), DOORS)
+    def test_a_constraint_the_engine_did_not_foresee(self, client, monkeypatch, url, data, panel):
+        from portfolio import trade_sql
+
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "3", "side": "buy"})
+        set_cash = trade_sql.set_cash
+        monkeypatch.setattr(trade_sql, "set_cash", lambda cursor, user_id, cash: set_cash(cursor, user_id, -cash))
+        before = state()
+        response = post(client, url, data)
+        assert response.status_code == 200 and "HX-Trigger" not in response
+        html = response.content.decode()
+        assert root_id(html) == panel and "could not be recorded" in html and "nothing was traded" in html
+        assert state() == before
