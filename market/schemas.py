@@ -5,15 +5,34 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
+from market.exceptions import InvalidTicker
 from market.store import Quote
-from market.tickers import MAX_TICKER_LENGTH
+from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 
 # A ticker as the API takes it: what normalize_ticker accepts (any case, ASCII blanks around it), and the schema
 # itself refuses anything else (422), so that the document and the server say the same.
 _BLANKS = r"[ \t\n\r\x0b\x0c]*"
 TICKER_PATTERN = rf"^{_BLANKS}[A-Za-z0-9][A-Za-z0-9.\-]{{0,{MAX_TICKER_LENGTH - 1}}}{_BLANKS}$"
 TICKER_TEXT_MAX = 32
+
+
+def _in_the_ticker_rules_words(value: object, handler: ValidatorFunctionWrapHandler) -> str:
+    """A ticker the schema refuses is explained as the ticker rule explains it ("non-ASCII character U+0131"),
+    not by the pattern, which no trader should have to read."""
+    try:
+        return handler(value)
+    except ValidationError:
+        try:
+            normalize_ticker(value)
+        except InvalidTicker as exc:
+            raise PydanticCustomError("ticker", str(exc)) from None
+        # normalize_ticker would take it (blanks other than ASCII around it, say), but the API says no.
+        raise PydanticCustomError("ticker", "Not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B).") from None
+
+
 TickerText = Annotated[
     str,
     Field(
@@ -24,6 +43,7 @@ TickerText = Annotated[
         "(read in upper case, blanks around it ignored).",
         examples=["AAPL"],
     ),
+    WrapValidator(_in_the_ticker_rules_words),
 ]
 
 

@@ -36,26 +36,6 @@ class TradeIn(BaseModel):
 DateTimeText = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-class TradeOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # read from the engine's Fill
-
-    id: str
-    ticker: str
-    side: str
-    quantity: float
-    price: float
-    notional: float
-    realized_pnl: float | None
-    executed_at: datetime
-    cash_balance: float
-    client_order_id: str | None
-
-    @field_serializer("executed_at")
-    def _to_the_millisecond(self, at: datetime) -> DateTimeText:
-        # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
-        return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class PositionOut(Schema):
     ticker: str
     quantity: float
@@ -144,7 +124,7 @@ class TradesQuery(Schema):
 
 
 class TradeRecordOut(BaseModel):
-    """A trade of the blotter: what the order answered, without the cash balance it left then."""
+    """A trade as recorded: the blotter's row, and (with the cash it left) an order's answer."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -160,7 +140,14 @@ class TradeRecordOut(BaseModel):
 
     @field_serializer("executed_at")
     def _to_the_millisecond(self, at: datetime) -> DateTimeText:
+        # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
         return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TradeOut(TradeRecordOut):
+    """An order's answer: the trade, and the cash balance it left."""
+
+    cash_balance: float
 
 
 class TradesPageOut(BaseModel):
