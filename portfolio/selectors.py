@@ -124,8 +124,10 @@ def snapshot_series(
     # More than max_points? Found through the index by skipping max_points entries, without counting them all.
     if not by_time[max_points : max_points + 1].exists():
         return list(by_time.values_list("total_value", "recorded_at"))
-    first = by_time.values_list("recorded_at", flat=True)[0]
-    last = snapshots.order_by("-recorded_at").values_list("recorded_at", flat=True)[0]
+    first = by_time.values_list("recorded_at", flat=True).first()
+    last = snapshots.order_by("-recorded_at").values_list("recorded_at", flat=True).first()
+    if first is None or last is None or last < first:
+        return []  # a reset deleted the history between these reads (each is a statement of its own)
     sql, params = thinning_sql(user_id=user_id, first=first, last=last, slices=max_points)
     value, at = (PortfolioSnapshot._meta.get_field(name).get_col("p") for name in ("total_value", "recorded_at"))
     with connection.cursor() as cursor:

@@ -96,3 +96,20 @@ def test_each_slice_is_one_search_of_the_time_index():
         "SEARCH p USING INDEX sqlite_autoindex_portfolio_snapshots_1 (id=?)",  # the kept row, by its id
         "SEARCH s USING INDEX snapshots_user_time (user_id=? AND recorded_at>? AND recorded_at<?)",  # a slice's latest
     ]
+
+
+def test_a_reset_between_its_reads_gives_an_empty_history_not_an_error():
+    """Its reads are statements of their own: a reset that deletes the history after the first one (which found
+    more than `points` snapshots) must leave an empty series, not an IndexError (a 500)."""
+    write([T0 + timedelta(minutes=m) for m in range(50)])
+    statements = []
+
+    def reset_after_the_first(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        statements.append(sql)
+        if len(statements) == 1:
+            PortfolioSnapshot.objects.filter(user_id=USER).delete()  # (its statements pass here too: len > 1)
+        return result
+
+    with connection.execute_wrapper(reset_after_the_first):
+        assert selectors.snapshot_series(user_id=USER, max_points=10) == []
