@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/worker_tick.py [--sizes 10 100 1000 2000] [--ticks 200] [--adds 10]
 
-"Before" is main's simulator and main's SimulatorSource (`git show main:...`, loaded as modules of their own: an
+"Before" is the simulator and SimulatorSource of 7cd9b3b, the commit before issue 19 (`git show 7cd9b3b:...`, loaded as modules of their own: an
 N x N correlation matrix and its Cholesky factor, rebuilt on every change of the ticker set), "after" this
 checkout's (the market + sector factor model). Both run inside this checkout's worker: `PriceWorker.tick()` with
 the embedded SQLite price store (a temp file), so a tick is the source's step plus the store's write, as in
@@ -49,9 +49,13 @@ from market.store import SQLitePriceStore  # noqa: E402
 from market.worker import PriceWorker  # noqa: E402
 
 
+# The last commit before issue 19 replaced the simulator: a fixed point to compare with, whatever main becomes.
+BEFORE = "7cd9b3b"
+
+
 def _load_main(tmp: Path, path: str, name: str):
-    """A module as it is on main, loaded under a name of its own beside this checkout's."""
-    text = subprocess.run(["git", "show", f"main:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    """A module as it was before issue 19, loaded under a name of its own beside this checkout's."""
+    text = subprocess.run(["git", "show", f"{BEFORE}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     file = tmp / f"{name}.py"
     file.write_text(text)
     spec = importlib.util.spec_from_file_location(name, file)
@@ -62,7 +66,7 @@ def _load_main(tmp: Path, path: str, name: str):
 
 
 def load_before(tmp: Path):
-    """main's simulator, and main's SimulatorSource driving it (the code this issue replaced)."""
+    """The simulator of BEFORE, and its SimulatorSource driving it (the code issue 19 replaced)."""
     simulator = _load_main(tmp, "market/simulator.py", "simulator_main")
     sources = _load_main(tmp, "market/sources.py", "sources_main")
     sources.PriceSimulator = simulator.PriceSimulator
@@ -131,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         variants = {
-            "before (main: N x N Cholesky)": load_before(tmp),
+            "before (7cd9b3b: N x N Cholesky)": load_before(tmp),
             "after (factor model)": (after_simulator, after_sources),
         }
         print(f"cap (WATCHLIST_MAX_TICKERS) = {cap}; CPU = process time per tick, median")
