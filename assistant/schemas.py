@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from assistant.schema import MAX_MESSAGE_CHARS
 
@@ -14,6 +16,21 @@ from assistant.schema import MAX_MESSAGE_CHARS
 # Written out rather than as \s, whose meaning differs between Python, JSON Schema (ECMA 262) and pydantic's regex.
 _BLANKS = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 MESSAGE_PATTERN = f"^[^\x00]*[^\x00{_BLANKS}][^\x00]*$"
+
+
+def _in_words(value: object, handler: ValidatorFunctionWrapHandler) -> str:
+    """A message the pattern refuses is explained in words (as services.clean_message says it), not by the
+    pattern, which no one should have to read."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] != "string_pattern_mismatch":
+            raise
+        if "\x00" in value:
+            raise PydanticCustomError("message", "The message contains a NUL character, which is not text.") from None
+        raise PydanticCustomError("message", "Write a message for the assistant: it holds only blanks.") from None
+
+
 MessageText = Annotated[
     str,
     Field(
@@ -23,6 +40,7 @@ MessageText = Annotated[
         description=f"At most {MAX_MESSAGE_CHARS:,} characters, not only blanks.",
         examples=["How concentrated is my portfolio?"],
     ),
+    WrapValidator(_in_words),
 ]
 
 

@@ -6,6 +6,7 @@ Request and response schemas validate input and generate /api/openapi.json from 
 from __future__ import annotations
 
 import functools
+import logging
 
 import pydantic
 from django.conf import settings
@@ -25,6 +26,8 @@ from market.store import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.api import trades_router
 from portfolio.exceptions import OrderIdReused, OrderNotRecorded, PriceNotYet, TradeRejected
+
+request_logger = logging.getLogger("django.request")
 
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 RETRY_AFTER = {
@@ -91,6 +94,9 @@ def unavailable(request, message: str):
     the same client_order_id) instead of dropping it as it would a 4xx."""
     response = error(request, message, 503)
     response["Retry-After"] = str(settings.API_RETRY_AFTER_SECONDS)
+    # Django logs every 5xx as an ERROR; this one is expected (a restart, a delayed feed), so a warning.
+    response._has_been_logged = True
+    request_logger.warning("Service Unavailable (passing, Retry-After %s s): %s", response["Retry-After"], request.path)
     return response
 
 

@@ -127,6 +127,12 @@ class TestMockMode:
         assert response.json()["error"]
         assert ChatMessage.objects.count() == 0
 
+    @pytest.mark.parametrize("text, words", [("   \u3000 ", "holds only blanks"), ("hi \u0000 there", "NUL character")])
+    def test_a_message_the_pattern_refuses_is_explained_in_words(self, client, text, words):
+        response = client.post("/api/chat", json.dumps({"message": text}), content_type="application/json")
+        assert response.status_code == 422
+        assert words in response.json()["error"] and "pattern" not in response.json()["error"]
+
 
 def test_not_configured_says_how_and_stores_nothing(client, settings):
     settings.LLM_MOCK = False

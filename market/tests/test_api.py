@@ -122,6 +122,15 @@ class TestHostileInput:
         assert selectors.watched_tickers() == before
         assert client.get("/api/health").status_code == 200
 
+    def test_no_error_reads_as_a_pattern(self, client):
+        """The schema's ticker pattern refuses these; the answer says why in the ticker rule's words."""
+        for body in HOSTILE_ADDS:
+            response = post_json(client, "/api/watchlist", body)
+            assert "pattern" not in response.json()["error"], (body, response.json())
+        response = post_json(client, "/api/watchlist", {"ticker": "\u0131bm"})
+        assert "non-ASCII character" in response.json()["error"]
+        assert "non-ASCII character" in client.delete("/api/watchlist/%C4%B1bm").json()["error"]
+
     @pytest.mark.parametrize("ticker", HOSTILE_REMOVES)
     def test_bad_remove_is_4xx_and_changes_nothing(self, client, ticker):
         before = selectors.watched_tickers()

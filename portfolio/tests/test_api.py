@@ -421,6 +421,14 @@ class TestPassingConditionsAre503:
         assert "no live prices yet" in message
         assert state() == before
 
+    def test_logged_as_a_warning_not_an_error(self, client, settings, tmp_path, caplog):
+        """Django logs every 5xx as an ERROR; a passing 503 is expected (a restart, a delayed feed): a warning."""
+        settings.PRICE_STORE_PATH = str(tmp_path / "empty.db")
+        with caplog.at_level("INFO", logger="django.request"):
+            self.both(client, settings, OK)
+        levels = [r.levelname for r in caplog.records if r.name == "django.request"]
+        assert levels == ["WARNING", "WARNING"]  # one per serving of the order URL, none an ERROR
+
     def test_retry_after_is_a_setting(self, client, settings, publish):
         import time
 
