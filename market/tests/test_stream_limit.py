@@ -157,3 +157,26 @@ async def test_a_stream_past_the_cap_is_refused_before_any_database_work(
     assert response.status_code == 503
     assert queries == []
     del holding
+
+
+@pytest.mark.anyio
+async def test_a_place_taken_before_the_first_frames_read_is_given_back_if_the_client_leaves(monkeypatch):
+    """The place is taken before the priced tickers are read; a client that leaves during that read (Django
+    cancels the view) must not keep it."""
+    from market import sse
+
+    reading = asyncio.Event()
+
+    async def slow_read():
+        reading.set()
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(sse, "priced_now", slow_read)
+    before = streams.open
+    opening = asyncio.create_task(sse.open_stream(sse.JSON_FORMAT))
+    await asyncio.wait_for(reading.wait(), 5)
+    assert streams.open == before + 1
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert streams.open == before
