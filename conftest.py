@@ -174,9 +174,9 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError(f"no fresh prices:\n{self.log('worker')}")
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], **popen) -> subprocess.Popen:
         log = open(self.data_dir / f"{name}.log", "wb")
-        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, **popen)
 
     def log(self, name: str) -> str:
         path = self.data_dir / f"{name}.log"

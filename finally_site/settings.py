@@ -241,6 +241,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("MAX_REQUEST_BODY_BYTES", 64 * 1024, mi
 MAX_REQUEST_HEADER_BYTES = env_number("MAX_REQUEST_HEADER_BYTES", 32 * 1024, minimum=4096, maximum=2**20, kind=int)
 # Open price streams (both formats) per web process; past it a new one gets a 503 with Retry-After (market/sse.py).
 MAX_STREAMS_PER_PROCESS = env_number("MAX_STREAMS_PER_PROCESS", 5000, minimum=1, maximum=10**6, kind=int)
+# File descriptors `manage.py serve` keeps for everything but streams (the database, the price store, other
+# clients' requests): the stream cap is clamped to the open-file limit less this (core/management/commands/serve.py).
+OPEN_FILES_RESERVE = env_number("OPEN_FILES_RESERVE", 256, minimum=16, maximum=10**6, kind=int)
+# The longest a client may take to send a request's line and headers; past it a 408 (core/http_server.py).
+REQUEST_HEAD_TIMEOUT_SECONDS = env_number("REQUEST_HEAD_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=3600)
 
 # --- The API's contract (issue 19, item 8) -------------------------------------------------------
 

@@ -11,7 +11,7 @@ from core.db import discard_broken_connections
 from finally_site.api_errors import ErrorOut
 from market import selectors, services
 from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
-from market.sse import JSON_FORMAT, get_hub, priced_now, sse_response, stream_frames
+from market.sse import JSON_FORMAT, open_stream
 from market.store import FeedStatus, StoreUnavailable, get_store, iso_utc
 
 router = Router(tags=["market"])
@@ -111,4 +111,4 @@ def watchlist_remove(request, ticker: TickerText):
     },
 )
 async def stream_prices(request):
-    return sse_response(stream_frames(get_hub(), JSON_FORMAT, priced=await priced_now()))
+    return await open_stream(JSON_FORMAT)

@@ -107,8 +107,22 @@ async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | No
         hub.streams[fmt] -= 1
 
 
-def sse_response(frames: AsyncIterator[bytes]) -> HttpResponseBase:
-    held = stream_limit.streams.hold(frames)  # at most MAX_STREAMS_PER_PROCESS open at once
+async def open_stream(fmt: str) -> HttpResponseBase:
+    """A price stream in format `fmt`, or the 503 past the cap: refused before any database work, so that
+    clients reconnecting to a full process do not each cost a query."""
+    place = stream_limit.streams.take()
+    if place is None:
+        return stream_limit.streams.refusal()
+    try:
+        priced = await priced_now()
+    except BaseException:  # the client left (cancelled), or worse: the place is given back either way
+        place()
+        raise
+    return sse_response(stream_frames(get_hub(), fmt, priced=priced), place)
+
+
+def sse_response(frames: AsyncIterator[bytes], place: stream_limit.Place | None = None) -> HttpResponseBase:
+    held = stream_limit.streams.hold(frames, place)  # at most the stream cap open at once
     if held is None:
         return stream_limit.streams.refusal()
     response = StreamingHttpResponse(held, content_type="text/event-stream")

@@ -8,6 +8,14 @@ A stream takes its place when its response is made, so the cap is exact however 
 it back when it ends, however it ends: in the generator's `finally` (an error, or the client going away, when
 Django cancels it at its await), or, for a stream whose client left before its first byte (its generator never
 ran), when the response is dropped.
+
+A place is taken before the stream's view does any other work (market/sse.py `open_stream`): a reconnect storm
+past the cap is refused without touching the database.
+
+The cap is also bounded by the process's open-file limit: every stream is a socket, and with the default cap
+above a shell's usual limit (1024 on Linux, 256 on macOS) the 503 never fired; accept() failed instead and every
+other request with it. `manage.py serve` raises the soft limit to the hard one and sets `ceiling` to what is
+left after OPEN_FILES_RESERVE.
 """
 
 from __future__ import annotations
@@ -25,15 +33,27 @@ RETRY_AFTER_SECONDS = 10
 class StreamLimit:
     def __init__(self) -> None:
         self.open = 0
+        self.ceiling: int | None = None  # set by `manage.py serve` from the open-file limit
         self._lock = threading.Lock()  # a dropped response may be collected on another thread
 
-    def hold(self, frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes] | None:
-        """`frames`, counted as open until it ends; None if this process already holds as many as it may."""
+    @property
+    def cap(self) -> int:
+        configured = settings.MAX_STREAMS_PER_PROCESS
+        return configured if self.ceiling is None else min(configured, self.ceiling)
+
+    def take(self) -> Place | None:
+        """A place for one stream, given back by calling it; None if this process holds as many as it may."""
         with self._lock:
-            if self.open >= settings.MAX_STREAMS_PER_PROCESS:
+            if self.open >= self.cap:
                 return None
             self.open += 1
-        release = _Release(self)
+        return Place(self)
+
+    def hold(self, frames: AsyncGenerator[bytes, None], place: Place | None = None) -> AsyncIterator[bytes] | None:
+        """`frames`, counted as open until it ends, in `place` (or one taken now); None if there is none."""
+        release = place or self.take()
+        if release is None:
+            return None
         held = _held(frames, release)
         weakref.finalize(held, release)
         return held
@@ -46,7 +66,7 @@ class StreamLimit:
         return response
 
 
-class _Release:
+class Place:
     """Gives a stream's place back once, whichever of its ends comes first."""
 
     __slots__ = ("_limit",)
@@ -61,7 +81,7 @@ class _Release:
                 limit.open -= 1
 
 
-async def _held(frames: AsyncGenerator[bytes, None], release: _Release) -> AsyncIterator[bytes]:
+async def _held(frames: AsyncGenerator[bytes, None], release: Place) -> AsyncIterator[bytes]:
     try:
         async for frame in frames:
             yield frame

@@ -22,7 +22,7 @@ from assistant import services as assistant_services
 from core.db import new_id, write
 from market import services as market_services
 from market.exceptions import MarketError
-from market.sse import get_hub, priced_now, sse_response, stream_frames
+from market.sse import open_stream
 from market.stream_html import HTML_FORMAT
 from market.tickers import normalize_ticker
 from portfolio import selectors as portfolio_selectors
@@ -253,4 +253,4 @@ async def chat(request: HttpRequest) -> HttpResponse:
 
 async def price_stream(request: HttpRequest):
     """The page's one EventSource: each tick as one HTML `tick` event, rendered once per process by the hub."""
-    return sse_response(stream_frames(get_hub(), HTML_FORMAT, priced=await priced_now()))
+    return await open_stream(HTML_FORMAT)

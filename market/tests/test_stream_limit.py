@@ -3,10 +3,14 @@
 import asyncio
 import gc
 import json
+import resource
 import socket
+import sys
 import time
 
+import httpx
 import pytest
+from django.db.backends.utils import CursorWrapper
 
 from market.sse import get_hub, sse_response, stream_frames
 from market.stream_limit import streams
@@ -89,3 +93,90 @@ async def test_a_stream_gives_its_place_back_when_its_client_leaves(settings, pr
         await sending
     assert streams.open == before  # at once, while the response is still referenced
     assert sse_response(stream_frames(get_hub(price_store), "prices")).status_code == 200
+
+
+@pytest.mark.e2e
+def test_the_cap_fits_the_open_file_limit_and_other_requests_are_still_served(stack_factory):
+    """With the default cap above the process's open-file limit, the 503 never fired: accept() failed first, and
+    with it every other request (measured with `ulimit -n 300`: 275 streams, no 503, /api/health disconnected)."""
+    stack = stack_factory()  # MAX_STREAMS_PER_PROCESS at its default, far above what 300 files allow
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+
+    stack.processes["web"] = stack._spawn(
+        "web", [sys.executable, "manage.py", "serve", "--port", str(stack.port)], preexec_fn=low_limit,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(stack.base_url + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, stack.log("web")
+            time.sleep(0.1)
+
+    held = []
+    try:
+        for _ in range(300):
+            sock, status, _, _ = open_stream(stack.port, "/api/stream/prices")
+            held.append(sock)
+            if status == 503:
+                break
+            assert status == 200
+        assert status == 503, f"no 503 after {len(held)} streams"
+        assert 1 < len(held) - 1 < 300 - 16  # the cap, with files left for the rest
+        for _ in range(3):  # streams at the cap, and other requests are answered
+            assert httpx.get(stack.base_url + "/api/health", timeout=5).status_code == 200
+            assert httpx.get(stack.base_url + "/api/portfolio", timeout=5).status_code == 200
+        assert "price streams" in stack.log("web")  # the one line saying the cap was clamped
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/stream/prices", "/stream/prices"])
+async def test_a_stream_past_the_cap_is_refused_before_any_database_work(
+    async_client, settings, price_store, monkeypatch, path
+):
+    """A reconnect storm against a full process: each refused stream used to read the priced tickers first."""
+    settings.MAX_STREAMS_PER_PROCESS = streams.open + 1
+    holding = sse_response(stream_frames(get_hub(price_store), "prices"))  # the last place
+    assert holding.status_code == 200
+    queries = []
+    execute = CursorWrapper.execute
+
+    def record(cursor, sql, params=None):  # on any thread: the view's database work runs on a request thread
+        queries.append(sql)
+        return execute(cursor, sql, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", record)
+    response = await async_client.get(path)
+    assert response.status_code == 503
+    assert queries == []
+    del holding
+
+
+@pytest.mark.anyio
+async def test_a_place_taken_before_the_first_frames_read_is_given_back_if_the_client_leaves(monkeypatch):
+    """The place is taken before the priced tickers are read; a client that leaves during that read (Django
+    cancels the view) must not keep it."""
+    from market import sse
+
+    reading = asyncio.Event()
+
+    async def slow_read():
+        reading.set()
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(sse, "priced_now", slow_read)
+    before = streams.open
+    opening = asyncio.create_task(sse.open_stream(sse.JSON_FORMAT))
+    await asyncio.wait_for(reading.wait(), 5)
+    assert streams.open == before + 1
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert streams.open == before

@@ -1,9 +1,51 @@
 """`manage.py serve`: the web server, in one Python process that first migrates and collects static files if needed."""
 
+import logging
+import resource
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.startup import collect_static_if_changed, migrate_if_needed
+
+logger = logging.getLogger(__name__)
+
+# macOS refuses a soft limit above OPEN_MAX (10240) even when the hard limit says "unlimited".
+MACOS_OPEN_MAX = 10240
+
+
+def raise_open_file_limit() -> int:
+    """The soft open-file limit, first raised as far as the hard limit allows; a shell's default soft limit
+    (1024 on Linux, 256 on macOS) is far below what the stream cap means to allow."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = [hard] if hard != resource.RLIM_INFINITY else []
+    wanted += [2**20, MACOS_OPEN_MAX]  # for an unlimited hard limit, or one the system will not grant whole
+    for limit in wanted:
+        if soft != resource.RLIM_INFINITY and soft < limit and (hard == resource.RLIM_INFINITY or limit <= hard):
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+            except (ValueError, OSError):
+                continue
+            soft = limit
+            break
+    return soft
+
+
+def fit_streams_to_open_files() -> None:
+    """Clamp the stream cap to the open-file limit less a reserve, so the 503 comes before accept() fails."""
+    from market.stream_limit import streams
+
+    soft = raise_open_file_limit()
+    if soft == resource.RLIM_INFINITY:
+        return
+    reserve = min(settings.OPEN_FILES_RESERVE, soft // 2)  # a tiny limit still leaves some streams
+    streams.ceiling = max(1, soft - reserve)
+    if streams.ceiling < settings.MAX_STREAMS_PER_PROCESS:
+        logger.warning(
+            "The open-file limit is %d: at most %d price streams (MAX_STREAMS_PER_PROCESS is %d; %d files kept "
+            "for the rest). Raise the limit (ulimit -n) to allow more.",
+            soft, streams.ceiling, settings.MAX_STREAMS_PER_PROCESS, reserve,
+        )
 
 
 class Command(BaseCommand):
@@ -26,10 +68,15 @@ class Command(BaseCommand):
         connections.close_all()
         from finally_site.asgi import application  # imported after the checks: its gc.freeze() covers them too
 
+        fit_streams_to_open_files()
         # uvicorn bounds a request's head only with its h11 parser; this bounds it with httptools (core/http_server.py).
         LimitedHeadProtocol.max_head_bytes = settings.MAX_REQUEST_HEADER_BYTES
-        # Open price streams never end on their own, so the graceful shutdown is bounded.
+        LimitedHeadProtocol.max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        LimitedHeadProtocol.head_timeout = settings.REQUEST_HEAD_TIMEOUT_SECONDS
+        # Open price streams never end on their own, so the graceful shutdown is bounded. No WebSockets (ws="none"):
+        # the app serves none, and with uvicorn's websockets protocol an upgrade to any path reached Django as a
+        # "websocket" scope it refuses with a 500, before the Host check; as plain HTTP it gets the usual checks.
         uvicorn.run(
             application, host=host, port=port, timeout_graceful_shutdown=3, access_log=False, log_level="warning",
-            http=LimitedHeadProtocol,
+            http=LimitedHeadProtocol, ws="none",
         )
