@@ -2,7 +2,7 @@
 
 The reply is JSON text like a model's and goes through the same reading and the same engine, so its
 trades are real fills. What it understands, in any order, separated by "and", "," or ";":
-  buy 10 AAPL / sell 2.5 tsla        -> a market order
+  buy 10 AAPL / sell 2.5 tsla        -> a market order (the quantity a plain decimal, as in the trade bar)
   add PYPL / watch PYPL              -> add to the watchlist
   remove NFLX / rm NFLX / drop NFLX  -> remove from the watchlist
 Anything else gets a short summary of the portfolio and no action.
@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 from assistant.selectors import Context
 from core.formatting import money
+from core.formatting import quantity as quantity_text
+from portfolio.services import plain_decimal
 
-TRADE = re.compile(r"\b(buy|sell)\s+(-?[0-9][0-9.eE+\-]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE)
+# The quantity is anything a number might be typed as; _number reads it by the trade bar's rule.
+TRADE = re.compile(
+    r"\b(buy|sell)\s+([+\-]?[0-9.][0-9.eE+\-_]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE
+)
 ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 REMOVE = re.compile(r"\b(?:remove|rm|drop|unwatch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 
@@ -28,10 +34,17 @@ def _symbol(text: str) -> str:
 
 
 def _number(text: str):
-    try:
-        return float(text)
-    except ValueError:
-        return text  # the engine says what is wrong with it
+    """A number as a model would send it, when typed as the trade bar takes it (a plain decimal) and a float holds
+    it exactly; else the text as typed, which the engine reads by the same rule and refuses with its reason (float()
+    would read 1e3 as a thousand shares, and 999999999.99999999 as a fillable 1,000,000,000)."""
+    value = plain_decimal(text)
+    if value is None or Decimal(repr(float(value))) != value:
+        return text
+    return float(value)
+
+
+def _shown(quantity) -> str:
+    return quantity_text(quantity) if isinstance(quantity, float) else quantity
 
 
 def reply(message: str, context: Context) -> str:
@@ -42,8 +55,7 @@ def reply(message: str, context: Context) -> str:
     changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]
     changes += [{"ticker": _symbol(t), "action": "remove"} for t in REMOVE.findall(message)]
     if trades or changes:
-        parts = [f"{t['side']} {t['quantity']:g} {t['ticker']}" if isinstance(t["quantity"], float)
-                 else f"{t['side']} {t['quantity']} {t['ticker']}" for t in trades]
+        parts = [f"{t['side']} {_shown(t['quantity'])} {t['ticker']}" for t in trades]
         parts += [f"{c['action']} {c['ticker']}" for c in changes]
         text = "Mock assistant: " + "; ".join(parts) + "."
     else:

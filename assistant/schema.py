@@ -15,14 +15,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portfolio.exceptions import InvalidOrder
+from portfolio.services import clean_quantity
+
 # Bounds on one reply: a runaway model cannot place 500 orders in one turn.
 MAX_TRADES = 20
 MAX_WATCHLIST_CHANGES = 20
 MAX_MESSAGE_CHARS = 4000
 # A field of an action the model sent is echoed back (stored, shown, summarized for the next turn) at most this long.
 MAX_FIELD_CHARS = 32
-# A quantity written as text is read only as a plain decimal (no exponent, sign, NaN or digits of other scripts).
-_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?", re.ASCII)
 
 
 def storable(text: str) -> str:
@@ -112,8 +113,13 @@ def _echo(value: object) -> object:
 def _quantity_problem(quantity: object) -> str | None:
     if isinstance(quantity, bool) or not isinstance(quantity, (int, float, str)):
         return "Quantity must be a number."
-    if isinstance(quantity, str) and not _PLAIN_DECIMAL.fullmatch(quantity.strip()):
-        return "Quantity must be a number, such as 10 or 0.5."
+    if isinstance(quantity, str):
+        # Text is read as the trade bar reads it (a plain decimal: 1e3 is not a thousand shares) and refused in its
+        # words. A number is the engine's to judge when it executes.
+        try:
+            clean_quantity(quantity)
+        except InvalidOrder as exc:
+            return str(exc)
     return None
 
 

@@ -23,6 +23,7 @@ from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
 from assistant.schema import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
 from core.db import DEFAULT_USER, new_id, write
+from core.formatting import quantity as quantity_text
 from market import services as market_services
 from market.exceptions import MarketError
 from portfolio import services as portfolio_services
@@ -132,7 +133,7 @@ def _summary(actions: dict) -> str:
     parts = []
     for t in actions.get("trades", []):
         outcome = f"at {t['price']}" if t["status"] == "executed" else f"rejected: {t['error']}"
-        quantity = f"{t['quantity']:g}" if isinstance(t["quantity"], (int, float)) else t["quantity"]
+        quantity = quantity_text(t["quantity"]) if isinstance(t["quantity"], (int, float)) else t["quantity"]
         parts.append(f"{t['side']} {quantity} {t['ticker']} {outcome}")
     for c in actions.get("watchlist_changes", []):
         outcome = "done" if c["status"] == "executed" else f"rejected: {c['error']}"

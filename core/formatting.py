@@ -74,11 +74,13 @@ def price(value) -> str:
 
 @register.filter
 def quantity(value) -> str:
-    """10, 0.5, 1,234.5678: no trailing zeros."""
+    """10, 0.5, 1,234.5678: no trailing zeros, no exponent. A stored quantity has at most 4 decimals; one with
+    more (an order the engine refused for them) keeps every digit, not rounded into another order."""
     number = _decimal(value)
     if number is None:
         return "—"
-    text = f"{number:,.4f}".rstrip("0").rstrip(".")
+    places = max(4, -number.as_tuple().exponent)
+    text = f"{number:,.{places}f}".rstrip("0").rstrip(".")
     return text or "0"
 
 

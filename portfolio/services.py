@@ -68,8 +68,15 @@ class Fill:
 PLAIN_DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
+def plain_decimal(text: str) -> Decimal | None:
+    """Text read by the one rule for a quantity typed as text (the trade bar, the command line, the assistant),
+    or None if it is not written so. Whether the number is a quantity the engine fills is clean_quantity's to say."""
+    text = text.strip()
+    return Decimal(text) if PLAIN_DECIMAL.fullmatch(text) else None
+
+
 def clean_quantity(raw: object) -> Decimal:
-    if isinstance(raw, str) and raw.strip() and not PLAIN_DECIMAL.fullmatch(raw.strip()):
+    if isinstance(raw, str) and raw.strip() and plain_decimal(raw) is None:
         raise InvalidOrder("Quantity must be a number written plainly, such as 10 or 0.5 (no exponent or separators).")
     quantity = to_decimal(raw)
     if quantity is None or not quantity.is_finite():

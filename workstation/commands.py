@@ -8,12 +8,12 @@ with the wrong arguments is a usage error, never a guess passed on to the model.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from market.exceptions import InvalidTicker
 from market.tickers import normalize_ticker
+from portfolio.services import plain_decimal
 
 MAX_LENGTH = 200
 HELP = "Commands: buy <qty> <ticker>, sell <qty> <ticker>, add <ticker>, rm <ticker>, help."
@@ -33,10 +33,6 @@ VERBS = {
     "?": "help",
 }
 
-# A plain decimal: no sign, no exponent, no nan/inf, no thousands separators.
-_QUANTITY_RE = re.compile(r"\d{1,10}(\.\d{1,4})?|\.\d{1,4}", re.ASCII)  # ASCII: no ١ or １ digits
-
-
 class CommandError(ValueError):
     """The text is not a command we can run; the message says why, fit to show as is."""
 
@@ -54,11 +50,11 @@ def shown(text: str, limit: int = 24) -> str:
 
 
 def _quantity(raw: str) -> Decimal:
-    if not _QUANTITY_RE.fullmatch(raw):
+    """Read by the trade bar's rule (a plain decimal). Whether it is a quantity the engine fills (greater than zero,
+    at most the limit, 4 decimals) is the engine's to say, so the command line says it in the trade bar's words."""
+    quantity = plain_decimal(raw)
+    if quantity is None:
         raise CommandError(f"'{shown(raw)}' is not a quantity: use a plain number such as 10 or 0.5.")
-    quantity = Decimal(raw)
-    if quantity <= 0:
-        raise CommandError("Quantity must be greater than zero.")
     return quantity
 
 
@@ -91,6 +87,6 @@ def parse(text: object) -> Command:
     if len(args) != 2:
         raise CommandError(f"Usage: {verb} <qty> <ticker>, for example '{verb} 10 aapl'.")
     first, second = args
-    if _QUANTITY_RE.fullmatch(second) and not _QUANTITY_RE.fullmatch(first):
+    if plain_decimal(second) is not None and plain_decimal(first) is None:
         first, second = second, first
     return Command(verb, ticker=_ticker(second), quantity=_quantity(first))

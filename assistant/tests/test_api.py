@@ -71,6 +71,20 @@ class TestMockMode:
         assert action["status"] == "rejected" and "non-ASCII" in action["error"]
         assert Trade.objects.count() == 0 and "IBM" not in watched_tickers()
 
+    @pytest.mark.parametrize("typed", ["1e0", "1e3"])
+    def test_an_exponent_is_refused_as_the_trade_bar_refuses_it(self, client, typed):
+        # float() read "1e0" as one share and bought it; a quantity typed as text is a plain decimal.
+        body = send(client, f"buy {typed} aapl").json()
+        [trade] = body["trades"]
+        assert trade["status"] == "rejected" and "written plainly" in trade["error"]
+        assert body["message"] == f"Mock assistant: buy {typed} AAPL."
+        assert Trade.objects.count() == 0 and cash() == STARTING_CASH
+
+    def test_a_large_quantity_is_written_plainly(self, client):
+        body = send(client, "buy 99999999 aapl").json()
+        assert body["message"] == "Mock assistant: buy 99,999,999 AAPL."
+        assert "Not enough cash" in body["trades"][0]["error"]
+
     def test_sell_add_and_remove(self, client):
         send(client, "buy 10 aapl")
         body = send(client, "sell 4 aapl, add pypl and rm nflx").json()
@@ -158,6 +172,16 @@ class TestTheModelsReplies:
         assert [m["role"] for m in history] == ["user", "assistant"]
         assert "buy 2 AAPL at 190.0" in history[1]["content"]
         assert last == {"role": "user", "content": "and now?"}
+
+    def test_the_history_writes_quantities_plainly(self, client, model):
+        answers, seen = model
+        trades = [{"ticker": "AAPL", "side": "buy", "quantity": q} for q in (99999999, 0.00005, "1e3")]
+        answers += [json.dumps({"message": "Tried.", "trades": trades}), json.dumps({"message": "Fine."})]
+        send(client, "buy lots")
+        send(client, "and now?")
+        told = seen[1][-2]["content"]
+        assert "buy 99,999,999 AAPL rejected" in told and "buy 0.00005 AAPL rejected" in told
+        assert "buy 1e3 AAPL rejected" in told and "e+" not in told and "e-" not in told
 
     def test_the_context_holds_every_position_and_only_the_watchlists_first_tickers(self, client, model, settings):
         settings.ASSISTANT_CONTEXT_WATCHLIST = 4

@@ -73,18 +73,49 @@ def test_numbers_reach_the_engine_as_they_are_and_text_only_as_a_plain_decimal()
 
 
 @pytest.mark.parametrize(
-    "raw, shown",
+    "quantity, problem",
     [
-        ("1e400", "1e400"),  # no float holds it: it must not become Infinity in a JSON column
-        ("-1e400", "-1e400"),
-        ("9" * 5000, "9" * (MAX_FIELD_CHARS - 1) + "…"),  # past Python's int-conversion limit
-        ("Infinity", "Infinity"),
+        ("1e1", "written plainly"),
+        ("1E3", "written plainly"),
+        ("+5", "written plainly"),
+        ("1_000", "written plainly"),
+        ("1,000", "written plainly"),
+        ("\uff11", "written plainly"),  # a fullwidth 1
+        ("-1", "greater than zero"),
+        ("0", "greater than zero"),
+        ("0.00001", "at most 4 decimal places"),
+        ("99999999999", "at most 1,000,000,000"),
+        ("", "must be a number"),
+        (".5", None),
+        ("5.", None),
+        ("10", None),
+        (" 2.5 ", None),
+        ("123456789.1234", None),
     ],
 )
-def test_numbers_no_float_holds_are_kept_as_text_and_refused(raw, shown):
+def test_a_quantity_sent_as_text_is_judged_by_the_trade_bars_rule_and_words(quantity, problem):
+    [trade] = parse_reply(json.dumps({"message": "m", "trades": [{**TRADE, "quantity": quantity}]})).trades
+    assert trade["quantity"] == quantity
+    if problem is None:
+        assert "problem" not in trade
+    else:
+        assert problem in trade["problem"]
+
+
+@pytest.mark.parametrize(
+    "raw, shown, problem",
+    [
+        ("1e400", "1e400", "must be a number"),  # no float holds it: it must not become Infinity in a JSON column
+        ("-1e400", "-1e400", "must be a number"),
+        # Past Python's int-conversion limit; as text, a plain decimal, and far over the limit.
+        ("9" * 5000, "9" * (MAX_FIELD_CHARS - 1) + "…", "at most 1,000,000,000"),
+        ("Infinity", "Infinity", "must be a number"),
+    ],
+)
+def test_numbers_no_float_holds_are_kept_as_text_and_refused(raw, shown, problem):
     parsed = parse_reply('{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": %s}]}' % raw)
     [trade] = parsed.trades
-    assert trade["quantity"] == shown and "must be a number" in trade["problem"]
+    assert trade["quantity"] == shown and problem in trade["problem"]
     json.dumps(trade, allow_nan=False)  # storable in any JSON column
 
 

@@ -386,7 +386,7 @@ class TestCommandLine:
     @pytest.mark.parametrize(
         ("text", "message"),
         [
-            ("buy -1 aapl", "is not a quantity"),
+            ("buy -1 aapl", "Quantity must be greater than zero."),
             ("buy 1e9 aapl", "is not a quantity"),
             ("sell nan x", "is not a quantity"),
             ("sell 5 msft", "Not enough shares"),
@@ -406,6 +406,18 @@ class TestCommandLine:
         assert message in html and 'class="form-error"' in html
         assert "<script>" not in html
         assert len(html) < 3000  # 10 kB in, never 10 kB echoed back
+        assert state() == before
+
+    @pytest.mark.parametrize("typed", ["-1", "0", "-0.5", "99999999999", "1000000000.0001", "0.00001", "1.23456"])
+    def test_a_quantity_out_of_range_is_refused_in_the_trade_bars_words(self, client, typed):
+        # The command line called 99999999999 "not a quantity" where the trade bar says it is over the limit.
+        trade_bar = post(client, "/trade", {"ticker": "AAPL", "quantity": typed, "side": "buy"}).content.decode()
+        [expected] = re.findall(r'class="form-error"[^>]*>([^<]+)<', trade_bar)
+        assert expected.startswith("Quantity ")
+        before = state()
+        for command in (f"buy {typed} aapl", f"buy aapl {typed}"):
+            html = post(client, "/command", {"command": command}).content.decode()
+            assert re.findall(r'class="form-error"[^>]*>([^<]+)<', html) == [expected], command
         assert state() == before
 
     def test_help(self, client):
