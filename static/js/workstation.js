@@ -100,6 +100,7 @@
     if (!ol) return;
     var at = Number(ol.dataset.at);
     feed.tick(at);
+    var fresh = !feed.stale();
     Array.prototype.forEach.call(ol.children, function (li) {
       var t = li.dataset.t, p = Number(li.dataset.p), o = Number(li.dataset.o);
       var prev = quotes.get(t);
@@ -112,13 +113,10 @@
         el.textContent = text;
         if (dir) flash(el, dir);
       });
-      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live).
-      var stale = li.hasAttribute("data-s");
-      byTicker("data-row", t).forEach(function (row) {
-        if (stale === row.hasAttribute("data-stale")) return;
-        row.toggleAttribute("data-stale", stale);
-        if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
-      });
+      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live). Only a
+      // fresh tick can say a price is live again: an old one (the hub replays the last tick to a new stream, the
+      // feed stalled) is no news, and its quotes stay as stale as they were.
+      if (li.hasAttribute("data-s")) staleQuotes.add(t); else if (fresh) staleQuotes.delete(t);
       byTicker("data-chg", t).forEach(function (el) {
         el.textContent = change.textContent;
         el.classList.remove("up", "down", "flat");
@@ -139,6 +137,23 @@
       });
     });
     updatePortfolio(at);
+    markStale();
+  }
+
+  // A watchlist row is marked stale while its own quote is (the stream says so) or the whole feed is (the dot
+  // says so): the server marks them alike on a first paint (workstation.html), and a stalled feed sends no tick.
+  var staleQuotes = new Set();
+  document.querySelectorAll("#watchlist tr[data-row][data-stale]").forEach(function (row) {
+    staleQuotes.add(row.dataset.row);
+  });
+  function markStale() {
+    var all = feed.stale();
+    document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
+      var stale = all || staleQuotes.has(row.dataset.row);
+      if (stale === row.hasAttribute("data-stale")) return;
+      row.toggleAttribute("data-stale", stale);
+      if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
+    });
   }
 
   // Portfolio numbers from the streamed prices and the rendered quantities and costs (data-*).
@@ -224,6 +239,7 @@
     var notice = el.dataset.notice || "";
     var stream = "connecting", errorSince = 0;
 
+    function age() { return lastTick ? Date.now() / 1000 - skew - lastTick : null; }
     function render() {
       var now = Date.now() / 1000, state, words;
       var age = lastTick ? now - skew - lastTick : null;
@@ -244,9 +260,12 @@
         el.dataset.state = state;
         text.textContent = words;
       }
+      markStale();
     }
     setInterval(render, 500);
     return {
+      // No tick for longer than the dot allows (or none yet): every price on the page is old news.
+      stale: function () { var a = age(); return a === null || a > staleAfter; },
       tick: function (at) { lastTick = at; stream = "open"; render(); },
       open: function () { stream = "open"; render(); },
       error: function () {
@@ -266,7 +285,7 @@
   body.addEventListener("htmx:afterSettle", function (e) {
     var id = e.target && e.target.id;
     if (id === "positions" || id === "heatmap" || id === "summary" || id === "pnl") updatePortfolio();
-    if (id === "watchlist") followWatchlist();
+    if (id === "watchlist") { followWatchlist(); markStale(); }
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------

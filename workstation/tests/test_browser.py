@@ -931,3 +931,39 @@ def test_the_selected_ticker_and_the_assistant_state_survive_a_reload(page, stac
     expect(page.locator("#chart-h")).to_have_text("AAPL")
     page.wait_for_timeout(500)
     expect(page.locator("#chart-h")).to_have_text("AAPL")
+
+
+# --- issue 19, second round: a new user's trial from a fresh clone -------------------------------------------
+
+
+def test_a_stalled_feed_keeps_every_row_marked_stale_until_its_price_comes_again(browser, stack_factory):
+    """The worker frozen (SIGSTOP): an open page marks its rows stale as the dot turns yellow; a reload keeps the
+    server's marks (the stream's replay of the last tick is old news, not a fresh price); SIGCONT unmarks them."""
+    import signal
+
+    stack = running(stack_factory())
+    context, page, problems = open_page(browser, stack.base_url)
+    worker = stack.processes["worker"]
+    rows = page.locator("#watchlist tr[data-row]")
+    try:
+        expect(page.locator("#conn")).to_have_class(re.compile(r"\blive\b"))
+        expect(rows).to_have_count(10)
+        expect(page.locator("#watchlist tr[data-row][data-stale]")).to_have_count(0)
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            expect(page.locator("#conn")).to_have_class(re.compile(r"\bstale\b"))
+            expect(page.locator("#watchlist tr[data-row][data-stale]")).to_have_count(10)  # the open page
+            page.wait_for_timeout(6000)  # past the server's own limit for a quote (5 s)
+            page.reload()
+            expect(rows).to_have_count(10)
+            for _ in range(6):  # the replayed tick has arrived by now, and the marks stay
+                page.wait_for_timeout(250)
+                assert page.locator("#watchlist tr[data-row][data-stale]").count() == 10
+            expect(rows.first).to_have_attribute("title", re.compile(r"^Stale: "))
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        expect(page.locator("#watchlist tr[data-row][data-stale]")).to_have_count(0, timeout=30_000)
+        expect(rows.first).not_to_have_attribute("title", re.compile("Stale"))
+    finally:
+        context.close()
+    assert problems == []
