@@ -967,3 +967,50 @@ def test_a_stalled_feed_keeps_every_row_marked_stale_until_its_price_comes_again
     finally:
         context.close()
     assert problems == []
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (1024, 768)])
+def test_ten_character_tickers_fit_the_watchlist_and_can_be_removed(browser, stack, viewport):
+    for ticker in ("ABCDEFGHIJ", "ZZZZZZZZZZ", "YYYYYYYYYY"):
+        assert httpx.post(stack.base_url + "/api/watchlist", json={"ticker": ticker}).status_code == 201
+    context, page, problems = open_page(browser, stack.base_url, viewport=viewport)
+    try:
+        expect(page.locator("#watchlist tr[data-row]")).to_have_count(13)
+        box = page.evaluate("""() => {
+            const panel = document.getElementById('watchlist'), table = panel.querySelector('table.wl');
+            const mark = panel.querySelector("tr[data-row='ABCDEFGHIJ'] [data-invented]").getBoundingClientRect();
+            const px = panel.querySelector("tr[data-row='ABCDEFGHIJ'] [data-px]");
+            const range = document.createRange(); range.selectNodeContents(px);
+            return {table: table.getBoundingClientRect().width, panel: panel.clientWidth,
+                    markRight: mark.right, priceLeft: range.getBoundingClientRect().left};
+        }""")
+        assert box["table"] <= box["panel"], box  # the remove column inside the panel
+        assert box["markRight"] <= box["priceLeft"], box  # the ? clear of the price
+        page.get_by_role("button", name="Remove ZZZZZZZZZZ").click()  # not under the chart panel
+        expect(page.locator("#watchlist tr[data-row='ZZZZZZZZZZ']")).to_have_count(0)
+        screenshot(page, f"long-tickers-{viewport[0]}")
+    finally:
+        context.close()
+    assert problems == []
+
+
+def test_a_long_watchlist_scrolls_inside_its_panel_and_leaves_no_gap_at_1024(browser, stack):
+    for i in range(90):
+        ticker = "W" + "".join("ABCDEFGHIJ"[int(d)] for d in f"{i:02d}")
+        assert httpx.post(stack.base_url + "/api/watchlist", json={"ticker": ticker}).status_code == 201
+    context, page, problems = open_page(browser, stack.base_url, viewport=(1024, 768))
+    try:
+        expect(page.locator("#watchlist tr[data-row]")).to_have_count(100)
+        box = page.evaluate("""() => {
+            const r = (s) => document.querySelector(s).getBoundingClientRect();
+            const scroller = document.querySelector('#watchlist .wl-scroll');
+            return {wlBottom: r('#watchlist').bottom, centreBottom: r('.center').bottom, heatTop: r('#heatmap').top,
+                    h: r('#cmdline').top, scrolls: !!scroller && scroller.scrollHeight > scroller.clientHeight};
+        }""")
+        screenshot(page, "full100-1024")
+        assert box["heatTop"] - box["centreBottom"] <= 12, box  # the heatmap right under the positions
+        assert box["wlBottom"] <= box["h"], box  # the watchlist within the window, above the command line...
+        assert box["scrolls"], box  # ...its rows scrolling inside it
+    finally:
+        context.close()
+    assert problems == []
