@@ -1014,3 +1014,23 @@ def test_a_long_watchlist_scrolls_inside_its_panel_and_leaves_no_gap_at_1024(bro
     finally:
         context.close()
     assert problems == []
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (1024, 768)])
+def test_a_long_command_line_answer_does_not_cover_the_assistant(browser, stack, viewport):
+    context, page, problems = open_page(browser, stack.base_url, viewport=viewport)
+    try:
+        command = command_line(page)
+        command.fill("help")
+        command.press("Enter")
+        out = page.locator("#command-out")
+        expect(out).to_contain_text("Commands: buy")
+        expect(out).to_have_attribute("title", re.compile("Commands: buy .* help"))  # all of it, whatever shows
+        box = page.evaluate("""() => ({footerTop: document.getElementById('cmdline').getBoundingClientRect().top,
+            sendBottom: document.querySelector('#chat-form button[type=submit], #chat-form .btn').getBoundingClientRect().bottom})""")
+        screenshot(page, f"help-{viewport[0]}")
+        assert box["sendBottom"] <= box["footerTop"], box  # Send stays clickable
+        page.locator("#chat-form").get_by_role("button", name="Send").click(trial=True)
+    finally:
+        context.close()
+    assert problems == []
