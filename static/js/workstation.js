@@ -338,12 +338,17 @@
     chartTicker(first ? first.dataset.row : "");
   }
 
-  // The selected ticker survives a reload, if it is still on the watchlist (after htmx has set up the page).
+  function held(ticker) {
+    return !!ticker && !!document.querySelector('#positions tr[data-position="' + CSS.escape(ticker) + '"]');
+  }
+
+  // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
+  // too), after htmx has set up the page.
   document.addEventListener("DOMContentLoaded", function () {
     var chart = document.getElementById("chart");
     var stored = null;
     try { stored = localStorage.getItem(SELECTED_KEY); } catch (err) { /* storage disabled */ }
-    if (chart && stored && stored !== chart.dataset.ticker && watched(stored)) chartTicker(stored);
+    if (chart && stored && stored !== chart.dataset.ticker && (watched(stored) || held(stored))) chartTicker(stored);
   });
   body.addEventListener("click", function (e) {
     var target = e.target;

@@ -1034,3 +1034,17 @@ def test_a_long_command_line_answer_does_not_cover_the_assistant(browser, stack,
     finally:
         context.close()
     assert problems == []
+
+
+def test_a_held_ticker_off_the_watchlist_stays_selected_after_a_reload(page, stack):
+    assert httpx.post(stack.base_url + "/api/portfolio/trade",
+                      json={"ticker": "NFLX", "quantity": 1, "side": "buy"}).status_code == 201
+    assert httpx.delete(stack.base_url + "/api/watchlist/NFLX").status_code in (200, 204)
+    page.reload()
+    page.locator("#positions [data-select='NFLX']").click()
+    expect(page.locator("#chart-h")).to_have_text("NFLX")
+    page.reload()
+    expect(page.locator("#chart-h")).to_have_text("NFLX")  # held: restored, as a watched one is
+    expect(page.get_by_label("Ticker", exact=True)).to_have_value("NFLX")
+    page.wait_for_timeout(500)
+    expect(page.locator("#chart-h")).to_have_text("NFLX")
