@@ -585,3 +585,15 @@ class TestNoDatabaseErrorReachesThePage:
         html = response.content.decode()
         assert root_id(html) == panel and "could not be recorded" in html and "nothing was traded" in html
         assert state() == before
+
+
+def test_favicon_is_served_and_linked(client):
+    """Browsers ask every page's origin for /favicon.ico (the admin's pages link none): not a 404 in the console."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    assert icon["Content-Type"].startswith("image/svg+xml")
+    assert int(icon["Content-Length"]) > 0
+    html = client.get("/").content.decode()
+    assert f'<link rel="icon" href="{response["Location"]}" type="image/svg+xml">' in html
