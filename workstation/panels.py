@@ -137,7 +137,9 @@ def summary_panel(view: PortfolioView) -> dict:
 
 
 def positions_panel(view: PortfolioView) -> dict:
-    return {"pv": view}
+    # A held ticker whose price the simulator invents is marked here as on the watchlist (a position outlives
+    # its watchlist row).
+    return {"pv": view, "invented_held": {p.ticker for p in view.positions if selectors.invented_by_simulator(p.ticker)}}
 
 
 def heatmap_panel(view: PortfolioView) -> dict:
@@ -282,6 +284,7 @@ def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> d
     context.update(chart_panel(selected))
     context.update(feed_panel())
     context.update(summary_panel(view))
+    context.update(positions_panel(view))
     context.update(heatmap_panel(view))
     context.update(pnl_panel(view, user_id=user_id))
     context.update(blotter_panel(user_id=user_id))

@@ -193,6 +193,17 @@ class TestSimulatedPrices:
         aapl_chart = client.get("/panels/chart?ticker=AAPL", headers=HX).content.decode()
         assert "data-invented" not in aapl_chart
 
+    def test_a_held_invented_ticker_is_marked_in_positions(self, client, settings, publish):
+        settings.MASSIVE_API_KEY = ""
+        publish({"AAPL": 192.25, "ZZZZZZ": 100.0})
+        post(client, "/trade", {"ticker": "ZZZZZZ", "quantity": "1", "side": "buy"})
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"})
+        for html in (client.get("/").content.decode(), client.get("/panels/positions", headers=HX).content.decode()):
+            row = re.search(r'<tr data-position="ZZZZZZ".*?</tr>', html, re.S).group(0)
+            assert "data-invented" in row and self.INVENTED in row
+            aapl = re.search(r'<tr data-position="AAPL".*?</tr>', html, re.S).group(0)
+            assert "data-invented" not in aapl
+
     def test_with_massive_nothing_is_called_simulated(self, client, settings):
         settings.MASSIVE_API_KEY = "test-key"
         WatchlistEntry.objects.create(user_id="default", ticker="ZZZZZZ")
