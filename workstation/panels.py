@@ -153,8 +153,9 @@ def heatmap_panel(view: PortfolioView) -> dict:
                 "tile": tile,
                 "position": position,
                 "heat": heat_class(position.unrealized_pnl_percent),
-                # Labels only where they fit; the tile's <title> names it everywhere.
-                "label": tile.w >= 40 and tile.h >= 28,
+                # Labels only where they fit (in viewBox units: the ticker at 13 px bold monospace is about 7.8 a
+                # character, the percentage about 46); the tile's <title> names it everywhere.
+                "label": tile.w >= max(7.8 * len(position.ticker), 46) + 4 and tile.h >= 28,
                 "cx": tile.x + tile.w / 2,
                 "ty": tile.y + tile.h / 2 - 1,
                 "py": tile.y + tile.h / 2 + 12,

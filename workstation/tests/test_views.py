@@ -160,6 +160,19 @@ class TestPanels:
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
 
 
+    def test_a_heatmap_label_is_drawn_only_where_it_fits_its_tile(self, client, publish):
+        publish({"AAPL": 192.25, "MSFT": 419.0, "ABCDEFGHIJ": 100.0})
+        for ticker, quantity in (("AAPL", "10"), ("MSFT", "5"), ("ABCDEFGHIJ", "7")):  # a tile 50 wide
+            post(client, "/trade", {"ticker": ticker, "quantity": quantity, "side": "buy"})
+        heatmap = client.get("/panels/heatmap", headers=HX).content.decode()
+        tiles = re.findall(r'data-tile="([A-Z]+)".*?width="([\d.]+)".*?</g>', heatmap, re.S)
+        assert len(tiles) == 3
+        for ticker, width in tiles:
+            tile = re.search(rf'data-tile="{ticker}".*?</g>', heatmap, re.S).group(0)
+            if 'class="tk"' in tile:  # a 13 px bold monospace label is about 7.8 px a character
+                assert float(width) >= 7.8 * len(ticker) + 4, (ticker, width)
+        assert 'class="tk">AAPL<' in heatmap  # the big tiles keep theirs
+
     def test_the_pnl_figure_and_last_point_are_the_live_total(self, client, publish):
         post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})  # a snapshot at $10,000.00
         publish({"AAPL": 200.0, "MSFT": 419.0, "NVDA": 800.0})  # AAPL up $7.75: the total is now $10,077.50
