@@ -1011,6 +1011,23 @@ def test_a_long_watchlist_scrolls_inside_its_panel_and_leaves_no_gap_at_1024(bro
         assert box["heatTop"] - box["centreBottom"] <= 12, box  # the heatmap right under the positions
         assert box["wlBottom"] <= box["h"], box  # the watchlist within the window, above the command line...
         assert box["scrolls"], box  # ...its rows scrolling inside it
+        hidden = page.evaluate("""() => {
+            const scroller = document.querySelector('#watchlist .wl-scroll');
+            window.scrollTo(0, 0);
+            scroller.scrollTop = 200;
+            const seen = [];
+            for (const th of scroller.querySelectorAll('thead th')) {  // sticky: the cells, not the <thead>
+                const r = th.getBoundingClientRect();
+                for (let x = r.left + 1; x < r.right - 1; x += 3) {
+                    for (let y = r.top + 1; y < r.bottom - 1; y += 2) {
+                        const hit = document.elementFromPoint(x, y);
+                        if (!th.contains(hit)) seen.push(`${x},${y}: ${hit && hit.outerHTML.slice(0, 60)}`);
+                    }
+                }
+            }
+            return seen.slice(0, 5);
+        }""")
+        assert hidden == []  # the sticky header is on top of the rows scrolled under it
     finally:
         context.close()
     assert problems == []
@@ -1048,3 +1065,18 @@ def test_a_held_ticker_off_the_watchlist_stays_selected_after_a_reload(page, sta
     expect(page.get_by_label("Ticker", exact=True)).to_have_value("NFLX")
     page.wait_for_timeout(500)
     expect(page.locator("#chart-h")).to_have_text("NFLX")
+
+
+def test_the_trades_table_fits_its_box_at_1440(browser, stack):
+    for ticker, quantity, side in [("AAPL", 1, "buy"), ("AAPL", 0.0001, "sell"), ("TSLA", 30.1234, "buy")]:
+        assert httpx.post(stack.base_url + "/api/portfolio/trade",
+                          json={"ticker": ticker, "quantity": quantity, "side": side}).status_code == 201
+    context, page, problems = open_page(browser, stack.base_url, viewport=(1440, 900))
+    try:
+        expect(page.locator("#blotter tr[data-trade]")).to_have_count(3)
+        box = page.evaluate("""() => { const s = document.querySelector('#blotter .scroll');
+            return {table: s.scrollWidth, box: s.clientWidth}; }""")
+        assert box["table"] <= box["box"], box  # no sideways scrollbar
+    finally:
+        context.close()
+    assert problems == []
