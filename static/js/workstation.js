@@ -138,6 +138,22 @@
     });
     updatePortfolio(at);
     markStale();
+    followStream(ol);
+  }
+
+  // The stream carries every watched or held ticker: a watchlist row it carried before and no longer does (not
+  // held) was removed by another client (the API, another tab). The watchlist panel is re-rendered, once per
+  // disappearance: a row the stream never carried (just added, unknown to the source) is left as it is.
+  var streamed = new Set(); // the watched tickers the last frame carried
+  function followStream(ol) {
+    var now = new Set(), next = new Set(), gone = false;
+    Array.prototype.forEach.call(ol.children, function (li) { now.add(li.dataset.t); });
+    document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
+      var t = row.dataset.row;
+      if (now.has(t)) next.add(t); else if (streamed.has(t) && !held(t)) gone = true;
+    });
+    streamed = next;
+    if (gone && window.htmx) htmx.trigger(body, "watchlist-changed");
   }
 
   // A watchlist row is marked stale while its own quote is (the stream says so) or the whole feed is (the dot

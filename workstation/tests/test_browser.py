@@ -1080,3 +1080,13 @@ def test_the_trades_table_fits_its_box_at_1440(browser, stack):
     finally:
         context.close()
     assert problems == []
+
+
+def test_a_ticker_another_client_removes_leaves_the_open_page(page, stack):
+    row = page.locator("#watchlist tr[data-row='AMZN']")
+    price = page.locator("#watchlist [data-px='AMZN']")
+    before = price.inner_text()
+    expect(price).not_to_have_text(before)  # streamed
+    assert httpx.delete(stack.base_url + "/api/watchlist/AMZN").status_code in (200, 204)
+    expect(row).to_have_count(0)  # the stream stopped carrying it: the panel was re-rendered
+    expect(page.locator("#watchlist tr[data-row]")).to_have_count(9)
