@@ -137,7 +137,9 @@ def summary_panel(view: PortfolioView) -> dict:
 
 
 def positions_panel(view: PortfolioView) -> dict:
-    return {"pv": view}
+    # A held ticker whose price the simulator invents is marked here as on the watchlist (a position outlives
+    # its watchlist row).
+    return {"pv": view, "invented_held": {p.ticker for p in view.positions if selectors.invented_by_simulator(p.ticker)}}
 
 
 def heatmap_panel(view: PortfolioView) -> dict:
@@ -151,8 +153,9 @@ def heatmap_panel(view: PortfolioView) -> dict:
                 "tile": tile,
                 "position": position,
                 "heat": heat_class(position.unrealized_pnl_percent),
-                # Labels only where they fit; the tile's <title> names it everywhere.
-                "label": tile.w >= 40 and tile.h >= 28,
+                # Labels only where they fit (in viewBox units: the ticker at 13 px bold monospace is about 7.8 a
+                # character, the percentage about 46); the tile's <title> names it everywhere.
+                "label": tile.w >= max(7.8 * len(position.ticker), 46) + 4 and tile.h >= 28,
                 "cx": tile.x + tile.w / 2,
                 "ty": tile.y + tile.h / 2 - 1,
                 "py": tile.y + tile.h / 2 + 12,
@@ -282,6 +285,7 @@ def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> d
     context.update(chart_panel(selected))
     context.update(feed_panel())
     context.update(summary_panel(view))
+    context.update(positions_panel(view))
     context.update(heatmap_panel(view))
     context.update(pnl_panel(view, user_id=user_id))
     context.update(blotter_panel(user_id=user_id))

@@ -17,4 +17,5 @@ urlpatterns = [
     path("command", views.command, name="command"),
     path("chat", views.chat, name="chat"),
     path("stream/prices", views.price_stream, name="price-stream"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -58,6 +59,13 @@ def _describe_fill(fill) -> str:
 @require_GET
 def workstation(request: HttpRequest) -> HttpResponse:
     return _page(request, request.GET.get("ticker"))
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico on every page that links no icon (the admin's): the static file, by its
+    # hashed name. Not a permanent redirect: the hash changes with the file.
+    return redirect(static("favicon.svg"))
 
 
 def _panel_view(name: str, build):

@@ -100,6 +100,7 @@
     if (!ol) return;
     var at = Number(ol.dataset.at);
     feed.tick(at);
+    var fresh = !feed.stale();
     Array.prototype.forEach.call(ol.children, function (li) {
       var t = li.dataset.t, p = Number(li.dataset.p), o = Number(li.dataset.o);
       var prev = quotes.get(t);
@@ -112,13 +113,10 @@
         el.textContent = text;
         if (dir) flash(el, dir);
       });
-      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live).
-      var stale = li.hasAttribute("data-s");
-      byTicker("data-row", t).forEach(function (row) {
-        if (stale === row.hasAttribute("data-stale")) return;
-        row.toggleAttribute("data-stale", stale);
-        if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
-      });
+      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live). Only a
+      // fresh tick can say a price is live again: an old one (the hub replays the last tick to a new stream, the
+      // feed stalled) is no news, and its quotes stay as stale as they were.
+      if (li.hasAttribute("data-s")) staleQuotes.add(t); else if (fresh) staleQuotes.delete(t);
       byTicker("data-chg", t).forEach(function (el) {
         el.textContent = change.textContent;
         el.classList.remove("up", "down", "flat");
@@ -139,6 +137,39 @@
       });
     });
     updatePortfolio(at);
+    markStale();
+    followStream(ol);
+  }
+
+  // The stream carries every watched or held ticker: a watchlist row it carried before and no longer does (not
+  // held) was removed by another client (the API, another tab). The watchlist panel is re-rendered, once per
+  // disappearance: a row the stream never carried (just added, unknown to the source) is left as it is.
+  var streamed = new Set(); // the watched tickers the last frame carried
+  function followStream(ol) {
+    var now = new Set(), next = new Set(), gone = false;
+    Array.prototype.forEach.call(ol.children, function (li) { now.add(li.dataset.t); });
+    document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
+      var t = row.dataset.row;
+      if (now.has(t)) next.add(t); else if (streamed.has(t) && !held(t)) gone = true;
+    });
+    streamed = next;
+    if (gone && window.htmx) htmx.trigger(body, "watchlist-changed");
+  }
+
+  // A watchlist row is marked stale while its own quote is (the stream says so) or the whole feed is (the dot
+  // says so): the server marks them alike on a first paint (workstation.html), and a stalled feed sends no tick.
+  var staleQuotes = new Set();
+  document.querySelectorAll("#watchlist tr[data-row][data-stale]").forEach(function (row) {
+    staleQuotes.add(row.dataset.row);
+  });
+  function markStale() {
+    var all = feed.stale();
+    document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
+      var stale = all || staleQuotes.has(row.dataset.row);
+      if (stale === row.hasAttribute("data-stale")) return;
+      row.toggleAttribute("data-stale", stale);
+      if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
+    });
   }
 
   // Portfolio numbers from the streamed prices and the rendered quantities and costs (data-*).
@@ -224,6 +255,7 @@
     var notice = el.dataset.notice || "";
     var stream = "connecting", errorSince = 0;
 
+    function age() { return lastTick ? Date.now() / 1000 - skew - lastTick : null; }
     function render() {
       var now = Date.now() / 1000, state, words;
       var age = lastTick ? now - skew - lastTick : null;
@@ -244,9 +276,12 @@
         el.dataset.state = state;
         text.textContent = words;
       }
+      markStale();
     }
     setInterval(render, 500);
     return {
+      // No tick for longer than the dot allows (or none yet): every price on the page is old news.
+      stale: function () { var a = age(); return a === null || a > staleAfter; },
       tick: function (at) { lastTick = at; stream = "open"; render(); },
       open: function () { stream = "open"; render(); },
       error: function () {
@@ -266,7 +301,7 @@
   body.addEventListener("htmx:afterSettle", function (e) {
     var id = e.target && e.target.id;
     if (id === "positions" || id === "heatmap" || id === "summary" || id === "pnl") updatePortfolio();
-    if (id === "watchlist") followWatchlist();
+    if (id === "watchlist") { followWatchlist(); markStale(); }
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
@@ -319,12 +354,17 @@
     chartTicker(first ? first.dataset.row : "");
   }
 
-  // The selected ticker survives a reload, if it is still on the watchlist (after htmx has set up the page).
+  function held(ticker) {
+    return !!ticker && !!document.querySelector('#positions tr[data-position="' + CSS.escape(ticker) + '"]');
+  }
+
+  // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
+  // too), after htmx has set up the page.
   document.addEventListener("DOMContentLoaded", function () {
     var chart = document.getElementById("chart");
     var stored = null;
     try { stored = localStorage.getItem(SELECTED_KEY); } catch (err) { /* storage disabled */ }
-    if (chart && stored && stored !== chart.dataset.ticker && watched(stored)) chartTicker(stored);
+    if (chart && stored && stored !== chart.dataset.ticker && (watched(stored) || held(stored))) chartTicker(stored);
   });
   body.addEventListener("click", function (e) {
     var target = e.target;

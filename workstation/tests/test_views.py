@@ -160,6 +160,19 @@ class TestPanels:
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
 
 
+    def test_a_heatmap_label_is_drawn_only_where_it_fits_its_tile(self, client, publish):
+        publish({"AAPL": 192.25, "MSFT": 419.0, "ABCDEFGHIJ": 100.0})
+        for ticker, quantity in (("AAPL", "10"), ("MSFT", "5"), ("ABCDEFGHIJ", "7")):  # a tile 50 wide
+            post(client, "/trade", {"ticker": ticker, "quantity": quantity, "side": "buy"})
+        heatmap = client.get("/panels/heatmap", headers=HX).content.decode()
+        tiles = re.findall(r'data-tile="([A-Z]+)".*?width="([\d.]+)".*?</g>', heatmap, re.S)
+        assert len(tiles) == 3
+        for ticker, width in tiles:
+            tile = re.search(rf'data-tile="{ticker}".*?</g>', heatmap, re.S).group(0)
+            if 'class="tk"' in tile:  # a 13 px bold monospace label is about 7.8 px a character
+                assert float(width) >= 7.8 * len(ticker) + 4, (ticker, width)
+        assert 'class="tk">AAPL<' in heatmap  # the big tiles keep theirs
+
     def test_the_pnl_figure_and_last_point_are_the_live_total(self, client, publish):
         post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})  # a snapshot at $10,000.00
         publish({"AAPL": 200.0, "MSFT": 419.0, "NVDA": 800.0})  # AAPL up $7.75: the total is now $10,077.50
@@ -192,6 +205,17 @@ class TestSimulatedPrices:
         assert re.search(r'data-seeded="([A-Z ]+)"', html).group(1).split()[:2] == ["AAPL", "GOOGL"]
         aapl_chart = client.get("/panels/chart?ticker=AAPL", headers=HX).content.decode()
         assert "data-invented" not in aapl_chart
+
+    def test_a_held_invented_ticker_is_marked_in_positions(self, client, settings, publish):
+        settings.MASSIVE_API_KEY = ""
+        publish({"AAPL": 192.25, "ZZZZZZ": 100.0})
+        post(client, "/trade", {"ticker": "ZZZZZZ", "quantity": "1", "side": "buy"})
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"})
+        for html in (client.get("/").content.decode(), client.get("/panels/positions", headers=HX).content.decode()):
+            row = re.search(r'<tr data-position="ZZZZZZ".*?</tr>', html, re.S).group(0)
+            assert "data-invented" in row and self.INVENTED in row
+            aapl = re.search(r'<tr data-position="AAPL".*?</tr>', html, re.S).group(0)
+            assert "data-invented" not in aapl
 
     def test_with_massive_nothing_is_called_simulated(self, client, settings):
         settings.MASSIVE_API_KEY = "test-key"
@@ -597,3 +621,15 @@ class TestNoDatabaseErrorReachesThePage:
         html = response.content.decode()
         assert root_id(html) == panel and "could not be recorded" in html and "nothing was traded" in html
         assert state() == before
+
+
+def test_favicon_is_served_and_linked(client):
+    """Browsers ask every page's origin for /favicon.ico (the admin's pages link none): not a 404 in the console."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    assert icon["Content-Type"].startswith("image/svg+xml")
+    assert int(icon["Content-Length"]) > 0
+    html = client.get("/").content.decode()
+    assert f'<link rel="icon" href="{response["Location"]}" type="image/svg+xml">' in html
