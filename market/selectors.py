@@ -38,8 +38,20 @@ def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) ->
     return list(tickers[:limit] if limit is not None else tickers)
 
 
+def watches(*, user_id: str = DEFAULT_USER, ticker: str) -> bool:
+    return WatchlistEntry.objects.filter(user_id=user_id, ticker=ticker).exists()
+
+
 def watch_count(*, user_id: str = DEFAULT_USER) -> int:
     return WatchlistEntry.objects.filter(user_id=user_id).count()
+
+
+def kept_tickers(*, user_id: str = DEFAULT_USER) -> set[str]:
+    """What other apps keep priced for this user off the watchlist (their held positions)."""
+    tickers: set[str] = set()
+    for provider in hooks.ticker_providers:
+        tickers.update(provider(user_id=user_id))
+    return tickers
 
 
 def priced_tickers() -> set[str]:
