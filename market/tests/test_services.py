@@ -111,6 +111,56 @@ class TestHeldTickersCount:
         services.add_ticker(user_id="other", ticker="SHOP")
         assert selectors.kept_tickers() == {"PYPL"}
 
+
+@pytest.mark.django_db(transaction=True)
+def test_an_add_waits_for_a_buy_in_flight(publish):
+    """PostgreSQL: a buy of a watched ticker, still uncommitted while the ticker is removed and another added, is
+    counted by that add (it takes the owner's book first, as the trade does); counting without it let the add in
+    and left the user one past the cap. Run by `make test` under --postgres."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    settings.WATCHLIST_MAX_TICKERS = 11
+    services.add_ticker(ticker="ZQA")
+    publish({"ZQA": 100.0})
+    bought, commit = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def buyer() -> None:
+        try:
+            with transaction.atomic():
+                portfolio_services.execute_trade(ticker="ZQA", side="buy", quantity="1")
+                bought.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def adder() -> None:
+        try:
+            services.add_ticker(ticker="ZQB")
+            outcome["added"] = True
+        except WatchlistFull as exc:
+            outcome["refused"] = str(exc)
+        finally:
+            connection.close()
+
+    buying = threading.Thread(target=buyer)
+    buying.start()
+    assert bought.wait(10)
+    services.remove_ticker(ticker="ZQA")  # the buy's transaction holds no lock on the watchlist
+    adding = threading.Thread(target=adder)
+    adding.start()
+    adding.join(0.5)
+    waited = adding.is_alive()
+    commit.set()
+    buying.join(10)
+    adding.join(10)
+    assert waited, "the add did not wait for the buy's lock on the book"
+    assert "at most 11 tickers watched or held" in outcome.get("refused", ""), outcome
+    assert len(selectors.kept_tickers() | set(selectors.watched_tickers())) == 11
+
 @pytest.mark.e2e
 def test_concurrent_adds_never_pass_the_limit(stack_factory):
     """Twenty adds at once, two places left, through a real server (SQLite, or PostgreSQL with --postgres): the
