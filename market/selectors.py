@@ -38,10 +38,6 @@ def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) ->
     return list(tickers[:limit] if limit is not None else tickers)
 
 
-def watches(*, user_id: str = DEFAULT_USER, ticker: str) -> bool:
-    return WatchlistEntry.objects.filter(user_id=user_id, ticker=ticker).exists()
-
-
 def watch_count(*, user_id: str = DEFAULT_USER) -> int:
     return WatchlistEntry.objects.filter(user_id=user_id).count()
 
