@@ -42,7 +42,8 @@ class Context:
 
 def context(*, user_id: str = DEFAULT_USER) -> Context:
     """Every held position, and the watchlist's first ASSISTANT_CONTEXT_WATCHLIST tickers: what each turn sends
-    the model stays bounded however long the watchlist grows (issue 19)."""
+    the model stays bounded however long the watchlist grows (issue 19). The positions are bounded too: held
+    tickers count towards WATCHLIST_MAX_TICKERS (market.services.add_ticker), so there are at most that many."""
     book = portfolio_selectors.portfolio(user_id=user_id)
     limit = settings.ASSISTANT_CONTEXT_WATCHLIST
     positions = [

@@ -1,7 +1,8 @@
 """How other apps hand work to the price worker without `market` importing them.
 
-`portfolio` registers the held tickers (so a held ticker stays priced after it leaves the watchlist)
-and the interval portfolio snapshot from its AppConfig.ready().
+`portfolio` registers the held tickers (so a held ticker stays priced after it leaves the watchlist), the lock
+on a user's book (so a watchlist add waits for that user's trades), and the interval portfolio snapshot from its
+AppConfig.ready().
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-TickerProvider = Callable[[], Iterable[str]]
+# provider(user_id=None): the tickers it keeps priced for that user, or for every user when None. Per user, so the
+# watchlist's cap can count them: a held ticker is priced like a watched one (market.services.add_ticker).
+TickerProvider = Callable[..., Iterable[str]]
+# owner_lock(user_id=...): inside a transaction, take the lock a trade of that user takes first.
+OwnerLock = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class PeriodicTask:
 
 ticker_providers: list[TickerProvider] = []
 periodic_tasks: list[PeriodicTask] = []
+owner_locks: list[OwnerLock] = []
 
 
 def register_ticker_provider(provider: TickerProvider) -> None:
@@ -31,3 +37,8 @@ def register_ticker_provider(provider: TickerProvider) -> None:
 def register_periodic_task(task: PeriodicTask) -> None:
     if all(t.name != task.name for t in periodic_tasks):
         periodic_tasks.append(task)
+
+
+def register_owner_lock(lock: OwnerLock) -> None:
+    if lock not in owner_locks:
+        owner_locks.append(lock)

@@ -42,6 +42,14 @@ def watch_count(*, user_id: str = DEFAULT_USER) -> int:
     return WatchlistEntry.objects.filter(user_id=user_id).count()
 
 
+def kept_tickers(*, user_id: str = DEFAULT_USER) -> set[str]:
+    """What other apps keep priced for this user off the watchlist (their held positions)."""
+    tickers: set[str] = set()
+    for provider in hooks.ticker_providers:
+        tickers.update(provider(user_id=user_id))
+    return tickers
+
+
 def priced_tickers() -> set[str]:
     """What the worker must price: every watched ticker and whatever other apps need (held positions)."""
     tickers = set(WatchlistEntry.objects.values_list("ticker", flat=True).distinct())

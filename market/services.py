@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.db import DEFAULT_USER
+from market import hooks, selectors
 from market.exceptions import AlreadyWatching, NotWatching, WatchlistFull
 from market.models import WatchlistEntry
 from market.tickers import normalize_ticker
@@ -27,19 +28,29 @@ def _lock_watchlist(user_id: str) -> None:
 
 
 def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
-    """Watch a ticker; the worker prices it from its next tick. At most WATCHLIST_MAX_TICKERS per user: every
-    watched ticker costs the worker, the streams and the assistant's context on every tick (issue 19)."""
+    """Watch a ticker; the worker prices it from its next tick. At most WATCHLIST_MAX_TICKERS per user, watched or
+    held: every priced ticker costs the worker, the streams and the assistant's context on every tick (issue 19),
+    and a held ticker stays priced off the watchlist (SPEC §3). Adding is the only way a ticker becomes priced (a
+    buy needs it watched or held, portfolio.services), so counting here bounds what a user can make the worker
+    price: without the held ones, add, buy a cent's worth, remove and repeat grew it without limit."""
     ticker = normalize_ticker(ticker)
     limit = settings.WATCHLIST_MAX_TICKERS
     try:
         with transaction.atomic():
+            # The owner's book first, as a trade takes it (and the assistant, ahead of its watchlist changes): on
+            # PostgreSQL a buy of a ticker the user watches, committing after a count taken here, would otherwise
+            # keep it held once removed and put the user one past the cap.
+            for lock in hooks.owner_locks:
+                lock(user_id=user_id)
             _lock_watchlist(user_id)
             watched = WatchlistEntry.objects.filter(user_id=user_id)
             if watched.filter(ticker=ticker).exists():
                 raise AlreadyWatching(f"{ticker} is already on the watchlist.")
-            if watched.count() >= limit:
+            priced = set(watched.values_list("ticker", flat=True)) | selectors.kept_tickers(user_id=user_id)
+            if len(priced | {ticker}) > limit:
                 raise WatchlistFull(
-                    f"The watchlist is full: at most {limit} tickers. Remove one before adding {ticker}."
+                    f"The watchlist is full: at most {limit} tickers watched or held, and a held position counts "
+                    f"whether it is on the watchlist or not. Sell or remove one before adding {ticker}."
                 )
             return WatchlistEntry.objects.create(user_id=user_id, ticker=ticker)
     except IntegrityError:

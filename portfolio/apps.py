@@ -17,8 +17,10 @@ class PortfolioConfig(AppConfig):
         from market import hooks
         from portfolio import selectors, services
 
-        # The worker keeps held tickers priced and records the interval snapshot; market never imports us.
+        # The worker keeps held tickers priced and records the interval snapshot, and the watchlist's cap counts
+        # held tickers under the trade's own lock; market never imports us.
         hooks.register_ticker_provider(selectors.held_tickers)
+        hooks.register_owner_lock(services.lock_book)
         hooks.register_periodic_task(
             hooks.PeriodicTask(
                 name="portfolio-snapshot",

@@ -174,9 +174,11 @@ def thinning_sql(*, user_id: str, first: datetime, last: datetime, slices: int) 
     return sql, [*params, user_id]
 
 
-def held_tickers() -> set[str]:
-    """Every ticker any user holds: the price worker keeps these priced even off the watchlist."""
-    return set(Position.objects.values_list("ticker", flat=True).distinct())
+def held_tickers(*, user_id: str | None = None) -> set[str]:
+    """Every ticker this user (or, when None, any user) holds: the price worker keeps these priced even off the
+    watchlist, so the watchlist's cap counts them."""
+    held = Position.objects.all() if user_id is None else Position.objects.filter(user_id=user_id)
+    return set(held.values_list("ticker", flat=True).distinct())
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,11 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
                 # The worker prices it from its next tick: the same order can be sent again in a moment.
                 raise PriceNotYet(f"There is no price for {ticker} yet: try again in a moment.")
             raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
+        if side == "buy" and ticker not in holdings and not trade_sql.watches(cursor, user_id, ticker):
+            # Only the watchlist's add (under its cap) makes a ticker priced for this user: a quote the store still
+            # keeps for a ticker just removed (until the worker's next tick; up to a poll's 15 s with Massive), or
+            # one another user watches, is no way around it (market.services.add_ticker).
+            raise NoPrice(f"{ticker} is not on your watchlist: add it to the watchlist before buying it.")
         if not status.quote_is_live(quote):
             # The feed is live but this ticker's source stopped sending its price (a halt, a delisting): its last
             # price may be arbitrarily old.

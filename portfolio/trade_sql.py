@@ -169,6 +169,12 @@ def find_trade(cursor, user_id: str, client_order_id: str) -> str | None:
     return row[0] if row else None
 
 
+def watches(cursor, user_id: str, ticker: str) -> bool:
+    """Whether the user watches the ticker (market's watchlist table, read here as the engine reads its own)."""
+    cursor.execute("SELECT 1 FROM watchlist WHERE user_id = %s AND ticker = %s", [user_id, ticker])
+    return cursor.fetchone() is not None
+
+
 def lock_holdings(cursor, user_id: str) -> dict[str, Holding]:
     cursor.execute(
         "SELECT id, ticker, quantity, avg_cost, cost_basis FROM positions WHERE user_id = %s" + _for_update(cursor),

@@ -188,11 +188,11 @@ class TestTheModelsReplies:
         settings.WATCHLIST_MAX_TICKERS = 200
         for i in range(150):
             WatchlistEntry.objects.create(ticker=f"ZZ{i}")
-        WatchlistEntry.objects.filter(ticker="MSFT").delete()  # held below, off the watchlist
         answers, seen = model
         answers += [json.dumps({"message": "Bought.", "trades": [{"ticker": "MSFT", "side": "buy", "quantity": 1}]}),
                     json.dumps({"message": "Fine."})]
         send(client, "buy 1 MSFT")
+        WatchlistEntry.objects.filter(ticker="MSFT").delete()  # held, off the watchlist
         send(client, "and now?")
         facts = json.loads(seen[1][1]["content"].split(": ", 1)[1])
         assert [p["ticker"] for p in facts["positions"]] == ["MSFT"]

@@ -68,8 +68,30 @@ class TestWatchlist:
         assert post_json(client, "/api/watchlist", {"ticker": "PYPL"}).status_code == 201
         response = post_json(client, "/api/watchlist", {"ticker": "SHOP"})
         assert response.status_code == 409
-        assert response.json() == {"error": "The watchlist is full: at most 11 tickers. Remove one before adding SHOP."}
+        assert response.json() == {
+            "error": "The watchlist is full: at most 11 tickers watched or held, and a held position counts whether "
+                     "it is on the watchlist or not. Sell or remove one before adding SHOP."
+        }
         assert "SHOP" not in selectors.watched_tickers() and len(selectors.watched_tickers()) == 11
+
+    def test_held_positions_count_towards_the_limit(self, client, settings, publish):
+        """The review's loop through the API: add to the cap, buy a cent's worth of each, remove them; the next add
+        is refused, and the tickers priced never pass the cap."""
+        settings.WATCHLIST_MAX_TICKERS = 13
+        made_up = ["ZQA", "ZQB", "ZQC"]
+        for ticker in made_up:
+            assert post_json(client, "/api/watchlist", {"ticker": ticker}).status_code == 201
+        publish({t: 100.0 for t in selectors.priced_tickers()})
+        for ticker in made_up:
+            order = post_json(client, "/api/portfolio/trade", {"ticker": ticker, "side": "buy", "quantity": 0.0001})
+            assert order.status_code == 201, order.content
+            assert client.delete(f"/api/watchlist/{ticker}").status_code == 204
+        response = post_json(client, "/api/watchlist", {"ticker": "ZQD"})
+        assert response.status_code == 409
+        assert "at most 13 tickers watched or held" in response.json()["error"]
+        assert "Sell or remove one before adding ZQD" in response.json()["error"]
+        assert len(selectors.watched_tickers()) == 10 and "ZQD" not in selectors.watched_tickers()
+        assert selectors.priced_tickers() == set(DEFAULT) | set(made_up)
 
     def test_add_twice_is_a_conflict(self, client):
         post_json(client, "/api/watchlist", {"ticker": "BRK.B"})

@@ -6,9 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from decimal import Decimal
+
 from market import selectors, services
 from market.exceptions import AlreadyWatching, WatchlistFull
 from market.models import WatchlistEntry
+from portfolio import services as portfolio_services
+from portfolio.models import Position
 
 
 @pytest.mark.django_db
@@ -40,6 +44,122 @@ class TestCap:
         services.add_ticker(user_id="other", ticker="PYPL")
         assert WatchlistEntry.objects.filter(user_id="other").count() == 1
 
+
+
+def tick(publish) -> None:
+    """One worker tick: a price for every ticker the worker prices now, and every other one dropped."""
+    publish({t: 100.0 for t in selectors.priced_tickers()})
+
+
+@pytest.mark.django_db
+class TestHeldTickersCount:
+    """A held ticker stays priced off the watchlist (SPEC §3), so the cap counts it: the review's loop (add, buy a
+    cent's worth, remove, repeat) grew the priced set without limit while the watchlist stayed under the cap."""
+
+    def test_add_buy_remove_rounds_never_get_past_the_cap(self, settings, publish):
+        settings.WATCHLIST_MAX_TICKERS = 14  # the ten seeded tickers and four more
+        cap, made_up, held = 14, iter(f"ZQ{i}" for i in range(100)), []
+        for _ in range(3):
+            added = []
+            while True:
+                ticker = next(made_up)
+                try:
+                    services.add_ticker(ticker=ticker)
+                except WatchlistFull as refused:
+                    assert "at most 14 tickers watched or held" in str(refused)
+                    assert "Sell or remove one" in str(refused)
+                    break
+                added.append(ticker)
+                assert len(selectors.priced_tickers()) <= cap
+            tick(publish)
+            for ticker in added:
+                portfolio_services.execute_trade(ticker=ticker, side="buy", quantity="0.0001")  # $0.01 each
+                services.remove_ticker(ticker=ticker)
+            held += added
+            tick(publish)
+            assert len(selectors.priced_tickers()) <= cap
+        # The first round filled the four places; the later ones found none, held positions taking them.
+        assert len(held) == 4 and set(Position.objects.values_list("ticker", flat=True)) == set(held)
+        assert len(selectors.watched_tickers()) == 10 and len(selectors.priced_tickers()) == cap
+
+    def test_selling_makes_room(self, settings, publish):
+        settings.WATCHLIST_MAX_TICKERS = 11
+        services.add_ticker(ticker="PYPL")
+        tick(publish)
+        portfolio_services.execute_trade(ticker="PYPL", side="buy", quantity="1")
+        services.remove_ticker(ticker="PYPL")
+        with pytest.raises(WatchlistFull):
+            services.add_ticker(ticker="SHOP")
+        portfolio_services.execute_trade(ticker="PYPL", side="sell", quantity="1")
+        services.add_ticker(ticker="SHOP")
+        assert selectors.watched_tickers()[-1] == "SHOP"
+
+    def test_a_held_ticker_can_be_watched_again_at_the_cap(self, settings, publish):
+        settings.WATCHLIST_MAX_TICKERS = 11
+        services.add_ticker(ticker="PYPL")
+        tick(publish)
+        portfolio_services.execute_trade(ticker="PYPL", side="buy", quantity="1")
+        services.remove_ticker(ticker="PYPL")
+        services.add_ticker(ticker="PYPL")  # already priced: watching it again prices nothing more
+        assert "PYPL" in selectors.watched_tickers()
+
+    def test_another_users_positions_do_not_count(self, settings):
+        settings.WATCHLIST_MAX_TICKERS = 10
+        Position.objects.create(user_id="default", ticker="PYPL", quantity=Decimal(1), avg_cost=Decimal(100),
+                                cost_basis=Decimal(100))
+        assert selectors.kept_tickers(user_id="other") == set()
+        services.add_ticker(user_id="other", ticker="SHOP")
+        assert selectors.kept_tickers() == {"PYPL"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_add_waits_for_a_buy_in_flight(publish):
+    """PostgreSQL: a buy of a watched ticker, still uncommitted while the ticker is removed and another added, is
+    counted by that add (it takes the owner's book first, as the trade does); counting without it let the add in
+    and left the user one past the cap. Run by `make test` under --postgres."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
+    settings.WATCHLIST_MAX_TICKERS = 11
+    services.add_ticker(ticker="ZQA")
+    publish({"ZQA": 100.0})
+    bought, commit = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def buyer() -> None:
+        try:
+            with transaction.atomic():
+                portfolio_services.execute_trade(ticker="ZQA", side="buy", quantity="1")
+                bought.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def adder() -> None:
+        try:
+            services.add_ticker(ticker="ZQB")
+            outcome["added"] = True
+        except WatchlistFull as exc:
+            outcome["refused"] = str(exc)
+        finally:
+            connection.close()
+
+    buying = threading.Thread(target=buyer)
+    buying.start()
+    assert bought.wait(10)
+    services.remove_ticker(ticker="ZQA")  # the buy's transaction holds no lock on the watchlist
+    adding = threading.Thread(target=adder)
+    adding.start()
+    adding.join(0.5)
+    waited = adding.is_alive()
+    commit.set()
+    buying.join(10)
+    adding.join(10)
+    assert waited, "the add did not wait for the buy's lock on the book"
+    assert "at most 11 tickers watched or held" in outcome.get("refused", ""), outcome
+    assert len(selectors.kept_tickers() | set(selectors.watched_tickers())) == 11
 
 @pytest.mark.e2e
 def test_concurrent_adds_never_pass_the_limit(stack_factory):

@@ -48,7 +48,7 @@ class TestPricedSet:
         assert set(source._opens) <= seeded
 
     def test_held_ticker_stays_priced_after_leaving_the_watchlist(self, price_store, monkeypatch):
-        monkeypatch.setattr(hooks, "ticker_providers", [lambda: {"NFLX"}])
+        monkeypatch.setattr(hooks, "ticker_providers", [lambda user_id=None: {"NFLX"}])
         worker = PriceWorker(source=fast_simulator(), store=price_store)
         services.remove_ticker(ticker="NFLX")
         worker.tick()

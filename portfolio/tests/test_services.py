@@ -161,6 +161,7 @@ def test_invalid_ticker_is_rejected():
 
 
 def test_order_worth_less_than_a_cent_is_rejected(publish):
+    market_services.add_ticker(ticker="PENNY")
     publish({"PENNY": 0.5})
     with pytest.raises(InvalidOrder, match="less than a cent"):
         services.execute_trade(ticker="PENNY", side="buy", quantity=D("0.0001"))
@@ -193,6 +194,24 @@ def test_held_ticker_removed_from_watchlist_stays_sellable(publish):
     assert fill.cash_balance == D("10000.00")
     assert "NFLX" not in market_selectors.priced_tickers()
 
+
+def test_a_quote_left_for_a_ticker_just_removed_does_not_buy_it(publish):
+    """The store keeps a removed ticker's quote until the worker's next tick (a poll's 15 s with Massive): bought
+    then, it would be held without ever having counted towards the watchlist's cap (market.services.add_ticker)."""
+    market_services.add_ticker(ticker="PYPL")
+    publish({"PYPL": 100})
+    market_services.remove_ticker(ticker="PYPL")
+    with pytest.raises(NoPrice, match="PYPL is not on your watchlist: add it to the watchlist before buying it"):
+        services.execute_trade(ticker="PYPL", side="buy", quantity=1)
+    assert position("PYPL") is None and cash() == D("10000.00")
+
+
+def test_a_held_ticker_off_the_watchlist_can_still_be_bought(publish):
+    publish({"NFLX": 600})
+    services.execute_trade(ticker="NFLX", side="buy", quantity=1)
+    market_services.remove_ticker(ticker="NFLX")
+    services.execute_trade(ticker="NFLX", side="buy", quantity=1)
+    assert position("NFLX").quantity == 2
 
 class TestValuation:
     def test_portfolio_view(self, publish):

@@ -346,7 +346,7 @@ class TestWatchlist:
         before = state()
         html = post(client, "/watchlist/add", {"ticker": "pypl"}).content.decode()
         assert 'id="watchlist-error" class="form-error" role="alert"' in html
-        assert "The watchlist is full: at most 10 tickers." in html
+        assert "The watchlist is full: at most 10 tickers watched or held" in html
         assert state() == before
 
     def test_remove(self, client):
@@ -404,7 +404,7 @@ class TestCommandLine:
         before = state()
         response = post(client, "/command", {"command": "add pypl"})
         assert response.status_code == 200 and "HX-Trigger" not in response
-        assert "The watchlist is full: at most 10 tickers." in response.content.decode()
+        assert "The watchlist is full: at most 10 tickers watched or held" in response.content.decode()
         assert state() == before
 
     @pytest.mark.parametrize(
