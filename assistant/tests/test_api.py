@@ -27,25 +27,6 @@ def prices(publish):
     publish({"AAPL": 190.0, "MSFT": 420.0})
 
 
-@pytest.fixture
-def model(monkeypatch, settings):
-    """The model answers with whatever text the test sets; the rest of the path is real."""
-    settings.LLM_MOCK = False
-    settings.OPENROUTER_API_KEY = "sk-test"
-    answers: list = []
-    seen: list = []
-
-    async def complete(messages, *, schema):
-        seen.append(messages)
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return llm.Completion(text=answer, model="stub", seconds=0.0, prompt_tokens=1, completion_tokens=1)
-
-    monkeypatch.setattr(llm, "complete", complete)
-    return answers, seen
-
-
 class TestMockMode:
     @pytest.fixture(autouse=True)
     def mock(self, settings):

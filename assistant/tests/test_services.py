@@ -25,21 +25,6 @@ def prices(publish):
     publish({"AAPL": 190.0})
 
 
-@pytest.fixture
-def model(monkeypatch, settings):
-    settings.LLM_MOCK = False
-    settings.OPENROUTER_API_KEY = "sk-test"
-    answers: list = []
-    seen: list = []
-
-    async def complete(messages, *, schema):
-        seen.append(messages)
-        return llm.Completion(text=answers.pop(0), model="stub", seconds=0.0, prompt_tokens=1, completion_tokens=1)
-
-    monkeypatch.setattr(llm, "complete", complete)
-    return answers, seen
-
-
 def failing_saves(monkeypatch, *, failures_too: bool):
     """The database refuses the assistant's reply (and, with failures_too, its failure notice as well) after the
     turn's actions ran: as a disk that filled up, or a database that went away, would."""

@@ -1,0 +1,25 @@
+"""Fixtures of the assistant's tests."""
+
+import pytest
+
+from assistant import llm
+
+
+@pytest.fixture
+def model(monkeypatch, settings):
+    """The model answers with whatever text the test appends to `answers` (an exception is raised instead); the
+    rest of the path is real. `seen` holds the messages each call was given."""
+    settings.LLM_MOCK = False
+    settings.OPENROUTER_API_KEY = "sk-test"
+    answers: list = []
+    seen: list = []
+
+    async def complete(messages, *, schema):
+        seen.append(messages)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return llm.Completion(text=answer, model="stub", seconds=0.0, prompt_tokens=1, completion_tokens=1)
+
+    monkeypatch.setattr(llm, "complete", complete)
+    return answers, seen
