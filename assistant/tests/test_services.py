@@ -9,7 +9,6 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from assistant import llm
 from assistant.models import ChatMessage
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
