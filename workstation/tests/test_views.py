@@ -162,6 +162,7 @@ class TestPanels:
 
     def test_a_heatmap_label_is_drawn_only_where_it_fits_its_tile(self, client, publish):
         publish({"AAPL": 192.25, "MSFT": 419.0, "ABCDEFGHIJ": 100.0})
+        WatchlistEntry.objects.create(ticker="ABCDEFGHIJ")  # a buy needs the ticker watched (or held)
         for ticker, quantity in (("AAPL", "10"), ("MSFT", "5"), ("ABCDEFGHIJ", "7")):  # a tile 50 wide
             post(client, "/trade", {"ticker": ticker, "quantity": quantity, "side": "buy"})
         heatmap = client.get("/panels/heatmap", headers=HX).content.decode()
@@ -209,6 +210,7 @@ class TestSimulatedPrices:
     def test_a_held_invented_ticker_is_marked_in_positions(self, client, settings, publish):
         settings.MASSIVE_API_KEY = ""
         publish({"AAPL": 192.25, "ZZZZZZ": 100.0})
+        WatchlistEntry.objects.create(ticker="ZZZZZZ")  # a buy needs the ticker watched (or held)
         post(client, "/trade", {"ticker": "ZZZZZZ", "quantity": "1", "side": "buy"})
         post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"})
         for html in (client.get("/").content.decode(), client.get("/panels/positions", headers=HX).content.decode()):
