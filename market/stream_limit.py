@@ -14,12 +14,14 @@ past the cap is refused without touching the database.
 
 The cap is also bounded by the process's open-file limit: every stream is a socket, and with the default cap
 above a shell's usual limit (1024 on Linux, 256 on macOS) the 503 never fired; accept() failed instead and every
-other request with it. `manage.py serve` raises the soft limit to the hard one and sets `ceiling` to what is
-left after OPEN_FILES_RESERVE.
+other request with it. `manage.py serve` raises the soft limit to the hard one before it serves; the first
+stream reads the limit then in force and keeps what is left after OPEN_FILES_RESERVE as `ceiling`.
 """
 
 from __future__ import annotations
 
+import logging
+import resource
 import threading
 import weakref
 from typing import AsyncGenerator, AsyncIterator
@@ -29,17 +31,46 @@ from django.http import JsonResponse
 
 RETRY_AFTER_SECONDS = 10
 
+logger = logging.getLogger(__name__)
+
+
+def open_files_ceiling() -> int | None:
+    """How many streams the process's open-file limit leaves room for, after OPEN_FILES_RESERVE for the
+    database, the price store and other clients; None when the limit is unlimited. Said once when it is
+    below MAX_STREAMS_PER_PROCESS."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    reserve = min(settings.OPEN_FILES_RESERVE, soft // 2)  # a tiny limit still leaves some streams
+    ceiling = max(1, soft - reserve)
+    if ceiling < settings.MAX_STREAMS_PER_PROCESS:
+        logger.warning(
+            "The open-file limit is %d: at most %d price streams (MAX_STREAMS_PER_PROCESS is %d; %d files kept "
+            "for the rest). Raise the limit (ulimit -n) to allow more.",
+            soft, ceiling, settings.MAX_STREAMS_PER_PROCESS, reserve,
+        )
+    return ceiling
+
 
 class StreamLimit:
     def __init__(self) -> None:
         self.open = 0
-        self.ceiling: int | None = None  # set by `manage.py serve` from the open-file limit
+        self._ceiling: int | None = None
+        self._ceiling_read = False
         self._lock = threading.Lock()  # a dropped response may be collected on another thread
+
+    @property
+    def ceiling(self) -> int | None:
+        # Read at the first stream, not at import: `manage.py serve` raises the limit before it serves.
+        if not self._ceiling_read:
+            self._ceiling, self._ceiling_read = open_files_ceiling(), True
+        return self._ceiling
 
     @property
     def cap(self) -> int:
         configured = settings.MAX_STREAMS_PER_PROCESS
-        return configured if self.ceiling is None else min(configured, self.ceiling)
+        ceiling = self.ceiling
+        return configured if ceiling is None else min(configured, ceiling)
 
     def take(self) -> Place | None:
         """A place for one stream, given back by calling it; None if this process holds as many as it may."""

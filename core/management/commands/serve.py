@@ -1,14 +1,11 @@
 """`manage.py serve`: the web server, in one Python process that first migrates and collects static files if needed."""
 
-import logging
 import resource
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.startup import collect_static_if_changed, migrate_if_needed
-
-logger = logging.getLogger(__name__)
 
 # macOS refuses a soft limit above OPEN_MAX (10240) even when the hard limit says "unlimited".
 MACOS_OPEN_MAX = 10240
@@ -31,23 +28,6 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-def fit_streams_to_open_files() -> None:
-    """Clamp the stream cap to the open-file limit less a reserve, so the 503 comes before accept() fails."""
-    from market.stream_limit import streams
-
-    soft = raise_open_file_limit()
-    if soft == resource.RLIM_INFINITY:
-        return
-    reserve = min(settings.OPEN_FILES_RESERVE, soft // 2)  # a tiny limit still leaves some streams
-    streams.ceiling = max(1, soft - reserve)
-    if streams.ceiling < settings.MAX_STREAMS_PER_PROCESS:
-        logger.warning(
-            "The open-file limit is %d: at most %d price streams (MAX_STREAMS_PER_PROCESS is %d; %d files kept "
-            "for the rest). Raise the limit (ulimit -n) to allow more.",
-            soft, streams.ceiling, settings.MAX_STREAMS_PER_PROCESS, reserve,
-        )
-
-
 class Command(BaseCommand):
     help = "Serve the app with uvicorn, after applying missing migrations and collecting changed static files."
 
@@ -68,7 +48,8 @@ class Command(BaseCommand):
         connections.close_all()
         from finally_site.asgi import application  # imported after the checks: its gc.freeze() covers them too
 
-        fit_streams_to_open_files()
+        # Every price stream is a socket: the stream cap is fitted to this limit (market/stream_limit.py).
+        raise_open_file_limit()
         # uvicorn bounds a request's head only with its h11 parser; this bounds it with httptools (core/http_server.py).
         LimitedHeadProtocol.max_head_bytes = settings.MAX_REQUEST_HEADER_BYTES
         LimitedHeadProtocol.max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
