@@ -9,7 +9,7 @@ from ninja import Router
 
 from assistant import selectors, services
 from assistant.schemas import ChatIn, ChatMessageOut, ChatReplyOut
-from finally_site.api_errors import ErrorOut
+from core.api_errors import ErrorOut
 
 router = Router(tags=["assistant"])
 

@@ -13,7 +13,7 @@ from django.urls import path
 from bench.floor_asgi import ANSWER
 from core.db import DEFAULT_USER, write
 from finally_site.api import served_plain
-from finally_site.api_errors import StrictJSONParser
+from core.api_errors import StrictJSONParser
 from finally_site.urls import urlpatterns as app_urlpatterns
 from portfolio.schemas import TradeIn
 

@@ -1,19 +1,7 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class CoreConfig(AppConfig):
     """Data-layer conventions every app shares, and the `migrate` that is safe to start twice at once."""
 
     name = "core"
-
-    def ready(self):
-        from core import db
-        from market import hooks
-
-        # The price worker is the deployment's one long-lived background process: it checkpoints the database.
-        hooks.register_periodic_task(
-            hooks.PeriodicTask(
-                name="database-checkpoint", func=db.checkpoint, interval=lambda: settings.DATABASE_CHECKPOINT_SECONDS
-            )
-        )

@@ -19,19 +19,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
+from core.migrating import unapplied_migrations
+
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_NAME = ".sources-fingerprint"
 # What collectstatic ignores by default.
 IGNORE_PATTERNS = ["CVS", ".*", "*~"]
-
-
-def unapplied_migrations(database: str = "default") -> list:
-    from django.db import connections
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connections[database])
-    return executor.migration_plan(executor.loader.graph.leaf_nodes())
 
 
 def migrate_if_needed() -> bool:

@@ -19,7 +19,7 @@ from ninja.errors import HttpError, ValidationError
 from assistant.api import router as assistant_router
 from assistant.services import ChatConflict, InvalidMessage
 from core.db import discard_broken_connections
-from finally_site.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
+from core.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching, WatchlistFull
 from market.store import StoreUnavailable

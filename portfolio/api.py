@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from ninja import Query, Router, Status
 
 from core.db import write
-from finally_site.api_errors import ErrorOut, StrictJSONParser
+from core.api_errors import ErrorOut, StrictJSONParser
 from portfolio import selectors, services
 from market.tickers import normalize_ticker
 from portfolio.schemas import (

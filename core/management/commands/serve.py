@@ -4,6 +4,7 @@ import resource
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 from core.startup import collect_static_if_changed, migrate_if_needed
 
@@ -46,7 +47,8 @@ class Command(BaseCommand):
         collect_static_if_changed()
         # This thread becomes the event loop's, where Django allows no database work: leave it no connection.
         connections.close_all()
-        from finally_site.asgi import application  # imported after the checks: its gc.freeze() covers them too
+        # The project's ASGI application, imported after the checks (its start-up work covers them too).
+        application = import_string(settings.ASGI_APPLICATION)
 
         # Every price stream is a socket: the stream cap is fitted to this limit (market/stream_limit.py).
         raise_open_file_limit()
