@@ -9,17 +9,10 @@ import re
 from http import HTTPStatus
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.contrib.auth import middleware as auth
-from django.contrib.messages import middleware as messages
-from django.contrib.sessions import middleware as sessions
 from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
-from django.middleware import clickjacking, common, csrf, security
-from django_htmx import middleware as htmx
 
-from core.compression import NonStreamingGZipMiddleware
-
-API_PREFIX = "/api/"
+from core.fastpath import API_PREFIX
 
 
 def _api_response(request, response):
@@ -125,83 +118,3 @@ def api_json_only_middleware(get_response):
             return refuse() if _cross_site_form_risk(request) else get_response(request)
 
     return middleware
-
-
-class InlineHooks:
-    """Run a Django middleware's own hooks on the event loop instead of hopping to a thread for each.
-
-    Under ASGI, MiddlewareMixin runs every process_request / process_view / process_response through
-    sync_to_async, since in general a hook may block (a session saved to the database). The hooks of the
-    middleware below only compute on the request and the response: header checks, Host validation, the CSRF
-    token comparison. Running them inline is safe and saves a thread hop each (bench/README.md). The checks
-    are Django's own code, unchanged, on every path: nothing is skipped.
-    """
-
-    async def __acall__(self, request):
-        response = None
-        if hasattr(self, "process_request"):
-            response = self.process_request(request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
-        return response
-
-
-class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
-    pass
-
-
-class CommonMiddleware(InlineHooks, common.CommonMiddleware):
-    pass
-
-
-class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
-    async def process_view(self, request, callback, callback_args, callback_kwargs):
-        # A coroutine, so the handler calls it inline too (it wraps a sync process_view in sync_to_async).
-        return super().process_view(request, callback, callback_args, callback_kwargs)
-
-
-class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
-    pass
-
-
-class GZipMiddleware(InlineHooks, NonStreamingGZipMiddleware):
-    """Compressing a response is computation only; the page (about 40 KB) takes well under a millisecond."""
-
-
-class PagesOnly:
-    """Leave the JSON API out of a middleware that only pages use: sessions, users, flash messages, htmx.
-
-    The API has no login, no session and no messages, and their hooks cannot run inline (a session may be saved
-    to the database), so under ASGI they cost the API five thread hops per request for nothing: about 1 ms
-    of an order's 2.7 ms (bench/README.md). Never used for Host validation, security headers or CSRF.
-    """
-
-    def __call__(self, request):
-        if request.path_info.startswith(API_PREFIX):
-            return self.get_response(request)
-        return super().__call__(request)
-
-    async def __acall__(self, request):
-        if request.path_info.startswith(API_PREFIX):
-            return await self.get_response(request)
-        return await super().__acall__(request)
-
-
-class SessionMiddleware(PagesOnly, sessions.SessionMiddleware):
-    pass
-
-
-class AuthenticationMiddleware(PagesOnly, auth.AuthenticationMiddleware):
-    pass
-
-
-class MessageMiddleware(PagesOnly, messages.MessageMiddleware):
-    pass
-
-
-class HtmxMiddleware(PagesOnly, htmx.HtmxMiddleware):
-    """`request.htmx` refers back to the request: a reference cycle, so every request it touched was freed only by
-    the garbage collector. Under a stream of orders that made each collection find ~45,000 objects and pause the
-    event loop for 60-120 ms, every order in flight with it: the 8-client p99 (bench/README.md). No API view
-    asks whether it was htmx."""

@@ -83,26 +83,26 @@ if sys.argv[1:2] == ["runserver"]:
 
 MIDDLEWARE = [
     # Django's own stack on every path, the JSON API included: Host validation (CommonMiddleware via
-    # request.get_host()), security headers and CSRF are never skipped for speed. The finally_site
-    # versions run the same hooks inline on the event loop instead of a thread hop each (middleware.py).
-    "finally_site.middleware.SecurityMiddleware",
+    # request.get_host()), security headers and CSRF are never skipped for speed. The core.fastpath
+    # versions run the same hooks inline on the event loop instead of a thread hop each.
+    "core.fastpath.SecurityMiddleware",
     # Outermost but one, so error responses from the middleware below carry the policy too.
     "core.csp.ContentSecurityPolicyMiddleware",
-    "finally_site.middleware.GZipMiddleware",
+    "core.fastpath.GZipMiddleware",
     "finally_site.middleware.api_error_middleware",
-    # Sessions, users and messages serve pages only; the API skips them (middleware.PagesOnly).
-    "finally_site.middleware.SessionMiddleware",
-    "finally_site.middleware.CommonMiddleware",
+    # Sessions, users and messages serve pages only; the API skips them (core.fastpath.PagesOnly).
+    "core.fastpath.SessionMiddleware",
+    "core.fastpath.CommonMiddleware",
     # Async-capable static file serving (WhiteNoise's middleware is sync-only under ASGI); after
     # CommonMiddleware, so a static file is not served to a Host outside DJANGO_ALLOWED_HOSTS either.
     "servestatic.middleware.ServeStaticMiddleware",
-    "finally_site.middleware.CsrfViewMiddleware",
+    "core.fastpath.CsrfViewMiddleware",
     # The API's CSRF guard: every POST under /api/ must be JSON (see the module for why that suffices).
     "finally_site.middleware.api_json_only_middleware",
-    "finally_site.middleware.AuthenticationMiddleware",
-    "finally_site.middleware.MessageMiddleware",
-    "finally_site.middleware.XFrameOptionsMiddleware",
-    "finally_site.middleware.HtmxMiddleware",
+    "core.fastpath.AuthenticationMiddleware",
+    "core.fastpath.MessageMiddleware",
+    "core.fastpath.XFrameOptionsMiddleware",
+    "core.fastpath.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "finally_site.urls"
@@ -232,7 +232,7 @@ LLM_TIMEOUT_SECONDS = env_number("LLM_TIMEOUT_SECONDS", 30.0, minimum=1)
 
 # --- HTTP limits -------------------------------------------------------------------------------
 
-# What one client can make a web process hold. The body limit is refused at the ASGI edge (finally_site/handler.py)
+# What one client can make a web process hold. The body limit is refused at the ASGI edge (core/fastpath.py)
 # before any of the body is read: a declared Content-Length over it at once, a chunked body as it passes it. No
 # request of ours (orders, chat, the admin's forms) is anywhere near 64 KB. Django's own name for it is the one
 # everything reads, so the edge, request.body and the API's 413 can never disagree.

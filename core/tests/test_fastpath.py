@@ -1,5 +1,5 @@
 """The ASGI handler: a request's sync code and Django's end-of-request clean-up share one thread, which a request
-that runs no sync code never gets (finally_site/handler.py)."""
+that runs no sync code never gets (core/fastpath.py)."""
 
 import asyncio
 import gc
@@ -14,9 +14,9 @@ import httpx
 import pytest
 from django.core import signals
 
-from finally_site.handler import ASGIHandler, RequestThread
+from core.fastpath import ASGIHandler, RequestThread
 
-pytestmark = [pytest.mark.anyio, pytest.mark.urls("finally_site.tests.handler_urls")]
+pytestmark = [pytest.mark.anyio, pytest.mark.urls("core.tests.fastpath_urls")]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Probe views for the ASGI handler's tests (test_handler.py): one async, one sync, one stream, and the size of a body.
+"""Probe views for the ASGI handler's tests (test_fastpath.py): one async, one sync, one stream, and the size of a body.
 
 Under /api/, where no middleware has sync hooks (pages' sessions, users and messages do: they run on the thread).
 """
