@@ -1,8 +1,11 @@
-"""The ASGI handler: a request's sync code and Django's end-of-request clean-up share one thread, which a request
+"""The fast path (core/fastpath.py). The ASGI handler: a request's sync code and Django's end-of-request clean-up share one thread, which a request
 that runs no sync code never gets (core/fastpath.py)."""
 
 import asyncio
 import gc
+import hashlib
+import importlib
+import inspect
 import json
 import os
 import socket
@@ -10,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import django
 import httpx
 import pytest
 from django.core import signals
@@ -295,3 +299,30 @@ def test_over_a_real_server_a_40_mb_post_is_refused_before_it_is_sent(stack_fact
     assert response.status_code == 201, response.text
     assert response.request.headers.get("Transfer-Encoding") == ("chunked" if chunked else None)
     assert stack.query("SELECT COUNT(*) FROM trades") == [(1,)]
+
+
+# The Django code core/fastpath.py copies or overrides, as the installed Django 5.2 has it. When an upgrade changes
+# one, this fails: read Django's new version beside ours, carry the change over (or drop ours if Django now does the
+# same), then record the new digest here.
+DJANGO_CODE_WE_FOLLOW = {
+    # ASGIHandler.__call__, handle and read_body: copied, with the differences the module says.
+    "django.core.handlers.asgi.ASGIHandler.__call__": "f756809e9c9308dc",
+    "django.core.handlers.asgi.ASGIHandler.handle": "98faeb5bef800331",
+    "django.core.handlers.asgi.ASGIHandler.read_body": "cf4aa904631d5410",
+    # InlineHooks and PagesOnly override these two.
+    "django.utils.deprecation.MiddlewareMixin.__call__": "337be048dd62e014",
+    "django.utils.deprecation.MiddlewareMixin.__acall__": "adf8cbcaf9f11e45",
+    # CsrfViewMiddleware.process_view is a coroutine so that this calls it inline rather than on a thread.
+    "django.core.handlers.base.BaseHandler._get_response_async": "064b55bfd55fc38d",
+}
+
+
+@pytest.mark.parametrize("qualified_name", sorted(DJANGO_CODE_WE_FOLLOW))
+def test_the_django_code_the_fast_path_copies_has_not_changed(qualified_name):
+    module_name, class_name, function_name = qualified_name.rsplit(".", 2)
+    target = getattr(getattr(importlib.import_module(module_name), class_name), function_name)
+    digest = hashlib.sha256(inspect.getsource(target).encode()).hexdigest()[:16]
+    assert digest == DJANGO_CODE_WE_FOLLOW[qualified_name], (
+        f"Django {django.get_version()} changed {qualified_name}, which core/fastpath.py copies or overrides: "
+        "compare the two, carry the change over, then record the new digest in this test."
+    )
