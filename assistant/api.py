@@ -10,6 +10,8 @@ from ninja import Router
 from assistant import selectors, services
 from assistant.schemas import ChatIn, ChatMessageOut, ChatReplyOut
 from core.api_errors import ErrorOut
+from core.db import DEFAULT_USER
+from core.fastpath import database_version, json_body, reads
 
 router = Router(tags=["assistant"])
 
@@ -27,5 +29,8 @@ async def chat(request, payload: ChatIn, response: HttpResponse):
 
 
 @router.get("/history", response=list[ChatMessageOut], summary="The last 20 messages, oldest first")
-def history(request):
-    return selectors.recent_messages()
+async def history(request):
+    def make():
+        return json_body(list[ChatMessageOut], selectors.recent_messages(user_id=DEFAULT_USER)), None
+
+    return await reads.answer(("chat-history", DEFAULT_USER), (database_version(),), make)

@@ -8,6 +8,8 @@ delete it. In short:
 2. InlineHooks and its subclasses: Django's own middleware, whose hooks only compute, run inline on the event
    loop instead of one thread hop each. PagesOnly: sessions, users, messages and htmx skip the JSON API.
 3. tune_gc(): the garbage collector's thresholds for a process holding hundreds of long-lived streams.
+4. ReadCache (`reads`): the API's reads answer again with the bytes they last sent while SQLite's change counters
+   say neither the database nor the price store has been written since.
 
 Every check Django makes still runs (Host, security headers, CSRF for pages, the API's JSON-only guard): the
 code here changes where Django's hooks run, never whether. What copies Django's code is held to the installed
@@ -45,10 +47,18 @@ with a 413 before it is read: at once when its Content-Length says so, and as so
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import io
+import json
+import sqlite3
 import tempfile
+import threading
+import time
+from collections import OrderedDict
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
@@ -58,10 +68,13 @@ from django.contrib.sessions import middleware as sessions
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import asgi
+from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.middleware import clickjacking, common, csrf, security
 from django.urls import set_script_prefix
 from django_htmx import middleware as htmx
+from ninja.responses import NinjaJSONEncoder
+from pydantic import TypeAdapter
 
 from core.compression import NonStreamingGZipMiddleware
 from core.csp import ContentSecurityPolicyMiddleware
@@ -334,3 +347,123 @@ def tune_gc() -> None:
     """
     gc.set_threshold(50_000, 20, 20)
     gc.freeze()
+
+
+# --- Reads that nothing has changed since ----------------------------------------------------------------
+
+
+class DataVersion:
+    """SQLite's change counter for one database file, read on a connection of our own.
+
+    `PRAGMA data_version` changes whenever ANOTHER connection commits to the file, in this process or any other
+    (the writer thread, a second web process, the price worker), and costs a few microseconds: no query, no I/O
+    beyond the shared-memory index of the write-ahead log. Our connection only ever reads it, so every commit is
+    another connection's. One connection per thread: a request's event loop reads it, never across threads.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def __call__(self) -> int:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+@functools.cache
+def _data_version_of(path: str) -> DataVersion:
+    return DataVersion(path)
+
+
+def sqlite_version(path: str) -> int | None:
+    """The change counter of the SQLite file at `path`; None when it cannot be read (then nothing is cached)."""
+    try:
+        return _data_version_of(path)()
+    except sqlite3.Error:
+        return None
+
+
+def database_version() -> int | None:
+    """The default database's change counter, or None where there is none this cheap (PostgreSQL; the in-memory
+    database of the unit tests, whose writes sit in a test's transaction no other connection sees)."""
+    settings_dict = connections["default"].settings_dict
+    if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
+        return None
+    name = str(settings_dict["NAME"])
+    if name == ":memory:" or "mode=memory" in name:
+        return None
+    return sqlite_version(name)
+
+
+@functools.cache
+def _adapter(schema) -> TypeAdapter:
+    return TypeAdapter(schema)
+
+
+def json_body(schema, value) -> bytes:
+    """`value` as django-ninja answers it under the response schema `schema`: the same validation (from
+    attributes), the same encoder, so a cached answer is byte for byte what the operation would have sent."""
+    adapter = _adapter(schema)
+    data = adapter.dump_python(adapter.validate_python(value, from_attributes=True))
+    return json.dumps(data, cls=NinjaJSONEncoder).encode()
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    versions: tuple
+    expires_at: float | None = None  # when something in it changes with time alone (a price going stale)
+
+
+class ReadCache:
+    """The last answer of each read, served again while the data it was made from has not changed.
+
+    A read names the versions of everything it reads (the database's and the price store's change counters,
+    `database_version()` and the store's): while they are the same, so is the answer, and it is sent without a
+    thread, a query or a serialization. Versions are taken BEFORE the answer is made, so a write landing while it
+    is made shows as a newer version at the next read, which makes it again; never the other way round. A read
+    whose versions cannot be known cheaply (None: PostgreSQL, the Redis store) is made afresh every time.
+
+    Why a trade is never followed by an old book: the trade's commit changes the database's counter before its
+    answer leaves the server, in whichever process it ran, and every cached read compares counters first.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries  # every distinct query string is a key: bounded, oldest out first
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    async def answer(self, key: tuple, versions: tuple, make: Callable[[], tuple[bytes, float | None]]):
+        """The JSON response for `key`: the cached one while `versions` match, else `make()` run on the request's
+        thread (it may use the ORM) and kept. `make` returns the body and when it expires by time alone."""
+        cacheable = None not in versions
+        if cacheable:
+            with self._lock:
+                cached = self._answers.get(key)
+            if (
+                cached is not None
+                and cached.versions == versions
+                and (cached.expires_at is None or time.time() < cached.expires_at)
+            ):
+                return _json_response(cached.body)
+        body, expires_at = await sync_to_async(make)()
+        if cacheable:
+            with self._lock:
+                self._answers[key] = Answer(body, versions, expires_at)
+                self._answers.move_to_end(key)
+                while len(self._answers) > self.max_entries:
+                    self._answers.popitem(last=False)
+        return _json_response(body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+def _json_response(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
+reads = ReadCache()

@@ -5,14 +5,11 @@ Request and response schemas validate input and generate /api/openapi.json from 
 
 from __future__ import annotations
 
-import functools
 import logging
 
-import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
-from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
@@ -114,18 +111,6 @@ def on_http_error(request, exc: HttpError):
     return error(request, str(exc), exc.status_code)
 
 
-@api.exception_handler(RequestRejected)
-def on_rejected_body(request, exc: RequestRejected):
-    # Raised as is by the views that parse their own body (served_plain), wrapped in HttpError by ninja.
-    return error(request, exc.message, exc.status)
-
-
-@api.exception_handler(pydantic.ValidationError)
-def on_schema_error(request, exc: pydantic.ValidationError):
-    # A plain view's schema validation: the same message as ninja's ValidationError for the same input.
-    return error(request, describe_validation_errors(exc.errors(include_url=False)), 422)
-
-
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request, exc):
     return error(request, "The request body is too large.", 413)
@@ -175,20 +160,3 @@ def on_refused_by_the_database(request, exc):
     return error(request, "The database refused the change (a constraint or a value out of range); nothing was "
                  "changed.", 409 if isinstance(exc, IntegrityError) else 422)
 
-
-def served_plain(view):
-    """An API route served by a plain async view, with the API's error contract: whatever the view raises goes to
-    the exception handlers above (anything none of them takes propagates, a 500, as under ninja).
-
-    Exempt from Django's CSRF token check as ninja's views are: the API's guard against cross-site requests is
-    that every POST must be JSON (finally_site.middleware.api_json_only_middleware), which still runs.
-    """
-
-    @functools.wraps(view)
-    async def serve(request):
-        try:
-            return await view(request)
-        except Exception as exc:
-            return api.on_exception(request, exc)
-
-    return csrf_exempt(serve)

@@ -7,8 +7,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from ninja import Router, Status
 
-from core.db import discard_broken_connections
 from core.api_errors import ErrorOut
+from core.db import discard_broken_connections
 from market import selectors, services
 from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
 from market.sse import JSON_FORMAT, open_stream

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from core.db import DEFAULT_USER
+from core.fastpath import sqlite_version
 from market import hooks
 from market.models import WatchlistEntry
 from market.store import FeedStatus, Quote, get_store
@@ -81,3 +82,10 @@ def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -
     quotes = store.quotes(tickers)
     status = store.status()
     return [WatchedTicker(t, quotes.get(t), quote_status(t, quotes.get(t), status)) for t in tickers]
+
+
+def prices_version() -> int | None:
+    """The price store's change counter, for the API's cached reads (core.fastpath.ReadCache): the embedded store's
+    SQLite counter; None for Redis, whose reads are then made afresh each time."""
+    store = get_store()
+    return sqlite_version(store.path) if store.kind == "sqlite" else None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse
 from ninja import Query, Router, Status
 
-from core.db import write
-from core.api_errors import ErrorOut, StrictJSONParser
-from portfolio import selectors, services
+from core.api_errors import ErrorOut
+from core.db import DEFAULT_USER, write
+from core.fastpath import database_version, json_body, reads
+from market.selectors import prices_version
 from market.tickers import normalize_ticker
+from portfolio import selectors, services
 from portfolio.schemas import (
     HistoryQuery,
     PortfolioOut,
@@ -24,54 +26,39 @@ router = Router(tags=["portfolio"])
 trades_router = Router(tags=["portfolio"])  # under /api/trades
 
 
+def _versions() -> tuple:
+    """What a book's reads read: the database (cash, positions, snapshots) and the price store (the quotes)."""
+    return database_version(), prices_version()
+
+
 @router.get("", response=PortfolioOut, summary="Cash, total value and positions at live prices")
-def portfolio(request):
-    return selectors.portfolio()
+async def portfolio(request):
+    def make():
+        return json_body(PortfolioOut, selectors.portfolio(user_id=DEFAULT_USER)), None
+
+    return await reads.answer(("portfolio", DEFAULT_USER), _versions(), make)
 
 
-async def _fill(payload: TradeIn) -> services.Fill:
-    return await write(
-        services.execute_trade,
-        ticker=payload.ticker,
-        side=payload.side,
-        quantity=payload.quantity,
-        client_order_id=payload.client_order_id,
-    )
-
-
-# The order as django-ninja binds it: this declaration is what /api/openapi.json documents (a docstring here would
-# show there). The URL itself is served by `place_order` below, which finally_site/urls.py routes first; a test
-# (portfolio/tests/test_api.py) holds the two to the same answers for the same requests.
 @router.post(
     "/trade",
     response={201: TradeOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
     summary="Market order, filled at once at the current price; 503 with Retry-After while prices are not live "
     "(send it again with the same client_order_id)",
 )
-async def trade(request, payload: TradeIn, response: HttpResponse):
-    fill = await _fill(payload)
-    if fill.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return Status(201, fill)
-
-
-_parser = StrictJSONParser()
-
-
-async def place_order(request: HttpRequest) -> HttpResponse:
-    """POST /api/portfolio/trade as a plain async view: every user action that trades comes through here.
-
-    django-ninja's per-request machinery (operation lookup, parameter models, a temporary response, response
-    validation through a wrapper model) was about a quarter of an order's CPU (bench/README.md). This does the
-    same steps directly with the same pieces: the API's JSON parser, the TradeIn and TradeOut schemas (TradeOut
-    writes its own JSON); errors are raised to the API's own exception handlers (finally_site.api.served_plain).
-    """
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    payload = TradeIn.model_validate(_parser.parse_body(request))
-    fill = await _fill(payload)
-    body = TradeOut.model_validate(fill).model_dump_json()
-    response = HttpResponse(body, status=201, content_type="application/json; charset=utf-8")
+async def trade(request, payload: TradeIn):
+    """Every user action that trades comes through here (the trade bar, the command line, the assistant's API)."""
+    fill = await write(
+        services.execute_trade,
+        ticker=payload.ticker,
+        side=payload.side,
+        quantity=payload.quantity,
+        client_order_id=payload.client_order_id,
+    )
+    # TradeOut writes its own JSON; returned as a response, ninja sends it as is instead of validating the fill
+    # again through a wrapper model of its own.
+    response = HttpResponse(
+        TradeOut.model_validate(fill).model_dump_json(), status=201, content_type="application/json; charset=utf-8"
+    )
     if fill.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
@@ -82,9 +69,16 @@ async def place_order(request: HttpRequest) -> HttpResponse:
     response={200: list[SnapshotOut], 422: ErrorOut},
     summary="Total portfolio value over time, at most `points` snapshots evenly spaced (the latest always included)",
 )
-def history(request, filters: Query[HistoryQuery]):
-    series = selectors.snapshot_series(since=filters.since, until=filters.until, max_points=filters.points)
-    return [SnapshotOut(total_value=value, recorded_at=at) for value, at in series]
+async def history(request, filters: Query[HistoryQuery]):
+    def make():
+        series = selectors.snapshot_series(
+            user_id=DEFAULT_USER, since=filters.since, until=filters.until, max_points=filters.points
+        )
+        return json_body(list[SnapshotOut], [SnapshotOut(total_value=v, recorded_at=at) for v, at in series]), None
+
+    # Snapshots are rows of the database only: its counter alone says whether they changed.
+    key = ("portfolio-history", DEFAULT_USER, filters.since, filters.until, filters.points)
+    return await reads.answer(key, (database_version(),), make)
 
 
 @trades_router.get(

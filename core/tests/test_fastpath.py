@@ -18,7 +18,7 @@ import httpx
 import pytest
 from django.core import signals
 
-from core.fastpath import ASGIHandler, RequestThread
+from core.fastpath import ASGIHandler, ReadCache, RequestThread, sqlite_version
 
 pytestmark = [pytest.mark.anyio, pytest.mark.urls("core.tests.fastpath_urls")]
 
@@ -326,3 +326,112 @@ def test_the_django_code_the_fast_path_copies_has_not_changed(qualified_name):
         f"Django {django.get_version()} changed {qualified_name}, which core/fastpath.py copies or overrides: "
         "compare the two, carry the change over, then record the new digest in this test."
     )
+
+
+class TestReadCache:
+    """An answer is sent again only while every version it was made at is unchanged."""
+
+    @staticmethod
+    def counting(body: bytes = b"{}", expires_at=None):
+        calls = []
+
+        def make():
+            calls.append(1)
+            return body, expires_at
+
+        return make, calls
+
+    def ask(self, cache, key, versions, make):
+        return asyncio.run(cache.answer(key, versions, make))
+
+    def test_same_versions_same_answer_without_making_it_again(self):
+        cache = ReadCache()
+        make, calls = self.counting(b'{"cash":1}')
+        for _ in range(3):
+            response = self.ask(cache, ("k",), (1, 7), make)
+        assert calls == [1]
+        assert response.content == b'{"cash":1}' and response["Content-Type"] == "application/json; charset=utf-8"
+
+    @pytest.mark.parametrize("later", [(2, 7), (1, 8)])
+    def test_any_version_changed_makes_it_again(self, later):
+        cache = ReadCache()
+        make, calls = self.counting()
+        self.ask(cache, ("k",), (1, 7), make)
+        self.ask(cache, ("k",), later, make)
+        assert len(calls) == 2
+
+    def test_an_unknown_version_is_never_cached(self):
+        cache = ReadCache()
+        make, calls = self.counting()
+        for _ in range(3):
+            self.ask(cache, ("k",), (None, 7), make)
+        assert len(calls) == 3
+
+    def test_an_answer_that_expires_by_time_is_made_again(self):
+        cache = ReadCache()
+        make, calls = self.counting(expires_at=time.time() - 1)
+        self.ask(cache, ("k",), (1,), make)
+        self.ask(cache, ("k",), (1,), make)
+        assert len(calls) == 2
+
+    def test_keys_are_apart_and_bounded(self):
+        cache = ReadCache(max_entries=2)
+        make, calls = self.counting()
+        for key in ("a", "b", "c", "a"):
+            self.ask(cache, (key,), (1,), make)
+        assert len(calls) == 4  # "a" was the oldest when "c" came, so it was let go
+
+    def test_the_database_version_moves_with_every_commit_of_another_connection(self, tmp_path):
+        import sqlite3
+
+        path = tmp_path / "x.db"
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE t (x)")
+        before = sqlite_version(str(path))
+        writer.execute("BEGIN")
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert sqlite_version(str(path)) == before  # not committed yet: nothing to see
+        writer.execute("COMMIT")
+        assert sqlite_version(str(path)) != before
+        writer.close()
+
+    def test_no_version_for_a_file_that_is_not_there(self, tmp_path):
+        assert sqlite_version(str(tmp_path / "missing.db")) is None
+
+
+def _book(base_url: str) -> tuple[float, dict]:
+    body = httpx.get(base_url + "/api/portfolio", timeout=10).json()
+    return body["cash_balance"], {p["ticker"]: p["quantity"] for p in body["positions"]}
+
+
+@pytest.mark.e2e
+def test_two_web_processes_on_sqlite_never_read_an_old_book_after_a_trade(stack_factory):
+    """Reads are cached per process; a trade on either process shows at once on both (the SQLite counters)."""
+    from conftest import free_port
+
+    stack = stack_factory()
+    stack.start_worker()
+    stack.start_web()
+    port2 = free_port()
+    stack.start_web("web2", port2)
+    stack.wait_for_prices()
+    webs = [stack.base_url, f"http://127.0.0.1:{port2}"]
+    for web in webs:  # warm both caches
+        for _ in range(3):
+            _book(web)
+            httpx.get(web + "/api/portfolio/history", timeout=10)
+            httpx.get(web + "/api/chat/history", timeout=10)
+    for n in range(12):
+        trading, other = webs[n % 2], webs[(n + 1) % 2]
+        side = "buy" if n % 3 != 2 else "sell"
+        fill = httpx.post(trading + "/api/portfolio/trade", json={"ticker": "AAPL", "side": side, "quantity": 1},
+                          timeout=10)
+        assert fill.status_code == 201, fill.text
+        cash, held = fill.json()["cash_balance"], stack.query("SELECT quantity FROM positions WHERE ticker='AAPL'")
+        for web in (other, trading):
+            assert _book(web) == (cash, {"AAPL": float(held[0][0])}), (n, web)
+    reply = httpx.post(webs[0] + "/api/chat", json={"message": "hello"}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    for web in webs:
+        assert httpx.get(web + "/api/chat/history", timeout=10).json()[-1]["content"] == reply.json()["message"]

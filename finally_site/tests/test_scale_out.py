@@ -289,3 +289,20 @@ def test_data_survives_a_restart_of_the_whole_app_on_sqlite(live_stack):
     assert after["cash_balance"] == before["cash_balance"]
     assert [(p["ticker"], p["quantity"]) for p in after["positions"]] == [("MSFT", 2.0)]
     assert httpx.get(url + "/api/portfolio/history").json()[: len(history_before)] == history_before
+
+
+def test_a_trade_on_one_web_process_is_read_at_once_on_the_other(cluster):
+    """The API's reads may be cached (core.fastpath.ReadCache), never past a trade: on PostgreSQL and Redis there
+    is no change counter this cheap, so they are made afresh; this holds that they stay right."""
+    webs = cluster.urls
+    for web in webs:
+        httpx.get(web + "/api/portfolio", timeout=10)
+    for n in range(8):
+        trading, other = webs[n % 2], webs[(n + 1) % 2]
+        fill = httpx.post(trading + "/api/portfolio/trade", json={"ticker": "AAPL", "side": "buy", "quantity": 1},
+                          timeout=10)
+        assert fill.status_code == 201, fill.text
+        for web in (other, trading):
+            body = httpx.get(web + "/api/portfolio", timeout=10).json()
+            assert body["cash_balance"] == fill.json()["cash_balance"]
+            assert {p["ticker"]: p["quantity"] for p in body["positions"]} == {"AAPL": n + 1}

@@ -321,102 +321,49 @@ def test_history_dates_out_of_range_are_422_not_500(client, query):
     assert "1970" in response.json()["error"]
 
 
-class TestPlainOrderView:
-    """POST /api/portfolio/trade is served by a plain view (portfolio.api.place_order) for speed; ninja's binding
-    of the same operation is what the OpenAPI document describes. Both must answer every request alike."""
+class TestOneRouteServesTheOrder:
+    """POST /api/portfolio/trade is one ninja operation: what the OpenAPI document describes is what answers."""
 
-    VOLATILE = ("id", "executed_at", "cash_balance")
+    def test_times_are_written_to_the_millisecond_in_utc(self, client):
+        written = trade(client, OK).json()["executed_at"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written), written
 
-    def answers(self, client, body, content_type="application/json", method="post"):
-        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        response = client.generic(method.upper(), "/api/portfolio/trade", data=data, content_type=content_type)
-        payload = response.json()
-        if response.status_code == 201:
-            payload = {k: v for k, v in payload.items() if k not in self.VOLATILE}
-        headers = {h: response.get(h) for h in ("Content-Type", "Idempotent-Replayed", "Allow")}
-        return response.status_code, headers, payload
-
-    def both(self, client, settings, *args, **kwargs):
-        plain = self.answers(client, *args, **kwargs)
-        settings.ROOT_URLCONF = "portfolio.tests.ninja_urls"
-        try:
-            by_ninja = self.answers(client, *args, **kwargs)
-        finally:
-            settings.ROOT_URLCONF = "finally_site.urls"
-        return plain, by_ninja
-
-    @pytest.mark.parametrize("body", HOSTILE, ids=range(len(HOSTILE)))
-    def test_hostile_input(self, client, settings, body):
-        plain, by_ninja = self.both(client, settings, body)
-        assert plain == by_ninja
-
-    @pytest.mark.parametrize(
-        "body",
-        [
-            OK,
-            {**OK, "ticker": " msft ", "quantity": 0.5},
-            {**OK, "quantity": 1000},
-            {**OK, "side": "sell"},
-            {**OK, "ticker": "ZZZ"},
-            {**OK, "extra": "ignored"},
-        ],
-    )
-    def test_orders_and_rejections(self, client, settings, body):
-        plain, by_ninja = self.both(client, settings, body)
-        assert plain == by_ninja
-
-    def test_replay_and_reused_id(self, client, settings):
-        trade(client, {**OK, "client_order_id": "r-1"})
-        assert self.both(client, settings, {**OK, "client_order_id": "r-1"}) == ((201, {
-            "Content-Type": "application/json; charset=utf-8", "Idempotent-Replayed": "true", "Allow": None,
-        }, pytest.approx({"ticker": "AAPL", "side": "buy", "quantity": 1.0, "price": 191.5, "notional": 191.5,
-                          "realized_pnl": None, "client_order_id": "r-1"})),) * 2
-        plain, by_ninja = self.both(client, settings, {**OK, "quantity": 2, "client_order_id": "r-1"})
-        assert plain == by_ninja and plain[0] == 409
-
-    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
-    def test_content_types(self, client, settings, content_type):
-        plain, by_ninja = self.both(client, settings, OK, content_type=content_type)
-        assert plain == by_ninja
+    def test_a_replay_says_so_in_a_header(self, client):
+        first = trade(client, {**OK, "client_order_id": "r-1"})
+        again = trade(client, {**OK, "client_order_id": "r-1"})
+        assert first.status_code == again.status_code == 201
+        assert first.get("Idempotent-Replayed") is None and again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        assert again["Content-Type"] == "application/json; charset=utf-8"
 
     @pytest.mark.parametrize("method", ["get", "put", "delete"])
-    def test_other_methods(self, client, settings, method):
-        plain, by_ninja = self.both(client, settings, OK, method=method)
-        assert plain == by_ninja and plain[0] == 405
+    def test_other_methods_are_405_with_allow(self, client, method):
+        response = client.generic(method.upper(), "/api/portfolio/trade", data=json.dumps(OK),
+                                  content_type="application/json")
+        assert response.status_code == 405 and response["Allow"] == "POST"
+        assert "error" in response.json()
 
-    def test_times_are_written_alike(self, client, settings):
-        """executed_at is volatile above, so its format is held here: UTC to the millisecond, as ninja writes it."""
-        plain = trade(client, OK).json()["executed_at"]
-        settings.ROOT_URLCONF = "portfolio.tests.ninja_urls"
-        by_ninja = trade(client, OK).json()["executed_at"]
-        for written in (plain, by_ninja):
-            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written), written
-
-    def test_the_plain_view_is_what_serves_the_url(self):
+    def test_the_ninja_operation_is_what_serves_the_url(self):
         from django.urls import resolve
 
-        assert resolve("/api/portfolio/trade").func.__name__ == "place_order"
+        from portfolio.api import router
+
+        assert resolve("/api/portfolio/trade").namespace == "api"  # the NinjaAPI's routes, not a view of our own
+        assert [op.view_func.__name__ for op in router.path_operations["/trade"].operations] == ["trade"]
 
 
 class TestPassingConditionsAre503:
     """No live prices yet, prices delayed, the store or database away: 503 with Retry-After, never a 4xx a client
-    would take as final; both servings of the order URL agree, and nothing changes."""
+    would take as final; nothing changes."""
 
-    def both(self, client, settings, body):
-        answers = []
-        for urlconf in ("finally_site.urls", "portfolio.tests.ninja_urls"):
-            settings.ROOT_URLCONF = urlconf
-            response = trade(client, body)
-            answers.append((response.status_code, response.get("Retry-After"), response.json()["error"]))
-        settings.ROOT_URLCONF = "finally_site.urls"
-        return answers
+    def answer(self, client, body):
+        response = trade(client, body)
+        return response.status_code, response.get("Retry-After"), response.json()["error"]
 
     def test_no_live_prices_yet(self, client, settings, tmp_path):
         settings.PRICE_STORE_PATH = str(tmp_path / "empty.db")  # a worker that has not ticked yet
         before = state()
-        answers = self.both(client, settings, OK)
-        assert answers[0] == answers[1]
-        status, retry_after, message = answers[0]
+        status, retry_after, message = self.answer(client, OK)
         assert (status, retry_after) == (503, "2")
         assert "no live prices yet" in message
         assert state() == before
@@ -425,9 +372,9 @@ class TestPassingConditionsAre503:
         """Django logs every 5xx as an ERROR; a passing 503 is expected (a restart, a delayed feed): a warning."""
         settings.PRICE_STORE_PATH = str(tmp_path / "empty.db")
         with caplog.at_level("INFO", logger="django.request"):
-            self.both(client, settings, OK)
+            self.answer(client, OK)
         levels = [r.levelname for r in caplog.records if r.name == "django.request"]
-        assert levels == ["WARNING", "WARNING"]  # one per serving of the order URL, none an ERROR
+        assert levels == ["WARNING"]
 
     def test_retry_after_is_a_setting(self, client, settings, publish):
         import time
@@ -438,12 +385,11 @@ class TestPassingConditionsAre503:
 
     def test_a_watched_ticker_not_priced_yet(self, client, settings):
         market_services.add_ticker(ticker="PYPL")
-        answers = self.both(client, settings, {**OK, "ticker": "PYPL"})
-        assert answers[0] == answers[1] == (503, "2", "There is no price for PYPL yet: try again in a moment.")
+        answer = self.answer(client, {**OK, "ticker": "PYPL"})
+        assert answer == (503, "2", "There is no price for PYPL yet: try again in a moment.")
 
     def test_a_ticker_nobody_watches_is_a_final_400(self, client, settings):
-        answers = self.both(client, settings, {**OK, "ticker": "ZZZ"})
-        assert answers[0] == answers[1] and answers[0][:2] == (400, None)
+        assert self.answer(client, {**OK, "ticker": "ZZZ"})[:2] == (400, None)
 
     def test_the_price_store_unreachable(self, client, settings, monkeypatch):
         from market.store import SQLitePriceStore, StoreUnavailable
@@ -453,8 +399,7 @@ class TestPassingConditionsAre503:
 
         monkeypatch.setattr(SQLitePriceStore, "status", away)
         before = state()
-        answers = self.both(client, settings, OK)
-        assert answers[0] == answers[1] and answers[0][:2] == (503, "2")
+        assert self.answer(client, OK)[:2] == (503, "2")
         assert state() == before
 
 
@@ -477,11 +422,9 @@ class TestNoDatabaseErrorIsA500:
         assert trade(client, {**OK, "quantity": 3}).status_code == 201
         store_a_zero_quote(price_store, "AAPL")
         before = state()
-        for urlconf in ("finally_site.urls", "portfolio.tests.ninja_urls"):
-            settings.ROOT_URLCONF = urlconf
-            response = trade(client, {**OK, "quantity": 3, "side": "sell"})
-            assert response.status_code == 400, response.content
-            assert "no usable price for AAPL" in response.json()["error"]
+        response = trade(client, {**OK, "quantity": 3, "side": "sell"})
+        assert response.status_code == 400, response.content
+        assert "no usable price for AAPL" in response.json()["error"]
         assert state() == before
 
     def test_an_integrity_error_is_a_409_that_changes_nothing(self, client, settings, monkeypatch):
@@ -492,12 +435,10 @@ class TestNoDatabaseErrorIsA500:
         assert trade(client, {**OK, "client_order_id": "dup-1"}).status_code == 201
         monkeypatch.setattr(trade_sql, "find_trade", lambda *args: None)
         before = state()
-        for urlconf in ("finally_site.urls", "portfolio.tests.ninja_urls"):
-            settings.ROOT_URLCONF = urlconf
-            response = trade(client, {**OK, "client_order_id": "dup-1"})
-            assert response.status_code == 409, response.content
-            assert response.json()["error"].startswith("The order could not be recorded (")
-            assert "nothing was traded" in response.json()["error"]
+        response = trade(client, {**OK, "client_order_id": "dup-1"})
+        assert response.status_code == 409, response.content
+        assert response.json()["error"].startswith("The order could not be recorded (")
+        assert "nothing was traded" in response.json()["error"]
         assert state() == before
         monkeypatch.undo()
         assert trade(client, {**OK, "quantity": 2}).status_code == 201  # the engine carries on
