@@ -388,7 +388,9 @@ def sqlite_version(path: str) -> int | None:
 def database_version() -> int | None:
     """The default database's change counter, or None where there is none this cheap (PostgreSQL; the in-memory
     database of the unit tests, whose writes sit in a test's transaction no other connection sees)."""
-    settings_dict = connections["default"].settings_dict
+    # The configured settings, not connections["default"]: that makes a connection object for each new thread or
+    # request context, which cost more than the rest of a cached read.
+    settings_dict = connections.settings["default"]
     if settings_dict["ENGINE"] != "django.db.backends.sqlite3":
         return None
     name = str(settings_dict["NAME"])
