@@ -261,9 +261,15 @@ class InlineHooks:
     Under ASGI, MiddlewareMixin runs every process_request / process_view / process_response through
     sync_to_async, since in general a hook may block (a session saved to the database). The hooks of the
     middleware below only compute on the request and the response: header checks, Host validation, the CSRF
-    token comparison. Running them inline is safe and saves a thread hop each (bench/README.md). The checks
-    are Django's own code, unchanged, on every path: nothing is skipped.
+    token comparison, a lazy session or user. Running them inline is safe and saves a thread hop each
+    (bench/README.md). The checks are Django's own code, unchanged, on every path: nothing is skipped.
+
+    A middleware whose process_response may write (a session saved, messages stored) says when, in
+    `response_needs_thread`; then that hook runs on the request's thread exactly as Django runs it.
     """
+
+    def response_needs_thread(self, request, response) -> bool:
+        return False
 
     async def __acall__(self, request):
         response = None
@@ -271,7 +277,10 @@ class InlineHooks:
             response = self.process_request(request)
         response = response or await self.get_response(request)
         if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
+            if self.response_needs_thread(request, response):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            else:
+                response = self.process_response(request, response)
         return response
 
 
@@ -300,9 +309,8 @@ class GZipMiddleware(InlineHooks, NonStreamingGZipMiddleware):
 class PagesOnly:
     """Leave the JSON API out of a middleware that only pages use: sessions, users, flash messages, htmx.
 
-    The API has no login, no session and no messages, and their hooks cannot run inline (a session may be saved
-    to the database), so under ASGI they cost the API five thread hops per request for nothing: about 1 ms
-    of an order's 2.7 ms (bench/README.md). Never used for Host validation, security headers or CSRF.
+    The API has no login, no session and no messages: their hooks would cost it work for nothing. Never used for
+    Host validation, security headers or CSRF.
     """
 
     def __call__(self, request):
@@ -316,16 +324,27 @@ class PagesOnly:
         return await super().__acall__(request)
 
 
-class SessionMiddleware(PagesOnly, sessions.SessionMiddleware):
-    pass
+class SessionMiddleware(PagesOnly, InlineHooks, sessions.SessionMiddleware):
+    """process_request makes a lazy SessionStore (no query); process_response only reads flags and sets headers
+    unless it saves the session, which is a database write: that one runs on the request's thread."""
+
+    def response_needs_thread(self, request, response) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
 
 
-class AuthenticationMiddleware(PagesOnly, auth.AuthenticationMiddleware):
-    pass
+class AuthenticationMiddleware(PagesOnly, InlineHooks, auth.AuthenticationMiddleware):
+    """process_request only sets a lazy `request.user` (the query runs if a view asks for the user, on its
+    thread)."""
 
 
-class MessageMiddleware(PagesOnly, messages.MessageMiddleware):
-    pass
+class MessageMiddleware(PagesOnly, InlineHooks, messages.MessageMiddleware):
+    """process_request makes a lazy storage; process_response stores messages (in a cookie or the session) only
+    when a view read or added some: then it runs on the request's thread."""
+
+    def response_needs_thread(self, request, response) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
 
 
 class HtmxMiddleware(PagesOnly, htmx.HtmxMiddleware):
@@ -412,11 +431,15 @@ def json_body(schema, value) -> bytes:
     return json.dumps(data, cls=NinjaJSONEncoder).encode()
 
 
+JSON = "application/json; charset=utf-8"
+
+
 @dataclass(frozen=True)
 class Answer:
     body: bytes
     versions: tuple
     expires_at: float | None = None  # when something in it changes with time alone (a price going stale)
+    content_type: str = JSON
 
 
 class ReadCache:
@@ -437,9 +460,14 @@ class ReadCache:
         self._answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def answer(self, key: tuple, versions: tuple, make: Callable[[], tuple[bytes, float | None]]):
-        """The JSON response for `key`: the cached one while `versions` match, else `make()` run on the request's
-        thread (it may use the ORM) and kept. `make` returns the body and when it expires by time alone."""
+    async def answer(
+        self, key: tuple, versions: tuple, make: Callable[[], tuple[bytes, float | None]], content_type: str = JSON
+    ) -> HttpResponse:
+        """The response for `key`: the cached one while `versions` match, else `make()` run on the request's
+        thread (it may use the ORM) and kept. `make` returns the body and when it expires by time alone.
+
+        The key names everything else the body depends on (the user, the query); the content type is the body's
+        (the API's JSON, or a page fragment's HTML)."""
         cacheable = None not in versions
         if cacheable:
             with self._lock:
@@ -449,23 +477,19 @@ class ReadCache:
                 and cached.versions == versions
                 and (cached.expires_at is None or time.time() < cached.expires_at)
             ):
-                return _json_response(cached.body)
+                return HttpResponse(cached.body, content_type=cached.content_type)
         body, expires_at = await sync_to_async(make)()
         if cacheable:
             with self._lock:
-                self._answers[key] = Answer(body, versions, expires_at)
+                self._answers[key] = Answer(body, versions, expires_at, content_type)
                 self._answers.move_to_end(key)
                 while len(self._answers) > self.max_entries:
                     self._answers.popitem(last=False)
-        return _json_response(body)
+        return HttpResponse(body, content_type=content_type)
 
     def clear(self) -> None:
         with self._lock:
             self._answers.clear()
-
-
-def _json_response(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
 reads = ReadCache()

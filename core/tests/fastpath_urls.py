@@ -1,11 +1,12 @@
-"""Probe views for the ASGI handler's tests (test_fastpath.py): one async, one sync, one stream, and the size of a body.
-
-Under /api/, where no middleware has sync hooks (pages' sessions, users and messages do: they run on the thread).
+"""Probe views for the ASGI handler's tests (test_fastpath.py): one async, one sync, one stream, and the size of a body
+under /api/ (which skips sessions, users and messages); and pages, which have them: one that only reads, one that
+writes its session and adds a message.
 """
 
 import asyncio
 import threading
 
+from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -36,7 +37,13 @@ async def size_view(request):
     return HttpResponse(str(len(request.body)))
 
 
+def page_that_writes(request):
+    request.session["visits"] = request.session.get("visits", 0) + 1
+    messages.info(request, "saved")
+    return _thread()
+
+
 urlpatterns = [
     path("api/async", async_view), path("api/sync", sync_view), path("api/stream", stream_view),
-    path("api/size", size_view),
+    path("api/size", size_view), path("page/async", async_view), path("page/writes", page_that_writes),
 ]

@@ -8,6 +8,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -37,7 +38,8 @@ def finished_on():
 
 
 async def call(
-    path: str, *, disconnect_after: float | None = None, as_uvicorn: bool = False, handler: ASGIHandler | None = None
+    path: str, *, disconnect_after: float | None = None, as_uvicorn: bool = False, handler: ASGIHandler | None = None,
+    headers_out: list | None = None,
 ) -> tuple[int, bytes]:
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
@@ -67,6 +69,8 @@ async def call(
             complete.set()
 
     await (handler or ASGIHandler())(scope, receive, send)
+    if headers_out is not None:
+        headers_out.extend((k.decode(), v.decode()) for k, v in sent[0]["headers"])
     status = sent[0]["status"]
     return status, b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -126,6 +130,31 @@ def test_nothing_runs_on_a_request_thread_after_its_request():
         with pytest.raises(RuntimeError):
             thread.submit(threading.get_ident)
         assert thread.used is used
+
+
+async def test_a_page_that_only_reads_runs_its_middleware_inline(finished_on):
+    """Sessions, users and messages are lazy until a view uses them: a page that does not needs no thread."""
+    before = set(threading.enumerate())
+    status, body = await call("/page/async")
+    assert status == 200
+    assert body.decode() == here()
+    assert finished_on == [here()]
+    assert set(threading.enumerate()) <= before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_that_writes_its_session_and_messages_saves_them_on_its_thread(finished_on):
+    """Saving a session is a database write: Django's own hook does it, on the request's thread (on the event loop
+    the ORM would refuse), and the cookies go out."""
+    from django.contrib.sessions.models import Session
+
+    headers = []
+    status, body = await call("/page/writes", headers_out=headers)
+    assert status == 200, body
+    cookies = " ".join(v for k, v in headers if k.lower() == "set-cookie")
+    assert "sessionid=" in cookies and "messages=" in cookies
+    assert await Session.objects.acount() == 1
+    assert finished_on == [body.decode()]  # Django's clean-up on the thread that used the database
 
 
 async def test_a_stream_cut_by_the_client_still_finishes_the_request(finished_on):
@@ -314,6 +343,13 @@ DJANGO_CODE_WE_FOLLOW = {
     "django.utils.deprecation.MiddlewareMixin.__acall__": "adf8cbcaf9f11e45",
     # CsrfViewMiddleware.process_view is a coroutine so that this calls it inline rather than on a thread.
     "django.core.handlers.base.BaseHandler._get_response_async": "064b55bfd55fc38d",
+    # Run inline because they do no I/O; process_response on a thread exactly when the flags read here say it writes.
+    "django.contrib.sessions.middleware.SessionMiddleware.process_request": "6782d24847e4a926",
+    "django.contrib.sessions.middleware.SessionMiddleware.process_response": "fbaf5503c20d7dd0",
+    "django.contrib.auth.middleware.AuthenticationMiddleware.process_request": "6dd39b90ad6373e2",
+    "django.contrib.messages.middleware.MessageMiddleware.process_request": "7f4834ba26ee0583",
+    "django.contrib.messages.middleware.MessageMiddleware.process_response": "04469c9493c90e26",
+    "django.contrib.messages.storage.base.BaseStorage.update": "3db9589128339b47",
 }
 
 
@@ -405,9 +441,24 @@ def _book(base_url: str) -> tuple[float, dict]:
     return body["cash_balance"], {p["ticker"]: p["quantity"] for p in body["positions"]}
 
 
+HTMX = {"HX-Request": "true"}
+
+
+def _panels(base_url: str) -> tuple[float, dict, int]:
+    """The book as the page's panels show it after a trade: the header's cash, the positions' quantities, the
+    blotter's rows."""
+    summary = httpx.get(base_url + "/panels/summary", headers=HTMX, timeout=10).text
+    positions = httpx.get(base_url + "/panels/positions", headers=HTMX, timeout=10).text
+    blotter = httpx.get(base_url + "/panels/blotter", headers=HTMX, timeout=10).text
+    cash = float(re.search(r'data-cash="([^"]+)"', summary).group(1))
+    held = {t: float(q) for t, q in re.findall(r'data-position="([^"]+)" data-qty="([^"]+)"', positions)}
+    return cash, held, blotter.count("<tr data-trade>")
+
+
 @pytest.mark.e2e
 def test_two_web_processes_on_sqlite_never_read_an_old_book_after_a_trade(stack_factory):
-    """Reads are cached per process; a trade on either process shows at once on both (the SQLite counters)."""
+    """Reads and the panels a trade refreshes are cached per process; a trade on either process shows at once on
+    both (the SQLite counters)."""
     from conftest import free_port
 
     stack = stack_factory()
@@ -422,6 +473,7 @@ def test_two_web_processes_on_sqlite_never_read_an_old_book_after_a_trade(stack_
             _book(web)
             httpx.get(web + "/api/portfolio/history", timeout=10)
             httpx.get(web + "/api/chat/history", timeout=10)
+            _panels(web)
     for n in range(12):
         trading, other = webs[n % 2], webs[(n + 1) % 2]
         side = "buy" if n % 3 != 2 else "sell"
@@ -431,6 +483,7 @@ def test_two_web_processes_on_sqlite_never_read_an_old_book_after_a_trade(stack_
         cash, held = fill.json()["cash_balance"], stack.query("SELECT quantity FROM positions WHERE ticker='AAPL'")
         for web in (other, trading):
             assert _book(web) == (cash, {"AAPL": float(held[0][0])}), (n, web)
+            assert _panels(web) == (cash, {"AAPL": float(held[0][0])}, n + 1), (n, web)
     reply = httpx.post(webs[0] + "/api/chat", json={"message": "hello"}, timeout=30)
     assert reply.status_code == 200, reply.text
     for web in webs:
