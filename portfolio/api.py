@@ -8,7 +8,6 @@ from ninja import Query, Router, Status
 from core.api_errors import ErrorOut
 from core.db import DEFAULT_USER, write
 from core.fastpath import database_version, json_body, reads
-from market.selectors import prices_version
 from market.tickers import normalize_ticker
 from portfolio import selectors, services
 from portfolio.schemas import (
@@ -26,17 +25,12 @@ router = Router(tags=["portfolio"])
 trades_router = Router(tags=["portfolio"])  # under /api/trades
 
 
-def _versions() -> tuple:
-    """What a book's reads read: the database (cash, positions, snapshots) and the price store (the quotes)."""
-    return database_version(), prices_version()
-
-
 @router.get("", response=PortfolioOut, summary="Cash, total value and positions at live prices")
 async def portfolio(request):
     def make():
         return json_body(PortfolioOut, selectors.portfolio(user_id=DEFAULT_USER)), None
 
-    return await reads.answer(("portfolio", DEFAULT_USER), _versions(), make)
+    return await reads.answer(("portfolio", DEFAULT_USER), selectors.book_version(), make)
 
 
 @router.post(

@@ -11,6 +11,8 @@ from django.db import connection
 from django.db.models import Q
 
 from core.db import DEFAULT_USER
+from core.fastpath import database_version
+from market.selectors import prices_version
 from market.store import Quote, get_store
 from portfolio import trade_sql
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
@@ -54,6 +56,13 @@ def _value(position: Position | Holding, quote: Quote | None) -> tuple[Decimal |
 def market_value(positions: Iterable[Position | Holding], quotes: dict[str, Quote]) -> Decimal:
     """Σ quantity × price, at cost where a ticker has no price; for model rows or the engine's holdings."""
     return sum((_value(p, quotes.get(p.ticker))[1] for p in positions), Decimal(0))
+
+
+def book_version() -> tuple:
+    """The versions of everything a book is read from, for the cached reads (core.fastpath.ReadCache): the database
+    (cash, positions, trades, snapshots) and the price store (the quotes it is valued at). A None in it (PostgreSQL,
+    Redis) means no cheap version exists, and the read is made afresh."""
+    return database_version(), prices_version()
 
 
 def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:

@@ -10,9 +10,12 @@ with portfolio numbers refreshes itself; a watchlist change triggers `watchlist-
 
 from __future__ import annotations
 
+import time
+
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from assistant import services as assistant_services
-from core.db import new_id, write
+from core.db import DEFAULT_USER, new_id, write
+from core.fastpath import database_version, reads
 from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import open_stream
@@ -82,15 +86,44 @@ def _panel_view(name: str, build):
     return view
 
 
-def _portfolio(build):
-    return lambda request: build(portfolio_selectors.portfolio())
+HTML = "text/html; charset=utf-8"
+PNL_NOW_SECONDS = 1.0  # the P&L line ends at "now": a cached one is made again once it is this old
 
 
-summary = _panel_view("summary", _portfolio(panels.summary_panel))
-positions = _panel_view("positions", _portfolio(panels.positions_panel))
-heatmap = _panel_view("heatmap", _portfolio(panels.heatmap_panel))
-pnl = _panel_view("pnl", _portfolio(panels.pnl_panel))
-blotter = _panel_view("blotter", lambda request: panels.blotter_panel())
+def _book_panel(name: str, build, versions=portfolio_selectors.book_version, lasts: float | None = None):
+    """A GET view for a panel of the book, the ones a trade refreshes: for htmx its partial, answered from
+    core.fastpath.reads while the versions it is read from are unchanged (a trade, a tick or a snapshot makes it
+    afresh); the whole page for a plain request.
+
+    The partial is rendered without the request, so nothing of one request (its CSRF token, its session) can be
+    in a body another request is sent; what else it depends on is in the key."""
+
+    @require_GET
+    async def view(request: HttpRequest) -> HttpResponse:
+        if not request.htmx:
+            return await sync_to_async(_page)(request)
+
+        def make():
+            body = render_to_string(f"{PAGE}#{name}", build())
+            return body.encode(), (time.time() + lasts if lasts else None)
+
+        return await reads.answer(("panel", name, DEFAULT_USER), versions(), make, content_type=HTML)
+
+    view.__name__ = f"{name}_panel"
+    view.__doc__ = f"The {name} panel."
+    return view
+
+
+def _valued(build):
+    return lambda: build(portfolio_selectors.portfolio())
+
+
+summary = _book_panel("summary", _valued(panels.summary_panel))
+positions = _book_panel("positions", _valued(panels.positions_panel))
+heatmap = _book_panel("heatmap", _valued(panels.heatmap_panel))
+pnl = _book_panel("pnl", _valued(panels.pnl_panel), lasts=PNL_NOW_SECONDS)
+# The trades are rows of the database only.
+blotter = _book_panel("blotter", panels.blotter_panel, versions=lambda: (database_version(),))
 
 
 def _selected(request: HttpRequest) -> str | None:
