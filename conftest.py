@@ -88,7 +88,7 @@ def price_store(settings, tmp_path):
 
     settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
     settings.REDIS_URL = ""
-    settings.DB_WRITER_THREAD = False
+    settings.DB_THREADS = False
     return get_store()
 
 

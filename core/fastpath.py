@@ -78,6 +78,7 @@ from pydantic import TypeAdapter
 
 from core.compression import NonStreamingGZipMiddleware
 from core.csp import ContentSecurityPolicyMiddleware
+from core.db import read
 
 API_PREFIX = "/api/"
 
@@ -463,8 +464,8 @@ class ReadCache:
     async def answer(
         self, key: tuple, versions: tuple, make: Callable[[], tuple[bytes, float | None]], content_type: str = JSON
     ) -> HttpResponse:
-        """The response for `key`: the cached one while `versions` match, else `make()` run on the request's
-        thread (it may use the ORM) and kept. `make` returns the body and when it expires by time alone.
+        """The response for `key`: the cached one while `versions` match, else `make()` run on a reader thread
+        (core.db.read: it may use the ORM) and kept. `make` returns the body and when it expires by time alone.
 
         The key names everything else the body depends on (the user, the query); the content type is the body's
         (the API's JSON, or a page fragment's HTML)."""
@@ -478,7 +479,7 @@ class ReadCache:
                 and (cached.expires_at is None or time.time() < cached.expires_at)
             ):
                 return HttpResponse(cached.body, content_type=cached.content_type)
-        body, expires_at = await sync_to_async(make)()
+        body, expires_at = await read(make)
         if cacheable:
             with self._lock:
                 self._answers[key] = Answer(body, versions, expires_at, content_type)

@@ -185,9 +185,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Async views run their writes on one long-lived thread per process (core.db.write). In-process
-# tests turn it off so writes join the test's transaction; end-to-end tests keep it on.
-DB_WRITER_THREAD = env_bool("DB_WRITER_THREAD", True)
+# Async views run their writes on one long-lived thread per process (core.db.write), and their cached reads'
+# misses on long-lived reader threads (core.db.read). In-process tests turn it off so reads and writes join the
+# test's transaction; end-to-end tests keep it on.
+DB_THREADS = env_bool("DB_THREADS", True)
 
 # --- Market data -------------------------------------------------------------------------------
 

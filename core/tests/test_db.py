@@ -1,4 +1,5 @@
-"""The writer: writes on its own thread, and orders waiting together committed as one group (core/db.py)."""
+"""The writer: writes on its own thread, and orders waiting together committed as one group; the readers: reads on
+long-lived threads that keep their connection (core/db.py)."""
 
 import asyncio
 import threading
@@ -8,7 +9,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from core.db import Writer, batchable
+from core.db import Readers, Writer, batchable
 from portfolio import services
 from portfolio.exceptions import InsufficientCash, InsufficientShares
 from portfolio.models import PortfolioSnapshot, Profile, Trade
@@ -224,6 +225,37 @@ def test_a_write_that_ends_after_its_event_loop_closed_does_not_end_the_writer()
     finally:
         second.close()
     assert fill.quantity == 1
+
+
+def _connection_and_thread() -> tuple[int, str]:
+    connection.ensure_connection()
+    return id(connection.connection), threading.current_thread().name
+
+
+async def test_reads_run_on_threads_that_keep_their_connection_and_see_every_commit():
+    readers = Readers(threads=1)
+    seen = {await readers.run(_connection_and_thread, {}) for _ in range(5)}
+    assert len(seen) == 1  # one thread, one connection, opened once
+    assert next(iter(seen))[1].startswith("db-reader")
+
+    def cash() -> Decimal:
+        return Profile.objects.get().cash_balance
+
+    before = await readers.run(cash, {})
+    await Writer(threads=1, group=True).run(services.execute_trade, {"ticker": "AAPL", "side": "buy", "quantity": 1})
+    assert await readers.run(cash, {}) == before - 100  # the kept connection reads the writer's commit
+
+
+async def test_a_read_error_reaches_its_caller_and_the_readers_carry_on():
+    readers = Readers(threads=1)
+
+    def broken():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    with pytest.raises(OperationalError):
+        await readers.run(broken, {})
+    assert (await readers.run(_connection_and_thread, {}))[1].startswith("db-reader")
 
 
 def test_ids_are_uuid7_in_time_order():

@@ -14,7 +14,7 @@ from market.store import SQLitePriceStore, get_store, iso_utc, round_quote
 @pytest.fixture(params=["sqlite", "redis"])
 def price_store(request, settings, tmp_path):
     """Every test here runs on each store: nothing above the store may tell them apart."""
-    settings.DB_WRITER_THREAD = False
+    settings.DB_THREADS = False
     settings.PRICE_STORE_PATH = str(tmp_path / "prices.db")
     settings.REDIS_URL = ""
     if request.param == "redis":
