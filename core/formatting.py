@@ -1,7 +1,8 @@
 """Template filters for numbers in the terminal: money, signed amounts, percentages, quantities.
 
 Registered as a template builtin (settings.TEMPLATES), so the page, its partials and the price stream's
-fragment format a number the same way.
+fragment format a number the same way. The browser recomputes portfolio figures on each tick and formats them with
+static/js/format.js, this module's mirror: change one, change the other.
 """
 
 from __future__ import annotations
