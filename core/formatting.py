@@ -1,7 +1,9 @@
 """Template filters for numbers in the terminal: money, signed amounts, percentages, quantities.
 
 Registered as a template builtin (settings.TEMPLATES), so the page, its partials and the price stream's
-fragment format a number the same way.
+fragment format a number the same way. The browser recomputes portfolio figures on each tick and formats them with
+static/js/format.js, this module's mirror: change one, change the other
+(workstation/tests/test_format_js.py compares the two in Chromium over a pinned table and a sweep of ties).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def signed_percent(value) -> str:
 
 @register.filter
 def price(value) -> str:
-    """191.50, 0.4321 (sub-dollar prices keep four decimals, as the store does)."""
+    """191.50, 0.4321 (sub-dollar prices keep four decimals, as the store does). Unlike the figures above, a tie
+    rounds to even (format() of a Decimal uses the default context's ROUND_HALF_EVEN): format.js does the same."""
     number = _decimal(value)
     if number is None:
         return "—"

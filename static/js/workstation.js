@@ -16,17 +16,13 @@
   var LIMITS = { spark: 80, main: 400 };
   var body = document.body;
   var historySeconds = Number(body.dataset.historySeconds) || 1800;
-  var usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
   var quotes = new Map(); // ticker -> {p, o}
   var lines = new WeakMap(); // svg -> {pts: [[t, v]], limit}
 
-  // --- formatting (the same as core/formatting.py) ----------------------------------------------
-  function cents(v) { return Math.round(v * 100) / 100; }
-  function money(v) { v = cents(v); return (v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
-  function signedMoney(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + usd.format(Math.abs(v)); }
-  function signedPercent(v) { v = cents(v); return (v > 0 ? "+" : v < 0 ? "-" : "") + Math.abs(v).toFixed(2) + "%"; }
-  function price(v) { return Math.abs(v) >= 1 ? v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : v.toFixed(4); }
-  function tone(v) { v = cents(v); return v > 0 ? "up" : v < 0 ? "down" : "flat"; }
+  // --- formatting: static/js/format.js, the mirror of core/formatting.py ------------------------------
+  var fmt = window.FinallyFormat;
+  var cents = fmt.cents, money = fmt.money, signedMoney = fmt.signedMoney, signedPercent = fmt.signedPercent;
+  var price = fmt.price, tone = fmt.tone;
   function setTone(el, v) {
     el.classList.remove("up", "down", "flat");
     el.classList.add(tone(v));
