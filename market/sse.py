@@ -18,7 +18,7 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 from market import selectors, stream_limit
 from market.hub import PriceHub
 from market.store import PriceStore, Tick, get_store
-from market.stream_html import HTML_FORMAT, render_html
+from workstation.stream_html import HTML_FORMAT, render_html
 
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()

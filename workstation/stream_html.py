@@ -40,7 +40,7 @@ def tick_context(tick: Tick) -> dict:
 
 def render_fragment(tick: Tick) -> str:
     # One line: the SSE framing prefixes every line with `data: `, fewer lines are fewer bytes.
-    return get_template("market/tick.html").render(tick_context(tick)).replace("\n", "")
+    return get_template("workstation/tick.html").render(tick_context(tick)).replace("\n", "")
 
 
 def render_html(tick: Tick) -> bytes:
