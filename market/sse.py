@@ -16,9 +16,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponseBase, StreamingHttpResponse
 
 from market import selectors, stream_limit
-from market.hub import PriceHub
+from market.hub import PriceHub, Renderer
 from market.store import PriceStore, Tick, get_store
-from market.stream_html import HTML_FORMAT, render_html
 
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -40,11 +39,28 @@ def render_json(tick: Tick) -> bytes:
     ).encode()
 
 
-# Other formats (the htmx UI's HTML fragments) register here and ride the same hub and ticks.
-RENDERERS = {JSON_FORMAT: render_json, HTML_FORMAT: render_html}
+# The stream formats by name, each rendered once per tick by the hub and shared by every client of that format.
+# The API's JSON is market's own; an app above market adds its format with register_format (the workstation's
+# HTML, in its AppConfig.ready), so that market knows nothing of any UI.
+RENDERERS: dict[str, Renderer] = {JSON_FORMAT: render_json}
 
 _hubs: dict[str, PriceHub] = {}
 _hubs_lock = threading.Lock()
+
+
+def register_format(name: str, render: Renderer) -> None:
+    """Stream ticks as `render(tick)` to whoever opens a stream in format `name`.
+
+    Only at start-up (an AppConfig.ready): a hub shares RENDERERS with its reader thread, which iterates it at
+    every tick, and counts its streams per format from the formats known when it was made; so once a hub exists
+    the set of formats is fixed, and a late registration is refused rather than racing it.
+    """
+    with _hubs_lock:
+        if _hubs:
+            raise RuntimeError(f"stream format {name!r} registered after a price stream opened; register it in ready()")
+        if RENDERERS.get(name, render) is not render:
+            raise ValueError(f"stream format {name!r} is already registered")
+        RENDERERS[name] = render
 
 
 def get_hub(store: PriceStore | None = None) -> PriceHub:
@@ -109,7 +125,12 @@ async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | No
 
 async def open_stream(fmt: str) -> HttpResponseBase:
     """A price stream in format `fmt`, or the 503 past the cap: refused before any database work, so that
-    clients reconnecting to a full process do not each cost a query."""
+    clients reconnecting to a full process do not each cost a query.
+
+    `fmt` is chosen by the view (each route serves one format), never by the client: an unknown one is a
+    server fault, raised here before a place is taken, not a stream that answers 200 and then breaks."""
+    if fmt not in RENDERERS:
+        raise LookupError(f"no stream format {fmt!r}; registered: {', '.join(sorted(RENDERERS))}")
     place = stream_limit.streams.take()
     if place is None:
         return stream_limit.streams.refusal()

@@ -28,12 +28,12 @@ from core.fastpath import database_version, reads
 from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import open_stream
-from market.stream_html import HTML_FORMAT
 from market.tickers import normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
 from portfolio.exceptions import TradeRejected
 from workstation import commands, panels
+from workstation.stream_html import HTML_FORMAT
 
 PAGE = "workstation.html"
 PORTFOLIO_CHANGED = "portfolio-changed"

@@ -209,3 +209,49 @@ async def test_a_format_nobody_streams_is_not_rendered(price_store, publish):
     finally:
         await json_stream.aclose()
         hub.stop()
+
+
+def _plain(tick):
+    return b"plain\n\n"
+
+
+def test_an_app_registers_its_stream_format_at_start_up(monkeypatch):
+    from market import sse
+
+    monkeypatch.setattr(sse, "RENDERERS", dict(sse.RENDERERS))
+    monkeypatch.setattr(sse, "_hubs", {})
+    sse.register_format("plain", _plain)
+    sse.register_format("plain", _plain)  # the same again (a second ready()) changes nothing
+    assert sse.RENDERERS["plain"] is _plain
+    with pytest.raises(ValueError, match="'plain' is already registered"):
+        sse.register_format("plain", render_json)
+    with pytest.raises(ValueError, match="'prices' is already registered"):
+        sse.register_format(sse.JSON_FORMAT, _plain)  # nobody replaces the API's own format
+    assert sse.RENDERERS[sse.JSON_FORMAT] is render_json
+
+
+def test_no_format_registers_once_a_hub_exists(monkeypatch, price_store):
+    """The hub's reader thread iterates the formats every tick: a late one would race it."""
+    from market import sse
+
+    monkeypatch.setattr(sse, "RENDERERS", dict(sse.RENDERERS))
+    monkeypatch.setattr(sse, "_hubs", {})
+    hub = sse.get_hub(price_store)
+    try:
+        with pytest.raises(RuntimeError, match="'plain' registered after a price stream opened"):
+            sse.register_format("plain", _plain)
+        assert "plain" not in sse.RENDERERS
+    finally:
+        hub.stop()
+
+
+@pytest.mark.anyio
+async def test_an_unknown_format_is_refused_before_a_place_is_taken():
+    """The route picks the format, not the client: an unknown one is the server's fault, said at once, instead
+    of a 200 whose stream breaks at its first frame, with a place held and the database read for nothing."""
+    from market import sse, stream_limit
+
+    before = stream_limit.streams.open
+    with pytest.raises(LookupError, match="no stream format 'nope'; registered: .*prices"):
+        await sse.open_stream("nope")
+    assert stream_limit.streams.open == before

@@ -1,17 +1,18 @@
 """The htmx UI's stream format: one `tick` event per tick, its HTML rendered once per web process.
 
-The hub calls `render_html` once per tick (market/hub.py) and every browser of this process gets the same
-bytes. The fragment carries each quote formatted for display and its raw numbers in `data-*` attributes;
-it depends on no one's portfolio, so the same render serves every user. htmx swaps it into one hidden
-element and static/js/workstation.js places each quote where the page shows it (watchlist, charts,
-positions, header): a quote may be streamed for a ticker the page does not show (a held ticker off the
-watchlist, one just removed), which htmx out-of-band swaps would report as errors.
+The hub calls `render_html` once per tick (market/hub.py; the format is registered in workstation/apps.py)
+and every browser of this process gets the same bytes. The fragment carries each quote formatted for display
+and its raw numbers in `data-*` attributes; it depends on no one's portfolio, so the same render serves every
+user. htmx swaps it into one hidden element and static/js/workstation.js places each quote where the page
+shows it (watchlist, charts, positions, header): a quote may be streamed for a ticker the page does not show
+(a held ticker off the watchlist, one just removed), which htmx out-of-band swaps would report as errors.
 """
 
 from __future__ import annotations
 
 from django.template.loader import get_template
 
+from market.sse import event
 from market.store import Tick
 
 HTML_FORMAT = "html"
@@ -40,10 +41,9 @@ def tick_context(tick: Tick) -> dict:
 
 def render_fragment(tick: Tick) -> str:
     # One line: the SSE framing prefixes every line with `data: `, fewer lines are fewer bytes.
-    return get_template("market/tick.html").render(tick_context(tick)).replace("\n", "")
+    return get_template("workstation/tick.html").render(tick_context(tick)).replace("\n", "")
 
 
 def render_html(tick: Tick) -> bytes:
-    from market.sse import event  # sse.py imports this module to register the format
-
+    """The `html` stream format, registered with market's stream in WorkstationConfig.ready."""
     return event(render_fragment(tick), EVENT_NAME).encode()

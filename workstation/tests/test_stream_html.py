@@ -9,7 +9,7 @@ import pytest
 from market.hub import PriceHub
 from market.sse import RENDERERS, stream_frames
 from market.store import Quote, Tick
-from market.stream_html import EVENT_NAME, HTML_FORMAT, render_fragment, render_html
+from workstation.stream_html import EVENT_NAME, HTML_FORMAT, render_fragment, render_html
 
 
 def tick(*quotes, seq=7, at=1_800_000_000.5):
