@@ -17,7 +17,8 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 
 from market import selectors, stream_limit
 from market.hub import PriceHub
-from market.store import PriceStore, Tick, get_store
+from market.quotes import Tick
+from market.store import PriceStore, get_store
 from market.stream_html import HTML_FORMAT, render_html
 
 RETRY_MILLISECONDS = 2000

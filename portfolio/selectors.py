@@ -11,7 +11,8 @@ from django.db import connection
 from django.db.models import Q
 
 from core.db import DEFAULT_USER
-from market.store import Quote, get_store
+from market.quotes import Quote
+from market.store import get_store
 from portfolio import trade_sql
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
