@@ -45,7 +45,7 @@ from django.conf import settings  # noqa: E402
 
 from market import simulator as after_simulator  # noqa: E402
 from market import sources as after_sources  # noqa: E402
-from market.store import SQLitePriceStore  # noqa: E402
+from market.sqlite_store import SQLitePriceStore  # noqa: E402
 from market.worker import PriceWorker  # noqa: E402
 
 

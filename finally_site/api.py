@@ -19,7 +19,7 @@ from core.db import discard_broken_connections
 from core.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching, WatchlistFull
-from market.store import StoreUnavailable
+from market.quotes import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.api import trades_router
 from portfolio.exceptions import OrderIdReused, OrderNotRecorded, PriceNotYet, TradeRejected

@@ -10,9 +10,10 @@ from ninja import Router, Status
 from core.api_errors import ErrorOut
 from core.db import discard_broken_connections
 from market import selectors, services
+from market.quotes import FeedStatus, StoreUnavailable, iso_utc
 from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
 from market.sse import JSON_FORMAT, open_stream
-from market.store import FeedStatus, StoreUnavailable, get_store, iso_utc
+from market.store import get_store
 
 router = Router(tags=["market"])
 

@@ -18,7 +18,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from market.store import PriceStore, StoreUnavailable, Tick
+from market.quotes import StoreUnavailable, Tick
+from market.store import PriceStore
 
 logger = logging.getLogger(__name__)
 

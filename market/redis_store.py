@@ -31,7 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from market.store import (
+from market.quotes import (
     PRUNE_EVERY_TICKS,
     FeedStatus,
     Quote,

@@ -9,7 +9,7 @@ from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidato
 from pydantic_core import PydanticCustomError
 
 from market.exceptions import InvalidTicker
-from market.store import Quote
+from market.quotes import Quote
 from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 
 # A ticker as the API takes it: what normalize_ticker accepts (any case, ASCII blanks around it), and the schema

@@ -10,7 +10,8 @@ from core.db import DEFAULT_USER
 from core.fastpath import sqlite_version
 from market import hooks
 from market.models import WatchlistEntry
-from market.store import FeedStatus, Quote, get_store
+from market.quotes import FeedStatus, Quote
+from market.store import get_store
 
 
 # --- simulated prices: what the page says about them ----------------------------------------------------
@@ -63,7 +64,7 @@ def priced_tickers() -> set[str]:
 class WatchedTicker:
     ticker: str
     quote: Quote | None
-    # "priced"; "stale" when its source stopped sending its price (not tradable, see market.store.is_live);
+    # "priced"; "stale" when its source stopped sending its price (not tradable, see market.quotes.is_live);
     # "pending" until the worker's next tick; "unknown" when the source does not know it.
     status: str
 

@@ -17,7 +17,8 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 
 from market import selectors, stream_limit
 from market.hub import PriceHub, Renderer
-from market.store import PriceStore, Tick, get_store
+from market.quotes import Tick
+from market.store import PriceStore, get_store
 
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()

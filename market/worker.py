@@ -15,8 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.db import DatabaseError, close_old_connections
 
 from market import hooks, selectors
+from market.quotes import StoreUnavailable, WriterAlreadyRunning, storable_price
 from market.sources import PriceSource, SourceUnavailable
-from market.store import PriceStore, StoreUnavailable, WriterAlreadyRunning, storable_price
+from market.store import PriceStore
 
 logger = logging.getLogger(__name__)
 

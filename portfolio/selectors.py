@@ -12,8 +12,9 @@ from django.db.models import Q
 
 from core.db import DEFAULT_USER
 from core.fastpath import database_version
+from market.quotes import Quote
 from market.selectors import prices_version
-from market.store import Quote, get_store
+from market.store import get_store
 from portfolio import trade_sql
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents

@@ -20,7 +20,8 @@ from core.db import DEFAULT_USER, batchable
 from market import selectors as market_selectors
 from market import services as market_services
 from market.exceptions import InvalidTicker
-from market.store import FeedStatus, get_store
+from market.quotes import FeedStatus
+from market.store import get_store
 from market.tickers import DEFAULT_TICKERS, normalize_ticker
 from portfolio import selectors, trade_sql
 from portfolio.exceptions import (
@@ -212,7 +213,7 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
             raise StalePrice(describe_stale_quote(ticker, status.quote_age(quote)))
         price = Decimal(str(quote.price))
         if not price.is_finite() or price <= 0:
-            # The store keeps no such price (market.store.storable_price); should one get there all the same, it
+            # The store keeps no such price (market.quotes.storable_price); should one get there all the same, it
             # is refused here, before a write, not by the trade table's CHECK as a database error.
             raise NoPrice(f"There is no usable price for {ticker} (the last one is ${quote.price:g}): it cannot be "
                           "traded until its source prices it again.")

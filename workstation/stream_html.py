@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from django.template.loader import get_template
 
+from market.quotes import Tick
 from market.sse import event
-from market.store import Tick
 
 HTML_FORMAT = "html"
 EVENT_NAME = "tick"
@@ -31,7 +31,7 @@ def tick_context(tick: Tick) -> dict:
                 "price": q.price,
                 "change": q.change_percent,
                 "direction": q.direction,
-                # Its source stopped sending it (market.store.is_live): the page marks the row, orders are refused.
+                # Its source stopped sending it (market.quotes.is_live): the page marks the row, orders are refused.
                 "stale": not tick.is_live(q),
             }
             for q in tick.quotes

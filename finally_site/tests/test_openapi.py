@@ -167,7 +167,8 @@ def test_stream_events_match_their_documented_schema(client, schema, publish, pr
 
 
 def test_health_down_says_when_to_ask_again(client, monkeypatch):
-    from market.store import SQLitePriceStore, StoreUnavailable
+    from market.quotes import StoreUnavailable
+    from market.sqlite_store import SQLitePriceStore
 
     def away(self):
         raise StoreUnavailable("restarting")

@@ -129,7 +129,8 @@ def test_worker_stops_cleanly_on_sigterm(live_stack):
 
 def test_worker_on_massive_survives_failures(stack_factory):
     """The worker process polls a local stub of Massive (real answer shape) that answers 429, then 500, then prices."""
-    from market.store import SQLitePriceStore, iso_utc
+    from market.quotes import iso_utc
+    from market.sqlite_store import SQLitePriceStore
     from market.tests.massive_stub import MassiveStub, answer, et, regular
 
     traded_at = et(2026, 11, 24, 15, 59, 30)  # an old trade reads as old, not as "now"

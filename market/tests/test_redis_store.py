@@ -5,8 +5,8 @@ import time
 import pytest
 
 from finally_site.tests.servers import RedisServer
+from market.quotes import StoreUnavailable, WriterAlreadyRunning
 from market.redis_store import LEASE_SECONDS, RedisPriceStore, redacted
-from market.store import StoreUnavailable, WriterAlreadyRunning
 
 
 @pytest.fixture

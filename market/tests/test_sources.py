@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
+from market.quotes import iso_utc
 from market.simulator import PriceSimulator
 from market.sources import (
     FULL_MARKET_ABOVE,
@@ -15,7 +16,7 @@ from market.sources import (
     SourceUnavailable,
     make_source,
 )
-from market.store import SQLitePriceStore, iso_utc
+from market.sqlite_store import SQLitePriceStore
 from market.tests.massive_stub import (
     NOT_ENTITLED,
     PREVIOUS_CLOSE,

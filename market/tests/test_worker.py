@@ -170,7 +170,7 @@ def test_a_ticks_cost_per_ticker_is_flat_from_ten_tickers_to_the_cap_and_past_it
     watchlists), with this checkout's source and store. Thread CPU, the sizes interleaved round by round and
     compared within this run, with a generous margin: the cost per ticker must not grow (it did about 20-fold
     from 100 to 1,000 tickers with the Cholesky factor)."""
-    from market.store import SQLitePriceStore
+    from market.sqlite_store import SQLitePriceStore
 
     cap = settings.WATCHLIST_MAX_TICKERS
     sizes = (10, cap, 10 * cap)

@@ -158,7 +158,7 @@ class TestHostileInput:
 
 class TestZeroPrice:
     def test_a_zero_quote_in_the_store_is_refused_with_a_4xx_and_changes_nothing(self, client, price_store):
-        """The store no longer keeps one (market.store.storable_price); forced there, the engine refuses it before
+        """The store no longer keeps one (market.quotes.storable_price); forced there, the engine refuses it before
         the trade table's CHECK (price > 0) would turn it into a database error and a 500."""
         import sqlite3
 
@@ -392,7 +392,8 @@ class TestPassingConditionsAre503:
         assert self.answer(client, {**OK, "ticker": "ZZZ"})[:2] == (400, None)
 
     def test_the_price_store_unreachable(self, client, settings, monkeypatch):
-        from market.store import SQLitePriceStore, StoreUnavailable
+        from market.quotes import StoreUnavailable
+        from market.sqlite_store import SQLitePriceStore
 
         def away(self):
             raise StoreUnavailable("restarting")

@@ -79,7 +79,7 @@ def test_portfolio_reads_never_see_half_a_trade(stack_factory):
     after a trade and the positions before it (or the other way) would show $9,900 or $10,100."""
     import time
 
-    from market.store import SQLitePriceStore
+    from market.sqlite_store import SQLitePriceStore
 
     stack = stack_factory()
     stack.start_web()

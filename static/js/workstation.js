@@ -109,7 +109,7 @@
         el.textContent = text;
         if (dir) flash(el, dir);
       });
-      // A ticker whose source stopped sending its price (the server marks it, market/store.py is_live). Only a
+      // A ticker whose source stopped sending its price (the server marks it, market/quotes.py is_live). Only a
       // fresh tick can say a price is live again: an old one (the hub replays the last tick to a new stream, the
       // feed stalled) is no news, and its quotes stay as stale as they were.
       if (li.hasAttribute("data-s")) staleQuotes.add(t); else if (fresh) staleQuotes.delete(t);

@@ -579,7 +579,7 @@ def test_end_of_day_prices_are_never_shown_as_live(browser, stack_factory):
     import threading
     import time
 
-    from market.store import SQLitePriceStore
+    from market.sqlite_store import SQLitePriceStore
 
     stack = stack_factory()
     store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])
@@ -622,7 +622,7 @@ def test_a_ticker_its_source_stopped_sending_is_marked_stale_and_unmarked_when_i
     import threading
     import time
 
-    from market.store import SQLitePriceStore
+    from market.sqlite_store import SQLitePriceStore
 
     stack = stack_factory()
     store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])
@@ -874,7 +874,7 @@ def test_a_tiny_loss_reads_0_00_percent_and_is_not_red(browser, stack_factory):
     import threading
     import time
 
-    from market.store import SQLitePriceStore
+    from market.sqlite_store import SQLitePriceStore
 
     stack = stack_factory()
     store = SQLitePriceStore(stack.env["PRICE_STORE_PATH"])

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from market.hub import PriceHub
+from market.quotes import Quote, Tick
 from market.sse import RENDERERS, stream_frames
-from market.store import Quote, Tick
 from workstation.stream_html import EVENT_NAME, HTML_FORMAT, render_fragment, render_html
 
 

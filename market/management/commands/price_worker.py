@@ -8,8 +8,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from core.startup import migrate_if_needed
+from market.quotes import StoreUnavailable, WriterAlreadyRunning, iso_utc
 from market.sources import make_source
-from market.store import StoreUnavailable, WriterAlreadyRunning, get_store, iso_utc
+from market.store import get_store
 from market.worker import PriceWorker, sleep_unless
 
 logger = logging.getLogger("market.worker")

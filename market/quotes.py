@@ -1,0 +1,136 @@
+"""What a price store holds and says: quotes, ticks and the feed's status, the rules both stores follow
+(which prices are storable, when a price is live), and the store's errors.
+
+Both stores (sqlite_store.py, redis_store.py) and everything that reads them import from here; this module
+imports neither, so no store module imports another back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+# Both stores drop history older than their window once every this many ticks.
+PRUNE_EVERY_TICKS = 20
+
+
+def is_live(at: float | None, interval: float | None, now: float | None = None) -> bool:
+    """The one freshness rule: a price is live while it is younger than a few source intervals (at least 5 s).
+
+    `at` is when the worker last got it from its source: the feed's last tick (FeedStatus.is_fresh), or one
+    ticker's last price (its quote's `received_at`: a ticker the source stopped sending, halted or delisted,
+    goes stale while the feed stays live). Never the source's trade time, which is hours old at night for a
+    price that is still current. The engine refuses to fill at a price that is not live; the page says it.
+    """
+    if at is None:
+        return False
+    return (time.time() if now is None else now) - at <= max(5.0, 3 * (interval or 0.5))
+
+
+class WriterAlreadyRunning(RuntimeError):
+    """Another price worker holds this store: two writers would interleave their ticks on every stream."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The price store cannot be reached (Redis restarting, network): retry later; nothing was written."""
+
+
+def iso_utc(epoch: float) -> str:
+    """2026-04-10T12:00:00.500Z: what the stream and the API show as a quote's time."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def round_quote(price: float) -> float:
+    """Quotes are in cents, sub-dollar prices to 1/100 cent: the price shown is the price filled."""
+    return round(price, 2 if price >= 1 else 4)
+
+
+# Above this a source's number is a glitch, not a price (and would overflow an order's arithmetic).
+MAX_PRICE = 1e9
+
+
+def storable_price(raw: object) -> float | None:
+    """The price as the store keeps it (rounded), or None when it is no price: not a finite number, absurd, or
+    one that rounds to $0. Checked after rounding: $0.00004 is positive but is stored as 0.0, which values a
+    position at $0 and cannot be filled at. Both stores and the worker ask here."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        return None
+    if not 0 < raw < MAX_PRICE:
+        return None
+    price = round_quote(float(raw))
+    return price if price > 0 else None
+
+
+@dataclass(frozen=True)
+class Quote:
+    ticker: str
+    price: float
+    prev_price: float
+    open_price: float
+    timestamp: str
+    direction: str
+    # When the worker last received this ticker's price from its source (epoch s); None if never (a store
+    # written before it was kept). What the quote's freshness is measured by: see is_live.
+    received_at: float | None = None
+
+    def as_dict(self) -> dict:
+        """The quote as the API and the stream show it (SPEC §3)."""
+        record = asdict(self)
+        del record["received_at"]
+        return record
+
+    def record(self) -> dict:
+        """Every field, as a store keeps it."""
+        return asdict(self)
+
+    @property
+    def change_percent(self) -> float:
+        return (self.price - self.open_price) / self.open_price * 100 if self.open_price else 0.0
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Every quote the store held after one step of the worker."""
+
+    seq: int
+    produced_at: float
+    quotes: tuple[Quote, ...]
+    # The source's interval, which the freshness rule scales with; None from a store that did not say it.
+    interval: float | None = None
+
+    def is_live(self, quote: Quote) -> bool:
+        """Whether the quote's price was live when this tick was made (the stream marks it stale if not)."""
+        return is_live(quote.received_at, self.interval, self.produced_at)
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    source: str | None
+    interval: float | None
+    last_tick_at: float | None
+    heartbeat_at: float | None
+    error: str | None
+    unknown: tuple[str, ...]
+    # A standing remark of the source (e.g. a plan with end-of-day prices only), or None.
+    notice: str | None = None
+
+    def age(self, now: float | None = None) -> float | None:
+        if self.last_tick_at is None:
+            return None
+        return max(0.0, (now or time.time()) - self.last_tick_at)
+
+    def is_fresh(self, now: float | None = None) -> bool:
+        """Fresh while the last tick is younger than a few source intervals (at least 5 s)."""
+        return is_live(self.last_tick_at, self.interval, now)
+
+    def quote_age(self, quote: Quote, now: float | None = None) -> float | None:
+        """Seconds since the worker last received this ticker's price, or None if it never said."""
+        if quote.received_at is None:
+            return None
+        return max(0.0, (time.time() if now is None else now) - quote.received_at)
+
+    def quote_is_live(self, quote: Quote, now: float | None = None) -> bool:
+        """Whether this ticker's own price is live: not one its source has stopped sending (halted, delisted)."""
+        return is_live(quote.received_at, self.interval, now)
