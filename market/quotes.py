@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 # Both stores drop history older than their window once every this many ticks.
 PRUNE_EVERY_TICKS = 20
@@ -88,6 +89,36 @@ class Quote:
     @property
     def change_percent(self) -> float:
         return (self.price - self.open_price) / self.open_price * 100 if self.open_price else 0.0
+
+
+# Every quote of one tick is stamped with the same produced_at: format it once, not once per ticker.
+_tick_stamp = lru_cache(maxsize=4)(iso_utc)
+
+
+def next_quote(
+    previous: Quote | None,
+    ticker: str,
+    price: float,
+    *,
+    produced_at: float,
+    source_time: float | None = None,
+    source_open: object = None,
+) -> Quote:
+    """The ticker's quote after a new price: the one update rule both stores write by.
+
+    `price` is already storable (storable_price). It moves from the previous quote's price: up, down, or flat
+    when it is the same (what the page flashes); a first price is flat. The session's open is the source's when
+    it gives a storable one (`source_open`), else the previous quote's, else this first price. The timestamp is
+    when the source says the price was made (`source_time`), else the tick's; `received_at` is always the tick's
+    (`produced_at`), since a price's freshness is when the worker got it (is_live).
+    """
+    prev_price = previous.price if previous is not None else price
+    open_price = storable_price(source_open)
+    if open_price is None:
+        open_price = previous.open_price if previous is not None else price
+    direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
+    timestamp = iso_utc(source_time) if source_time is not None else _tick_stamp(produced_at)
+    return Quote(ticker, price, prev_price, open_price, timestamp, direction, produced_at)
 
 
 @dataclass(frozen=True)

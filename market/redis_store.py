@@ -38,7 +38,7 @@ from market.quotes import (
     StoreUnavailable,
     Tick,
     WriterAlreadyRunning,
-    iso_utc,
+    next_quote,
     storable_price,
 )
 
@@ -143,7 +143,6 @@ class RedisPriceStore:
             raise WriterAlreadyRunning(f"this worker lost its lease on {self.name} to another price worker")
         open_prices = open_prices or {}
         source_times = source_times or {}
-        stamp = iso_utc(produced_at)
         with self._errors():
             raw_quotes, raw_seq = self.redis.pipeline(transaction=True).hgetall(self.k_quote).hget(
                 self.k_meta, "seq"
@@ -154,14 +153,14 @@ class RedisPriceStore:
                 price = storable_price(raw)
                 if ticker not in keep or price is None:
                     continue  # no price: the ticker keeps its last good quote, or has none
-                before = previous.get(ticker)
-                prev_price = before.price if before else price
-                open_price = storable_price(open_prices.get(ticker))
-                if open_price is None:
-                    open_price = before.open_price if before else price
-                direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
-                at = iso_utc(source_times[ticker]) if ticker in source_times else stamp
-                current[ticker] = Quote(ticker, price, prev_price, open_price, at, direction, produced_at)
+                current[ticker] = next_quote(
+                    previous.get(ticker),
+                    ticker,
+                    price,
+                    produced_at=produced_at,
+                    source_time=source_times.get(ticker),
+                    source_open=open_prices.get(ticker),
+                )
             seq = max(json.loads(raw_seq) if raw_seq else 0, self._seq) + 1
             gone = [t for t in previous if t not in keep]
             fresh = [current[t] for t in prices if t in current]

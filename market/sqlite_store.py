@@ -22,7 +22,7 @@ from market.quotes import (
     StoreUnavailable,
     Tick,
     WriterAlreadyRunning,
-    iso_utc,
+    next_quote,
     storable_price,
 )
 
@@ -142,38 +142,37 @@ class SQLitePriceStore:
         """
         open_prices = open_prices or {}
         source_times = source_times or {}
-        stamp = iso_utc(produced_at)
         with self._write() as conn:
-            previous = {
-                row[0]: (row[1], row[2])
-                for row in conn.execute("SELECT ticker, price, open_price FROM quote")
-            }
+            previous = {row[0]: Quote(*row) for row in conn.execute(f"SELECT {QUOTE_COLUMNS} FROM quote")}
             gone = [t for t in previous if t not in keep]
             if gone:
                 marks = ",".join("?" * len(gone))
                 conn.execute(f"DELETE FROM quote WHERE ticker IN ({marks})", gone)
                 conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
-            rows = []
+            fresh = []
             for ticker, raw in prices.items():
                 price = storable_price(raw)
                 if ticker not in keep or price is None:
                     continue  # no price: the ticker keeps its last good quote, or has none
-                prev_price, open_price = previous.get(ticker, (price, None))
-                source_open = storable_price(open_prices.get(ticker))
-                if source_open is not None:
-                    open_price = source_open
-                elif open_price is None:
-                    open_price = price
-                direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
-                at = iso_utc(source_times[ticker]) if ticker in source_times else stamp
-                rows.append((ticker, price, prev_price, open_price, at, direction, produced_at))
+                fresh.append(
+                    next_quote(
+                        previous.get(ticker),
+                        ticker,
+                        price,
+                        produced_at=produced_at,
+                        source_time=source_times.get(ticker),
+                        source_open=open_prices.get(ticker),
+                    )
+                )
             conn.executemany(
-                "INSERT OR REPLACE INTO quote (ticker, price, prev_price, open_price, timestamp, direction, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                f"INSERT OR REPLACE INTO quote ({QUOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (q.ticker, q.price, q.prev_price, q.open_price, q.timestamp, q.direction, q.received_at)
+                    for q in fresh
+                ],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(r[0], produced_at, r[1]) for r in rows]
+                "INSERT OR REPLACE INTO history VALUES (?, ?, ?)", [(q.ticker, produced_at, q.price) for q in fresh]
             )
             seq = self._read_seq(conn) + 1
             self._write_meta(
