@@ -12,7 +12,6 @@ from django.conf import settings
 
 from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
-from core import charts
 from core.db import DEFAULT_USER, new_id
 from core.formatting import money, signed_money
 from core.formatting import price as price_text
@@ -23,6 +22,7 @@ from market.store import get_store
 from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
+from workstation import charts
 
 # A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
 STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."

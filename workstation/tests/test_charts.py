@@ -1,11 +1,8 @@
-"""SVG geometry (core/charts.py) and number formatting (core/formatting.py)."""
-
-from decimal import Decimal
+"""SVG geometry for the server-drawn charts (workstation/charts.py)."""
 
 import pytest
 
-from core import charts, formatting
-from workstation.panels import heat_class
+from workstation import charts
 
 
 def test_treemap_areas_are_proportional_and_fill_the_box():
@@ -37,41 +34,3 @@ def test_line_of_one_point_is_still_visible():
     line = charts.line([(5.0, 10.0)], 50)
     assert len(line.points.split()) == 2 and line.count == 1
     assert charts.line([], 50).points == ""
-
-
-@pytest.mark.parametrize(
-    ("filter_name", "value", "expected"),
-    [
-        ("money", Decimal(10000), "$10,000.00"),
-        ("money", Decimal("-5.25"), "-$5.25"),
-        ("signed_money", Decimal("12.345"), "+$12.35"),
-        ("signed_money", Decimal("-0.001"), "$0.00"),
-        ("signed_percent", 0.789, "+0.79%"),
-        ("signed_percent", -1.2, "-1.20%"),
-        ("price", 191.5, "191.50"),
-        ("price", 0.4321, "0.4321"),
-        ("quantity", Decimal("10.0000"), "10"),
-        ("quantity", Decimal("1234.5600"), "1,234.56"),
-        ("tone", 0, "flat"),
-        # The sign and the colour follow the figure as shown: a tiny loss is 0.00%, neither red nor "-".
-        ("tone", -0.0001, "flat"),
-        ("tone", -0.004, "flat"),
-        ("tone", "-0.005", "down"),
-        ("tone", 0.004, "flat"),
-        ("signed_percent", -0.004, "0.00%"),
-        ("money", Decimal("-0.004"), "$0.00"),
-        ("money", Decimal("-0.005"), "-$0.01"),
-        ("money", None, "—"),
-        ("price", "nan", "—"),
-    ],
-)
-def test_formatting(filter_name, value, expected):
-    assert getattr(formatting, filter_name)(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("percent", "expected"),
-    [(0, "hm-0"), (0.001, "hm-0"), (0.1, "hm-p1"), (-0.5, "hm-n2"), (2, "hm-p3"), (-12, "hm-n4")],
-)
-def test_heat_steps(percent, expected):
-    assert heat_class(percent) == expected
