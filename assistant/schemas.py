@@ -9,7 +9,7 @@ from ninja import Field, Schema
 from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
 
-from assistant.schema import MAX_MESSAGE_CHARS
+from assistant.reply import MAX_MESSAGE_CHARS
 
 # What services.clean_message accepts, so that the document and the server say the same: at least one character
 # that str.strip() keeps (the blanks below are exactly those it removes), no NUL, at most MAX_MESSAGE_CHARS.

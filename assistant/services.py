@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
-from assistant.schema import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
+from assistant.reply import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
 from core.db import DEFAULT_USER, new_id, write
 from core.formatting import quantity as quantity_text
 from market import services as market_services

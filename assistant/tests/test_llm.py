@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant import llm
-from assistant.schema import AssistantReply
+from assistant.reply import AssistantReply
 from assistant.tests.openai_stub import OpenAIStub, reply
 
 MESSAGES = [{"role": "user", "content": "hello"}]

@@ -104,7 +104,7 @@ def test_chat_turns_and_resets_at_once_never_deadlock(publish):
 
     from django.db import connection
 
-    from assistant.schema import ParsedReply
+    from assistant.reply import ParsedReply
     from assistant.services import _act_and_store
     from portfolio import services as portfolio_services
 

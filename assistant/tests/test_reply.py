@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from assistant.schema import MAX_FIELD_CHARS, MAX_TRADES, AssistantReply, ReplyError, parse_reply
+from assistant.reply import MAX_FIELD_CHARS, MAX_TRADES, AssistantReply, ReplyError, parse_reply
 
 TRADE = {"ticker": "AAPL", "side": "buy", "quantity": 10}
 CHANGE = {"ticker": "PYPL", "action": "add"}
