@@ -17,17 +17,31 @@ from functools import lru_cache
 PRUNE_EVERY_TICKS = 20
 
 
+MIN_STALE_SECONDS = 5.0
+
+
+def stale_after(interval: float | None) -> float:
+    """The one freshness rule: how many seconds a price stays live after the worker got it from its source, a few
+    source intervals and at least 5 s (a Massive poll every 15 s: 45 s; the simulator's 0.5 s: 5 s).
+
+    The engine refuses to fill at a price older than this (is_live), the stream marks such a quote stale, the
+    connection dot turns "delayed" past it (workstation.panels.feed_panel, and the page from its
+    `data-stale-after`), and a cached watchlist is made again when one of its quotes crosses it.
+    """
+    return max(MIN_STALE_SECONDS, 3 * (interval or 0.0))
+
+
 def is_live(at: float | None, interval: float | None, now: float | None = None) -> bool:
-    """The one freshness rule: a price is live while it is younger than a few source intervals (at least 5 s).
+    """Whether a price got at `at` is live now (stale_after).
 
     `at` is when the worker last got it from its source: the feed's last tick (FeedStatus.is_fresh), or one
     ticker's last price (its quote's `received_at`: a ticker the source stopped sending, halted or delisted,
     goes stale while the feed stays live). Never the source's trade time, which is hours old at night for a
-    price that is still current. The engine refuses to fill at a price that is not live; the page says it.
+    price that is still current.
     """
     if at is None:
         return False
-    return (time.time() if now is None else now) - at <= max(5.0, 3 * (interval or 0.5))
+    return (time.time() if now is None else now) - at <= stale_after(interval)
 
 
 class WriterAlreadyRunning(RuntimeError):

@@ -6,6 +6,7 @@ page is the union of its panels.
 
 from __future__ import annotations
 
+import math
 import time
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from core.formatting import price as price_text
 from core.formatting import quantity as quantity_text
 from market import selectors
 from market.exceptions import InvalidTicker
+from market.quotes import stale_after
 from market.store import get_store
 from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
@@ -74,16 +76,16 @@ def feed_panel() -> dict:
     """The connection dot as the server sees the feed now; the page's script keeps it current from then on."""
     status = get_store().status()
     age = status.age()
-    # No tick for a few source intervals (at least 3 s) reads as stale.
-    stale_after = max(3.0, 3 * (status.interval or settings.MARKET_TICK_SECONDS))
+    # No tick for longer than a price stays live (the engine's rule) reads as delayed.
+    delayed_after = stale_after(status.interval)
     # A source's standing remark (a Massive plan with end-of-day closes only) is said instead of "live":
     # its prices are current for the source, not live quotes.
     notice = (status.notice or "").strip()
     notice = notice[:1].upper() + notice[1:]
     if age is None:
         state, text = "stale", "waiting for prices"
-    elif age > stale_after:
-        state, text = "stale", f"prices delayed {age:.0f} s"
+    elif age > delayed_after:
+        state, text = "stale", f"prices delayed {math.floor(age + 0.5)} s"  # rounded as workstation.js does
     elif notice:
         state, text = "notice", notice
     else:
@@ -93,7 +95,7 @@ def feed_panel() -> dict:
             "state": state,
             "text": text,
             "notice": notice,
-            "stale_after": stale_after,
+            "stale_after": delayed_after,
             "last_tick_at": repr(float(status.last_tick_at or 0)),
             "now": repr(time.time()),
             "source": status.source or "",

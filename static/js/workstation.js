@@ -244,7 +244,8 @@
   var feed = (function () {
     var el = document.getElementById("conn");
     var text = el.querySelector(".conn-text");
-    var staleAfter = Number(el.dataset.staleAfter) || 3;
+    // The server's one freshness rule (market.quotes.stale_after), always rendered: no second rule here.
+    var staleAfter = Number(el.dataset.staleAfter);
     // Browser clock minus server clock, so a tick's age is right even if the two disagree.
     var skew = Date.now() / 1000 - Number(el.dataset.serverNow);
     var lastTick = Number(el.dataset.lastTick) || 0;
