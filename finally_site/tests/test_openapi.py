@@ -119,7 +119,7 @@ def test_no_status_is_documented_twice(client):
 def test_tickers_and_messages_carry_the_servers_limits(schema):
     import re
 
-    from assistant.schema import MAX_MESSAGE_CHARS
+    from assistant.reply import MAX_MESSAGE_CHARS
     from market.tickers import MAX_TICKER_LENGTH
 
     def body_property(path, name):
