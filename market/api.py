@@ -8,7 +8,8 @@ from django.http import HttpResponse
 from ninja import Router, Status
 
 from core.api_errors import ErrorOut
-from core.db import discard_broken_connections
+from core.db import DEFAULT_USER, discard_broken_connections
+from core.fastpath import database_version, json_body, reads
 from market import selectors, services
 from market.quotes import FeedStatus, StoreUnavailable, iso_utc
 from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
@@ -69,8 +70,16 @@ def health(request, response: HttpResponse):
 
 
 @router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")
-def watchlist(request):
-    return [QuoteOut.build(w.ticker, w.quote, w.status) for w in selectors.watchlist_quotes()]
+async def watchlist(request):
+    def make():
+        watched = selectors.watchlist_quotes()
+        body = json_body(list[QuoteOut], [QuoteOut.build(w.ticker, w.quote, w.status) for w in watched])
+        # A priced quote turns stale by time alone when the worker stops: the answer lasts until the first does.
+        return body, min((w.live_until for w in watched if w.live_until is not None), default=None)
+
+    # The watchlist's rows are in the database, its quotes in the price store.
+    versions = (database_version(), selectors.prices_version())
+    return await reads.answer(("watchlist", DEFAULT_USER), versions, make)
 
 
 @router.post(

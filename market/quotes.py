@@ -176,6 +176,10 @@ class FeedStatus:
             return None
         return max(0.0, (time.time() if now is None else now) - quote.received_at)
 
+    def quote_live_until(self, quote: Quote) -> float | None:
+        """When this ticker's price stops being live if no newer one comes (None: it never said when it came)."""
+        return None if quote.received_at is None else quote.received_at + stale_after(self.interval)
+
     def quote_is_live(self, quote: Quote, now: float | None = None) -> bool:
         """Whether this ticker's own price is live: not one its source has stopped sending (halted, delisted)."""
         return is_live(quote.received_at, self.interval, now)

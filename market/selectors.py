@@ -67,6 +67,8 @@ class WatchedTicker:
     # "priced"; "stale" when its source stopped sending its price (not tradable, see market.quotes.is_live);
     # "pending" until the worker's next tick; "unknown" when the source does not know it.
     status: str
+    # While "priced": when it turns "stale" by time alone, if no newer price comes (a cached read expires then).
+    live_until: float | None = None
 
 
 def quote_status(ticker: str, quote: Quote | None, status: FeedStatus) -> str:
@@ -82,7 +84,13 @@ def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -
     store = get_store()
     quotes = store.quotes(tickers)
     status = store.status()
-    return [WatchedTicker(t, quotes.get(t), quote_status(t, quotes.get(t), status)) for t in tickers]
+    watched = []
+    for ticker in tickers:
+        quote = quotes.get(ticker)
+        state = quote_status(ticker, quote, status)
+        live_until = status.quote_live_until(quote) if state == "priced" else None
+        watched.append(WatchedTicker(ticker, quote, state, live_until))
+    return watched
 
 
 def prices_version() -> int | None:

@@ -488,3 +488,25 @@ def test_two_web_processes_on_sqlite_never_read_an_old_book_after_a_trade(stack_
     assert reply.status_code == 200, reply.text
     for web in webs:
         assert httpx.get(web + "/api/chat/history", timeout=10).json()[-1]["content"] == reply.json()["message"]
+
+
+@pytest.mark.e2e
+def test_a_cached_watchlist_turns_stale_when_its_quotes_do(stack_factory):
+    """Nothing is written when the worker stops, so the versions stay the same: the cached watchlist must expire
+    when its first priced quote goes stale by time alone (market.quotes.stale_after: 5 s at the simulator's
+    interval), not be served as "priced" for ever."""
+    stack = stack_factory()
+    stack.start_worker()
+    stack.start_web()
+    stack.wait_for_prices()
+    stack.stop("worker")
+    watchlist = httpx.get(stack.base_url + "/api/watchlist", timeout=10).json()
+    assert {w["status"] for w in watchlist} == {"priced"}
+    stopped = time.time()
+    while time.time() - stopped < 10:
+        statuses = {w["status"] for w in httpx.get(stack.base_url + "/api/watchlist", timeout=10).json()}
+        if statuses == {"stale"}:
+            break
+        time.sleep(0.2)
+    assert statuses == {"stale"}
+    assert time.time() - stopped <= 5.0 + 1.0  # within the rule's 5 s of the last tick (plus polling)
