@@ -11,8 +11,9 @@ delete it. In short:
 4. ReadCache (`reads`): the API's reads answer again with the bytes they last sent while SQLite's change counters
    say neither the database nor the price store has been written since.
 
-Every check Django makes still runs (Host, security headers, CSRF for pages, the API's JSON-only guard): the
-code here changes where Django's hooks run, never whether. What copies Django's code is held to the installed
+Every check Django makes still runs (Host, security headers, CSRF for pages, the API's JSON-only guard) on every
+request that gets past the body limit (a body over it is refused with a 413 before anything else): the code here
+changes where Django's hooks run, never whether. What copies Django's code is held to the installed
 Django by core/tests/test_fastpath.py, which fails when Django's copy changes.
 
 The handler, in detail (Django's, without the thread hops a request that runs no sync code does not need):
@@ -51,6 +52,7 @@ import functools
 import gc
 import io
 import json
+import os
 import sqlite3
 import tempfile
 import threading
@@ -66,7 +68,7 @@ from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import ImproperlyConfigured, RequestAborted
 from django.core.handlers import asgi
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
@@ -294,6 +296,12 @@ class CommonMiddleware(InlineHooks, common.CommonMiddleware):
 
 
 class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
+    def __init__(self, get_response):
+        # With the token in the session, these hooks would load the session from the database on the event loop.
+        if settings.CSRF_USE_SESSIONS:
+            raise ImproperlyConfigured("CSRF_USE_SESSIONS must be False: core.fastpath runs the CSRF hooks inline.")
+        super().__init__(get_response)
+
     async def process_view(self, request, callback, callback_args, callback_kwargs):
         # A coroutine, so the handler calls it inline too (it wraps a sync process_view in sync_to_async).
         return super().process_view(request, callback, callback_args, callback_kwargs)
@@ -378,18 +386,27 @@ class DataVersion:
     `PRAGMA data_version` changes whenever ANOTHER connection commits to the file, in this process or any other
     (the writer thread, a second web process, the price worker), and costs a few microseconds: no query, no I/O
     beyond the shared-memory index of the write-ahead log. Our connection only ever reads it, so every commit is
-    another connection's. One connection per thread: a request's event loop reads it, never across threads.
+    another connection's.
+
+    ONE connection per process, behind a lock: the counter is kept per connection, so two connections' values
+    cannot be compared (a fresh connection starts where an old one may have been before a trade), and the cache
+    they guard is shared by every thread. Made again in a forked child, which must not share its parent's.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
 
     def __call__(self) -> int:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-        return conn.execute("PRAGMA data_version").fetchone()[0]
+        with self._lock:
+            if self._conn is None or self._pid != os.getpid():
+                self._conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+                self._pid = os.getpid()
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 @functools.cache

@@ -157,6 +157,17 @@ async def test_a_page_that_writes_its_session_and_messages_saves_them_on_its_thr
     assert finished_on == [body.decode()]  # Django's clean-up on the thread that used the database
 
 
+def test_the_csrf_token_in_the_session_is_refused(settings):
+    """It would make the inline CSRF hooks load the session from the database on the event loop."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.fastpath import CsrfViewMiddleware
+
+    settings.CSRF_USE_SESSIONS = True
+    with pytest.raises(ImproperlyConfigured, match="CSRF_USE_SESSIONS"):
+        CsrfViewMiddleware(lambda request: None)
+
+
 async def test_a_stream_cut_by_the_client_still_finishes_the_request(finished_on):
     status, body = await call("/api/stream", disconnect_after=0.05)
     assert status == 200 and body.startswith(b"first")
@@ -350,6 +361,10 @@ DJANGO_CODE_WE_FOLLOW = {
     "django.contrib.messages.middleware.MessageMiddleware.process_request": "7f4834ba26ee0583",
     "django.contrib.messages.middleware.MessageMiddleware.process_response": "04469c9493c90e26",
     "django.contrib.messages.storage.base.BaseStorage.update": "3db9589128339b47",
+    # Inline: they compare tokens from the cookie and the request only (CSRF_USE_SESSIONS is refused).
+    "django.middleware.csrf.CsrfViewMiddleware.process_request": "9aec8dfd81c88a56",
+    "django.middleware.csrf.CsrfViewMiddleware.process_view": "cdbdabe04318fc2f",
+    "django.middleware.csrf.CsrfViewMiddleware.process_response": "9fe1054c0f64b37f",
 }
 
 
@@ -430,6 +445,25 @@ class TestReadCache:
         assert sqlite_version(str(path)) == before  # not committed yet: nothing to see
         writer.execute("COMMIT")
         assert sqlite_version(str(path)) != before
+        writer.close()
+
+    def test_every_thread_reads_the_same_counter(self, tmp_path):
+        """The counter is kept per connection: a thread with a connection of its own would start where the cached
+        answer's was before a trade, and be served the old book."""
+        import sqlite3
+
+        path = tmp_path / "x.db"
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE t (x)")
+        cached_at = sqlite_version(str(path))
+        writer.execute("INSERT INTO t VALUES (1)")
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(sqlite_version(str(path))))
+        thread.start()
+        thread.join()
+        assert seen[0] != cached_at
+        assert sqlite_version(str(path)) == seen[0]
         writer.close()
 
     def test_no_version_for_a_file_that_is_not_there(self, tmp_path):
