@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """Data-layer conventions every app shares, and the `migrate` that is safe to start twice at once."""
+    """What every app shares and no app knows of: the data layer's conventions and threads, the fast path, the API's
+    error contract, formatting, start-up and the commands that serve it (`serve`, a `migrate` safe to start twice)."""
 
     name = "core"

@@ -271,7 +271,9 @@ async def write(func: Callable[..., T], /, **kwargs) -> T:
     return await _get_writer().run(func, kwargs)
 
 
-READER_THREADS = 2  # the machine's cores: a read is CPU (the query, the rendering), and the GIL is shared anyway
+# SQLite: the machine's cores, since a read there is CPU (the query, the rendering) and the GIL is shared anyway.
+# PostgreSQL: as many as the writer's, since its reads are never cached (no cheap version) and wait on the network.
+READER_THREADS = {"sqlite": 2, "other": 8}
 
 
 class Readers:
@@ -311,7 +313,7 @@ def _get_readers() -> Readers:
     global _readers
     with _writer_lock:
         if _readers is None:
-            _readers = Readers(threads=READER_THREADS)
+            _readers = Readers(threads=READER_THREADS["sqlite" if connection.vendor == "sqlite" else "other"])
         return _readers
 
 
