@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 from django.db import connection
@@ -89,7 +89,8 @@ def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:
                 current_price=price,
                 market_value=value,
                 unrealized_pnl=pnl,
-                unrealized_pnl_percent=(pnl / holding.cost_basis * 100).quantize(Decimal("0.01"))
+                # Ties away from zero, as every figure the page shows (static/js/format.js recomputes it each tick).
+                unrealized_pnl_percent=(pnl / holding.cost_basis * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
                 if holding.cost_basis
                 else Decimal(0),
                 day_change_percent=round(quote.change_percent, 4) if quote else None,

@@ -113,3 +113,18 @@ def test_a_reset_between_its_reads_gives_an_empty_history_not_an_error():
 
     with connection.execute_wrapper(reset_after_the_first):
         assert selectors.snapshot_series(user_id=USER, max_points=10) == []
+
+
+@pytest.mark.parametrize(("price", "shown"), [(8.01, Decimal("0.13")), (7.99, Decimal("-0.13"))])
+def test_a_pnl_percent_on_a_tie_rounds_away_from_zero_as_the_page_does(publish, price, shown):
+    """$800 cost, $1.00 of P&L: exactly 0.125 %. The page (static/js/format.js) rounds ties away from zero, as
+    every figure here does; half-even on the server showed +0.12 % where the page, a tick later, showed +0.13 %."""
+    from portfolio import services
+
+    services.seed()
+    publish({"AAPL": 8.00})
+    services.execute_trade(ticker="AAPL", side="buy", quantity=Decimal(100))
+    publish({"AAPL": price})
+    (position,) = selectors.portfolio().positions
+    assert position.unrealized_pnl == Decimal(1) * (1 if price > 8 else -1)
+    assert position.unrealized_pnl_percent == shown
