@@ -135,6 +135,36 @@ def next_quote(
     return Quote(ticker, price, prev_price, open_price, timestamp, direction, produced_at)
 
 
+def next_quotes(
+    previous: dict[str, Quote],
+    prices: dict[str, object],
+    keep: set[str],
+    *,
+    produced_at: float,
+    source_times: dict[str, float] | None = None,
+    open_prices: dict[str, object] | None = None,
+) -> list[Quote]:
+    """The new quotes of one tick, in the order of `prices`: one for each kept ticker with a storable price
+    (next_quote). A ticker without one keeps its last good quote, which is not written again: it ages."""
+    source_times = source_times or {}
+    open_prices = open_prices or {}
+    fresh = []
+    for ticker, raw in prices.items():
+        price = storable_price(raw)
+        if ticker in keep and price is not None:
+            fresh.append(
+                next_quote(
+                    previous.get(ticker),
+                    ticker,
+                    price,
+                    produced_at=produced_at,
+                    source_time=source_times.get(ticker),
+                    source_open=open_prices.get(ticker),
+                )
+            )
+    return fresh
+
+
 @dataclass(frozen=True)
 class Tick:
     """Every quote the store held after one step of the worker."""

@@ -38,8 +38,7 @@ from market.quotes import (
     StoreUnavailable,
     Tick,
     WriterAlreadyRunning,
-    next_quote,
-    storable_price,
+    next_quotes,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,29 +140,17 @@ class RedisPriceStore:
         """Write one tick and publish it (one transaction); the same contract as SQLitePriceStore.publish."""
         if self._lease_lost.is_set():
             raise WriterAlreadyRunning(f"this worker lost its lease on {self.name} to another price worker")
-        open_prices = open_prices or {}
-        source_times = source_times or {}
         with self._errors():
             raw_quotes, raw_seq = self.redis.pipeline(transaction=True).hgetall(self.k_quote).hget(
                 self.k_meta, "seq"
             ).execute()
             previous = {t: _quote(v) for t, v in raw_quotes.items()} or dict(self._last_quotes)
-            current = {t: q for t, q in previous.items() if t in keep}
-            for ticker, raw in prices.items():
-                price = storable_price(raw)
-                if ticker not in keep or price is None:
-                    continue  # no price: the ticker keeps its last good quote, or has none
-                current[ticker] = next_quote(
-                    previous.get(ticker),
-                    ticker,
-                    price,
-                    produced_at=produced_at,
-                    source_time=source_times.get(ticker),
-                    source_open=open_prices.get(ticker),
-                )
+            fresh = next_quotes(
+                previous, prices, keep, produced_at=produced_at, source_times=source_times, open_prices=open_prices
+            )
+            current = {t: q for t, q in previous.items() if t in keep} | {q.ticker: q for q in fresh}
             seq = max(json.loads(raw_seq) if raw_seq else 0, self._seq) + 1
             gone = [t for t in previous if t not in keep]
-            fresh = [current[t] for t in prices if t in current]
             pipe = self.redis.pipeline(transaction=True)
             if gone:
                 pipe.hdel(self.k_quote, *gone)

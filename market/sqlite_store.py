@@ -22,8 +22,7 @@ from market.quotes import (
     StoreUnavailable,
     Tick,
     WriterAlreadyRunning,
-    next_quote,
-    storable_price,
+    next_quotes,
 )
 
 SCHEMA = """
@@ -140,8 +139,6 @@ class SQLitePriceStore:
         `produced_at`; the tick itself (history, freshness) is always `produced_at`, and so is the `received_at`
         of each quote in `prices` (a kept ticker without a new price keeps its quote, and that quote ages).
         """
-        open_prices = open_prices or {}
-        source_times = source_times or {}
         with self._write() as conn:
             previous = {row[0]: Quote(*row) for row in conn.execute(f"SELECT {QUOTE_COLUMNS} FROM quote")}
             gone = [t for t in previous if t not in keep]
@@ -149,21 +146,9 @@ class SQLitePriceStore:
                 marks = ",".join("?" * len(gone))
                 conn.execute(f"DELETE FROM quote WHERE ticker IN ({marks})", gone)
                 conn.execute(f"DELETE FROM history WHERE ticker IN ({marks})", gone)
-            fresh = []
-            for ticker, raw in prices.items():
-                price = storable_price(raw)
-                if ticker not in keep or price is None:
-                    continue  # no price: the ticker keeps its last good quote, or has none
-                fresh.append(
-                    next_quote(
-                        previous.get(ticker),
-                        ticker,
-                        price,
-                        produced_at=produced_at,
-                        source_time=source_times.get(ticker),
-                        source_open=open_prices.get(ticker),
-                    )
-                )
+            fresh = next_quotes(
+                previous, prices, keep, produced_at=produced_at, source_times=source_times, open_prices=open_prices
+            )
             conn.executemany(
                 f"INSERT OR REPLACE INTO quote ({QUOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [

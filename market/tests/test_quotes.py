@@ -2,7 +2,7 @@
 
 import pytest
 
-from market.quotes import Quote, iso_utc, next_quote, round_quote
+from market.quotes import Quote, iso_utc, next_quote, next_quotes, round_quote
 
 T0 = 1_700_000_000.5  # 2023-11-14T22:13:20.500Z
 
@@ -57,3 +57,19 @@ def test_next_quote_stamps_each_tick_with_its_own_time():
     first = next_quote(None, "AAPL", 190.0, produced_at=T0)
     second = next_quote(first, "AAPL", 190.0, produced_at=T0 + 1)
     assert (first.timestamp, second.timestamp) == (iso_utc(T0), iso_utc(T0 + 1))
+
+
+def test_next_quotes_of_a_tick_skip_unkept_and_unpriced_tickers():
+    previous = {"AAPL": quote(190.0, 185.0), "MSFT": quote(400.0, 399.0)}
+    fresh = next_quotes(
+        previous,
+        {"AAPL": 191.0, "MSFT": None, "TSLA": 250.0, "GONE": 10.0},
+        {"AAPL", "MSFT", "TSLA"},
+        produced_at=T0,
+        open_prices={"TSLA": 245.0},
+    )
+    # MSFT had no price this tick: it keeps its last quote, which is not written again (it ages); GONE is not kept.
+    assert [(q.ticker, q.prev_price, q.open_price, q.direction) for q in fresh] == [
+        ("AAPL", 190.0, 185.0, "up"),
+        ("TSLA", 250.0, 245.0, "flat"),
+    ]

@@ -91,6 +91,14 @@ class TestPublish:
         publish({"MSFT": 421.0}, keep={"AAPL", "MSFT"})
         assert price_store.latest("AAPL").price == 190.0
 
+    def test_a_ticker_the_source_sent_no_price_for_keeps_its_quote_and_history(self, price_store, publish):
+        """Both stores alike (market.quotes.next_quotes): no new history point, no fresher received_at."""
+        publish({"AAPL": 190.0}, produced_at=1000.0)
+        first = price_store.latest("AAPL")
+        publish({"AAPL": float("nan")}, keep={"AAPL"}, produced_at=1001.0)
+        assert price_store.latest("AAPL") == first
+        assert price_store.history("AAPL", since=0) == [(1000.0, 190.0)]
+
     def test_seq_and_snapshot_agree(self, price_store, publish):
         assert publish({"AAPL": 1.0}) == 1
         assert publish({"AAPL": 2.0, "V": 3.0}) == 2
