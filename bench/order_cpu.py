@@ -11,7 +11,6 @@ between two versions is made under the same load.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -20,17 +19,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import load_stack  # noqa: E402
+
 ORDERS = [{"ticker": "AAPL", "quantity": 1, "side": "buy"}, {"ticker": "AAPL", "quantity": 1, "side": "sell"}]
-
-
-def load_stack(root: Path):
-    # stack.py imports the project's test servers (finally_site.tests.servers) when it starts a stack.
-    if str(root.resolve()) not in sys.path:
-        sys.path.append(str(root.resolve()))
-    spec = importlib.util.spec_from_file_location(f"bench_stack_{abs(hash(root))}", root / "bench" / "stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BenchStack
 
 
 def measure(stack_class, orders: int) -> tuple[float, float]:

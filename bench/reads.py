@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import multiprocessing as mp
 import sys
 import time
@@ -30,6 +29,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import load_stack  # noqa: E402
 
 HTMX = {"HX-Request": "true"}
 ROUTES = [
@@ -44,15 +46,6 @@ ROUTES = [
     ("/panels/pnl", HTMX, "htmx panel"),
     ("/panels/blotter", HTMX, "htmx panel"),
 ]
-
-
-def load_stack(root: Path):
-    if str(root.resolve()) not in sys.path:
-        sys.path.append(str(root.resolve()))
-    spec = importlib.util.spec_from_file_location(f"bench_stack_{abs(hash(root))}", root / "bench" / "stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BenchStack
 
 
 def percentile(values: list[float], p: float) -> float:

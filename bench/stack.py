@@ -6,6 +6,7 @@ throwaway PostgreSQL (durable: fsync and synchronous_commit as shipped) and Redi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -37,6 +38,17 @@ SERVERS = {
     # daphne, the product owner's named choice
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "finally_site.asgi:application"],
 }
+
+
+def load_stack(root: Path):
+    """The BenchStack class of another checkout (its own bench/stack.py), for A/B runs side by side."""
+    # stack.py imports the project's test servers (finally_site.tests.servers) when it starts a stack.
+    if str(root.resolve()) not in sys.path:
+        sys.path.append(str(root.resolve()))
+    spec = importlib.util.spec_from_file_location(f"bench_stack_{abs(hash(root))}", root / "bench" / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BenchStack
 
 
 def free_port() -> int:

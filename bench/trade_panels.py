@@ -12,12 +12,14 @@ one trade more and the header's cash is the one the fill left (the database's). 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import load_stack  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -50,15 +52,6 @@ ONE_TRADE = """async ([side, panels]) => {
   return {ms: last - start, trades: document.querySelectorAll('#blotter tr[data-trade]').length - before,
           cash: document.getElementById('summary').dataset.cash};
 }"""
-
-
-def load_stack(root: Path):
-    if str(root.resolve()) not in sys.path:
-        sys.path.append(str(root.resolve()))
-    spec = importlib.util.spec_from_file_location(f"bench_stack_{abs(hash(root))}", root / "bench" / "stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BenchStack
 
 
 def run_checkout(playwright, root: Path, trades: int) -> list[float]:
