@@ -108,7 +108,8 @@ class TestPage:
         price_store.clear()
         publish({"AAPL": 190.0}, produced_at=__import__("time").time() - 42)
         html = client.get("/").content.decode()
-        assert "prices delayed 42 s" in html
+        # 42.5 s or more rounds to 43 when the render takes half a second (a loaded machine: seen here).
+        assert re.search(r"prices delayed 4[23] s", html)
         assert 'class="conn stale"' in html
 
     def test_end_of_day_prices_are_not_called_live(self, client, publish):
