@@ -2,7 +2,7 @@
 
 import pytest
 
-from market.quotes import Quote, iso_utc, next_quote, next_quotes, round_quote
+from market.quotes import FeedStatus, Quote, is_live, iso_utc, next_quote, next_quotes, round_quote, stale_after
 
 T0 = 1_700_000_000.5  # 2023-11-14T22:13:20.500Z
 
@@ -73,3 +73,30 @@ def test_next_quotes_of_a_tick_skip_unkept_and_unpriced_tickers():
         ("AAPL", 190.0, 185.0, "up"),
         ("TSLA", 250.0, 245.0, "flat"),
     ]
+
+
+@pytest.mark.parametrize(
+    "interval, limit",
+    [
+        (None, 5.0),  # a store that never said its interval
+        (0.05, 5.0),  # a fast simulator is held to the floor, not to 0.15 s
+        (0.5, 5.0),
+        (1.0, 5.0),
+        (2.0, 6.0),
+        (15.0, 45.0),  # Massive's default poll
+    ],
+)
+def test_a_price_is_stale_after_three_source_intervals_and_never_before_5_s(interval, limit):
+    assert stale_after(interval) == limit
+    assert is_live(T0 - limit, interval, now=T0) and not is_live(T0 - limit - 0.01, interval, now=T0)
+
+
+def test_no_time_is_never_live():
+    assert not is_live(None, 0.5, now=T0)
+
+
+def test_the_feed_and_each_quote_go_stale_by_the_same_rule():
+    status = FeedStatus(source="sim", interval=2.0, last_tick_at=T0 - 6, heartbeat_at=T0, error=None, unknown=())
+    assert status.is_fresh(now=T0) and not status.is_fresh(now=T0 + 0.1)
+    received = quote(190.0, 185.0)  # received at T0 - 1
+    assert status.quote_is_live(received, now=T0 + 5) and not status.quote_is_live(received, now=T0 + 5.1)

@@ -112,6 +112,41 @@ class TestPage:
         assert re.search(r"prices delayed 4[23] s", html)
         assert 'class="conn stale"' in html
 
+    @pytest.mark.parametrize(
+        "age, interval, live",
+        [
+            (4, 1.0, True),  # stale for the dot's own 3 s limit before there was one rule
+            (7, 1.0, False),
+            (40, 15.0, True),  # Massive's interval: three of them
+            (50, 15.0, False),
+        ],
+    )
+    def test_the_dot_and_the_engine_agree_on_a_price_being_live(self, client, price_store, age, interval, live):
+        """One freshness rule: the dot the server draws, the limit the page's script keeps it by, and the engine's
+        refusal to fill all say the same of the same feed."""
+        import time
+
+        from market.quotes import stale_after
+
+        price_store.clear()
+        price_store.publish(
+            prices={"AAPL": 190.0}, keep={"AAPL"}, produced_at=time.time() - age, source="test", interval=interval
+        )
+        html = client.get("/").content.decode()
+        assert re.search(r'class="conn (\w+)"', html).group(1) == ("live" if live else "stale")
+        assert f'data-stale-after="{stale_after(interval):.1f}"' in html
+        order = client.post(
+            "/api/portfolio/trade", {"ticker": "AAPL", "quantity": 1, "side": "buy"}, content_type="application/json"
+        )
+        assert order.status_code == (201 if live else 503)
+
+    def test_the_dot_carries_the_limit_before_any_tick(self, client, price_store):
+        """The page's script has no limit of its own: the dot gives it one even when the feed has said nothing."""
+        price_store.clear()
+        html = client.get("/").content.decode()
+        assert re.search(r'<div id="conn" class="conn stale"[^>]* data-stale-after="5\.0"', html)
+        assert "waiting for prices" in html
+
     def test_end_of_day_prices_are_not_called_live(self, client, publish):
         publish({"AAPL": 190.0}, notice="this Massive plan has no snapshot access: end-of-day prices, not live quotes")
         html = client.get("/").content.decode()
