@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -109,8 +110,15 @@ class Quote:
 _tick_stamp = lru_cache(maxsize=4)(iso_utc)
 
 
+class LastPrice(NamedTuple):
+    """What next_quote needs of a ticker's previous quote: a store may read just this (a Quote has it too)."""
+
+    price: float
+    open_price: float
+
+
 def next_quote(
-    previous: Quote | None,
+    previous: Quote | LastPrice | None,
     ticker: str,
     price: float,
     *,
@@ -127,7 +135,7 @@ def next_quote(
     (`produced_at`), since a price's freshness is when the worker got it (is_live).
     """
     prev_price = previous.price if previous is not None else price
-    open_price = storable_price(source_open)
+    open_price = storable_price(source_open) if source_open is not None else None
     if open_price is None:
         open_price = previous.open_price if previous is not None else price
     direction = "up" if price > prev_price else "down" if price < prev_price else "flat"
@@ -136,7 +144,7 @@ def next_quote(
 
 
 def next_quotes(
-    previous: dict[str, Quote],
+    previous: dict[str, Quote] | dict[str, LastPrice],
     prices: dict[str, object],
     keep: set[str],
     *,

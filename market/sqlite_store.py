@@ -18,6 +18,7 @@ from typing import Iterator
 from market.quotes import (
     PRUNE_EVERY_TICKS,
     FeedStatus,
+    LastPrice,
     Quote,
     StoreUnavailable,
     Tick,
@@ -140,7 +141,8 @@ class SQLitePriceStore:
         of each quote in `prices` (a kept ticker without a new price keeps its quote, and that quote ages).
         """
         with self._write() as conn:
-            previous = {row[0]: Quote(*row) for row in conn.execute(f"SELECT {QUOTE_COLUMNS} FROM quote")}
+            # Only what the update rule reads: building whole Quotes cost a tick at 100 tickers about 0.3 ms.
+            previous = {t: LastPrice(p, o) for t, p, o in conn.execute("SELECT ticker, price, open_price FROM quote")}
             gone = [t for t in previous if t not in keep]
             if gone:
                 marks = ",".join("?" * len(gone))
