@@ -10,7 +10,6 @@ from ninja import Router
 from assistant import selectors, services
 from assistant.schemas import ChatIn, ChatMessageOut, ChatReplyOut
 from core.api_errors import ErrorOut
-from core.db import DEFAULT_USER
 from core.fastpath import database_version, json_body, reads
 
 router = Router(tags=["assistant"])
@@ -22,7 +21,7 @@ router = Router(tags=["assistant"])
     summary="Send a message; the assistant answers and executes the trades and watchlist changes it asked for",
 )
 async def chat(request, payload: ChatIn, response: HttpResponse):
-    turn = await services.chat(message=payload.message, client_message_id=payload.client_message_id)
+    turn = await services.chat(user_id=request.book, message=payload.message, client_message_id=payload.client_message_id)
     if turn.replayed:
         response["Idempotent-Replayed"] = "true"
     return asdict(turn)
@@ -30,7 +29,9 @@ async def chat(request, payload: ChatIn, response: HttpResponse):
 
 @router.get("/history", response=list[ChatMessageOut], summary="The last 20 messages, oldest first")
 async def history(request):
-    def make():
-        return json_body(list[ChatMessageOut], selectors.recent_messages(user_id=DEFAULT_USER)), None
+    book = request.book
 
-    return await reads.answer(("chat-history", DEFAULT_USER), (database_version(),), make)
+    def make():
+        return json_body(list[ChatMessageOut], selectors.recent_messages(user_id=book)), None
+
+    return await reads.answer(("chat-history", book), (database_version(),), make)

@@ -318,17 +318,23 @@ class GZipMiddleware(InlineHooks, NonStreamingGZipMiddleware):
 class PagesOnly:
     """Leave the JSON API out of a middleware that only pages use: sessions, users, flash messages, htmx.
 
-    The API has no login, no session and no messages: their hooks would cost it work for nothing. Never used for
-    Host validation, security headers or CSRF.
+    Without accounts the API has no login, no session and no messages: their hooks would cost it work for nothing.
+    With ACCOUNTS=on an API call may be signed in by its session, so sessions and users serve it too
+    (`with_accounts`). Never used for Host validation, security headers or CSRF.
     """
 
+    with_accounts = False  # True: the API needs this middleware when ACCOUNTS=on
+
+    def _skips(self, request) -> bool:
+        return request.path_info.startswith(API_PREFIX) and not (self.with_accounts and settings.ACCOUNTS)
+
     def __call__(self, request):
-        if request.path_info.startswith(API_PREFIX):
+        if self._skips(request):
             return self.get_response(request)
         return super().__call__(request)
 
     async def __acall__(self, request):
-        if request.path_info.startswith(API_PREFIX):
+        if self._skips(request):
             return await self.get_response(request)
         return await super().__acall__(request)
 
@@ -336,6 +342,8 @@ class PagesOnly:
 class SessionMiddleware(PagesOnly, InlineHooks, sessions.SessionMiddleware):
     """process_request makes a lazy SessionStore (no query); process_response only reads flags and sets headers
     unless it saves the session, which is a database write: that one runs on the request's thread."""
+
+    with_accounts = True
 
     def response_needs_thread(self, request, response) -> bool:
         session = getattr(request, "session", None)
@@ -345,6 +353,8 @@ class SessionMiddleware(PagesOnly, InlineHooks, sessions.SessionMiddleware):
 class AuthenticationMiddleware(PagesOnly, InlineHooks, auth.AuthenticationMiddleware):
     """process_request only sets a lazy `request.user` (the query runs if a view asks for the user, on its
     thread)."""
+
+    with_accounts = True
 
 
 class MessageMiddleware(PagesOnly, InlineHooks, messages.MessageMiddleware):

@@ -13,6 +13,8 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from accounts.api import router as accounts_router
+from accounts.exceptions import AccountError, AccountsOff, NoSuchToken, SignInRefused, TooManyTokens
 from assistant.api import router as assistant_router
 from assistant.services import ChatConflict, InvalidMessage
 from core.db import discard_broken_connections
@@ -80,6 +82,7 @@ api.add_router("", market_router)
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/trades", trades_router)
 api.add_router("/chat", assistant_router)
+api.add_router("", accounts_router)
 
 
 def error(request, message: str, status: int):
@@ -124,6 +127,18 @@ def on_invalid_message(request, exc: InvalidMessage):
 @api.exception_handler(ChatConflict)
 def on_chat_conflict(request, exc: ChatConflict):
     return error(request, str(exc), 409)
+
+
+@api.exception_handler(AccountError)
+def on_account_error(request, exc: AccountError):
+    if isinstance(exc, SignInRefused):
+        if exc.retry_after:
+            response = error(request, str(exc), 429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return error(request, str(exc), 401)
+    status = {AccountsOff: 404, NoSuchToken: 404, TooManyTokens: 409}.get(type(exc), 400)
+    return error(request, str(exc), status)
 
 
 DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404, WatchlistFull: 409}

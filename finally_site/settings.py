@@ -1,5 +1,6 @@
 """FinAlly settings: every knob comes from the environment (or `.env`), with safe local defaults."""
 
+import ipaddress
 import os
 import re
 import secrets
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "market",
     "portfolio",
     "assistant",
+    "accounts",
     "workstation",
 ]
 if sys.argv[1:2] == ["runserver"]:
@@ -100,6 +102,8 @@ MIDDLEWARE = [
     # The API's CSRF guard: every POST under /api/ must be JSON (see the module for why that suffices).
     "finally_site.middleware.api_json_only_middleware",
     "core.fastpath.AuthenticationMiddleware",
+    # request.book: the implicit user's (ACCOUNTS=off) or the signed-in account's, else a 401 or the login page.
+    "accounts.middleware.account_middleware",
     "core.fastpath.MessageMiddleware",
     "core.fastpath.XFrameOptionsMiddleware",
     "core.fastpath.HtmxMiddleware",
@@ -117,6 +121,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.accounts",
             ],
             # Builtins, so templates need no {% load %}; on Django 6 the partials tags become built in.
             "builtins": ["django.templatetags.static", "template_partials.templatetags.partials", "core.formatting"],
@@ -215,6 +220,41 @@ SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, maximum=2**63, ki
 WATCHLIST_MAX_TICKERS = env_number("WATCHLIST_MAX_TICKERS", 100, minimum=1, maximum=10_000, kind=int)
 # Most watchlist tickers the assistant is told about in a turn (held positions are always all told).
 ASSISTANT_CONTEXT_WATCHLIST = env_number("ASSISTANT_CONTEXT_WATCHLIST", 30, minimum=0, maximum=10_000, kind=int)
+
+# --- Accounts (issue 21) ------------------------------------------------------------------------
+
+# off (the default): no login, one implicit user, as on a laptop. on: Django's own auth; every page but the login
+# page needs a signed-in user and every /api/ call a session or a bearer token (accounts/middleware.py).
+ACCOUNTS = os.environ.get("ACCOUNTS", "off").strip().lower() in ("on", "true", "1", "yes")
+# closed (the default): accounts are made by an admin (the admin site, `manage.py adduser`). open: a sign-up page.
+ACCOUNTS_SIGNUP = os.environ.get("ACCOUNTS_SIGNUP", "closed").strip().lower() == "open"
+# Failed sign-ins (the login page and POST /api/auth/token alike) counted over this window; past either limit
+# every attempt for that account, or from that address, is refused until the window has moved on.
+LOGIN_FAILURE_WINDOW_SECONDS = env_number("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
+LOGIN_FAILURES_PER_ACCOUNT = env_number("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=10_000, kind=int)
+LOGIN_FAILURES_PER_ADDRESS = env_number("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=100_000, kind=int)
+# Most API tokens one account may hold at once.
+API_TOKENS_PER_ACCOUNT = env_number("API_TOKENS_PER_ACCOUNT", 20, minimum=1, maximum=1000, kind=int)
+# Assistant turns one account may start per minute: one account cannot spend the deployment's model budget.
+ASSISTANT_TURNS_PER_MINUTE = env_number("ASSISTANT_TURNS_PER_MINUTE", 10, minimum=1, maximum=10_000, kind=int)
+# Most tickers the worker prices for the whole deployment (the union of every watchlist and holding).
+PRICED_TICKERS_MAX = env_number("PRICED_TICKERS_MAX", 1000, minimum=1, maximum=100_000, kind=int)
+# Proxies (addresses or networks) whose X-Forwarded-For names the client, for the per-address throttle: behind
+# nginx every request comes from the proxy, which would otherwise make one address of everyone.
+TRUSTED_PROXIES = [ipaddress.ip_network(network, strict=False) for network in env_list("TRUSTED_PROXIES", "")]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workstation"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+# Django's own backend, reading an account's book with the account (one query, not two, on every request).
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # --- Portfolio -------------------------------------------------------------------------------
 

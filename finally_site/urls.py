@@ -6,5 +6,6 @@ from finally_site.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", include("accounts.urls")),
     path("", include("workstation.urls")),
 ]

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from ninja import Router, Status
 
 from core.api_errors import ErrorOut
-from core.db import DEFAULT_USER, discard_broken_connections
+from core.db import discard_broken_connections
 from core.fastpath import database_version, json_body, reads
 from market import selectors, services
 from market.quotes import FeedStatus, StoreUnavailable, iso_utc
@@ -71,15 +71,17 @@ def health(request, response: HttpResponse):
 
 @router.get("/watchlist", response=list[QuoteOut], summary="The watchlist with live prices")
 async def watchlist(request):
+    book = request.book
+
     def make():
-        watched = selectors.watchlist_quotes()
+        watched = selectors.watchlist_quotes(user_id=book)
         body = json_body(list[QuoteOut], [QuoteOut.build(w.ticker, w.quote, w.status) for w in watched])
         # A priced quote turns stale by time alone when the worker stops: the answer lasts until the first does.
         return body, min((w.live_until for w in watched if w.live_until is not None), default=None)
 
     # The watchlist's rows are in the database, its quotes in the price store.
     versions = (database_version(), selectors.prices_version())
-    return await reads.answer(("watchlist", DEFAULT_USER), versions, make)
+    return await reads.answer(("watchlist", book), versions, make)
 
 
 @router.post(
@@ -88,7 +90,7 @@ async def watchlist(request):
     summary="Add a ticker; it is priced from the worker's next tick",
 )
 def watchlist_add(request, payload: WatchlistAddIn):
-    entry = services.add_ticker(ticker=payload.ticker)
+    entry = services.add_ticker(user_id=request.book, ticker=payload.ticker)
     quote = get_store().latest(entry.ticker)  # usually None: a held ticker is priced already
     return Status(201, QuoteOut.build(entry.ticker, quote, "priced" if quote else "pending"))
 
@@ -99,7 +101,7 @@ def watchlist_add(request, payload: WatchlistAddIn):
     summary="Remove a ticker; a held ticker stays priced until its position is closed",
 )
 def watchlist_remove(request, ticker: TickerText):
-    services.remove_ticker(ticker=ticker)
+    services.remove_ticker(user_id=request.book, ticker=ticker)
     return Status(204, None)
 
 

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from core.api_errors import ErrorOut
-from core.db import DEFAULT_USER, write
+from core.db import write
 from core.fastpath import database_version, json_body, reads
 from market.tickers import normalize_ticker
 from portfolio import selectors, services
@@ -27,10 +27,12 @@ trades_router = Router(tags=["portfolio"])  # under /api/trades
 
 @router.get("", response=PortfolioOut, summary="Cash, total value and positions at live prices")
 async def portfolio(request):
-    def make():
-        return json_body(PortfolioOut, selectors.portfolio(user_id=DEFAULT_USER)), None
+    book = request.book
 
-    return await reads.answer(("portfolio", DEFAULT_USER), selectors.book_version(), make)
+    def make():
+        return json_body(PortfolioOut, selectors.portfolio(user_id=book)), None
+
+    return await reads.answer(("portfolio", book), selectors.book_version(), make)
 
 
 @router.post(
@@ -43,6 +45,7 @@ async def trade(request, payload: TradeIn):
     """Every user action that trades comes through here (the trade bar, the command line, the assistant's API)."""
     fill = await write(
         services.execute_trade,
+        user_id=request.book,
         ticker=payload.ticker,
         side=payload.side,
         quantity=payload.quantity,
@@ -64,14 +67,16 @@ async def trade(request, payload: TradeIn):
     summary="Total portfolio value over time, at most `points` snapshots evenly spaced (the latest always included)",
 )
 async def history(request, filters: Query[HistoryQuery]):
+    book = request.book
+
     def make():
         series = selectors.snapshot_series(
-            user_id=DEFAULT_USER, since=filters.since, until=filters.until, max_points=filters.points
+            user_id=book, since=filters.since, until=filters.until, max_points=filters.points
         )
         return json_body(list[SnapshotOut], [SnapshotOut(total_value=v, recorded_at=at) for v, at in series]), None
 
     # Snapshots are rows of the database only: its counter alone says whether they changed.
-    key = ("portfolio-history", DEFAULT_USER, filters.since, filters.until, filters.points)
+    key = ("portfolio-history", book, filters.since, filters.until, filters.points)
     return await reads.answer(key, (database_version(),), make)
 
 
@@ -83,6 +88,7 @@ async def history(request, filters: Query[HistoryQuery]):
 def trades(request, filters: Query[TradesQuery]):
     try:
         rows, next_before = selectors.trades_page(
+            user_id=request.book,
             ticker=normalize_ticker(filters.ticker) if filters.ticker is not None else None,
             side=filters.side,
             limit=filters.limit,

@@ -36,3 +36,7 @@ class OrderNotRecorded(TradeRejected):
 
 class OrderIdReused(TradeRejected):
     """A client_order_id that already filled a different order."""
+
+
+class InvalidProfile(ValueError):
+    """A change to a book's settings (its leaderboard entry) that cannot be made; the message says why."""

@@ -6,6 +6,7 @@ drifts. Amounts stay within 15 significant digits, which SQLite stores and Djang
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -22,9 +23,27 @@ AVERAGE = {"max_digits": 15, "decimal_places": 6}
 
 
 class Profile(models.Model):
+    """A book: its cash, and whose it is.
+
+    Every row of the book (positions, trades, snapshots, watchlist, chat) names it by `id`, the "user id" of SPEC
+    §4. The implicit user of ACCOUNTS=off is the book `default`; with ACCOUNTS=on each account owns one book
+    (`account`), and the first account made takes over `default` (portfolio.services.open_book).
+    """
+
     id = models.CharField(primary_key=True, max_length=64, default=DEFAULT_USER)
     cash_balance = models.DecimalField(**MONEY, default=STARTING_CASH)
     created_at = models.DateTimeField(default=timezone.now)
+    # An account with a book is deactivated, not deleted: its trades are the record, and a book is never handed
+    # on to whoever comes next.
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="book"
+    )
+    # One more at every fill and reset, in the same statement that moves the cash: how a page learns, at the next
+    # tick, that its book changed elsewhere (another tab, the assistant, another web process).
+    version = models.BigIntegerField(default=0, editable=False)
+    # The leaderboard: opt-in, under a name of the account's choosing (never the username unless it says so).
+    on_leaderboard = models.BooleanField("show on the leaderboard", default=False)
+    display_name = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         db_table = "users_profile"

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from core.db import DEFAULT_USER
 from core.fastpath import database_version
@@ -16,7 +16,7 @@ from market.quotes import Quote
 from market.selectors import prices_version
 from market.store import get_store
 from portfolio import trade_sql
-from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
 from portfolio.trade_sql import Holding
 
@@ -183,6 +183,42 @@ def thinning_sql(*, user_id: str, first: datetime, last: datetime, slices: int) 
         " ORDER BY p.recorded_at"
     )
     return sql, [*params, user_id]
+
+
+def book_of(*, account_id: int) -> str | None:
+    """The id of the book an account owns, if it has opened one (portfolio.services.open_book)."""
+    return Profile.objects.filter(account_id=account_id).values_list("id", flat=True).first()
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    name: str
+    return_percent: Decimal  # since the book started (its last reset): latest value against the $10,000 start
+    as_of: datetime
+
+
+def leaderboard(*, limit: int = 100) -> list[LeaderboardRow]:
+    """The books whose owners opted in, best return first: a display name and a return, never cash or positions.
+
+    Valued at each book's latest snapshot, so it moves on the snapshot interval (and at each fill), not per tick."""
+    latest = PortfolioSnapshot.objects.filter(user_id=OuterRef("pk")).order_by("-recorded_at")
+    books = (
+        Profile.objects.filter(on_leaderboard=True)
+        .annotate(value=Subquery(latest.values("total_value")[:1]), at=Subquery(latest.values("recorded_at")[:1]))
+        .filter(value__isnull=False)
+        .order_by("-value", "display_name")
+        .values_list("display_name", "value", "at")[:limit]
+    )
+    return [
+        LeaderboardRow(
+            rank=rank,
+            name=name,
+            return_percent=((value / STARTING_CASH - 1) * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+            as_of=at,
+        )
+        for rank, (name, value, at) in enumerate(books, start=1)
+    ]
 
 
 def held_tickers(*, user_id: str | None = None) -> set[str]:

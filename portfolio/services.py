@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from portfolio.exceptions import (
     InsufficientCash,
     InsufficientShares,
     InvalidOrder,
+    InvalidProfile,
     NoPrice,
     OrderIdReused,
     OrderNotRecorded,
@@ -329,6 +331,40 @@ def _first_day(profile: Profile) -> None:
     logger.info("seeded user %s with $%s and %d tickers", profile.id, profile.cash_balance, len(DEFAULT_TICKERS))
 
 
+def open_book(*, account_id: int) -> str:
+    """The id of an account's book, opened on its first use with $10,000 and the default watchlist.
+
+    Moving over from one user: the first account to open a book takes over the implicit user's (`default`) with
+    everything in it, so an existing single-user database keeps its book when ACCOUNTS=on is turned on. Every
+    later account gets a fresh book. Safe to call twice at once for the same account: the second finds the first's.
+    """
+    book = selectors.book_of(account_id=account_id)
+    if book is not None:
+        return book
+    try:
+        with transaction.atomic():
+            unowned = Profile.objects.filter(pk=DEFAULT_USER, account__isnull=True)
+            if not Profile.objects.filter(account__isnull=False).exists() and unowned.update(account_id=account_id):
+                logger.info("account %s took over the book %r", account_id, DEFAULT_USER)
+                return DEFAULT_USER
+            profile = Profile.objects.create(id=f"user-{account_id}", account_id=account_id)
+            _first_day(profile)
+            return profile.id
+    except IntegrityError:  # the same account's book, opened by a concurrent request
+        book = selectors.book_of(account_id=account_id)
+        if book is None:
+            raise
+        return book
+
+
+def set_leaderboard(*, user_id: str, show: bool, display_name: str) -> None:
+    """Opt a book in or out of the leaderboard, under a display name (required to opt in)."""
+    name = " ".join(display_name.split())[:40]
+    if show and not name:
+        raise InvalidProfile("Choose a display name to show on the leaderboard.")
+    Profile.objects.filter(pk=user_id).update(on_leaderboard=show, display_name=name)
+
+
 @transaction.atomic
 def reset(*, user_id: str = DEFAULT_USER) -> None:
     """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat.
@@ -338,7 +374,9 @@ def reset(*, user_id: str = DEFAULT_USER) -> None:
     waiting for the positions. The row is kept and set back, not deleted: an order waiting for its lock then
     fills against the fresh book instead of finding no portfolio.
     """
-    kept = Profile.objects.filter(pk=user_id).update(cash_balance=STARTING_CASH, created_at=timezone.now())
+    kept = Profile.objects.filter(pk=user_id).update(
+        cash_balance=STARTING_CASH, created_at=timezone.now(), version=F("version") + 1
+    )
     Position.objects.filter(user_id=user_id).delete()
     Trade.objects.filter(user_id=user_id).delete()
     PortfolioSnapshot.objects.filter(user_id=user_id).delete()

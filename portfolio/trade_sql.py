@@ -207,7 +207,7 @@ def delete_holding(cursor, holding: Holding) -> None:
 
 
 def set_cash(cursor, user_id: str, cash: Decimal) -> None:
-    cursor.execute("UPDATE users_profile SET cash_balance = %s WHERE id = %s", [cash, user_id])
+    cursor.execute("UPDATE users_profile SET cash_balance = %s, version = version + 1 WHERE id = %s", [cash, user_id])
 
 
 def insert_trade(

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
-from core.db import DEFAULT_USER, new_id
+from core.db import new_id
 from core.formatting import money, signed_money
 from core.formatting import price as price_text
 from core.formatting import quantity as quantity_text
@@ -33,7 +33,7 @@ CHART_POINTS = 400
 
 
 def watchlist_panel(
-    *, user_id: str = DEFAULT_USER, selected: str | None = None, error: str = "", value: str = ""
+    *, user_id: str, selected: str | None = None, error: str = "", value: str = ""
 ) -> dict:
     store = get_store()
     rows = [
@@ -166,7 +166,7 @@ def heatmap_panel(view: PortfolioView) -> dict:
     return {"heatmap": {"tiles": tiles, "width": HEATMAP_WIDTH, "height": HEATMAP_HEIGHT}}
 
 
-def pnl_panel(view: PortfolioView, *, user_id: str = DEFAULT_USER) -> dict:
+def pnl_panel(view: PortfolioView, *, user_id: str) -> dict:
     """Total value over time, ending at the value now: the figure and the line's last point are the header's live
     total (the latest snapshot is up to a snapshot interval old), and workstation.js keeps them so with each tick."""
     snapshots = portfolio_selectors.snapshot_series(user_id=user_id)
@@ -185,7 +185,7 @@ def pnl_panel(view: PortfolioView, *, user_id: str = DEFAULT_USER) -> dict:
     }
 
 
-def blotter_panel(*, user_id: str = DEFAULT_USER) -> dict:
+def blotter_panel(*, user_id: str) -> dict:
     return {"trades": portfolio_selectors.recent_trades(user_id=user_id)}
 
 
@@ -254,7 +254,7 @@ def chat_turn_entry(turn: assistant_services.Turn) -> dict:
                       error=turn.error or "")
 
 
-def chat_panel(*, user_id: str = DEFAULT_USER) -> dict:
+def chat_panel(*, user_id: str) -> dict:
     """The conversation so far (the last messages, oldest first) and what answers: the mock, a model, or nobody."""
     messages = [
         chat_entry(role=m.role, text=m.content, created_at=m.created_at, actions=m.actions, error=m.error)
@@ -277,7 +277,7 @@ def simulator_panel() -> dict:
     return {"sim": {"on": simulated, "seeded": " ".join(selectors.seeded_symbols()) if simulated else ""}}
 
 
-def page_context(*, user_id: str = DEFAULT_USER, ticker: str | None = None) -> dict:
+def page_context(*, user_id: str, ticker: str | None = None) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
     view = portfolio_selectors.portfolio(user_id=user_id)
     context = watchlist_panel(user_id=user_id)

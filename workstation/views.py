@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from assistant import services as assistant_services
-from core.db import DEFAULT_USER, new_id, write
+from core.db import new_id, write
 from core.fastpath import database_version, reads
 from market import services as market_services
 from market.exceptions import MarketError
@@ -47,7 +47,7 @@ def _partial(request: HttpRequest, name: str, context: dict) -> HttpResponse:
 
 
 def _page(request: HttpRequest, ticker: str | None = None, **overrides) -> HttpResponse:
-    context = panels.page_context(ticker=ticker)
+    context = panels.page_context(user_id=request.book, ticker=ticker)
     context.update(overrides)
     return render(request, PAGE, context)
 
@@ -103,11 +103,13 @@ def _book_panel(name: str, build, versions=portfolio_selectors.book_version, las
         if not request.htmx:
             return await sync_to_async(_page)(request)
 
+        book = request.book
+
         def make():
-            body = render_to_string(f"{PAGE}#{name}", build())
+            body = render_to_string(f"{PAGE}#{name}", build(book))
             return body.encode(), (time.time() + lasts if lasts else None)
 
-        return await reads.answer(("panel", name, DEFAULT_USER), versions(), make, content_type=HTML)
+        return await reads.answer(("panel", name, book), versions(), make, content_type=HTML)
 
     view.__name__ = f"{name}_panel"
     view.__doc__ = f"The {name} panel."
@@ -115,22 +117,26 @@ def _book_panel(name: str, build, versions=portfolio_selectors.book_version, las
 
 
 def _valued(build):
-    return lambda: build(portfolio_selectors.portfolio())
+    return lambda book: build(portfolio_selectors.portfolio(user_id=book))
 
 
 summary = _book_panel("summary", _valued(panels.summary_panel))
 positions = _book_panel("positions", _valued(panels.positions_panel))
 heatmap = _book_panel("heatmap", _valued(panels.heatmap_panel))
-pnl = _book_panel("pnl", _valued(panels.pnl_panel), lasts=PNL_NOW_SECONDS)
+pnl = _book_panel(
+    "pnl", lambda book: panels.pnl_panel(portfolio_selectors.portfolio(user_id=book), user_id=book), lasts=PNL_NOW_SECONDS
+)
 # The trades are rows of the database only.
-blotter = _book_panel("blotter", panels.blotter_panel, versions=lambda: (database_version(),))
+blotter = _book_panel("blotter", lambda book: panels.blotter_panel(user_id=book), versions=lambda: (database_version(),))
 
 
 def _selected(request: HttpRequest) -> str | None:
     return request.GET.get("selected") or None
 
 
-watchlist = _panel_view("watchlist", lambda request: panels.watchlist_panel(selected=_selected(request)))
+watchlist = _panel_view(
+    "watchlist", lambda request: panels.watchlist_panel(user_id=request.book, selected=_selected(request))
+)
 
 
 @require_GET
@@ -164,8 +170,8 @@ async def trade(request: HttpRequest) -> HttpResponse:
             return await sync_to_async(_page)(request, **context)
         return _partial(request, "tradebar", context)
     try:
-        fill = await write(portfolio_services.execute_trade, ticker=ticker, side=side, quantity=quantity,
-                           client_order_id=client_order_id)
+        fill = await write(portfolio_services.execute_trade, user_id=request.book, ticker=ticker, side=side,
+                           quantity=quantity, client_order_id=client_order_id)
     except TradeRejected as exc:
         context = panels.trade_panel(ticker=ticker, quantity=quantity, error=str(exc))
         if not request.htmx:
@@ -182,8 +188,9 @@ async def _watchlist_response(request: HttpRequest, *, error: str = "", value: s
         if error:
             return await sync_to_async(_page)(request, wl_error=error, wl_value=value)
         return redirect("workstation")
-    context = await sync_to_async(panels.watchlist_panel)(selected=request.POST.get("selected") or None,
-                                                          error=error, value=value)
+    context = await sync_to_async(panels.watchlist_panel)(
+        user_id=request.book, selected=request.POST.get("selected") or None, error=error, value=value
+    )
     return _partial(request, "watchlist", context)
 
 
@@ -191,7 +198,7 @@ async def _watchlist_response(request: HttpRequest, *, error: str = "", value: s
 async def watchlist_add(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("ticker", "")[:40]
     try:
-        await write(market_services.add_ticker, ticker=raw)
+        await write(market_services.add_ticker, user_id=request.book, ticker=raw)
     except MarketError as exc:
         return await _watchlist_response(request, error=str(exc), value=raw)
     return await _watchlist_response(request)
@@ -200,7 +207,7 @@ async def watchlist_add(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["DELETE", "POST"])
 async def watchlist_remove(request: HttpRequest, ticker: str) -> HttpResponse:
     try:
-        await write(market_services.remove_ticker, ticker=ticker)
+        await write(market_services.remove_ticker, user_id=request.book, ticker=ticker)
     except MarketError as exc:
         return await _watchlist_response(request, error=str(exc))
     return await _watchlist_response(request)
@@ -218,7 +225,7 @@ async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     except assistant_services.InvalidMessage as exc:
         raise commands.CommandError(str(exc)) from None
     if not request.htmx:
-        await assistant_services.chat(message=text)
+        await assistant_services.chat(user_id=request.book, message=text)
         return redirect("workstation")
     # The page's chat panel sends it, so the question shows there at once with its thinking state.
     response = _partial(request, "cmdline", panels.command_panel(message="Asked the assistant."))
@@ -237,14 +244,15 @@ async def command(request: HttpRequest) -> HttpResponse:
             return await _ask(request, cmd.text)
         if cmd.verb in ("buy", "sell"):
             fill = await write(
-                portfolio_services.execute_trade, ticker=cmd.ticker, side=cmd.verb, quantity=cmd.quantity
+                portfolio_services.execute_trade, user_id=request.book, ticker=cmd.ticker, side=cmd.verb,
+                quantity=cmd.quantity,
             )
             message, event = _describe_fill(fill), PORTFOLIO_CHANGED
         elif cmd.verb == "add":
-            await write(market_services.add_ticker, ticker=cmd.ticker)
+            await write(market_services.add_ticker, user_id=request.book, ticker=cmd.ticker)
             message, event = f"Added {cmd.ticker} to the watchlist.", WATCHLIST_CHANGED
         elif cmd.verb == "rm":
-            await write(market_services.remove_ticker, ticker=cmd.ticker)
+            await write(market_services.remove_ticker, user_id=request.book, ticker=cmd.ticker)
             message, event = f"Removed {cmd.ticker} from the watchlist.", WATCHLIST_CHANGED
         else:
             message = commands.HELP + (commands.ASK_HELP if assistant_services.is_available() else "")
@@ -273,7 +281,9 @@ async def chat(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("message", "")
     asked_at = timezone.now()
     try:
-        turn = await assistant_services.chat(message=raw, client_message_id=request.POST.get("client_message_id"))
+        turn = await assistant_services.chat(
+            user_id=request.book, message=raw, client_message_id=request.POST.get("client_message_id")
+        )
     except (assistant_services.InvalidMessage, assistant_services.ChatConflict) as exc:
         if not request.htmx:
             return redirect("workstation")
