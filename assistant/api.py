@@ -17,7 +17,8 @@ router = Router(tags=["assistant"])
 
 @router.post(
     "",
-    response={200: ChatReplyOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    response={200: ChatReplyOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut,
+              429: ErrorOut},
     summary="Send a message; the assistant answers and executes the trades and watchlist changes it asked for",
 )
 async def chat(request, payload: ChatIn, response: HttpResponse):

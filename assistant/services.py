@@ -10,6 +10,7 @@ with it gets the first answer instead of a second turn (or, while the first is u
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ NOT_CONFIGURED = (
 
 
 # As an order's client_order_id: the client's own id for a message, so that a retry never starts a second turn.
+TURN_WINDOW = timedelta(minutes=1)  # ASSISTANT_TURNS_PER_MINUTE counts over this
 CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}", re.ASCII)
 
 
@@ -56,6 +58,15 @@ class InvalidMessage(ValueError):
 
 class ChatConflict(Exception):
     """A retry (the same client_message_id) that cannot be answered as asked; the message says why."""
+
+
+class TurnBudgetSpent(Exception):
+    """The account started ASSISTANT_TURNS_PER_MINUTE turns in the last minute; `retry_after` seconds until the
+    next may start. One account cannot spend the deployment's model budget."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class MessageIdReused(ChatConflict):
@@ -180,6 +191,22 @@ def _retry(*, user_id: str, text: str, client_message_id: str) -> ChatMessage | 
     return asked
 
 
+def _spend_turn(user_id: str) -> None:
+    """Refuse a new turn past the account's budget: its messages of the last minute are the count (kept anyway)."""
+    limit = settings.ASSISTANT_TURNS_PER_MINUTE
+    now = timezone.now()
+    recent = list(
+        ChatMessage.objects.filter(user_id=user_id, role=ChatMessage.Role.USER, created_at__gt=now - TURN_WINDOW)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) >= limit:
+        wait = max(1, math.ceil((recent[-1] + TURN_WINDOW - now).total_seconds()))
+        raise TurnBudgetSpent(
+            f"The assistant takes at most {limit} messages a minute from one account: try again in {wait} s.", wait
+        )
+
+
 def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> Begun | Turn:
     """Keep the user's message (kept whatever happens next), then read the conversation before it and the
     portfolio. A retry of a message answered before gets that answer instead (a Turn)."""
@@ -190,10 +217,14 @@ def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> 
     context = selectors.context(user_id=user_id)
     if asked is None:
         try:
-            asked = ChatMessage.objects.create(
-                user_id=user_id, role=ChatMessage.Role.USER, content=text, client_message_id=client_message_id,
-                answering_since=timezone.now(),
-            )
+            with transaction.atomic():
+                # The user's book row first, as a trade takes it: two turns of one account at once count in turn.
+                portfolio_services.lock_book(user_id=user_id)
+                _spend_turn(user_id)
+                asked = ChatMessage.objects.create(
+                    user_id=user_id, role=ChatMessage.Role.USER, content=text, client_message_id=client_message_id,
+                    answering_since=timezone.now(),
+                )
         except IntegrityError:  # the same id from another web process, a moment ago
             raise MessageInProgress("This message is already being answered.") from None
     return Begun(asked=asked, history=history, context=context)

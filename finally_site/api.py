@@ -16,7 +16,7 @@ from ninja.errors import HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.exceptions import AccountError, AccountsOff, NoSuchToken, SignInRefused, TooManyTokens
 from assistant.api import router as assistant_router
-from assistant.services import ChatConflict, InvalidMessage
+from assistant.services import ChatConflict, InvalidMessage, TurnBudgetSpent
 from core.db import discard_broken_connections
 from core.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
@@ -122,6 +122,13 @@ def on_too_big(request, exc):
 @api.exception_handler(InvalidMessage)
 def on_invalid_message(request, exc: InvalidMessage):
     return error(request, str(exc), 400)
+
+
+@api.exception_handler(TurnBudgetSpent)
+def on_turn_budget_spent(request, exc: TurnBudgetSpent):
+    response = error(request, str(exc), 429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ChatConflict)

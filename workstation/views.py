@@ -225,7 +225,10 @@ async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     except assistant_services.InvalidMessage as exc:
         raise commands.CommandError(str(exc)) from None
     if not request.htmx:
-        await assistant_services.chat(user_id=request.book, message=text)
+        try:
+            await assistant_services.chat(user_id=request.book, message=text)
+        except assistant_services.TurnBudgetSpent as exc:
+            raise commands.CommandError(str(exc)) from None
         return redirect("workstation")
     # The page's chat panel sends it, so the question shows there at once with its thinking state.
     response = _partial(request, "cmdline", panels.command_panel(message="Asked the assistant."))
@@ -284,7 +287,8 @@ async def chat(request: HttpRequest) -> HttpResponse:
         turn = await assistant_services.chat(
             user_id=request.book, message=raw, client_message_id=request.POST.get("client_message_id")
         )
-    except (assistant_services.InvalidMessage, assistant_services.ChatConflict) as exc:
+    except (assistant_services.InvalidMessage, assistant_services.ChatConflict,
+            assistant_services.TurnBudgetSpent) as exc:
         if not request.htmx:
             return redirect("workstation")
         return _chat_turn(request, [panels.chat_entry(role="assistant", text=str(exc), error=str(exc))])

@@ -23,3 +23,10 @@ def model(monkeypatch, settings):
 
     monkeypatch.setattr(llm, "complete", complete)
     return answers, seen
+
+
+@pytest.fixture(autouse=True)
+def roomy_turn_budget(settings):
+    """Tests that send a conversation's worth of messages in a second are not about the per-minute budget; the
+    budget's own tests (test_api.TestTurnBudget) set it low."""
+    settings.ASSISTANT_TURNS_PER_MINUTE = 10_000

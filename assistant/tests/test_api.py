@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from assistant import llm
 from assistant.models import ChatMessage
@@ -368,3 +369,26 @@ def test_a_retry_after_a_failed_turn_is_answered_again(client, model):
     assert len(seen) == 2 and Trade.objects.count() == 1
     assert send_with_id(client, "buy 1 AAPL", "m-1")["Idempotent-Replayed"] == "true"
     assert len(seen) == 2 and Trade.objects.count() == 1
+
+
+class TestTurnBudget:
+    def test_past_the_budget_a_turn_is_429_with_retry_after_and_nothing_is_kept(self, client, settings):
+        settings.LLM_MOCK = True
+        settings.ASSISTANT_TURNS_PER_MINUTE = 2
+        for n in range(2):
+            assert client.post("/api/chat", {"message": f"hi {n}"}, content_type="application/json").status_code == 200
+        response = client.post("/api/chat", {"message": "one more"}, content_type="application/json")
+        assert response.status_code == 429
+        assert "at most 2 messages a minute" in response.json()["error"]
+        assert 1 <= int(response["Retry-After"]) <= 60
+        assert not ChatMessage.objects.filter(content="one more").exists()
+
+    def test_the_budget_is_per_account(self, client, settings):
+        from assistant import services
+
+        settings.LLM_MOCK = True
+        settings.ASSISTANT_TURNS_PER_MINUTE = 1
+        Profile.objects.create(id="other")
+        assert client.post("/api/chat", {"message": "hi"}, content_type="application/json").status_code == 200
+        turn = async_to_sync(services.chat)(user_id="other", message="hello")
+        assert turn.error is None
