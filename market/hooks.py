@@ -8,13 +8,16 @@ AppConfig.ready().
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 # provider(user_id=None): the tickers it keeps priced for that user, or for every user when None. Per user, so the
 # watchlist's cap can count them: a held ticker is priced like a watched one (market.services.add_ticker).
 TickerProvider = Callable[..., Iterable[str]]
 # owner_lock(user_id=...): inside a transaction, take the lock a trade of that user takes first.
 OwnerLock = Callable[..., None]
+# user_versions(user_ids): for each of those users, a number that grows whenever something of theirs the page
+# shows changed (a fill from anywhere, a reset); the price hub tells that user's open pages (market/hub.py).
+UserVersions = Callable[[Collection[str]], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class PeriodicTask:
 ticker_providers: list[TickerProvider] = []
 periodic_tasks: list[PeriodicTask] = []
 owner_locks: list[OwnerLock] = []
+user_versions: list[UserVersions] = []
 
 
 def register_ticker_provider(provider: TickerProvider) -> None:
@@ -37,6 +41,11 @@ def register_ticker_provider(provider: TickerProvider) -> None:
 def register_periodic_task(task: PeriodicTask) -> None:
     if all(t.name != task.name for t in periodic_tasks):
         periodic_tasks.append(task)
+
+
+def register_user_versions(func: UserVersions) -> None:
+    if func not in user_versions:
+        user_versions.append(func)
 
 
 def register_owner_lock(lock: OwnerLock) -> None:

@@ -6,6 +6,13 @@ once each stream format that some open stream of this process uses (a format nob
 at all, issue 19), and wakes all streams of this process through one asyncio.Event. A slow client simply
 skips to the latest tick; nothing queues up per client. If the store goes away the thread logs, waits and
 resumes; the streams stay open and carry on from the next tick.
+
+What belongs to one user rides the same streams: a stream opened for a user (the page's) is counted per user, and
+after each tick the reader thread asks the registered `user_versions` (portfolio's: a counter on the book's row that
+every fill and reset moves, in the fill's own transaction) for the versions of the users with a stream open in
+this process. One query per tick per web process, whoever made the change: another tab, the assistant, another web
+process, the worker. A user whose version moved gets a `book` event on each of their streams, and only theirs; the
+tick's render itself stays the same bytes for everyone.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from django.db import connection
+
+from market import hooks
 from market.quotes import StoreUnavailable, Tick
 from market.store import PriceStore
 
@@ -25,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 WAIT_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+USERS_PER_QUERY = 500  # users' versions read per query (an IN list; SQLite allows far more, this keeps it small)
 RETRY_SECONDS = 1.0
 
 Renderer = Callable[[Tick], bytes]
@@ -47,6 +59,9 @@ class PriceHub:
         self.clients = 0
         # Open streams per format: the reader thread renders only the formats someone streams.
         self.streams: dict[str, int] = dict.fromkeys(renderers, 0)
+        # Open streams per user, and the last version read of each of those users (see the module's docstring).
+        self.users: Counter[str] = Counter()
+        self.user_versions: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -117,12 +132,37 @@ class PriceHub:
                 except Exception:
                     logger.exception("price hub could not read the store")
                     self._stopped.wait(RETRY_SECONDS)
+                users_changed = self._read_user_versions()
                 now = time.monotonic()
-                if published is not None or now - last_wake >= KEEPALIVE_SECONDS:
+                if published is not None or users_changed or now - last_wake >= KEEPALIVE_SECONDS:
                     last_wake = now
                     self._post(published)
         finally:
             watcher.close()
+
+    def _read_user_versions(self) -> bool:
+        """Read the versions of the users with a stream open here; True if any moved. A failure is logged and the
+        versions are read again at the next tick: a page misses nothing but a moment."""
+        users = [user for user, count in list(self.users.items()) if count > 0]
+        if not users or not hooks.user_versions:
+            if not users:
+                self.user_versions = {}
+            return False
+        versions: dict[str, int] = {}
+        try:
+            for read in hooks.user_versions:
+                for start in range(0, len(users), USERS_PER_QUERY):
+                    versions.update(read(users[start:start + USERS_PER_QUERY]))
+        except Exception:
+            logger.warning("price hub could not read the users' versions; trying again next tick", exc_info=True)
+            return False
+        finally:
+            if connection.vendor != "sqlite":
+                connection.close()  # PostgreSQL: back to the pool between ticks, never held by this thread
+        changed = any(self.user_versions.get(user) not in (None, version) for user, version in versions.items())
+        # Swapped whole: the event loop reads this dict while the thread makes the next one.
+        self.user_versions = versions
+        return changed
 
     def _post(self, published: Published | None) -> None:
         loop = self._loop

@@ -23,6 +23,7 @@ from market.store import PriceStore, get_store
 RETRY_MILLISECONDS = 2000
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
 KEEPALIVE_FRAME = b": keep-alive\n\n"
+USER_EVENT = "book"  # something of the stream's user changed (a fill from anywhere): its page reloads its book
 JSON_FORMAT = "prices"
 
 
@@ -89,8 +90,11 @@ async def priced_now() -> frozenset[str] | None:
     return await sync_to_async(_read_priced)()
 
 
-async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | None = None) -> AsyncIterator[bytes]:
-    """Everything one client receives: the retry hint and the current prices at once, then each tick.
+async def stream_frames(
+    hub: PriceHub, fmt: str, *, priced: Collection[str] | None = None, user: str | None = None
+) -> AsyncIterator[bytes]:
+    """Everything one client receives: the retry hint and the current prices at once, then each tick; with `user`,
+    also a `book` event whenever that user's version moves (hub.py), right after the tick it was read with.
 
     The current prices are the last tick the hub read, which may predate a change of the watchlist (the worker
     drops a removed ticker at its next tick): given `priced`, the tickers priced now, the first frame leaves out
@@ -99,6 +103,9 @@ async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | No
     hub.attach()
     hub.clients += 1
     hub.streams[fmt] += 1
+    if user is not None:
+        hub.users[user] += 1
+    version = hub.user_versions.get(user)
     try:
         seen = None
         first = RETRY_FRAME
@@ -113,23 +120,34 @@ async def stream_frames(hub: PriceHub, fmt: str, *, priced: Collection[str] | No
             if current is None or current.tick.seq == seen:
                 await hub.wait()
                 current = hub.latest
-                if current is None or current.tick.seq == seen:
-                    yield KEEPALIVE_FRAME
-                    continue
-            seen = current.tick.seq
-            yield hub.frame(current, fmt)
+            frame = b""
+            if current is not None and current.tick.seq != seen:
+                seen = current.tick.seq
+                frame = hub.frame(current, fmt)
+            if user is not None:
+                latest_version = hub.user_versions.get(user)
+                # None: not read yet (the stream just opened, after its page was rendered): nothing to tell.
+                if latest_version is not None and version is not None and latest_version != version:
+                    frame += event(str(latest_version), USER_EVENT).encode()
+                version = latest_version if latest_version is not None else version
+            yield frame or KEEPALIVE_FRAME
     finally:
         # Also runs when the client goes away: Django cancels the response task at our await.
         hub.clients -= 1
         hub.streams[fmt] -= 1
+        if user is not None:
+            hub.users[user] -= 1
+            if hub.users[user] <= 0:
+                del hub.users[user]
 
 
-async def open_stream(fmt: str) -> HttpResponseBase:
+async def open_stream(fmt: str, *, user: str | None = None) -> HttpResponseBase:
     """A price stream in format `fmt`, or the 503 past the cap: refused before any database work, so that
     clients reconnecting to a full process do not each cost a query.
 
     `fmt` is chosen by the view (each route serves one format), never by the client: an unknown one is a
-    server fault, raised here before a place is taken, not a stream that answers 200 and then breaks."""
+    server fault, raised here before a place is taken, not a stream that answers 200 and then breaks. `user`: the
+    request's own user (never one a client names), whose `book` events the stream also carries."""
     if fmt not in RENDERERS:
         raise LookupError(f"no stream format {fmt!r}; registered: {', '.join(sorted(RENDERERS))}")
     place = stream_limit.streams.take()
@@ -140,7 +158,7 @@ async def open_stream(fmt: str) -> HttpResponseBase:
     except BaseException:  # the client left (cancelled), or worse: the place is given back either way
         place()
         raise
-    return sse_response(stream_frames(get_hub(), fmt, priced=priced), place)
+    return sse_response(stream_frames(get_hub(), fmt, priced=priced, user=user), place)
 
 
 def sse_response(frames: AsyncIterator[bytes], place: stream_limit.Place | None = None) -> HttpResponseBase:

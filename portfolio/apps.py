@@ -21,6 +21,7 @@ class PortfolioConfig(AppConfig):
         # held tickers under the trade's own lock; market never imports us.
         hooks.register_ticker_provider(selectors.held_tickers)
         hooks.register_owner_lock(services.lock_book)
+        hooks.register_user_versions(selectors.book_versions)
         hooks.register_periodic_task(
             hooks.PeriodicTask(
                 name="portfolio-snapshot",

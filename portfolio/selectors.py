@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable
+from typing import Collection, Iterable
 
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
@@ -183,6 +183,11 @@ def thinning_sql(*, user_id: str, first: datetime, last: datetime, slices: int) 
         " ORDER BY p.recorded_at"
     )
     return sql, [*params, user_id]
+
+
+def book_versions(user_ids: Collection[str]) -> dict[str, int]:
+    """Each book's version (moved by every fill and reset): the price hub's per-user events (market/hub.py)."""
+    return dict(Profile.objects.filter(pk__in=list(user_ids)).values_list("id", "version"))
 
 
 def book_of(*, account_id: int) -> str | None:

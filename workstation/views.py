@@ -307,5 +307,6 @@ async def chat(request: HttpRequest) -> HttpResponse:
 
 
 async def price_stream(request: HttpRequest):
-    """The page's one EventSource: each tick as one HTML `tick` event, rendered once per process by the hub."""
-    return await open_stream(HTML_FORMAT)
+    """The page's one EventSource: each tick as one HTML `tick` event, rendered once per process by the hub, and
+    a `book` event when this user's book changed anywhere else (another tab, the assistant, another process)."""
+    return await open_stream(HTML_FORMAT, user=request.book)

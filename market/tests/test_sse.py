@@ -255,3 +255,41 @@ async def test_an_unknown_format_is_refused_before_a_place_is_taken():
     with pytest.raises(LookupError, match="no stream format 'nope'; registered: .*prices"):
         await sse.open_stream("nope")
     assert stream_limit.streams.open == before
+
+
+@pytest.mark.anyio
+async def test_a_users_change_reaches_that_users_streams_only(price_store, publish, monkeypatch):
+    """Issue 21: what belongs to one user (a fill made elsewhere) is a `book` event on their streams, not others'."""
+    from market import hooks
+
+    versions = {"alice": 1, "bob": 1}
+    asked = []
+
+    def read_versions(users):
+        asked.append(sorted(users))
+        return {u: versions[u] for u in users if u in versions}
+
+    monkeypatch.setattr(hooks, "user_versions", [read_versions])
+    hub = hub_module.PriceHub(price_store, {"prices": render_json})
+    publish({"AAPL": 190.0})
+    alice, bob, anonymous = (stream_frames(hub, "prices", user="alice"), stream_frames(hub, "prices", user="bob"),
+                             stream_frames(hub, "prices"))
+    try:
+        for stream in (alice, bob, anonymous):
+            await next_frame(stream)
+        publish({"AAPL": 191.0})
+        for stream in (alice, bob, anonymous):
+            frame = await frame_with(stream, b"191.0")
+            assert b"event: book" not in frame  # a version first read is nothing to tell
+        versions["alice"] = 2  # alice's book changed, in no tick's time: her stream is woken for it
+        frame = await frame_with(alice, b"event: book")
+        assert b"data: 2" in frame
+        publish({"AAPL": 192.0})
+        assert b"event: book" not in await frame_with(bob, b"192.0")
+        assert b"event: book" not in await frame_with(anonymous, b"192.0")
+        assert asked and all(users == ["alice", "bob"] for users in asked[-3:])
+    finally:
+        for stream in (alice, bob, anonymous):
+            await stream.aclose()
+        hub.stop()
+    assert hub.users == {}

@@ -291,6 +291,8 @@
 
   body.addEventListener("htmx:sseMessage", function (e) {
     if (e.target && e.target.id === "tick") applyTick();
+    // A fill made elsewhere (another tab, the assistant, a script with a token): as if made here.
+    else if (e.target && e.target.id === "book") htmx.trigger(body, "portfolio-changed");
   });
   body.addEventListener("htmx:sseOpen", feed.open);
   body.addEventListener("htmx:sseError", feed.error);
