@@ -43,7 +43,7 @@ worker: $(VENV)/.installed
 # transaction its 10,000 savepoints overflow PostgreSQL's subtransaction cache (2.5 minutes instead of seconds).
 POSTGRES_TESTS := portfolio/tests/test_services.py portfolio/tests/test_trade_sql.py portfolio/tests/test_properties.py portfolio/tests/test_concurrency.py \
 	portfolio/tests/test_selectors.py \
-	assistant/tests/test_api.py assistant/tests/test_services.py market/tests/test_services.py \
+	assistant/tests/test_api.py assistant/tests/test_services.py market/tests/test_services.py accounts/tests \
 	--deselect portfolio/tests/test_properties.py::test_ten_thousand_trades_leave_no_residue
 
 test: $(VENV)/.installed-dev

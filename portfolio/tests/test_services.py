@@ -355,7 +355,8 @@ def test_reset_while_orders_fill_never_deadlocks_and_leaves_the_books_exact(publ
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
+@pytest.mark.parametrize("snapshot", ["one book", "every holder (the worker's)"])
+def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
     """The worker's snapshot reads the book, then writes its value: on PostgreSQL, one that read the book before
     a reset and wrote after it would put the old portfolio's value into the new history. It takes the profile
     row first too, so it comes wholly before the reset (and is deleted by it) or wholly after."""
@@ -373,7 +374,7 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
     def snapshotter() -> None:
         try:
             while not done.is_set():
-                services.record_snapshot()
+                services.record_snapshot() if snapshot == "one book" else services.record_snapshots()
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -384,7 +385,8 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish):
         thread.start()
     try:
         for _ in range(40):
-            Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,000
+            services.execute_trade(ticker="AAPL", side="buy", quantity="1")  # a holder: the worker snapshots it
+            Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,100
             services.reset()
             after = PortfolioSnapshot.objects.exclude(total_value=D("10000.00"))
             if after.exists():
@@ -403,3 +405,29 @@ def test_a_typed_quantity_in_plain_decimals_fills(publish, text, expected):
     publish({"AAPL": 100})
     fill = services.execute_trade(ticker="AAPL", side="buy", quantity=text)
     assert fill.quantity == expected
+
+
+class TestIntervalSnapshots:
+    def test_every_book_holding_a_position_gets_one_at_live_prices_and_cash_only_books_none(self, publish):
+        publish({"AAPL": 100, "MSFT": 50})
+        for book in ("a", "b", "cash-only"):
+            services.seed(user_id=book)
+        services.execute_trade(user_id="a", ticker="AAPL", side="buy", quantity="3")
+        services.execute_trade(user_id="b", ticker="MSFT", side="buy", quantity="2")
+        services.execute_trade(user_id="b", ticker="AAPL", side="buy", quantity="1")
+        publish({"AAPL": 110, "MSFT": 40})
+        before = PortfolioSnapshot.objects.count()
+        assert services.record_snapshots() == 2
+        latest = {s.user_id: s.total_value for s in PortfolioSnapshot.objects.order_by("recorded_at")}
+        assert latest["a"] == D("10030.00")  # 10,000 - 300 + 3 x 110
+        assert latest["b"] == D("9990.00")  # 10,000 - 100 - 100 + 2 x 40 + 110
+        assert PortfolioSnapshot.objects.count() == before + 2
+        assert not PortfolioSnapshot.objects.filter(user_id="cash-only").exclude(total_value=D("10000.00")).exists()
+
+    def test_a_thousand_books_in_a_few_queries(self, publish, django_assert_max_num_queries):
+        publish({"AAPL": 100})
+        Profile.objects.bulk_create([Profile(id=f"u{n}") for n in range(1000)])
+        Position.objects.bulk_create([Position(user_id=f"u{n}", ticker="AAPL", quantity=1, avg_cost=100,
+                                               cost_basis=100) for n in range(1000)])
+        with django_assert_max_num_queries(12):
+            assert services.record_snapshots() == 1000
