@@ -27,6 +27,23 @@ def _lock_watchlist(user_id: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"watchlist:{user_id}"])
 
 
+def _within_deployment_cap(ticker: str) -> None:
+    """The worker prices the union of every account's watchlist and holdings: at most PRICED_TICKERS_MAX, besides each
+    account's own cap, so that many accounts together cannot grow every tick without limit. A ticker priced already
+    (someone watches or holds it) costs nothing more and is always allowed. PostgreSQL: adds of new tickers take
+    one deployment-wide lock, after the user's own, so two at the cap minus one cannot both count the same set."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["priced-tickers"])
+    priced = selectors.priced_tickers()
+    limit = settings.PRICED_TICKERS_MAX
+    if ticker not in priced and len(priced) >= limit:
+        raise WatchlistFull(
+            f"This deployment prices at most {limit} different tickers across all accounts, and that many are "
+            f"priced now: {ticker} cannot be added. A ticker someone already watches or holds can be."
+        )
+
+
 def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
     """Watch a ticker; the worker prices it from its next tick. At most WATCHLIST_MAX_TICKERS per user, watched or
     held: every priced ticker costs the worker, the streams and the assistant's context on every tick (issue 19),
@@ -52,6 +69,7 @@ def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
                     f"The watchlist is full: at most {limit} tickers watched or held, and a held position counts "
                     f"whether it is on the watchlist or not. Sell or remove one before adding {ticker}."
                 )
+            _within_deployment_cap(ticker)
             return WatchlistEntry.objects.create(user_id=user_id, ticker=ticker)
     except IntegrityError:
         raise AlreadyWatching(f"{ticker} is already on the watchlist.") from None

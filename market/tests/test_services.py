@@ -8,6 +8,7 @@ import pytest
 
 from decimal import Decimal
 
+from core.db import DEFAULT_USER
 from market import selectors, services
 from market.exceptions import AlreadyWatching, WatchlistFull
 from market.models import WatchlistEntry
@@ -181,3 +182,18 @@ def test_concurrent_adds_never_pass_the_limit(stack_factory):
     assert statuses == [201] * 2 + [409] * 18, [r.text for r in responses]
     assert all("at most 12 tickers" in r.json()["error"] for r in responses if r.status_code == 409)
     assert stack.query("SELECT COUNT(*) FROM watchlist")[0][0] == 12
+
+
+class TestDeploymentCap:
+    def test_past_the_deployments_cap_only_already_priced_tickers_can_be_added(self, db, settings):
+        from portfolio import services as portfolio_services
+
+        portfolio_services.seed(user_id="other")
+        settings.PRICED_TICKERS_MAX = len(selectors.priced_tickers())  # the default watchlist: 10
+        with pytest.raises(WatchlistFull, match="at most 10 different tickers across all accounts"):
+            services.add_ticker(user_id="other", ticker="PYPL")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
+        services.remove_ticker(user_id="other", ticker="NFLX")
+        services.add_ticker(user_id="other", ticker="PYPL")  # a place freed: NFLX no longer priced
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")  # priced already: costs nothing more
+        assert "PYPL" in selectors.watched_tickers(user_id=DEFAULT_USER)
