@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from assistant.models import ChatMessage
-from core.db import DEFAULT_USER
 from market import selectors as market_selectors
 from portfolio import selectors as portfolio_selectors
 
@@ -40,7 +39,7 @@ class Context:
         return json.dumps(body, separators=(",", ":"))
 
 
-def context(*, user_id: str = DEFAULT_USER) -> Context:
+def context(*, user_id: str) -> Context:
     """Every held position, and the watchlist's first ASSISTANT_CONTEXT_WATCHLIST tickers: what each turn sends
     the model stays bounded however long the watchlist grows (issue 19). The positions are bounded too: held
     tickers count towards WATCHLIST_MAX_TICKERS (market.services.add_ticker), so there are at most that many."""
@@ -79,7 +78,7 @@ def context(*, user_id: str = DEFAULT_USER) -> Context:
     )
 
 
-def recent_messages(*, user_id: str = DEFAULT_USER, limit: int = HISTORY_MESSAGES) -> list[ChatMessage]:
+def recent_messages(*, user_id: str, limit: int = HISTORY_MESSAGES) -> list[ChatMessage]:
     """The last `limit` messages, oldest first."""
     newest = ChatMessage.objects.filter(user_id=user_id).order_by("-created_at")[:limit]
     return list(reversed(newest))

@@ -23,7 +23,7 @@ from django.utils import timezone
 from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
 from assistant.reply import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
-from core.db import DEFAULT_USER, new_id, write
+from core.db import new_id, write
 from core.formatting import quantity as quantity_text
 from market import services as market_services
 from market.exceptions import MarketError
@@ -320,7 +320,7 @@ def _store_failure(*, user_id: str, asked_id: str, error: str) -> Turn:
     return Turn(id=stored.id, message=error, error=error, created_at=stored.created_at)
 
 
-async def chat(*, user_id: str = DEFAULT_USER, message: object, client_message_id: object = None) -> Turn:
+async def chat(*, user_id: str, message: object, client_message_id: object = None) -> Turn:
     text = clean_message(message)
     client_message_id = clean_client_message_id(client_message_id)
     if not is_available():

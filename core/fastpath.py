@@ -6,7 +6,8 @@ delete it. In short:
 1. ASGIHandler: Django 5.2's handler, without the thread hops of a request that runs no sync code, and with
    the body limit enforced before the body is read.
 2. InlineHooks and its subclasses: Django's own middleware, whose hooks only compute, run inline on the event
-   loop instead of one thread hop each. PagesOnly: sessions, users, messages and htmx skip the JSON API.
+   loop instead of one thread hop each. PagesOnly: sessions, users, messages and htmx skip the JSON API (sessions
+   and users serve it too when ACCOUNTS=on).
 3. tune_gc(): the garbage collector's thresholds for a process holding hundreds of long-lived streams.
 4. ReadCache (`reads`): the API's reads answer again with the bytes they last sent while SQLite's change counters
    say neither the database nor the price store has been written since.

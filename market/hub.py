@@ -28,6 +28,7 @@ from typing import Callable
 
 from django.db import connection
 
+from core.fastpath import database_version
 from market import hooks
 from market.quotes import StoreUnavailable, Tick
 from market.store import PriceStore
@@ -62,6 +63,7 @@ class PriceHub:
         # Open streams per user, and the last version read of each of those users (see the module's docstring).
         self.users: Counter[str] = Counter()
         self.user_versions: dict[str, int] = {}
+        self._read_at: int | None = None  # the database's change counter at the last read of the versions
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -148,6 +150,10 @@ class PriceHub:
             if not users:
                 self.user_versions = {}
             return False
+        # SQLite: nothing was committed since the last read (its change counter), and no one new came: no query.
+        database = database_version()
+        if database is not None and database == self._read_at and self.user_versions.keys() >= set(users):
+            return False
         versions: dict[str, int] = {}
         try:
             for read in hooks.user_versions:
@@ -159,6 +165,7 @@ class PriceHub:
         finally:
             if connection.vendor != "sqlite":
                 connection.close()  # PostgreSQL: back to the pool between ticks, never held by this thread
+        self._read_at = database
         changed = any(self.user_versions.get(user) not in (None, version) for user, version in versions.items())
         # Swapped whole: the event loop reads this dict while the thread makes the next one.
         self.user_versions = versions

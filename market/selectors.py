@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from core.db import DEFAULT_USER
 from core.fastpath import sqlite_version
 from market import hooks
 from market.models import WatchlistEntry
@@ -34,17 +33,17 @@ def invented_by_simulator(ticker: str) -> bool:
     return simulated_prices() and ticker not in seeded_symbols()
 
 
-def watched_tickers(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[str]:
+def watched_tickers(*, user_id: str, limit: int | None = None) -> list[str]:
     """The watchlist in display order; only its first `limit` tickers when given."""
     tickers = WatchlistEntry.objects.filter(user_id=user_id).values_list("ticker", flat=True)
     return list(tickers[:limit] if limit is not None else tickers)
 
 
-def watch_count(*, user_id: str = DEFAULT_USER) -> int:
+def watch_count(*, user_id: str) -> int:
     return WatchlistEntry.objects.filter(user_id=user_id).count()
 
 
-def kept_tickers(*, user_id: str = DEFAULT_USER) -> set[str]:
+def kept_tickers(*, user_id: str) -> set[str]:
     """What other apps keep priced for this user off the watchlist (their held positions)."""
     tickers: set[str] = set()
     for provider in hooks.ticker_providers:
@@ -77,7 +76,7 @@ def quote_status(ticker: str, quote: Quote | None, status: FeedStatus) -> str:
     return "unknown" if ticker in status.unknown else "pending"
 
 
-def watchlist_quotes(*, user_id: str = DEFAULT_USER, limit: int | None = None) -> list[WatchedTicker]:
+def watchlist_quotes(*, user_id: str, limit: int | None = None) -> list[WatchedTicker]:
     """The watchlist in display order (its first `limit` tickers) with each one's latest quote and whether one
     is coming."""
     tickers = watched_tickers(user_id=user_id, limit=limit)

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.db import DEFAULT_USER
 from market import hooks, selectors
 from market.exceptions import AlreadyWatching, NotWatching, WatchlistFull
 from market.models import WatchlistEntry
@@ -44,7 +43,7 @@ def _within_deployment_cap(ticker: str) -> None:
         )
 
 
-def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
+def add_ticker(*, user_id: str, ticker: str) -> WatchlistEntry:
     """Watch a ticker; the worker prices it from its next tick. At most WATCHLIST_MAX_TICKERS per user, watched or
     held: every priced ticker costs the worker, the streams and the assistant's context on every tick (issue 19),
     and a held ticker stays priced off the watchlist (SPEC §3). Adding is the only way a ticker becomes priced (a
@@ -75,7 +74,7 @@ def add_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> WatchlistEntry:
         raise AlreadyWatching(f"{ticker} is already on the watchlist.") from None
 
 
-def remove_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> str:
+def remove_ticker(*, user_id: str, ticker: str) -> str:
     """Stop watching a ticker; it leaves the streams at the worker's next tick unless a position holds it."""
     ticker = normalize_ticker(ticker)
     deleted, _ = WatchlistEntry.objects.filter(user_id=user_id, ticker=ticker).delete()
@@ -84,7 +83,7 @@ def remove_ticker(*, user_id: str = DEFAULT_USER, ticker: str) -> str:
     return ticker
 
 
-def seed_watchlist(*, user_id: str = DEFAULT_USER, tickers: tuple[str, ...]) -> None:
+def seed_watchlist(*, user_id: str, tickers: tuple[str, ...]) -> None:
     # Stagger added_at so the watchlist keeps the order given (it is ordered by added_at).
     now = timezone.now()
     WatchlistEntry.objects.bulk_create(
@@ -93,5 +92,5 @@ def seed_watchlist(*, user_id: str = DEFAULT_USER, tickers: tuple[str, ...]) -> 
     )
 
 
-def clear_watchlist(*, user_id: str = DEFAULT_USER) -> None:
+def clear_watchlist(*, user_id: str) -> None:
     WatchlistEntry.objects.filter(user_id=user_id).delete()

@@ -1,13 +1,14 @@
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_migrate
+from core.db import DEFAULT_USER
 
 
 def _seed_after_migrate(sender, using, **kwargs):
     """A fresh database is seeded by `migrate` itself: first start needs no manual step."""
     from portfolio import services
 
-    services.seed()
+    services.seed(user_id=DEFAULT_USER)
 
 
 class PortfolioConfig(AppConfig):

@@ -10,7 +10,6 @@ from typing import Collection, Iterable
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 
-from core.db import DEFAULT_USER
 from core.fastpath import database_version
 from market.quotes import Quote
 from market.selectors import prices_version
@@ -66,7 +65,7 @@ def book_version() -> tuple:
     return database_version(), prices_version()
 
 
-def portfolio(*, user_id: str = DEFAULT_USER) -> PortfolioView:
+def portfolio(*, user_id: str) -> PortfolioView:
     """Valuation at live prices; cash, positions and realized P&L come from one consistent read."""
     with connection.cursor() as cursor:
         book = trade_sql.read_book(cursor, user_id)
@@ -114,7 +113,7 @@ HISTORY_MAX_POINTS = 1000
 
 def snapshot_series(
     *,
-    user_id: str = DEFAULT_USER,
+    user_id: str,
     since: datetime | None = None,
     until: datetime | None = None,
     max_points: int = HISTORY_MAX_POINTS,
@@ -244,7 +243,7 @@ class TradeView:
     realized_pnl: Decimal | None
 
 
-def recent_trades(*, user_id: str = DEFAULT_USER, limit: int = 50) -> list[TradeView]:
+def recent_trades(*, user_id: str, limit: int = 50) -> list[TradeView]:
     """The newest trades first, for the blotter."""
     rows = Trade.objects.filter(user_id=user_id).order_by("-executed_at")[:limit]
     return [
@@ -262,7 +261,7 @@ class NoSuchTrade(LookupError):
 
 def trades_page(
     *,
-    user_id: str = DEFAULT_USER,
+    user_id: str,
     ticker: str | None = None,
     side: str | None = None,
     limit: int = TRADES_PAGE,

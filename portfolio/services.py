@@ -148,7 +148,7 @@ def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Dec
 
 @batchable  # orders waiting together share one transaction, each in its own savepoint (core.db.Writer)
 def execute_trade(
-    *, user_id: str = DEFAULT_USER, ticker: str, side: str, quantity: object, client_order_id: str | None = None
+    *, user_id: str, ticker: str, side: str, quantity: object, client_order_id: str | None = None
 ) -> Fill:
     """Fill a market order at the store's current price (see `_fill_order`); never lets a database constraint
     reach the caller as a database error."""
@@ -283,14 +283,14 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
     )
 
 
-def lock_book(*, user_id: str = DEFAULT_USER) -> None:
+def lock_book(*, user_id: str) -> None:
     """Inside a transaction: take the user's profile row as a trade does, first, before any other row of theirs
     (a caller that trades after other writes of its own keeps the engine's lock order; see reset)."""
     with trade_sql.cursor() as cursor:
         trade_sql.lock_cash(cursor, user_id)
 
 
-def record_snapshot(*, user_id: str = DEFAULT_USER) -> Decimal:
+def record_snapshot(*, user_id: str) -> Decimal:
     """Record the portfolio's total value at the current prices; the same statements as a trade's snapshot.
 
     The profile row first, as a trade and a reset take it: on PostgreSQL a snapshot that read the book before a
@@ -344,7 +344,7 @@ def record_snapshots() -> int:
 
 
 @transaction.atomic
-def seed(*, user_id: str = DEFAULT_USER) -> bool:
+def seed(*, user_id: str) -> bool:
     """Create the user with $10,000, the default watchlist and a first snapshot, once; True if it did.
 
     Idempotent: an existing user is left alone (a ticker they removed is not put back).
@@ -396,7 +396,7 @@ def set_leaderboard(*, user_id: str, show: bool, display_name: str) -> None:
 
 
 @transaction.atomic
-def reset(*, user_id: str = DEFAULT_USER) -> None:
+def reset(*, user_id: str) -> None:
     """Back to the first day: $10,000, the default watchlist, no positions, trades, snapshots or chat.
 
     The profile row first, as a trade takes it (execute_trade), then the rest in the trade's order: on PostgreSQL

@@ -11,6 +11,7 @@ from assistant.models import ChatMessage
 from market.models import WatchlistEntry
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ class TestMockMode:
         body = send(client, message).json()
         [action] = body["trades"] or body["watchlist_changes"]
         assert action["status"] == "rejected" and "non-ASCII" in action["error"]
-        assert Trade.objects.count() == 0 and "IBM" not in watched_tickers()
+        assert Trade.objects.count() == 0 and "IBM" not in watched_tickers(user_id=DEFAULT_USER)
 
     @pytest.mark.parametrize("typed", ["1e0", "1e3"])
     def test_an_exponent_is_refused_as_the_trade_bar_refuses_it(self, client, typed):
@@ -74,7 +75,7 @@ class TestMockMode:
         assert [(c["ticker"], c["action"], c["status"]) for c in body["watchlist_changes"]] == [
             ("PYPL", "add", "executed"), ("NFLX", "remove", "executed"),
         ]
-        assert "PYPL" in watched_tickers() and "NFLX" not in watched_tickers()
+        assert "PYPL" in watched_tickers(user_id=DEFAULT_USER) and "NFLX" not in watched_tickers(user_id=DEFAULT_USER)
         assert Position.objects.get().quantity == 6
 
     def test_anything_else_gets_a_summary_and_no_action(self, client):
@@ -95,7 +96,7 @@ class TestMockMode:
         body = send(client, "add pypl").json()
         [change] = body["watchlist_changes"]
         assert change["status"] == "rejected" and "at most 10 tickers" in change["error"]
-        assert "PYPL" not in watched_tickers()
+        assert "PYPL" not in watched_tickers(user_id=DEFAULT_USER)
 
     def test_history_keeps_both_messages_with_their_actions(self, client):
         send(client, "buy 1 aapl")
@@ -178,7 +179,7 @@ class TestTheModelsReplies:
         send(client, "and now?")
         facts = json.loads(seen[1][1]["content"].split(": ", 1)[1])
         assert [p["ticker"] for p in facts["positions"]] == ["MSFT"]
-        assert [w["ticker"] for w in facts["watchlist"]] == watched_tickers()[:4] == ["AAPL", "GOOGL", "AMZN", "TSLA"]
+        assert [w["ticker"] for w in facts["watchlist"]] == watched_tickers(user_id=DEFAULT_USER)[:4] == ["AAPL", "GOOGL", "AMZN", "TSLA"]
         assert facts["watchlist_not_shown"] == 9 + 150 - 4
         assert len(seen[1][1]["content"]) < 2_000
 

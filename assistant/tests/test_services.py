@@ -12,6 +12,7 @@ from django.utils import timezone
 from assistant.models import ChatMessage
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def send(client, message, client_message_id):
 def assert_nothing_done():
     assert Trade.objects.count() == 0 and Position.objects.count() == 0
     assert Profile.objects.get().cash_balance == STARTING_CASH
-    assert "PYPL" not in watched_tickers()
+    assert "PYPL" not in watched_tickers(user_id=DEFAULT_USER)
 
 
 def test_a_reply_that_cannot_be_stored_undoes_its_actions_and_says_so(client, model, monkeypatch):
@@ -66,7 +67,7 @@ def test_a_reply_that_cannot_be_stored_undoes_its_actions_and_says_so(client, mo
     restore()
     retried = send(client, "buy 2 AAPL and watch PYPL", "m-1").json()
     assert retried["trades"][0]["status"] == "executed" and retried["watchlist_changes"][0]["status"] == "executed"
-    assert Trade.objects.count() == 1 and Position.objects.get().quantity == 2 and "PYPL" in watched_tickers()
+    assert Trade.objects.count() == 1 and Position.objects.get().quantity == 2 and "PYPL" in watched_tickers(user_id=DEFAULT_USER)
     # The model was asked again knowing no more than the truth: nothing of the failed turn was sent as done.
     assert len(seen) == 2 and all("what happened" not in m["content"] for m in seen[1])
     assert send(client, "buy 2 AAPL and watch PYPL", "m-1")["Idempotent-Replayed"] == "true"
@@ -133,7 +134,7 @@ def test_chat_turns_and_resets_at_once_never_deadlock(publish):
         try:
             for _ in range(15):
                 time.sleep(0.05)
-                portfolio_services.reset()
+                portfolio_services.reset(user_id=DEFAULT_USER)
         except BaseException as exc:
             errors.append(exc)
         finally:

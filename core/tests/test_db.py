@@ -13,13 +13,14 @@ from core.db import Readers, Writer, batchable
 from portfolio import services
 from portfolio.exceptions import InsufficientCash, InsufficientShares
 from portfolio.models import PortfolioSnapshot, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
 def seeded(publish):
-    services.seed()
+    services.seed(user_id=DEFAULT_USER)
     publish({"AAPL": 100.0, "MSFT": 400.0})
 
 
@@ -167,7 +168,7 @@ async def test_an_order_whose_caller_stopped_waiting_after_its_group_formed_is_n
     def first_of_the_group():
         inside.set()  # the group has formed: the next order is in it, waiting for this one
         go_on.wait(5)
-        return services.execute_trade(ticker="MSFT", side="buy", quantity=1)
+        return services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity=1)
 
     held = asyncio.ensure_future(writer.run(hold, {}))
     await asyncio.sleep(0.05)
@@ -196,7 +197,7 @@ async def test_an_order_that_started_completes_though_its_caller_stopped_waiting
     def order():
         inside.set()
         go_on.wait(5)
-        return services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+        return services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=1)
 
     gone = asyncio.ensure_future(writer.run(order, {}))
     assert await asyncio.to_thread(inside.wait, 5)

@@ -8,6 +8,7 @@ from django.test import RequestFactory
 
 from finally_site.middleware import api_json_only_middleware
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -48,13 +49,13 @@ def test_every_api_route_is_covered(client):
 def test_a_forged_host_is_refused_on_every_api_route_and_changes_nothing(client):
     from market.selectors import watched_tickers
 
-    before, watched = books(), watched_tickers()
+    before, watched = books(), watched_tickers(user_id=DEFAULT_USER)
     body = json.dumps({"ticker": "AAPL", "quantity": 1, "side": "buy"})
     for method, path in api_operations(client) + [("GET", "/api/openapi.json"), ("GET", "/api/nowhere")]:
         response = client.generic(method, path, data=body, content_type="application/json", HTTP_HOST=FORGED)
         assert response.status_code == 400, (method, path, response.status_code)
         assert "Host header" in response.json()["error"], (method, path)
-    assert books() == before and watched_tickers() == watched
+    assert books() == before and watched_tickers(user_id=DEFAULT_USER) == watched
 
 
 def test_a_forged_host_is_refused_on_pages_and_admin(client):

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from market import selectors
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -13,4 +14,4 @@ def test_admin_add_normalizes_and_validates_the_ticker(admin_client):
     rejected = admin_client.post(url, {"user_id": "default", "ticker": "<b>x</b>"})
     assert rejected.status_code == 200 and "is not a ticker" in rejected.content.decode()
     admin_client.post(url, {"user_id": "default", "ticker": " pypl "})
-    assert selectors.watched_tickers()[-1] == "PYPL"
+    assert selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "PYPL"

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from market import selectors
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ class TestWatchlist:
         response = post_json(client, "/api/watchlist", {"ticker": " pypl "})
         assert response.status_code == 201
         assert response.json()["ticker"] == "PYPL"
-        assert selectors.watched_tickers()[-1] == "PYPL"
+        assert selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "PYPL"
 
     def test_add_past_the_limit_is_refused_naming_it(self, client, settings):
         settings.WATCHLIST_MAX_TICKERS = 11
@@ -72,7 +73,7 @@ class TestWatchlist:
             "error": "The watchlist is full: at most 11 tickers watched or held, and a held position counts whether "
                      "it is on the watchlist or not. Sell or remove one before adding SHOP."
         }
-        assert "SHOP" not in selectors.watched_tickers() and len(selectors.watched_tickers()) == 11
+        assert "SHOP" not in selectors.watched_tickers(user_id=DEFAULT_USER) and len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 11
 
     def test_held_positions_count_towards_the_limit(self, client, settings, publish):
         """The review's loop through the API: add to the cap, buy a cent's worth of each, remove them; the next add
@@ -90,7 +91,7 @@ class TestWatchlist:
         assert response.status_code == 409
         assert "at most 13 tickers watched or held" in response.json()["error"]
         assert "Sell or remove one before adding ZQD" in response.json()["error"]
-        assert len(selectors.watched_tickers()) == 10 and "ZQD" not in selectors.watched_tickers()
+        assert len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 10 and "ZQD" not in selectors.watched_tickers(user_id=DEFAULT_USER)
         assert selectors.priced_tickers() == set(DEFAULT) | set(made_up)
 
     def test_add_twice_is_a_conflict(self, client):
@@ -102,7 +103,7 @@ class TestWatchlist:
     def test_remove(self, client):
         response = client.delete("/api/watchlist/nflx")
         assert response.status_code == 204
-        assert "NFLX" not in selectors.watched_tickers()
+        assert "NFLX" not in selectors.watched_tickers(user_id=DEFAULT_USER)
 
     def test_remove_unwatched_is_404(self, client):
         response = client.delete("/api/watchlist/PYPL")
@@ -137,11 +138,11 @@ HOSTILE_REMOVES = ["%20", "..%2F..%2Fetc%2Fpasswd", "%3Cscript%3E", "A" * 1000, 
 class TestHostileInput:
     @pytest.mark.parametrize("body", HOSTILE_ADDS, ids=range(len(HOSTILE_ADDS)))
     def test_bad_add_is_4xx_and_changes_nothing(self, client, body):
-        before = selectors.watched_tickers()
+        before = selectors.watched_tickers(user_id=DEFAULT_USER)
         response = post_json(client, "/api/watchlist", body)
         assert 400 <= response.status_code < 500
         assert isinstance(response.json()["error"], str) and response.json()["error"]
-        assert selectors.watched_tickers() == before
+        assert selectors.watched_tickers(user_id=DEFAULT_USER) == before
         assert client.get("/api/health").status_code == 200
 
     def test_no_error_reads_as_a_pattern(self, client):
@@ -155,16 +156,16 @@ class TestHostileInput:
 
     @pytest.mark.parametrize("ticker", HOSTILE_REMOVES)
     def test_bad_remove_is_4xx_and_changes_nothing(self, client, ticker):
-        before = selectors.watched_tickers()
+        before = selectors.watched_tickers(user_id=DEFAULT_USER)
         response = client.delete(f"/api/watchlist/{ticker}")
         assert 400 <= response.status_code < 500
         assert "error" in response.json()
-        assert selectors.watched_tickers() == before
+        assert selectors.watched_tickers(user_id=DEFAULT_USER) == before
 
     def test_wrong_content_type_is_415(self, client):
         response = client.post("/api/watchlist", data={"ticker": "PYPL"})
         assert response.status_code == 415
-        assert "PYPL" not in selectors.watched_tickers()
+        assert "PYPL" not in selectors.watched_tickers(user_id=DEFAULT_USER)
 
     def test_wrong_method_is_405_json(self, client):
         response = client.put("/api/watchlist", data="{}", content_type="application/json")

@@ -20,25 +20,25 @@ from portfolio.models import Position
 class TestCap:
     def test_adds_stop_at_the_limit_and_the_refusal_names_it(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 12  # the ten seeded tickers and two more
-        services.add_ticker(ticker="PYPL")
-        services.add_ticker(ticker="SHOP")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="SHOP")
         with pytest.raises(WatchlistFull, match="at most 12 tickers") as refused:
-            services.add_ticker(ticker="UBER")
+            services.add_ticker(user_id=DEFAULT_USER, ticker="UBER")
         assert "UBER" in str(refused.value)
-        assert len(selectors.watched_tickers()) == 12 and "UBER" not in selectors.watched_tickers()
+        assert len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 12 and "UBER" not in selectors.watched_tickers(user_id=DEFAULT_USER)
 
     def test_a_removal_makes_room(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 10
         with pytest.raises(WatchlistFull):
-            services.add_ticker(ticker="PYPL")
-        services.remove_ticker(ticker="NFLX")
-        services.add_ticker(ticker="PYPL")
-        assert selectors.watched_tickers()[-1] == "PYPL"
+            services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        assert selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "PYPL"
 
     def test_a_ticker_already_watched_on_a_full_list_says_so(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 10
         with pytest.raises(AlreadyWatching):
-            services.add_ticker(ticker="aapl")
+            services.add_ticker(user_id=DEFAULT_USER, ticker="aapl")
 
     def test_the_limit_is_per_user(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 10
@@ -65,7 +65,7 @@ class TestHeldTickersCount:
             while True:
                 ticker = next(made_up)
                 try:
-                    services.add_ticker(ticker=ticker)
+                    services.add_ticker(user_id=DEFAULT_USER, ticker=ticker)
                 except WatchlistFull as refused:
                     assert "at most 14 tickers watched or held" in str(refused)
                     assert "Sell or remove one" in str(refused)
@@ -74,35 +74,35 @@ class TestHeldTickersCount:
                 assert len(selectors.priced_tickers()) <= cap
             tick(publish)
             for ticker in added:
-                portfolio_services.execute_trade(ticker=ticker, side="buy", quantity="0.0001")  # $0.01 each
-                services.remove_ticker(ticker=ticker)
+                portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side="buy", quantity="0.0001")  # $0.01 each
+                services.remove_ticker(user_id=DEFAULT_USER, ticker=ticker)
             held += added
             tick(publish)
             assert len(selectors.priced_tickers()) <= cap
         # The first round filled the four places; the later ones found none, held positions taking them.
         assert len(held) == 4 and set(Position.objects.values_list("ticker", flat=True)) == set(held)
-        assert len(selectors.watched_tickers()) == 10 and len(selectors.priced_tickers()) == cap
+        assert len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 10 and len(selectors.priced_tickers()) == cap
 
     def test_selling_makes_room(self, settings, publish):
         settings.WATCHLIST_MAX_TICKERS = 11
-        services.add_ticker(ticker="PYPL")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
         tick(publish)
-        portfolio_services.execute_trade(ticker="PYPL", side="buy", quantity="1")
-        services.remove_ticker(ticker="PYPL")
+        portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="PYPL", side="buy", quantity="1")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="PYPL")
         with pytest.raises(WatchlistFull):
-            services.add_ticker(ticker="SHOP")
-        portfolio_services.execute_trade(ticker="PYPL", side="sell", quantity="1")
-        services.add_ticker(ticker="SHOP")
-        assert selectors.watched_tickers()[-1] == "SHOP"
+            services.add_ticker(user_id=DEFAULT_USER, ticker="SHOP")
+        portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="PYPL", side="sell", quantity="1")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="SHOP")
+        assert selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "SHOP"
 
     def test_a_held_ticker_can_be_watched_again_at_the_cap(self, settings, publish):
         settings.WATCHLIST_MAX_TICKERS = 11
-        services.add_ticker(ticker="PYPL")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
         tick(publish)
-        portfolio_services.execute_trade(ticker="PYPL", side="buy", quantity="1")
-        services.remove_ticker(ticker="PYPL")
-        services.add_ticker(ticker="PYPL")  # already priced: watching it again prices nothing more
-        assert "PYPL" in selectors.watched_tickers()
+        portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="PYPL", side="buy", quantity="1")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")  # already priced: watching it again prices nothing more
+        assert "PYPL" in selectors.watched_tickers(user_id=DEFAULT_USER)
 
     def test_another_users_positions_do_not_count(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 10
@@ -110,7 +110,7 @@ class TestHeldTickersCount:
                                 cost_basis=Decimal(100))
         assert selectors.kept_tickers(user_id="other") == set()
         services.add_ticker(user_id="other", ticker="SHOP")
-        assert selectors.kept_tickers() == {"PYPL"}
+        assert selectors.kept_tickers(user_id=DEFAULT_USER) == {"PYPL"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -124,7 +124,7 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
     settings.WATCHLIST_MAX_TICKERS = 11
-    services.add_ticker(ticker="ZQA")
+    services.add_ticker(user_id=DEFAULT_USER, ticker="ZQA")
     publish({"ZQA": 100.0})
     bought, commit = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
@@ -132,7 +132,7 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
     def buyer() -> None:
         try:
             with transaction.atomic():
-                portfolio_services.execute_trade(ticker="ZQA", side="buy", quantity="1")
+                portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="ZQA", side="buy", quantity="1")
                 bought.set()
                 commit.wait(10)
         finally:
@@ -140,7 +140,7 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
 
     def adder() -> None:
         try:
-            services.add_ticker(ticker="ZQB")
+            services.add_ticker(user_id=DEFAULT_USER, ticker="ZQB")
             outcome["added"] = True
         except WatchlistFull as exc:
             outcome["refused"] = str(exc)
@@ -150,7 +150,7 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
     buying = threading.Thread(target=buyer)
     buying.start()
     assert bought.wait(10)
-    services.remove_ticker(ticker="ZQA")  # the buy's transaction holds no lock on the watchlist
+    services.remove_ticker(user_id=DEFAULT_USER, ticker="ZQA")  # the buy's transaction holds no lock on the watchlist
     adding = threading.Thread(target=adder)
     adding.start()
     adding.join(0.5)
@@ -160,7 +160,7 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
     adding.join(10)
     assert waited, "the add did not wait for the buy's lock on the book"
     assert "at most 11 tickers watched or held" in outcome.get("refused", ""), outcome
-    assert len(selectors.kept_tickers() | set(selectors.watched_tickers())) == 11
+    assert len(selectors.kept_tickers(user_id=DEFAULT_USER) | set(selectors.watched_tickers(user_id=DEFAULT_USER))) == 11
 
 @pytest.mark.e2e
 def test_concurrent_adds_never_pass_the_limit(stack_factory):

@@ -9,6 +9,7 @@ import pytest
 from market import hooks, services
 from market.sources import Quotes, SimulatorSource, SourceUnavailable
 from market.worker import PriceWorker
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,8 @@ class TestPricedSet:
     def test_added_ticker_priced_next_tick_removed_dropped(self, price_store):
         worker = PriceWorker(source=fast_simulator(), store=price_store)
         worker.tick()
-        services.add_ticker(ticker="PYPL")
-        services.remove_ticker(ticker="NFLX")
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
         worker.tick()
         quotes = price_store.quotes()
         assert quotes["PYPL"].price == pytest.approx(100.0, rel=0.01)
@@ -37,9 +38,9 @@ class TestPricedSet:
         source = fast_simulator()
         worker = PriceWorker(source=source, store=price_store)
         for i in range(50):
-            services.add_ticker(ticker=f"ZZ{i}")
+            services.add_ticker(user_id=DEFAULT_USER, ticker=f"ZZ{i}")
             worker.tick()
-            services.remove_ticker(ticker=f"ZZ{i}")
+            services.remove_ticker(user_id=DEFAULT_USER, ticker=f"ZZ{i}")
         worker.tick()
         seeded = {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
         assert set(price_store.quotes()) == seeded
@@ -50,7 +51,7 @@ class TestPricedSet:
     def test_held_ticker_stays_priced_after_leaving_the_watchlist(self, price_store, monkeypatch):
         monkeypatch.setattr(hooks, "ticker_providers", [lambda user_id=None: {"NFLX"}])
         worker = PriceWorker(source=fast_simulator(), store=price_store)
-        services.remove_ticker(ticker="NFLX")
+        services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
         worker.tick()
         assert "NFLX" in price_store.quotes()
 
@@ -156,7 +157,7 @@ class TestPoisonedTicks:
 def test_a_new_ticker_opens_at_its_seed_exactly(price_store):
     worker = PriceWorker(source=fast_simulator(), store=price_store)
     worker.tick()
-    services.add_ticker(ticker="PYPL")
+    services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
     worker.tick()
     quote = price_store.latest("PYPL")
     assert (quote.price, quote.open_price, quote.direction) == (100.0, 100.0, "flat")
@@ -204,9 +205,11 @@ def test_periodic_task_runs_on_its_interval(price_store, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_interval_snapshot_is_registered_by_portfolio(price_store, settings):
-    from portfolio.models import PortfolioSnapshot
+    from portfolio.models import PortfolioSnapshot, Position
 
     settings.PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS = 0.02
+    # The interval snapshot is of books that hold something (a book of cash alone changes only when it trades).
+    Position.objects.create(user_id=DEFAULT_USER, ticker="AAPL", quantity=1, avg_cost=100, cost_basis=100)
     before = PortfolioSnapshot.objects.count()
     PriceWorker(source=fast_simulator(), store=price_store, max_ticks=10).run()
     assert PortfolioSnapshot.objects.count() > before
@@ -243,7 +246,7 @@ def test_a_price_that_rounds_to_zero_is_skipped_and_the_last_good_one_kept(price
         def fetch(self, tickers):
             return Quotes(prices={t: p for t, p in prices.items() if t in tickers})
 
-    services.add_ticker(ticker="DUST")
+    services.add_ticker(user_id=DEFAULT_USER, ticker="DUST")
     worker = PriceWorker(source=Fading(), store=price_store)
     worker.tick()
     assert price_store.latest("DUST").price == 0.25

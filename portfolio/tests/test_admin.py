@@ -6,6 +6,7 @@ from django.urls import reverse
 from assistant.models import ChatMessage
 from portfolio import services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def traded(publish):
     publish({"AAPL": 100.0})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=10)
     ChatMessage.objects.create(role="user", content="buy 10 AAPL")
     return Trade.objects.get()
 
@@ -87,7 +88,7 @@ def test_admin_requires_login(client):
 
 def test_position_list_reads_the_price_store_once_per_page(admin_client, traded, publish, price_store, monkeypatch):
     publish({"AAPL": 110.0, "MSFT": 200.0})
-    services.execute_trade(ticker="MSFT", side="buy", quantity=1)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity=1)
     reads = []
     original = price_store.quotes
     monkeypatch.setattr(price_store, "quotes", lambda tickers=None: reads.append(tickers) or original(tickers))

@@ -7,6 +7,7 @@ import pytest
 
 from market import services as market_services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +60,7 @@ class TestOrders:
 
     def test_removed_from_watchlist_but_held_stays_priced_and_sellable(self, client):
         trade(client, {"ticker": "AAPL", "quantity": 2, "side": "buy"})
-        market_services.remove_ticker(ticker="AAPL")
+        market_services.remove_ticker(user_id=DEFAULT_USER, ticker="AAPL")
         assert client.get("/api/portfolio").json()["positions"][0]["current_price"] == 191.5
         response = trade(client, {"ticker": "AAPL", "quantity": 2, "side": "sell"})
         assert response.status_code == 201
@@ -384,7 +385,7 @@ class TestPassingConditionsAre503:
         assert trade(client, OK)["Retry-After"] == "7"
 
     def test_a_watched_ticker_not_priced_yet(self, client, settings):
-        market_services.add_ticker(ticker="PYPL")
+        market_services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
         answer = self.answer(client, {**OK, "ticker": "PYPL"})
         assert answer == (503, "2", "There is no price for PYPL yet: try again in a moment.")
 

@@ -11,6 +11,7 @@ from market import selectors as market_selectors
 from market import services as market_services
 from portfolio import services
 from portfolio.models import Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +20,17 @@ def test_seed_twice_changes_nothing(capsys):
     call_command("seed")
     call_command("seed")
     assert Profile.objects.count() == 1
-    assert len(market_selectors.watched_tickers()) == 10
+    assert len(market_selectors.watched_tickers(user_id=DEFAULT_USER)) == 10
     assert "Already seeded" in capsys.readouterr().out
 
 
 def test_reset_with_yes(publish):
     publish({"AAPL": 100.0})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=1)
-    market_services.add_ticker(ticker="PYPL")
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=1)
+    market_services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
     call_command("reset", yes=True)
     assert Trade.objects.count() == 0
-    assert "PYPL" not in market_selectors.watched_tickers()
+    assert "PYPL" not in market_selectors.watched_tickers(user_id=DEFAULT_USER)
 
 
 class Terminal(io.StringIO):
@@ -39,7 +40,7 @@ class Terminal(io.StringIO):
 
 def test_reset_refuses_without_confirmation(publish, monkeypatch):
     publish({"AAPL": 100.0})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=1)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=1)
     monkeypatch.setattr("sys.stdin", Terminal())
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     with pytest.raises(CommandError, match="cancelled"):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from portfolio import selectors, services
 from portfolio.exceptions import TradeRejected
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +37,17 @@ def assert_books_balance():
     # Every cent that left cash is in a position's cost basis or was realized on a sell.
     assert cash + basis - realized == STARTING_CASH
     assert cash == cash.quantize(Decimal("0.01"))
-    assert selectors.portfolio().realized_pnl == realized
+    assert selectors.portfolio(user_id=DEFAULT_USER).realized_pnl == realized
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=orders)
 def test_random_order_sequences_balance(publish, sequence):
-    services.reset()
+    services.reset(user_id=DEFAULT_USER)
     for ticker, side, quantity, price in sequence:
         publish({t: float(price) for t in TICKERS})
         try:
-            services.execute_trade(ticker=ticker, side=side, quantity=quantity)
+            services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side=side, quantity=quantity)
         except TradeRejected:
             pass
         assert_books_balance()
@@ -64,7 +65,7 @@ def test_ten_thousand_trades_leave_no_residue(publish):
         side = rng.choice(["buy", "sell"])
         quantity = Decimal(rng.randint(1, 50_000)) / 10_000  # 0.0001 to 5 shares
         try:
-            services.execute_trade(ticker=ticker, side=side, quantity=quantity)
+            services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side=side, quantity=quantity)
             executed += 1
         except TradeRejected:
             pass
@@ -72,10 +73,10 @@ def test_ten_thousand_trades_leave_no_residue(publish):
     assert_books_balance()
     # Selling everything at the last prices lands cash exactly on start + realized P&L.
     for position in list(Position.objects.all()):
-        services.execute_trade(ticker=position.ticker, side="sell", quantity=position.quantity)
+        services.execute_trade(user_id=DEFAULT_USER, ticker=position.ticker, side="sell", quantity=position.quantity)
     cash = Profile.objects.get(pk="default").cash_balance
     assert Position.objects.count() == 0
-    assert cash == STARTING_CASH + selectors.portfolio().realized_pnl
+    assert cash == STARTING_CASH + selectors.portfolio(user_id=DEFAULT_USER).realized_pnl
 
 
 def house_value(prices: dict[str, Decimal]) -> Decimal:
@@ -101,13 +102,13 @@ constant_price_orders = st.lists(
     price=st.decimals(min_value=Decimal("0.50"), max_value=Decimal("999.99"), places=2),
 )
 def test_trading_at_a_constant_price_never_creates_money(publish, sequence, price):
-    services.reset()
+    services.reset(user_id=DEFAULT_USER)
     prices = {t: price for t in TICKERS}
     publish({t: float(price) for t in TICKERS})
     before = house_value(prices)
     for ticker, side, quantity in sequence:
         try:
-            services.execute_trade(ticker=ticker, side=side, quantity=quantity)
+            services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side=side, quantity=quantity)
         except TradeRejected:
             continue
         after = house_value(prices)
@@ -123,7 +124,7 @@ def test_tiny_trade_loop_does_not_mint_cents(publish, price):
     for _ in range(100):
         for side, quantity in (("buy", "0.0002"), ("sell", "0.0001"), ("sell", "0.0001")):
             try:
-                services.execute_trade(ticker="GOOGL", side=side, quantity=Decimal(quantity))
+                services.execute_trade(user_id=DEFAULT_USER, ticker="GOOGL", side=side, quantity=Decimal(quantity))
             except TradeRejected:
                 pass
     assert house_value({"GOOGL": Decimal(str(price))}) <= STARTING_CASH
@@ -136,11 +137,11 @@ def test_tiny_trade_loop_does_not_mint_cents(publish, price):
     price=st.decimals(min_value=Decimal("0.50"), max_value=Decimal("250"), places=2),
 )
 def test_a_round_trip_never_makes_money(publish, quantity, price):
-    services.reset()
+    services.reset(user_id=DEFAULT_USER)
     publish({"AAPL": float(price)})
     try:
-        services.execute_trade(ticker="AAPL", side="buy", quantity=quantity)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=quantity)
     except TradeRejected:
         return
-    services.execute_trade(ticker="AAPL", side="sell", quantity=quantity)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="sell", quantity=quantity)
     assert Profile.objects.get(pk="default").cash_balance <= STARTING_CASH

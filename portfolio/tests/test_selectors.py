@@ -9,6 +9,7 @@ from django.db import connection
 
 from portfolio import selectors
 from portfolio.models import PortfolioSnapshot
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -121,10 +122,10 @@ def test_a_pnl_percent_on_a_tie_rounds_away_from_zero_as_the_page_does(publish, 
     every figure here does; half-even on the server showed +0.12 % where the page, a tick later, showed +0.13 %."""
     from portfolio import services
 
-    services.seed()
+    services.seed(user_id=DEFAULT_USER)
     publish({"AAPL": 8.00})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=Decimal(100))
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=Decimal(100))
     publish({"AAPL": price})
-    (position,) = selectors.portfolio().positions
+    (position,) = selectors.portfolio(user_id=DEFAULT_USER).positions
     assert position.unrealized_pnl == Decimal(1) * (1 if price > 8 else -1)
     assert position.unrealized_pnl_percent == shown

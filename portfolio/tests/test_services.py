@@ -11,6 +11,7 @@ from market import services as market_services
 from portfolio import selectors, services
 from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice, StalePrice
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_rules(publish, steps, expected_cash, expected_position, expected_realiz
     fill = None
     for price, side, quantity in steps:
         publish({"AAPL": price})
-        fill = services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+        fill = services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side=side, quantity=quantity)
     assert cash() == expected_cash == fill.cash_balance
     held = position()
     if expected_position is None:
@@ -115,12 +116,12 @@ REJECTIONS = [
 def test_rejections_change_nothing(publish, before, order, error, message):
     publish({"AAPL": 100})
     for side, quantity in before:
-        services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side=side, quantity=quantity)
     state = (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count(),
              PortfolioSnapshot.objects.count())
     side, quantity = order
     with pytest.raises(error, match=message.replace("$", r"\$")):
-        services.execute_trade(ticker="AAPL", side=side, quantity=quantity)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side=side, quantity=quantity)
     assert state == (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count(),
                      PortfolioSnapshot.objects.count())
 
@@ -128,69 +129,69 @@ def test_rejections_change_nothing(publish, before, order, error, message):
 def test_no_price_is_rejected(publish):
     publish({"AAPL": 100})
     with pytest.raises(NoPrice, match="no price for ZZZZ"):
-        services.execute_trade(ticker="zzzz", side="buy", quantity=1)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="zzzz", side="buy", quantity=1)
     assert Trade.objects.count() == 0
 
 
 def test_a_ticker_its_source_stopped_sending_is_not_traded_while_others_are(publish):
     """The feed is live (MSFT keeps coming), but AAPL's last price was received 42 s ago: never filled at."""
     publish({"AAPL": 100, "MSFT": 400})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=2)  # while it was live: a position to sell
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)  # while it was live: a position to sell
     now = time.time()
     publish({"AAPL": 100, "MSFT": 400}, produced_at=now - 42)  # AAPL's last price: 42 s ago
     publish({"MSFT": 401}, keep={"AAPL", "MSFT"}, produced_at=now)
     before = (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count())
     for side in ("buy", "sell"):
         with pytest.raises(StalePrice, match=r"^The price of AAPL is 4\d s old: .* resume when it is priced again\.$"):
-            services.execute_trade(ticker="AAPL", side=side, quantity=1)
+            services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side=side, quantity=1)
     assert before == (cash(), list(Position.objects.values_list("ticker", "quantity")), Trade.objects.count())
-    assert services.execute_trade(ticker="MSFT", side="buy", quantity=1).price == Decimal("401")
+    assert services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity=1).price == Decimal("401")
     publish({"AAPL": 101, "MSFT": 401})  # priced again: tradable again
-    assert services.execute_trade(ticker="AAPL", side="sell", quantity=1).price == Decimal("101")
+    assert services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="sell", quantity=1).price == Decimal("101")
 
 
 def test_ticker_unknown_to_the_source_says_so(publish):
     publish({"AAPL": 100}, keep={"AAPL", "NOPE"}, unknown={"NOPE"})
     with pytest.raises(NoPrice, match="NOPE is not a ticker the price source knows"):
-        services.execute_trade(ticker="NOPE", side="buy", quantity=1)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="NOPE", side="buy", quantity=1)
 
 
 def test_invalid_ticker_is_rejected():
     with pytest.raises(InvalidOrder, match="not a ticker"):
-        services.execute_trade(ticker="<b>", side="buy", quantity=1)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="<b>", side="buy", quantity=1)
 
 
 def test_order_worth_less_than_a_cent_is_rejected(publish):
-    market_services.add_ticker(ticker="PENNY")
+    market_services.add_ticker(user_id=DEFAULT_USER, ticker="PENNY")
     publish({"PENNY": 0.5})
     with pytest.raises(InvalidOrder, match="less than a cent"):
-        services.execute_trade(ticker="PENNY", side="buy", quantity=D("0.0001"))
+        services.execute_trade(user_id=DEFAULT_USER, ticker="PENNY", side="buy", quantity=D("0.0001"))
     assert cash() == D("10000.00")
 
 
 def test_buy_exactly_all_cash(publish):
     publish({"AAPL": 100})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=100)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=100)
     assert cash() == D("0.00")
     with pytest.raises(InsufficientCash):
-        services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.0001"))
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=D("0.0001"))
 
 
 def test_each_trade_records_a_snapshot_at_live_prices(publish):
     publish({"AAPL": 100, "MSFT": 200})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=10)
     publish({"AAPL": 110, "MSFT": 200})
-    services.execute_trade(ticker="MSFT", side="buy", quantity=1)
-    values = [v for v, _ in selectors.snapshot_series()]
+    services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity=1)
+    values = [v for v, _ in selectors.snapshot_series(user_id=DEFAULT_USER)]
     assert values == [D("10000.00"), D("10000.00"), D("10100.00")]
 
 
 def test_held_ticker_removed_from_watchlist_stays_sellable(publish):
     publish({"NFLX": 600})
-    services.execute_trade(ticker="NFLX", side="buy", quantity=2)
-    market_services.remove_ticker(ticker="NFLX")
+    services.execute_trade(user_id=DEFAULT_USER, ticker="NFLX", side="buy", quantity=2)
+    market_services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
     assert "NFLX" in market_selectors.priced_tickers()
-    fill = services.execute_trade(ticker="NFLX", side="sell", quantity=2)
+    fill = services.execute_trade(user_id=DEFAULT_USER, ticker="NFLX", side="sell", quantity=2)
     assert fill.cash_balance == D("10000.00")
     assert "NFLX" not in market_selectors.priced_tickers()
 
@@ -198,29 +199,29 @@ def test_held_ticker_removed_from_watchlist_stays_sellable(publish):
 def test_a_quote_left_for_a_ticker_just_removed_does_not_buy_it(publish):
     """The store keeps a removed ticker's quote until the worker's next tick (a poll's 15 s with Massive): bought
     then, it would be held without ever having counted towards the watchlist's cap (market.services.add_ticker)."""
-    market_services.add_ticker(ticker="PYPL")
+    market_services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
     publish({"PYPL": 100})
-    market_services.remove_ticker(ticker="PYPL")
+    market_services.remove_ticker(user_id=DEFAULT_USER, ticker="PYPL")
     with pytest.raises(NoPrice, match="PYPL is not on your watchlist: add it to the watchlist before buying it"):
-        services.execute_trade(ticker="PYPL", side="buy", quantity=1)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="PYPL", side="buy", quantity=1)
     assert position("PYPL") is None and cash() == D("10000.00")
 
 
 def test_a_held_ticker_off_the_watchlist_can_still_be_bought(publish):
     publish({"NFLX": 600})
-    services.execute_trade(ticker="NFLX", side="buy", quantity=1)
-    market_services.remove_ticker(ticker="NFLX")
-    services.execute_trade(ticker="NFLX", side="buy", quantity=1)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="NFLX", side="buy", quantity=1)
+    market_services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
+    services.execute_trade(user_id=DEFAULT_USER, ticker="NFLX", side="buy", quantity=1)
     assert position("NFLX").quantity == 2
 
 class TestValuation:
     def test_portfolio_view(self, publish):
         publish({"AAPL": 100, "MSFT": 200})
-        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
-        services.execute_trade(ticker="MSFT", side="buy", quantity=5)
-        services.execute_trade(ticker="MSFT", side="sell", quantity=1)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=10)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity=5)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="sell", quantity=1)
         publish({"AAPL": 110, "MSFT": 190})
-        view = selectors.portfolio()
+        view = selectors.portfolio(user_id=DEFAULT_USER)
         assert view.cash_balance == D("8200.00")
         assert view.invested_value == D("1100.00") + D("760.00")
         assert view.total_value == D("10060.00")
@@ -233,47 +234,47 @@ class TestValuation:
 
     def test_position_without_price_is_valued_at_cost(self, publish, price_store):
         publish({"AAPL": 100})
-        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=10)
         price_store.clear()
-        view = selectors.portfolio()
+        view = selectors.portfolio(user_id=DEFAULT_USER)
         assert view.positions[0].current_price is None
         assert view.total_value == D("10000.00")
 
 
 class TestSeedAndReset:
     def test_seed_is_idempotent_and_respects_user_changes(self):
-        market_services.remove_ticker(ticker="NFLX")
-        assert services.seed() is False
+        market_services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
+        assert services.seed(user_id=DEFAULT_USER) is False
         assert Profile.objects.count() == 1
-        assert "NFLX" not in market_selectors.watched_tickers()
+        assert "NFLX" not in market_selectors.watched_tickers(user_id=DEFAULT_USER)
         assert PortfolioSnapshot.objects.count() == 1
 
     def test_fresh_database_is_seeded(self):
         Profile.objects.all().delete()
-        market_services.clear_watchlist()
+        market_services.clear_watchlist(user_id=DEFAULT_USER)
         PortfolioSnapshot.objects.all().delete()
-        assert services.seed() is True
+        assert services.seed(user_id=DEFAULT_USER) is True
         assert cash() == D("10000.00")
-        assert market_selectors.watched_tickers() == ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
-        assert [v for v, _ in selectors.snapshot_series()] == [D("10000.00")]
+        assert market_selectors.watched_tickers(user_id=DEFAULT_USER) == ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
+        assert [v for v, _ in selectors.snapshot_series(user_id=DEFAULT_USER)] == [D("10000.00")]
 
     def test_reset(self, publish):
         publish({"AAPL": 100})
-        services.execute_trade(ticker="AAPL", side="buy", quantity=10)
-        market_services.add_ticker(ticker="PYPL")
-        market_services.remove_ticker(ticker="NFLX")
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=10)
+        market_services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
+        market_services.remove_ticker(user_id=DEFAULT_USER, ticker="NFLX")
         ChatMessage.objects.create(role="user", content="hi")
-        services.reset()
+        services.reset(user_id=DEFAULT_USER)
         assert cash() == D("10000.00")
         assert Position.objects.count() == Trade.objects.count() == ChatMessage.objects.count() == 0
-        assert market_selectors.watched_tickers()[-1] == "NFLX" and "PYPL" not in market_selectors.watched_tickers()
-        assert [v for v, _ in selectors.snapshot_series()] == [D("10000.00")]
+        assert market_selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "NFLX" and "PYPL" not in market_selectors.watched_tickers(user_id=DEFAULT_USER)
+        assert [v for v, _ in selectors.snapshot_series(user_id=DEFAULT_USER)] == [D("10000.00")]
 
 
 def test_engine_rows_read_back_through_the_orm_unchanged(publish):
     """The engine writes with SQL (trade_sql.py); the ORM must read exactly what it reported."""
     publish({"AAPL": 191.37})
-    fill = services.execute_trade(ticker="AAPL", side="buy", quantity=D("0.3333"))
+    fill = services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=D("0.3333"))
     trade = Trade.objects.get()
     assert (trade.id, trade.ticker, trade.side, trade.quantity, trade.price, trade.executed_at, trade.realized_pnl) == (
         fill.id, "AAPL", "buy", D("0.3333"), D("191.37"), fill.executed_at, None,
@@ -288,10 +289,10 @@ def test_engine_rows_read_back_through_the_orm_unchanged(publish):
 
 def test_a_whole_position_worth_less_than_a_cent_can_still_be_sold(publish):
     publish({"AAPL": 150})
-    services.execute_trade(ticker="AAPL", side="buy", quantity=D("1.0001"))
-    services.execute_trade(ticker="AAPL", side="sell", quantity=1)
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=D("1.0001"))
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="sell", quantity=1)
     publish({"AAPL": 60})
-    fill = services.execute_trade(ticker="AAPL", side="sell", quantity=D("0.0001"))
+    fill = services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="sell", quantity=D("0.0001"))
     assert fill.notional == D("0.00") and position() is None  # proceeds round down: the house's cent
 
 
@@ -317,7 +318,7 @@ def test_reset_while_orders_fill_never_deadlocks_and_leaves_the_books_exact(publ
             while not done.is_set():
                 side = "buy" if i % 3 != 2 else "sell"
                 try:
-                    services.execute_trade(ticker=("AAPL", "MSFT")[n % 2], side=side, quantity=1)
+                    services.execute_trade(user_id=DEFAULT_USER, ticker=("AAPL", "MSFT")[n % 2], side=side, quantity=1)
                 except (InsufficientShares, InvalidOrder, InsufficientCash):
                     pass  # a sell just after a reset holds nothing; an order the reset overtook
                 i += 1
@@ -330,7 +331,7 @@ def test_reset_while_orders_fill_never_deadlocks_and_leaves_the_books_exact(publ
         try:
             for _ in range(15):
                 time.sleep(0.05)  # orders build positions between resets: a reset always has rows to delete
-                services.reset()
+                services.reset(user_id=DEFAULT_USER)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -374,7 +375,7 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
     def snapshotter() -> None:
         try:
             while not done.is_set():
-                services.record_snapshot() if snapshot == "one book" else services.record_snapshots()
+                services.record_snapshot(user_id=DEFAULT_USER) if snapshot == "one book" else services.record_snapshots()
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -385,9 +386,9 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
         thread.start()
     try:
         for _ in range(40):
-            services.execute_trade(ticker="AAPL", side="buy", quantity="1")  # a holder: the worker snapshots it
+            services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="1")  # a holder: the worker snapshots it
             Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,100
-            services.reset()
+            services.reset(user_id=DEFAULT_USER)
             after = PortfolioSnapshot.objects.exclude(total_value=D("10000.00"))
             if after.exists():
                 stale.append(list(after.values_list("total_value", flat=True)))
@@ -403,7 +404,7 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
 @pytest.mark.parametrize("text, expected", [("10", D("10")), (" 2.5 ", D("2.5")), (".5", D("0.5")), ("3.", D("3"))])
 def test_a_typed_quantity_in_plain_decimals_fills(publish, text, expected):
     publish({"AAPL": 100})
-    fill = services.execute_trade(ticker="AAPL", side="buy", quantity=text)
+    fill = services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=text)
     assert fill.quantity == expected
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from portfolio import services, trade_sql
 from portfolio.models import Profile
+from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def test_an_order_runs_its_statements_on_the_driver_cursor(publish):
         return execute(self, sql, params)
 
     with mock.patch.object(CursorWrapper, "execute", record):
-        fill = services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+        fill = services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)
     assert fill.cash_balance == Decimal("9800.00") == Profile.objects.get(pk="default").cash_balance
     # Only the test's own transaction shows there (the order's atomic block is a savepoint inside it).
     assert through_django and all(sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) for sql in through_django)
@@ -34,7 +35,7 @@ def test_an_order_runs_its_statements_on_the_driver_cursor(publish):
 def test_the_query_log_still_sees_every_statement_of_an_order(publish):
     publish({"AAPL": 100})
     with CaptureQueriesContext(connection) as queries:
-        services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)
     statements = " ".join(query["sql"] for query in queries)
     for table in ("users_profile", "positions", "trades", "portfolio_snapshots"):
         assert table in statements
@@ -49,7 +50,7 @@ def test_an_execute_wrapper_still_sees_every_statement_of_an_order(publish):
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        services.execute_trade(ticker="AAPL", side="buy", quantity=2)
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)
     assert any(sql.startswith("INSERT INTO trades") for sql in seen)
     assert any(sql.startswith("INSERT INTO portfolio_snapshots") for sql in seen)
 

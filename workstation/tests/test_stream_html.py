@@ -108,3 +108,51 @@ async def test_the_pages_first_frame_leaves_out_a_ticker_just_removed(async_clie
         assert b'data-t="AAPL"' in first and b'data-t="NFLX"' not in first
     finally:
         await watching.aclose()
+
+
+def _book_events(url: str, seconds: float, during) -> list[str]:
+    """The `book` events the page's stream at `url` carries while `during()` runs (in another thread)."""
+    import threading
+
+    import httpx
+
+    seen: list[str] = []
+    opened = threading.Event()
+
+    def read():
+        with httpx.Client(timeout=httpx.Timeout(5.0, read=seconds + 5)) as client:
+            with client.stream("GET", url) as response:
+                opened.set()
+                deadline = time.monotonic() + seconds
+                name = None
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        name = line[len("event: "):]
+                    elif line.startswith("data: ") and name == "book":
+                        seen.append(line[len("data: "):])
+                    elif not line:
+                        name = None
+                    if time.monotonic() > deadline:
+                        return
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    assert opened.wait(10)
+    time.sleep(1.0)  # the hub reads this user's version once before anything changes
+    during()
+    thread.join(seconds + 10)
+    return seen
+
+
+def test_a_fill_made_elsewhere_reaches_the_pages_stream_as_a_book_event(live_stack):
+    """Issue 21 (and issue 20's open end): an order from another tab, a script or the assistant refreshes the open
+    page's book. With accounts off the page and the script are the same implicit user."""
+    import httpx
+
+    def trade():
+        response = httpx.post(live_stack.base_url + "/api/portfolio/trade",
+                              json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+        assert response.status_code == 201
+
+    events = _book_events(live_stack.base_url + "/stream/prices", 3.0, trade)
+    assert len(events) == 1, events
