@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
@@ -20,6 +21,10 @@ class LoginForm(AuthenticationForm):
                 raise ValidationError(str(exc), code="invalid_login") from None
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class StaffLoginForm(LoginForm, AdminAuthenticationForm):
+    """The admin's sign-in, through the same throttle (staff only, as Django's admin form checks)."""
 
 
 class SignupForm(UserCreationForm):

@@ -26,8 +26,9 @@ class ReadOnlyMixin:
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["id", "cash_balance", "created_at"]
-    readonly_fields = ["id", "cash_balance", "created_at"]
+    list_display = ["id", "account", "cash_balance", "on_leaderboard", "created_at"]
+    readonly_fields = ["id", "account", "cash_balance", "created_at"]
+    search_fields = ["id", "account__username"]
     actions = ["reset_portfolio"]
 
     def has_add_permission(self, request):
@@ -62,8 +63,9 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyMixin, QuotedTickerAdmin):
-    list_display = ["ticker", "quantity", "avg_cost", "cost_basis", "last_price", "market_value", "updated_at"]
-    search_fields = ["ticker"]
+    list_display = ["user_id", "ticker", "quantity", "avg_cost", "cost_basis", "last_price", "market_value",
+                    "updated_at"]
+    search_fields = ["ticker", "user_id"]
 
     @admin.display(description="market value")
     def market_value(self, obj):
@@ -73,9 +75,9 @@ class PositionAdmin(ReadOnlyMixin, QuotedTickerAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["executed_at", "side", "ticker", "quantity", "price", "notional", "realized_pnl"]
+    list_display = ["executed_at", "user_id", "side", "ticker", "quantity", "price", "notional", "realized_pnl"]
     list_filter = ["side", "ticker", "executed_at"]
-    search_fields = ["ticker"]
+    search_fields = ["ticker", "user_id"]
     date_hierarchy = "executed_at"
 
 
