@@ -128,10 +128,17 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def manage(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        # `input` goes to the command's stdin as a pipe, which is how a prompting command (adduser) reads it.
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=check
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            check=check, input=input,
         )
+
+    def add_account(self, username: str, password: str) -> None:
+        """An account (ACCOUNTS=on) as an admin makes one: `manage.py adduser`, the password on stdin."""
+        made = self.manage("adduser", username, check=False, input=password + "\n")
+        assert made.returncode == 0, made.stderr
 
     def start_worker(self) -> None:
         self.processes["worker"] = self._spawn("worker", [sys.executable, "manage.py", "price_worker"])

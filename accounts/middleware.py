@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import functools
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 
 from accounts import selectors
-from core.db import DEFAULT_USER, write
+from core.db import DEFAULT_USER, read, write
 from core.fastpath import API_PREFIX
 from portfolio import services as portfolio_services
 
@@ -60,11 +61,15 @@ async def _account(request):
     None for a token that is not valid (refused outright, never read as anonymous)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and request.path_info.startswith(API_PREFIX):
-        user = await sync_to_async(selectors.token_user)(header[7:].strip())
+        # On the process's readers, which give the connection back to the pool at once: sync_to_async would open
+        # one on the request's own thread and hold it until the response, while the order waits for the writer,
+        # and a burst of orders would then leave the writer none (PostgreSQL pool timeouts, 500s).
+        user = await read(selectors.token_user, token=header[7:].strip())
         if user is not None:
             request.user = user  # a token request never carries the session's account
         return user
-    user = await request.auser()
+    # The session and its account, read on the readers too (request.auser() would hold a connection all request).
+    user = await read(get_user, request=request)
     request.user = user  # resolved once; templates and views read it without a second query
     return user
 

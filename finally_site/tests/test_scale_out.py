@@ -8,10 +8,12 @@ fine as they run one after another.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
@@ -65,12 +67,25 @@ class Cluster:
             time.sleep(0.2)
         raise AssertionError(f"{what} not seen on both web processes: {results}\n{self.stack.log('worker')[-3000:]}")
 
-    def book(self) -> dict:
-        """Cash, positions and trades as the database holds them."""
-        [(cash,)] = self.stack.query("SELECT cash_balance FROM users_profile WHERE id = 'default'")
-        positions = {t: (q, b) for t, q, b in self.stack.query("SELECT ticker, quantity, cost_basis FROM positions")}
-        trades = self.stack.query("SELECT ticker, side, quantity, price, realized_pnl, client_order_id FROM trades")
+    def book(self, book_id: str = "default") -> dict:
+        """Cash, positions and trades of one book as the database holds them."""
+        where = f"WHERE user_id = '{book_id}'"  # a test's own ids, never outside input
+        [(cash,)] = self.stack.query(f"SELECT cash_balance FROM users_profile WHERE id = '{book_id}'")
+        positions = {
+            t: (q, b) for t, q, b in self.stack.query(f"SELECT ticker, quantity, cost_basis FROM positions {where}")
+        }
+        trades = self.stack.query(
+            f"SELECT ticker, side, quantity, price, realized_pnl, client_order_id, id FROM trades {where}"
+        )
         return {"cash": Decimal(cash), "positions": positions, "trades": trades}
+
+    def book_of(self, username: str) -> str:
+        """The id of the book an account owns (ACCOUNTS=on)."""
+        [(book_id,)] = self.stack.query(
+            "SELECT p.id FROM users_profile p JOIN auth_user u ON p.account_id = u.id "
+            f"WHERE u.username = '{username}'"
+        )
+        return book_id
 
 
 @pytest.fixture
@@ -306,3 +321,212 @@ def test_a_trade_on_one_web_process_is_read_at_once_on_the_other(cluster):
             body = httpx.get(web + "/api/portfolio", timeout=10).json()
             assert body["cash_balance"] == fill.json()["cash_balance"]
             assert {p["ticker"]: p["quantity"] for p in body["positions"]} == {"AAPL": n + 1}
+
+
+# ---- ACCOUNTS=on: many books on the same cluster (issue 21) ----
+
+
+@dataclass
+class Account:
+    name: str
+    password: str
+    token: str
+    token_id: str
+    book_id: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def issue_token(url: str, name: str, password: str) -> tuple[str, str]:
+    """A new bearer token for the account: (its id, the token)."""
+    response = httpx.post(url + "/api/auth/token", json={"username": name, "password": password}, timeout=30)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], response.json()["token"]
+
+
+@pytest.fixture
+def accounts_cluster(stack_factory, redis_server, postgres_server):
+    """The cluster with ACCOUNTS=on and two accounts made by adduser, each with a token (from different web
+    processes: a token one process issued is good on the other)."""
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    stack = stack_factory(
+        DATABASE_URL=postgres_server.create_database(name),
+        REDIS_URL=redis_server.url,
+        REDIS_PREFIX=name,
+        PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS="3600",
+        ACCOUNTS="on",
+    )
+    passwords = {"ada": f"ada-{uuid.uuid4().hex}", "bob": f"bob-{uuid.uuid4().hex}"}
+    for username, password in passwords.items():
+        stack.add_account(username, password)
+    cluster = Cluster(stack, redis_server, postgres_server).start()
+    cluster.accounts = {}
+    for username, url in zip(passwords, cluster.urls):
+        token_id, token = issue_token(url, username, passwords[username])
+        cluster.accounts[username] = Account(username, passwords[username], token, token_id, cluster.book_of(username))
+    return cluster
+
+
+def all_trades(cluster: Cluster, account: Account) -> list[dict]:
+    """Every trade the API lists for the account, newest first, a small page at a time from alternating web
+    processes (so the paging itself crosses processes)."""
+    trades, before = [], None
+    for page in itertools.count():
+        params = {"limit": 7} | ({"before": before} if before else {})
+        response = httpx.get(cluster.urls[page % 2] + "/api/trades", params=params, headers=account.auth, timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        trades += body["trades"]
+        before = body["next_before"]
+        if before is None:
+            return trades
+
+
+def cents(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_two_accounts_trading_at_once_through_both_web_processes_keep_both_books_exact(accounts_cluster):
+    cluster = accounts_cluster
+    ada, bob = cluster.accounts["ada"], cluster.accounts["bob"]
+    # The first account made took over the implicit user's book; the second has a new one.
+    assert ada.book_id == "default" and bob.book_id != ada.book_id
+    # Each account's orders: buys and sells of two tickers, small enough that most fill. Both use the same
+    # client_order_ids: an id is one account's own, so neither's order is taken for a retry of the other's.
+    mine = [
+        {"ticker": ["AAPL", "MSFT"][i % 2], "quantity": [1, 2, 3, 2][i % 4], "side": ["buy", "buy", "sell"][i % 3]}
+        for i in range(36)
+    ]
+    orders = [(account, dict(o, client_order_id=f"o{i}")) for account in (ada, bob) for i, o in enumerate(mine)]
+    barrier = threading.Barrier(len(orders))
+
+    def send(indexed):
+        index, (account, order) = indexed
+        with httpx.Client(base_url=cluster.urls[index % 2], headers=account.auth, timeout=30) as client:
+            barrier.wait()
+            return client.post("/api/portfolio/trade", json=order)
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        responses = list(pool.map(send, enumerate(orders)))
+    assert {r.status_code for r in responses} <= {201, 400}, [r.text for r in responses if r.status_code != 201]
+    assert not any(r.headers.get("Idempotent-Replayed") for r in responses)
+
+    listed = {}
+    for account in (ada, bob):
+        accepted = {o["client_order_id"] for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201}
+        assert any(o["side"] == "sell" for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201)
+        trades = all_trades(cluster, account)
+        listed[account.name] = trades
+        # Exactly the account's filled orders, each once.
+        assert sorted(t["client_order_id"] for t in trades) == sorted(accepted)
+        # Cash to the cent from the account's own trades, as both web processes report it.
+        spent = sum((cents(t["notional"]) for t in trades if t["side"] == "buy"), Decimal(0))
+        received = sum((cents(t["notional"]) for t in trades if t["side"] == "sell"), Decimal(0))
+        expected_cash = Decimal("10000.00") - spent + received
+        held = {}
+        for t in trades:
+            held[t["ticker"]] = held.get(t["ticker"], 0) + t["quantity"] * (1 if t["side"] == "buy" else -1)
+        held = {ticker: q for ticker, q in held.items() if q}
+        for url in cluster.urls:
+            portfolio = httpx.get(url + "/api/portfolio", headers=account.auth, timeout=30).json()
+            assert cents(portfolio["cash_balance"]) == expected_cash, (account.name, url)
+            assert {p["ticker"]: p["quantity"] for p in portfolio["positions"]} == held, (account.name, url)
+        # And the database agrees, book by book.
+        book = cluster.book(account.book_id)
+        assert book["cash"] == expected_cash
+        assert {row[6] for row in book["trades"]} == {t["id"] for t in trades}
+        assert {ticker: float(q) for ticker, (q, _) in book["positions"].items() if q} == held
+        assert_books_exact(book)
+    # Neither account's trades are in the other's list, though their client_order_ids overlap.
+    assert not {t["id"] for t in listed["ada"]} & {t["id"] for t in listed["bob"]}
+    assert {t["client_order_id"] for t in listed["ada"]} & {t["client_order_id"] for t in listed["bob"]}
+
+
+def sign_in(url: str, account: Account) -> httpx.Client:
+    """A client signed in through the login page, as a browser is: its session cookie and CSRF token."""
+    client = httpx.Client(base_url=url, timeout=30)
+    client.get("/login")
+    signed = client.post("/login", data={"username": account.name, "password": account.password,
+                                         "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                         headers={"Referer": url + "/login"})
+    assert signed.status_code == 302 and signed.headers["Location"] == "/", signed.text
+    return client
+
+
+def test_accounts_a_burst_of_signed_in_orders_on_one_web_process_all_fill(accounts_cluster):
+    """More orders at once than the process's database pool has connections (20): finding each request's account
+    must not hold a connection while the order waits for the writer (it once did, and orders failed with 500s)."""
+    cluster = accounts_cluster
+    bob = cluster.accounts["bob"]
+    url = cluster.url("web2")
+    browser = sign_in(url, bob)
+    cookies, csrf = dict(browser.cookies), browser.cookies["csrftoken"]
+    browser.close()
+    barrier = threading.Barrier(40)
+
+    def send(n):
+        with httpx.Client(base_url=url, cookies=cookies, timeout=30) as client:
+            barrier.wait()
+            return client.post("/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy",
+                                                             "client_order_id": f"s{n}"},
+                               headers={"X-CSRFToken": csrf, "Referer": url + "/"})
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        responses = list(pool.map(send, range(40)))
+    assert [r.status_code for r in responses] == [201] * 40, {r.text for r in responses if r.status_code != 201}
+    book = cluster.book(bob.book_id)
+    assert len(book["trades"]) == 40
+    assert_books_exact(book)
+
+
+def test_accounts_a_revoked_token_is_refused_at_once_by_the_other_web_process(accounts_cluster):
+    cluster = accounts_cluster
+    ada, bob = cluster.accounts["ada"], cluster.accounts["bob"]
+    spare_id, spare = issue_token(cluster.url("web2"), ada.name, ada.password)
+    for url in cluster.urls * 3:  # whatever either process keeps of a token, it has seen this one now
+        assert httpx.get(url + "/api/portfolio", headers=ada.auth, timeout=30).status_code == 200
+    # Another account cannot revoke (or learn of) ada's token: it is not found.
+    other = httpx.delete(cluster.url("web") + f"/api/auth/tokens/{ada.token_id}", headers=bob.auth, timeout=30)
+    assert other.status_code == 404
+    assert httpx.get(cluster.url("web2") + "/api/portfolio", headers=ada.auth, timeout=30).status_code == 200
+
+    revoked = httpx.delete(cluster.url("web") + f"/api/auth/tokens/{ada.token_id}", headers=ada.auth, timeout=30)
+    assert revoked.status_code == 204, revoked.text
+    refused = httpx.get(cluster.url("web2") + "/api/portfolio", headers=ada.auth, timeout=30)
+    assert refused.status_code == 401 and "not valid" in refused.json()["error"]
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert httpx.get(cluster.url("web") + "/api/portfolio", headers=ada.auth, timeout=30).status_code == 401
+    trade = httpx.post(cluster.url("web2") + "/api/portfolio/trade", headers=ada.auth, timeout=30,
+                       json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    assert trade.status_code == 401
+    # Only that token: ada's other one and bob's still work on both.
+    for url in cluster.urls:
+        assert httpx.get(url + "/api/portfolio", headers={"Authorization": f"Bearer {spare}"}, timeout=30).status_code == 200
+        assert httpx.get(url + "/api/portfolio", headers=bob.auth, timeout=30).status_code == 200
+    listed = httpx.get(cluster.url("web2") + "/api/auth/tokens", headers={"Authorization": f"Bearer {spare}"}).json()
+    assert [t["id"] for t in listed] == [spare_id]
+    assert cluster.book(ada.book_id)["trades"] == []
+
+
+def test_accounts_without_a_token_the_api_is_401_on_both_web_processes_and_health_stays_open(accounts_cluster):
+    cluster = accounts_cluster
+    for url in cluster.urls:
+        for path in ("/api/portfolio", "/api/trades", "/api/watchlist"):
+            response = httpx.get(url + path, timeout=30)
+            assert response.status_code == 401, (url, path)
+            assert response.headers["Content-Type"].startswith("application/json")
+            assert "Sign in first" in response.json()["error"]
+        bogus = httpx.get(url + "/api/portfolio", headers={"Authorization": "Bearer fin_not-a-token"}, timeout=30)
+        assert bogus.status_code == 401 and "not valid" in bogus.json()["error"]
+        order = httpx.post(url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+        assert order.status_code == 401
+        health = httpx.get(url + "/api/health", timeout=30)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert not {"ada", "bob"} & set(re.findall(r"[a-z]+", health.text))  # it names no account
+        page = httpx.get(url + "/", timeout=30)
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    # No order reached either book.
+    for account in cluster.accounts.values():
+        assert cluster.book(account.book_id)["trades"] == []

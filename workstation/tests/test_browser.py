@@ -1090,3 +1090,59 @@ def test_a_ticker_another_client_removes_leaves_the_open_page(page, stack):
     assert httpx.delete(stack.base_url + "/api/watchlist/AMZN").status_code in (200, 204)
     expect(row).to_have_count(0)  # the stream stopped carrying it: the panel was re-rendered
     expect(page.locator("#watchlist tr[data-row]")).to_have_count(9)
+
+
+def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(browser, stack_factory):
+    """ACCOUNTS=on (issue 21): two accounts made by adduser; the first signs in, trades and signs out from the
+    header, and the second, in the same browser, starts from its own untouched $10,000."""
+    stack = stack_factory(ACCOUNTS="on")
+    passwords = {"ada": "ada-trades-tulips-7", "bob": "bob-holds-bonds-9"}
+    for name, password in passwords.items():
+        stack.add_account(name, password)
+    running(stack)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(stack.base_url + "/")
+        expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        screenshot(page, "accounts-login")
+
+        def sign_in(name):
+            page.get_by_label("Account").fill(name)
+            page.get_by_label("Password").fill(passwords[name])
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(stack.base_url + "/")
+            who = page.get_by_role("navigation", name="Account")
+            expect(who.get_by_role("link", name=name, exact=True)).to_be_visible()
+            expect(who.get_by_role("link", name="Leaderboard")).to_be_visible()
+            return who
+
+        who = sign_in("ada")
+        expect(page.locator("#summary [data-cash-text]")).to_have_text("$10,000.00")
+        screenshot(page.locator("header.topbar"), "accounts-header")
+        page.locator("#watchlist [data-select='NVDA']").click()
+        expect(page.get_by_label("Ticker", exact=True)).to_have_value("NVDA")
+        page.get_by_label("Quantity").fill("3")
+        page.get_by_role("button", name="Buy").click()
+        expect(page.locator("#trade-msg")).to_contain_text("Bought 3 NVDA at $")
+        expect(page.locator("#positions tr[data-position='NVDA'] td").first).to_have_text("3")
+        expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+        expect(page.locator("#summary [data-cash-text]")).not_to_have_text("$10,000.00")
+
+        who.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/login$"))
+        expect(page.get_by_role("navigation", name="Account")).to_have_count(0)
+        # Signed out means signed out: the workstation sends this browser back to the login page.
+        page.goto(stack.base_url + "/")
+        expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+
+        sign_in("bob")
+        expect(page.locator("#summary [data-cash-text]")).to_have_text("$10,000.00")
+        expect(page.locator("#summary [data-total]")).to_have_text("$10,000.00")
+        expect(page.locator("#positions tr[data-position]")).to_have_count(0)
+        expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
+        expect(page.locator("#blotter")).to_contain_text("No trades yet.")
+        screenshot(page, "accounts-second-account")
+    finally:
+        context.close()
