@@ -37,6 +37,19 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
 
+class SignUp(models.Model):
+    """An account made on the sign-up page, counted against the address it came from (SIGNUPS_PER_ADDRESS)."""
+
+    address = models.CharField(max_length=45, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "signups"
+
+    def __str__(self) -> str:
+        return f"sign-up from {self.address} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class LoginFailure(models.Model):
     """One failed sign-in, counted against the account name tried and against the address it came from."""
 

@@ -14,7 +14,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import LoginFailure
+from accounts.models import LoginFailure, SignUp
+
+SIGNUP_WINDOW = timedelta(days=1)
 
 
 def client_address(request) -> str:
@@ -65,6 +67,20 @@ def record_failure(*, username: str, address: str) -> None:
     LoginFailure.objects.create(username=_key(username), address=address, at=now)
     # The table holds one window's worth: older rows count for nothing.
     LoginFailure.objects.filter(at__lte=now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)).delete()
+
+
+def signup_refusal(address: str) -> str | None:
+    """Why `address` may not make another account now (SIGNUPS_PER_ADDRESS a day), or None."""
+    now = timezone.now()
+    SignUp.objects.filter(at__lte=now - SIGNUP_WINDOW).delete()
+    if SignUp.objects.filter(address=address).count() >= settings.SIGNUPS_PER_ADDRESS:
+        return (f"This address has made {settings.SIGNUPS_PER_ADDRESS} accounts in the last day, the most it may: "
+                "ask this deployment's admin for another.")
+    return None
+
+
+def record_signup(address: str) -> None:
+    SignUp.objects.create(address=address)
 
 
 def refusal(seconds: int) -> str:

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, throttle
 from accounts.exceptions import AccountError
 from accounts.forms import LeaderboardForm, LoginForm, SignupForm, TokenForm
 from portfolio import selectors as portfolio_selectors
@@ -45,7 +45,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not (settings.ACCOUNTS and settings.ACCOUNTS_SIGNUP):
         raise Http404("Sign-up is closed: an admin makes accounts.")
     form = SignupForm(request.POST or None)
+    address = throttle.client_address(request)
     if request.method == "POST" and form.is_valid():
+        refused = throttle.signup_refusal(address)
+        if refused:
+            form.add_error(None, refused)
+            return render(request, "accounts/signup.html", {"form": form, "title": "Sign up"}, status=429)
         try:
             user = services.create_account(
                 username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
@@ -53,6 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            throttle.record_signup(address)
             login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return redirect("workstation")
     return render(request, "accounts/signup.html", {"form": form, "title": "Sign up"})
