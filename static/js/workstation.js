@@ -289,6 +289,12 @@
     };
   })();
 
+  // Signing out of a shared browser: the next account starts from the page's own choices, not this one's.
+  body.addEventListener("submit", function (e) {
+    if (!e.target.closest || !e.target.closest(".who")) return;
+    try { localStorage.removeItem(SELECTED_KEY); localStorage.removeItem("finally.assistant"); } catch (err) { /* storage disabled */ }
+  });
+
   body.addEventListener("htmx:sseMessage", function (e) {
     if (e.target && e.target.id === "tick") applyTick();
     // A fill made elsewhere (another tab, the assistant, a script with a token): as if made here.

@@ -1143,6 +1143,8 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         expect(page.locator("#positions tr[data-position]")).to_have_count(0)
         expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
         expect(page.locator("#blotter")).to_contain_text("No trades yet.")
+        # The browser's own memory of the last account's choices went with it at sign-out.
+        expect(page.get_by_label("Ticker", exact=True)).not_to_have_value("NVDA")
         screenshot(page, "accounts-second-account")
     finally:
         context.close()
