@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from assistant import llm, mock, selectors
@@ -183,23 +183,33 @@ def _retry(*, user_id: str, text: str, client_message_id: str) -> ChatMessage | 
     # No answer yet. Only one turn may answer it: claim it unless a turn is (or may still be) under way. A
     # failed turn executed nothing and let go of it; a turn cut off (a client gone, a crash) lets go by age.
     now = timezone.now()
-    claimed = ChatMessage.objects.filter(
+    claimable = ChatMessage.objects.filter(
         Q(answering_since__isnull=True) | Q(answering_since__lt=now - answering_window()), pk=asked.pk
-    ).update(answering_since=now)
-    if not claimed:
+    )
+    if not claimable.exists():
         raise MessageInProgress("This message is still being answered: wait for the answer, or ask again in a moment.")
+    _spend_turn(user_id)  # answering it again calls the model again: a turn like a new message
+    claimable.update(answering_since=now)
     return asked
 
 
 def _spend_turn(user_id: str) -> None:
-    """Refuse a new turn past the account's budget: its messages of the last minute are the count (kept anyway)."""
+    """Refuse a turn past the account's budget. The turns of the last minute are the model's answers written in it
+    (an answer or a failure, one per call) and the messages being answered now (claimed in it), so a failed
+    message asked again counts like a new one."""
     limit = settings.ASSISTANT_TURNS_PER_MINUTE
     now = timezone.now()
-    recent = list(
-        ChatMessage.objects.filter(user_id=user_id, role=ChatMessage.Role.USER, created_at__gt=now - TURN_WINDOW)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[:limit]
+    since = now - TURN_WINDOW
+    mine = ChatMessage.objects.filter(user_id=user_id)
+    answered = mine.filter(role=ChatMessage.Role.ASSISTANT, created_at__gt=since).values_list("created_at", flat=True)
+    # Claimed in the window and not answered yet (an answered one is counted by its answer above).
+    answering = (
+        mine.filter(role=ChatMessage.Role.USER, answering_since__gt=since)
+        .exclude(Exists(ChatMessage.objects.filter(in_reply_to=OuterRef("pk"), error="")))
+        .values_list("answering_since", flat=True)
     )
+    recent = sorted([*answered.order_by("-created_at")[:limit], *answering.order_by("-answering_since")[:limit]],
+                    reverse=True)[:limit]
     if len(recent) >= limit:
         wait = max(1, math.ceil((recent[-1] + TURN_WINDOW - now).total_seconds()))
         raise TurnBudgetSpent(
@@ -209,24 +219,25 @@ def _spend_turn(user_id: str) -> None:
 
 def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> Begun | Turn:
     """Keep the user's message (kept whatever happens next), then read the conversation before it and the
-    portfolio. A retry of a message answered before gets that answer instead (a Turn)."""
-    asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id) if client_message_id else None
-    if isinstance(asked, Turn):
-        return asked
-    history = [m for m in selectors.recent_messages(user_id=user_id) if asked is None or m.pk != asked.pk]
-    context = selectors.context(user_id=user_id)
-    if asked is None:
-        try:
-            with transaction.atomic():
-                # The user's book row first, as a trade takes it: two turns of one account at once count in turn.
-                portfolio_services.lock_book(user_id=user_id)
+    portfolio. A retry of a message answered before gets that answer instead (a Turn). Every turn that will call
+    the model, a new message or a failed one asked again, is counted against the account's budget first."""
+    try:
+        with transaction.atomic():
+            # The user's book row first, as a trade takes it: two turns of one account at once count in turn.
+            portfolio_services.lock_book(user_id=user_id)
+            asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id) if client_message_id else None
+            if isinstance(asked, Turn):
+                return asked
+            if asked is None:
                 _spend_turn(user_id)
                 asked = ChatMessage.objects.create(
                     user_id=user_id, role=ChatMessage.Role.USER, content=text, client_message_id=client_message_id,
                     answering_since=timezone.now(),
                 )
-        except IntegrityError:  # the same id from another web process, a moment ago
-            raise MessageInProgress("This message is already being answered.") from None
+    except IntegrityError:  # the same id from another web process, a moment ago
+        raise MessageInProgress("This message is already being answered.") from None
+    history = [m for m in selectors.recent_messages(user_id=user_id) if m.pk != asked.pk]
+    context = selectors.context(user_id=user_id)
     return Begun(asked=asked, history=history, context=context)
 
 

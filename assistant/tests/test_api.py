@@ -393,3 +393,21 @@ class TestTurnBudget:
         assert client.post("/api/chat", {"message": "hi"}, content_type="application/json").status_code == 200
         turn = async_to_sync(services.chat)(user_id="other", message="hello")
         assert turn.error is None
+
+
+class TestTurnBudgetOnRetries:
+    def test_asking_a_failed_message_again_spends_a_turn_too(self, client, settings, model):
+        answers, seen = model
+        settings.ASSISTANT_TURNS_PER_MINUTE = 3
+        answers.extend([llm.LLMError("The model did not answer.")] * 5)
+        body = {"message": "write me an essay", "client_message_id": "essay-1"}
+        statuses = [client.post("/api/chat", body, content_type="application/json").status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        assert len(seen) == 3  # the model was called once per turn the budget allowed, no more
+
+    def test_an_answered_turn_counts_once(self, client, settings):
+        settings.LLM_MOCK = True
+        settings.ASSISTANT_TURNS_PER_MINUTE = 2
+        assert client.post("/api/chat", {"message": "a"}, content_type="application/json").status_code == 200
+        assert client.post("/api/chat", {"message": "b"}, content_type="application/json").status_code == 200
+        assert client.post("/api/chat", {"message": "c"}, content_type="application/json").status_code == 429
