@@ -38,7 +38,7 @@ class ApiToken(models.Model):
 
 
 class SignUp(models.Model):
-    """An account made on the sign-up page, counted against the address it came from (SIGNUPS_PER_ADDRESS)."""
+    """A sign-up form sent, counted against the address it came from (SIGNUPS_PER_ADDRESS a day)."""
 
     address = models.CharField(max_length=45, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)

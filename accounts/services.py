@@ -21,19 +21,22 @@ WRONG = "Wrong account name or password."  # the same words whether the account 
 
 
 def sign_in(request, *, username: str, password: str):
-    """The account, if `password` is its password and neither it nor the address is throttled; else SignInRefused.
+    """The account, if `password` is its password and the attempt is not throttled; else SignInRefused.
 
-    Django's authenticate() runs the password hasher for an unknown name too, so the answer takes as long either
-    way; a throttled attempt is refused before any password is checked, so guessing stops for the window."""
+    The attempt is counted before its password is checked (accounts.throttle.Attempt), so a burst of guesses sent
+    at once is throttled like one sent in turn. Django's authenticate() runs the password hasher for an unknown
+    name too, so the answer takes as long either way; a throttled attempt is refused before any password is
+    checked, so guessing stops for the window."""
     address = throttle.client_address(request)
-    wait = throttle.wait_seconds(username=username, address=address)
+    attempt = throttle.Attempt(username=username, address=address)
+    wait = attempt.wait_seconds()
     if wait:
         raise SignInRefused(throttle.refusal(wait), retry_after=wait)
     user = authenticate(request, username=username, password=password)
     if user is None:
-        throttle.record_failure(username=username, address=address)
         logger.info("failed sign-in from %s", address)
         raise SignInRefused(WRONG)
+    attempt.succeeded()
     return user
 
 

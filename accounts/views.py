@@ -45,12 +45,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not (settings.ACCOUNTS and settings.ACCOUNTS_SIGNUP):
         raise Http404("Sign-up is closed: an admin makes accounts.")
     form = SignupForm(request.POST or None)
-    address = throttle.client_address(request)
-    if request.method == "POST" and form.is_valid():
-        refused = throttle.signup_refusal(address)
+    if request.method == "POST":
+        # Every form sent counts, before it is read: a burst cannot pass a count none of it is in yet, and trying
+        # names to learn which exist costs the same budget as making accounts.
+        refused = throttle.signup_refusal(throttle.client_address(request))
         if refused:
-            form.add_error(None, refused)
-            return render(request, "accounts/signup.html", {"form": form, "title": "Sign up"}, status=429)
+            return render(request, "accounts/signup.html", {"form": SignupForm(), "title": "Sign up",
+                                                           "refused": refused}, status=429)
+    if request.method == "POST" and form.is_valid():
         try:
             user = services.create_account(
                 username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
@@ -58,7 +60,6 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            throttle.record_signup(address)
             login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return redirect("workstation")
     return render(request, "accounts/signup.html", {"form": form, "title": "Sign up"})

@@ -228,14 +228,14 @@ ASSISTANT_CONTEXT_WATCHLIST = env_number("ASSISTANT_CONTEXT_WATCHLIST", 30, mini
 ACCOUNTS = os.environ.get("ACCOUNTS", "off").strip().lower() in ("on", "true", "1", "yes")
 # closed (the default): accounts are made by an admin (the admin site, `manage.py adduser`). open: a sign-up page.
 ACCOUNTS_SIGNUP = os.environ.get("ACCOUNTS_SIGNUP", "closed").strip().lower() == "open"
-# Accounts one address may make on the sign-up page per day (ACCOUNTS_SIGNUP=open): every account is a book the
-# worker snapshots and a row everyone's leaderboard reads.
-SIGNUPS_PER_ADDRESS = env_number("SIGNUPS_PER_ADDRESS", 3, minimum=1, maximum=100_000, kind=int)
+# Sign-up forms one address may send per day (ACCOUNTS_SIGNUP=open), whatever became of them: every account is a
+# book the worker snapshots, and each form tells whether a name is taken.
+SIGNUPS_PER_ADDRESS = env_number("SIGNUPS_PER_ADDRESS", 10, minimum=1, maximum=100_000, kind=int)
 # Failed sign-ins (the login page and POST /api/auth/token alike) counted over this window; past either limit
 # every attempt for that account, or from that address, is refused until the window has moved on.
 LOGIN_FAILURE_WINDOW_SECONDS = env_number("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
 LOGIN_FAILURES_PER_ACCOUNT = env_number("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=10_000, kind=int)
-LOGIN_FAILURES_PER_ADDRESS = env_number("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=100_000, kind=int)
+LOGIN_FAILURES_PER_ADDRESS = env_number("LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1, maximum=100_000, kind=int)
 # Most API tokens one account may hold at once.
 API_TOKENS_PER_ACCOUNT = env_number("API_TOKENS_PER_ACCOUNT", 20, minimum=1, maximum=1000, kind=int)
 # Assistant turns one account may start per minute: one account cannot spend the deployment's model budget.

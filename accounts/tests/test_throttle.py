@@ -36,15 +36,32 @@ def test_a_wrong_password_and_an_unknown_name_read_the_same(limits, make_account
 
 
 @pytest.mark.parametrize("name", ["alice", "nobody"])
-def test_an_account_is_locked_after_its_failures_even_with_the_right_password(limits, make_account, name):
+def test_an_account_is_locked_for_the_addresses_that_failed_even_with_the_right_password(limits, make_account, name):
     make_account("alice")
     for n in range(3):
         assert login(name, "wrong-password", address=f"10.0.0.{n}").status_code == 200
-    # From yet another address, with the right password: refused until the window passes.
-    body = login(name, PASSWORD, address="10.9.9.9").content.decode()
-    assert "Too many failed sign-ins" in body
-    response = token(name, PASSWORD, address="10.9.9.8")
+    # From an address that failed for it: refused, right password or not, until the window passes.
+    assert "Too many failed sign-ins" in login(name, PASSWORD, address="10.0.0.1").content.decode()
+    response = token(name, PASSWORD, address="10.0.0.2")
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
+
+
+def test_a_locked_accounts_owner_still_gets_in_from_an_address_that_never_failed(limits, make_account):
+    make_account("alice")
+    for n in range(5):
+        login("alice", "wrong-password", address=f"10.0.0.{n}")
+    assert login("alice", PASSWORD, address="192.168.7.7").status_code == 302
+    # and a guesser's new address gets one try, then is refused too
+    assert login("alice", "wrong-again", address="10.0.9.9").status_code == 200
+    assert "Too many failed sign-ins" in login("alice", PASSWORD, address="10.0.9.9").content.decode()
+
+
+def test_attempts_sent_together_are_counted_together(limits, make_account):
+    """All counted before any password is checked: a burst cannot pass a count none of its attempts is in yet."""
+    make_account("alice")
+    attempts = [throttle.Attempt(username="alice", address="10.2.2.2") for _ in range(40)]
+    allowed = [a for a in attempts if a.wait_seconds() == 0]
+    assert len(allowed) <= limits.LOGIN_FAILURES_PER_ACCOUNT
 
 
 def test_an_address_is_locked_after_its_failures_across_names(limits, make_account):
@@ -70,6 +87,7 @@ def test_the_token_route_counts_failures_too(limits, make_account):
     for _ in range(3):
         assert token("alice", "wrong-password").status_code == 401
     assert token("alice", PASSWORD).status_code == 429
+    assert login("alice", PASSWORD).status_code == 200  # the login page counts the same failures
 
 
 class TestClientAddress:
@@ -90,3 +108,9 @@ class TestClientAddress:
         # What the client wrote itself (6.6.6.6) comes first; the proxy appends the address it saw.
         assert throttle.client_address(self.request("172.18.0.3", "6.6.6.6, 1.2.3.4")) == "1.2.3.4"
         assert throttle.client_address(self.request("172.18.0.3", "garbage")) == "172.18.0.3"
+
+    def test_an_ipv6_client_counts_as_its_64(self, settings):
+        settings.TRUSTED_PROXIES = []
+        assert throttle.client_address(self.request("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64"
+        assert throttle.client_address(self.request("2001:db8:1:2:ffff::9")) == "2001:db8:1:2::/64"
+        assert throttle.client_address(self.request("::ffff:10.1.2.3")) == "10.1.2.3"

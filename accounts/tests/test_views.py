@@ -30,13 +30,16 @@ def test_sign_up_refuses_weak_passwords_and_taken_names(accounts_on, make_accoun
     assert not User.objects.filter(username="eve").exists()
 
 
-def test_one_address_makes_a_few_accounts_a_day_at_most(accounts_on):
+def test_one_address_sends_a_few_sign_up_forms_a_day_at_most(accounts_on, make_account):
     accounts_on.ACCOUNTS_SIGNUP = True
-    accounts_on.SIGNUPS_PER_ADDRESS = 2
+    accounts_on.SIGNUPS_PER_ADDRESS = 3
+    make_account("taken")
+    assert "already exists" in sign_up(Client(REMOTE_ADDR="10.0.0.7"), "taken").content.decode()  # counts too
     for name in ("a1", "a2"):
         assert sign_up(Client(REMOTE_ADDR="10.0.0.7"), name).status_code == 302
     response = sign_up(Client(REMOTE_ADDR="10.0.0.7"), "a3")
     assert response.status_code == 429 and "the most it may" in response.content.decode()
+    assert "already exists" not in sign_up(Client(REMOTE_ADDR="10.0.0.7"), "taken").content.decode()
     assert not User.objects.filter(username="a3").exists()
     assert sign_up(Client(REMOTE_ADDR="10.0.0.8"), "a3").status_code == 302
 
