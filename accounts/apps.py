@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class AccountsConfig(AppConfig):
@@ -8,3 +9,17 @@ class AccountsConfig(AppConfig):
     below the request layer knows which: services and selectors take the book's id (SPEC's user id) either way."""
 
     name = "accounts"
+
+    def ready(self):
+        from accounts import services
+        from market import hooks
+
+        # Ended sessions and old sign-in counts are deleted by the price worker, so neither table grows with
+        # every sign-in for ever.
+        hooks.register_periodic_task(
+            hooks.PeriodicTask(
+                name="accounts-housekeeping",
+                func=services.housekeeping,
+                interval=lambda: settings.ACCOUNTS_HOUSEKEEPING_SECONDS,
+            )
+        )

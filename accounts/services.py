@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import throttle
 from accounts.exceptions import NoSuchToken, SignInRefused, TooManyTokens
-from accounts.models import TOKEN_PREFIX, ApiToken, token_digest
+from accounts.models import TOKEN_PREFIX, ApiToken, LoginFailure, SignUp, token_digest
 from portfolio import services as portfolio_services
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,16 @@ def create_account(*, username: str, password: str):
     user.save()
     portfolio_services.open_book(account_id=user.pk)
     return user
+
+
+def housekeeping() -> None:
+    """Delete ended sessions (Django's clearsessions) and sign-in and sign-up counts older than their windows."""
+    from django.contrib.sessions.models import Session
+
+    now = timezone.now()
+    Session.objects.filter(expire_date__lt=now).delete()
+    LoginFailure.objects.filter(at__lte=now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)).delete()
+    SignUp.objects.filter(at__lte=now - throttle.SIGNUP_WINDOW).delete()
 
 
 def issue_token(*, user, name: str) -> tuple[ApiToken, str]:

@@ -240,6 +240,8 @@ LOGIN_FAILURES_PER_ADDRESS = env_number("LOGIN_FAILURES_PER_ADDRESS", 50, minimu
 API_TOKENS_PER_ACCOUNT = env_number("API_TOKENS_PER_ACCOUNT", 20, minimum=1, maximum=1000, kind=int)
 # Assistant turns one account may start per minute: one account cannot spend the deployment's model budget.
 ASSISTANT_TURNS_PER_MINUTE = env_number("ASSISTANT_TURNS_PER_MINUTE", 10, minimum=1, maximum=10_000, kind=int)
+# How often the price worker deletes ended sessions and old sign-in counts.
+ACCOUNTS_HOUSEKEEPING_SECONDS = env_number("ACCOUNTS_HOUSEKEEPING_SECONDS", 3600, minimum=1)
 # Most tickers the worker prices for the whole deployment (the union of every watchlist and holding).
 PRICED_TICKERS_MAX = env_number("PRICED_TICKERS_MAX", 1000, minimum=1, maximum=100_000, kind=int)
 # Proxies (addresses or networks) whose X-Forwarded-For names the client, for the per-address throttle: behind
@@ -250,6 +252,11 @@ LOGIN_REDIRECT_URL = "workstation"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
+# Served over HTTPS (behind a proxy that ends TLS): the session and CSRF cookies are sent over HTTPS only, and the
+# proxy's X-Forwarded-Proto tells Django the request was secure (its CSRF origin check compares schemes).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Django's own backend, reading an account's book with the account (one query, not two, on every request).
 AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 AUTH_PASSWORD_VALIDATORS = [

@@ -319,6 +319,9 @@ def record_snapshots() -> int:
     cannot slip between the read and the write (see record_snapshot), and two of these cannot deadlock.
     """
     now = timezone.now()
+    # The prices first, outside the transaction: a slow price store (Redis over a network) must not hold every
+    # holder's book locked while it answers. They are one moment's prices either way.
+    quotes = get_store().quotes(sorted(set(Position.objects.values_list("ticker", flat=True).distinct())))
     with transaction.atomic():
         holders = sorted(set(Position.objects.values_list("user_id", flat=True).distinct()))
         snapshots = []
@@ -327,7 +330,6 @@ def record_snapshots() -> int:
             cash = dict(Profile.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
                         .values_list("id", "cash_balance"))
             positions = list(Position.objects.filter(user_id__in=chunk))
-            quotes = get_store().quotes(sorted({p.ticker for p in positions}))
             by_book: dict[str, list[Position]] = {}
             for position in positions:
                 by_book.setdefault(position.user_id, []).append(position)

@@ -114,3 +114,23 @@ class TestClientAddress:
         assert throttle.client_address(self.request("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64"
         assert throttle.client_address(self.request("2001:db8:1:2:ffff::9")) == "2001:db8:1:2::/64"
         assert throttle.client_address(self.request("::ffff:10.1.2.3")) == "10.1.2.3"
+
+
+def test_housekeeping_deletes_ended_sessions_and_old_counts(limits, signed_in):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from accounts import services
+    from accounts.models import SignUp
+    from market import hooks
+
+    assert any(task.name == "accounts-housekeeping" for task in hooks.periodic_tasks)
+    signed_in("alice")
+    login("alice", "wrong-password")
+    SignUp.objects.create(address="10.0.0.1", at=timezone.now() - timedelta(days=2))
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    LoginFailure.objects.update(at=timezone.now() - timedelta(seconds=limits.LOGIN_FAILURE_WINDOW_SECONDS + 1))
+    services.housekeeping()
+    assert not Session.objects.exists() and not LoginFailure.objects.exists() and not SignUp.objects.exists()

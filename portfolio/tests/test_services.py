@@ -430,5 +430,5 @@ class TestIntervalSnapshots:
         Profile.objects.bulk_create([Profile(id=f"u{n}") for n in range(1000)])
         Position.objects.bulk_create([Position(user_id=f"u{n}", ticker="AAPL", quantity=1, avg_cost=100,
                                                cost_basis=100) for n in range(1000)])
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(14):
             assert services.record_snapshots() == 1000
