@@ -91,10 +91,13 @@ async def priced_now() -> frozenset[str] | None:
 
 
 async def stream_frames(
-    hub: PriceHub, fmt: str, *, priced: Collection[str] | None = None, user: str | None = None
+    hub: PriceHub, fmt: str, *, priced: Collection[str] | None = None, user: str | None = None,
+    since: int | None = None,
 ) -> AsyncIterator[bytes]:
     """Everything one client receives: the retry hint and the current prices at once, then each tick; with `user`,
     also a `book` event whenever that user's version moves (hub.py), right after the tick it was read with.
+    `since`: the version the client last showed (its page's), so a change between the page and its stream (or
+    while a stream reconnects) is told too; without it, the first version read is the starting point.
 
     The current prices are the last tick the hub read, which may predate a change of the watchlist (the worker
     drops a removed ticker at its next tick): given `priced`, the tickers priced now, the first frame leaves out
@@ -105,7 +108,7 @@ async def stream_frames(
     hub.streams[fmt] += 1
     if user is not None:
         hub.users[user] += 1
-    version = hub.user_versions.get(user)
+    version = since if since is not None else hub.user_versions.get(user)
     try:
         seen = None
         first = RETRY_FRAME
@@ -141,7 +144,7 @@ async def stream_frames(
                 del hub.users[user]
 
 
-async def open_stream(fmt: str, *, user: str | None = None) -> HttpResponseBase:
+async def open_stream(fmt: str, *, user: str | None = None, since: int | None = None) -> HttpResponseBase:
     """A price stream in format `fmt`, or the 503 past the cap: refused before any database work, so that
     clients reconnecting to a full process do not each cost a query.
 
@@ -158,7 +161,7 @@ async def open_stream(fmt: str, *, user: str | None = None) -> HttpResponseBase:
     except BaseException:  # the client left (cancelled), or worse: the place is given back either way
         place()
         raise
-    return sse_response(stream_frames(get_hub(), fmt, priced=priced, user=user), place)
+    return sse_response(stream_frames(get_hub(), fmt, priced=priced, user=user, since=since), place)
 
 
 def sse_response(frames: AsyncIterator[bytes], place: stream_limit.Place | None = None) -> HttpResponseBase:

@@ -279,8 +279,11 @@ def simulator_panel() -> dict:
 
 def page_context(*, user_id: str, ticker: str | None = None) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
+    # Read before the book: a fill landing in between shows as a newer version on the stream, never the reverse.
+    book_version = portfolio_selectors.book_versions([user_id]).get(user_id)
     view = portfolio_selectors.portfolio(user_id=user_id)
     context = watchlist_panel(user_id=user_id)
+    context["book_version"] = book_version
     context.update(simulator_panel())
     selected = default_ticker(context["watchlist"], ticker)
     context["selected"] = selected

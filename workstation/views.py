@@ -309,4 +309,8 @@ async def chat(request: HttpRequest) -> HttpResponse:
 async def price_stream(request: HttpRequest):
     """The page's one EventSource: each tick as one HTML `tick` event, rendered once per process by the hub, and
     a `book` event when this user's book changed anywhere else (another tab, the assistant, another process)."""
-    return await open_stream(HTML_FORMAT, user=request.book)
+    # The version of the book the page was rendered with: a fill between the page and its stream is told too. A
+    # made-up one costs the client an extra refresh of its own panels, nothing else.
+    raw = request.GET.get("book", "")
+    since = int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    return await open_stream(HTML_FORMAT, user=request.book, since=since)

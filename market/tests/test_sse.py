@@ -293,3 +293,20 @@ async def test_a_users_change_reaches_that_users_streams_only(price_store, publi
             await stream.aclose()
         hub.stop()
     assert hub.users == {}
+
+
+@pytest.mark.anyio
+async def test_a_change_between_the_page_and_its_stream_is_told(price_store, publish, monkeypatch):
+    from market import hooks
+
+    monkeypatch.setattr(hooks, "user_versions", [lambda users: {u: 7 for u in users}])
+    hub = hub_module.PriceHub(price_store, {"prices": render_json})
+    publish({"AAPL": 190.0})
+    page_was_at_6 = stream_frames(hub, "prices", user="alice", since=6)
+    try:
+        await next_frame(page_was_at_6)
+        publish({"AAPL": 191.0})
+        assert b"data: 7" in await frame_with(page_was_at_6, b"event: book")
+    finally:
+        await page_was_at_6.aclose()
+        hub.stop()
