@@ -88,16 +88,21 @@ class Cluster:
         return book_id
 
 
-@pytest.fixture
-def cluster(stack_factory, redis_server, postgres_server, request):
+def _cluster_stack(stack_factory, redis_server, postgres_server, **env: str):
+    """One worker's and two web processes' stack on its own PostgreSQL database and Redis prefix."""
     name = f"scale_{uuid.uuid4().hex[:10]}"
-    stack = stack_factory(
+    return stack_factory(
         DATABASE_URL=postgres_server.create_database(name),
         REDIS_URL=redis_server.url,
         REDIS_PREFIX=name,
         PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS="3600",
+        **env,
     )
-    return Cluster(stack, redis_server, postgres_server).start()
+
+
+@pytest.fixture
+def cluster(stack_factory, redis_server, postgres_server, request):
+    return Cluster(_cluster_stack(stack_factory, redis_server, postgres_server), redis_server, postgres_server).start()
 
 
 def assert_books_exact(book: dict) -> None:
@@ -350,14 +355,7 @@ def issue_token(url: str, name: str, password: str) -> tuple[str, str]:
 def accounts_cluster(stack_factory, redis_server, postgres_server):
     """The cluster with ACCOUNTS=on and two accounts made by adduser, each with a token (from different web
     processes: a token one process issued is good on the other)."""
-    name = f"scale_{uuid.uuid4().hex[:10]}"
-    stack = stack_factory(
-        DATABASE_URL=postgres_server.create_database(name),
-        REDIS_URL=redis_server.url,
-        REDIS_PREFIX=name,
-        PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS="3600",
-        ACCOUNTS="on",
-    )
+    stack = _cluster_stack(stack_factory, redis_server, postgres_server, ACCOUNTS="on")
     passwords = {"ada": f"ada-{uuid.uuid4().hex}", "bob": f"bob-{uuid.uuid4().hex}"}
     for username, password in passwords.items():
         stack.add_account(username, password)
