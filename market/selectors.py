@@ -53,7 +53,8 @@ def kept_tickers(*, user_id: str) -> set[str]:
 
 def priced_tickers() -> set[str]:
     """What the worker must price: every watched ticker and whatever other apps need (held positions)."""
-    tickers = set(WatchlistEntry.objects.values_list("ticker", flat=True).distinct())
+    # order_by() drops the model's default ordering, which would otherwise join DISTINCT and return every row.
+    tickers = set(WatchlistEntry.objects.order_by().values_list("ticker", flat=True).distinct())
     for provider in hooks.ticker_providers:
         tickers.update(provider())
     return tickers

@@ -229,7 +229,8 @@ def held_tickers(*, user_id: str | None = None) -> set[str]:
     """Every ticker this user (or, when None, any user) holds: the price worker keeps these priced even off the
     watchlist, so the watchlist's cap counts them."""
     held = Position.objects.all() if user_id is None else Position.objects.filter(user_id=user_id)
-    return set(held.values_list("ticker", flat=True).distinct())
+    # order_by() keeps the model's default ordering out of DISTINCT (it would return one row per position).
+    return set(held.order_by().values_list("ticker", flat=True).distinct())
 
 
 @dataclass(frozen=True)

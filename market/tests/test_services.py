@@ -47,6 +47,26 @@ class TestCap:
 
 
 
+@pytest.mark.django_db
+def test_the_priced_set_is_read_as_one_row_per_ticker():
+    """Many books watch the same tickers: the worker's query must fetch each ticker once, not once per entry (the
+    watchlist's default ordering, if it joined DISTINCT, made it every row of every book)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(5):
+        services.seed_watchlist(user_id=f"book-{n}", tickers=("AAPL", "MSFT", "NVDA"))
+    with CaptureQueriesContext(connection) as queries:
+        tickers = selectors.priced_tickers()
+    assert {"AAPL", "MSFT", "NVDA"} <= tickers
+    fetched = 0
+    with connection.cursor() as cursor:
+        for query in queries.captured_queries:
+            cursor.execute(query["sql"])
+            fetched += len(cursor.fetchall())
+    assert fetched == len(tickers)  # one row per distinct ticker, whatever the number of books
+
+
 def tick(publish) -> None:
     """One worker tick: a price for every ticker the worker prices now, and every other one dropped."""
     publish({t: 100.0 for t in selectors.priced_tickers()})
