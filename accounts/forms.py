@@ -9,7 +9,9 @@ from accounts.exceptions import SignInRefused
 
 class LoginForm(AuthenticationForm):
     """Django's sign-in form, through the throttle (accounts.services.sign_in): one message for a wrong name and a
-    wrong password alike."""
+    wrong password alike. A throttled attempt says so and marks `throttled` (not the fields, which may be right)."""
+
+    throttled = False
 
     def clean(self):
         username = self.cleaned_data.get("username")
@@ -18,7 +20,8 @@ class LoginForm(AuthenticationForm):
             try:
                 self.user_cache = services.sign_in(self.request, username=username, password=password)
             except SignInRefused as exc:
-                raise ValidationError(str(exc), code="invalid_login") from None
+                self.throttled = exc.retry_after is not None
+                raise ValidationError(str(exc), code="throttled" if self.throttled else "invalid_login") from None
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 

@@ -33,6 +33,7 @@ def sign_in(request, *, username: str, password: str):
     attempt = throttle.Attempt(username=username, address=address)
     wait = attempt.wait_seconds()
     if wait:
+        logger.warning("sign-in throttled from %s for %d s", address, wait)
         raise SignInRefused(throttle.refusal(wait), retry_after=wait)
     user = authenticate(request, username=username, password=password)
     if user is None:

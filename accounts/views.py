@@ -34,6 +34,12 @@ class SignIn(LoginView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(signup=settings.ACCOUNTS_SIGNUP, **kwargs)
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429  # scripts and monitoring see the throttle, not a plain wrong password
+        return response
+
 
 def _accounts_on() -> None:
     if not settings.ACCOUNTS:

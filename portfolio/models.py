@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.db import DEFAULT_USER, new_id
@@ -47,7 +48,13 @@ class Profile(models.Model):
 
     class Meta:
         db_table = "users_profile"
-        constraints = [models.CheckConstraint(condition=Q(cash_balance__gte=0), name="profile_cash_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(cash_balance__gte=0), name="profile_cash_not_negative"),
+            # Two books shown under one name would let one pass for the other on the leaderboard.
+            models.UniqueConstraint(
+                Lower("display_name"), condition=Q(on_leaderboard=True), name="leaderboard_display_name_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.id

@@ -390,11 +390,16 @@ def open_book(*, account_id: int) -> str:
 
 
 def set_leaderboard(*, user_id: str, show: bool, display_name: str) -> None:
-    """Opt a book in or out of the leaderboard, under a display name (required to opt in)."""
+    """Opt a book in or out of the leaderboard, under a display name (required to opt in, and not one another book
+    shows, in any case: the database's unique constraint decides between two at once)."""
     name = " ".join(display_name.split())[:40]
     if show and not name:
         raise InvalidProfile("Choose a display name to show on the leaderboard.")
-    Profile.objects.filter(pk=user_id).update(on_leaderboard=show, display_name=name)
+    try:
+        with transaction.atomic():
+            Profile.objects.filter(pk=user_id).update(on_leaderboard=show, display_name=name)
+    except IntegrityError:
+        raise InvalidProfile(f"The display name {name!r} is taken: choose another.") from None
 
 
 @transaction.atomic

@@ -73,3 +73,12 @@ def test_opting_in_needs_a_display_name(accounts_on, signed_in):
     alice = signed_in("alice")
     response = alice.post("/account/leaderboard", {"show": "on", "display_name": "  "})
     assert response.status_code == 400 and "display name" in response.content.decode()
+
+
+def test_a_display_name_shown_by_another_book_is_taken_in_any_case(accounts_on, signed_in):
+    alice, bob = signed_in("alice"), signed_in("bob")
+    assert alice.post("/account/leaderboard", {"show": "on", "display_name": "Top Gun"}).status_code == 302
+    response = bob.post("/account/leaderboard", {"show": "on", "display_name": "top  gun"})
+    assert response.status_code == 400 and "is taken" in response.content.decode()
+    assert alice.post("/account/leaderboard", {"display_name": "Top Gun"}).status_code == 302  # alice opts out
+    assert bob.post("/account/leaderboard", {"show": "on", "display_name": "top gun"}).status_code == 302

@@ -34,6 +34,17 @@ def test_adduser_refuses_a_weak_password_and_a_taken_name(monkeypatch):
         adduser("alice", "correct-horse-battery-9\n", monkeypatch)
 
 
+def test_adduser_says_when_the_first_account_takes_over_the_single_user_book(monkeypatch):
+    from core.db import DEFAULT_USER
+    from portfolio import services
+
+    services.seed(user_id=DEFAULT_USER)
+    assert "took over the existing single-user book" in adduser("alice", "correct-horse-battery-9\n", monkeypatch)
+    assert Profile.objects.get(account__username="alice").pk == DEFAULT_USER
+    second = adduser("bob", "correct-horse-battery-9\n", monkeypatch)
+    assert "with $10,000" in second and "took over" not in second
+
+
 def test_adduser_needs_a_password_line(monkeypatch):
     with pytest.raises(CommandError, match="No password"):
         adduser("alice", "", monkeypatch)

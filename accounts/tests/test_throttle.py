@@ -46,6 +46,18 @@ def test_an_account_is_locked_for_the_addresses_that_failed_even_with_the_right_
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
 
 
+def test_the_throttled_page_is_a_429_that_does_not_call_the_password_wrong(limits, make_account):
+    make_account("alice")
+    wrong = login("alice", "wrong-password")
+    assert wrong.status_code == 200 and 'aria-invalid="true"' in wrong.content.decode()
+    for _ in range(2):
+        login("alice", "wrong-password")
+    refused = login("alice", PASSWORD)
+    page = refused.content.decode()
+    assert refused.status_code == 429 and "Too many failed sign-ins" in page
+    assert 'aria-invalid="true"' not in page and "Wrong account name or password." not in page
+
+
 def test_a_locked_accounts_owner_still_gets_in_from_an_address_that_never_failed(limits, make_account):
     make_account("alice")
     for n in range(5):
@@ -87,7 +99,7 @@ def test_the_token_route_counts_failures_too(limits, make_account):
     for _ in range(3):
         assert token("alice", "wrong-password").status_code == 401
     assert token("alice", PASSWORD).status_code == 429
-    assert login("alice", PASSWORD).status_code == 200  # the login page counts the same failures
+    assert login("alice", PASSWORD).status_code == 429  # the login page counts the same failures
 
 
 class TestClientAddress:

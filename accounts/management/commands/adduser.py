@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
+from core.db import DEFAULT_USER
+from portfolio import selectors as portfolio_selectors
 
 
 class Command(BaseCommand):
@@ -23,10 +25,17 @@ class Command(BaseCommand):
             raise CommandError(f"There is already an account named {username!r}.")
         password = self._password()
         try:
-            services.create_account(username=username, password=password)
+            user = services.create_account(username=username, password=password)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        self.stdout.write(f"Account {username!r} made, with $10,000 and the default watchlist.")
+        if portfolio_selectors.book_of(account_id=user.pk) == DEFAULT_USER:
+            # The first account: say so, as the admin may have expected a fresh book (portfolio.services.open_book).
+            self.stdout.write(
+                f"Account {username!r} made. It took over the existing single-user book, with its cash, positions, "
+                "trades and watchlist (`manage.py reset --user NAME` starts it afresh)."
+            )
+        else:
+            self.stdout.write(f"Account {username!r} made, with $10,000 and the default watchlist.")
 
     def _password(self) -> str:
         if not sys.stdin.isatty():
