@@ -24,7 +24,8 @@ from market.exceptions import AlreadyWatching, MarketError, NotWatching, Watchli
 from market.quotes import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.api import trades_router
-from portfolio.exceptions import OrderIdReused, OrderNotRecorded, PriceNotYet, TradeRejected
+from portfolio.api import orders_router
+from portfolio.exceptions import NoSuchOrder, OrderIdReused, OrderNotOpen, OrderNotRecorded, PriceNotYet, TradeRejected
 
 request_logger = logging.getLogger("django.request")
 
@@ -81,6 +82,7 @@ api = FinAllyAPI(
 api.add_router("", market_router)
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/trades", trades_router)
+api.add_router("/orders", orders_router)
 api.add_router("/chat", assistant_router)
 api.add_router("", accounts_router)
 
@@ -160,7 +162,10 @@ def on_market_error(request, exc: MarketError):
 def on_trade_rejected(request, exc: TradeRejected):
     if isinstance(exc, PriceNotYet):  # no live prices yet, prices delayed: the same order may fill in a moment
         return unavailable(request, str(exc))
-    return error(request, str(exc), 409 if isinstance(exc, (OrderIdReused, OrderNotRecorded)) else 400)
+    return error(request, str(exc), TRADE_STATUS.get(type(exc), 400))
+
+
+TRADE_STATUS = {OrderIdReused: 409, OrderNotRecorded: 409, NoSuchOrder: 404, OrderNotOpen: 422}
 
 
 @api.exception_handler(StoreUnavailable)

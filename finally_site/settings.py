@@ -220,6 +220,9 @@ SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, maximum=2**63, ki
 WATCHLIST_MAX_TICKERS = env_number("WATCHLIST_MAX_TICKERS", 100, minimum=1, maximum=10_000, kind=int)
 # Most watchlist tickers the assistant is told about in a turn (held positions are always all told).
 ASSISTANT_CONTEXT_WATCHLIST = env_number("ASSISTANT_CONTEXT_WATCHLIST", 30, minimum=0, maximum=10_000, kind=int)
+# Most resting orders (limit, stop, stop-limit) one book may hold: each is a row the matcher's index carries and the
+# open-orders panel lists (issue 22).
+ORDERS_OPEN_MAX = env_number("ORDERS_OPEN_MAX", 200, minimum=1, maximum=100_000, kind=int)
 
 # --- Accounts (issue 21) ------------------------------------------------------------------------
 

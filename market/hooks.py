@@ -1,8 +1,8 @@
 """How other apps hand work to the price worker without `market` importing them.
 
-`portfolio` registers the held tickers (so a held ticker stays priced after it leaves the watchlist), the lock
-on a user's book (so a watchlist add waits for that user's trades), and the interval portfolio snapshot from its
-AppConfig.ready().
+`portfolio` registers the held tickers and those of resting orders (so they stay priced after they leave the
+watchlist), the lock on a user's book (so a watchlist add waits for that user's trades), the interval portfolio
+snapshot, and the matching of resting orders after each tick, from its AppConfig.ready().
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ OwnerLock = Callable[..., None]
 UserVersions = Callable[[Collection[str]], dict[str, int]]
 
 
+# listener(tickers): called by the worker right after each tick is published, with the tickers it priced, on the
+# tick's own thread (portfolio matches resting orders there). An exception is logged; the worker carries on.
+TickListener = Callable[[Collection[str]], object]
+
+
 @dataclass(frozen=True)
 class PeriodicTask:
     name: str
@@ -31,6 +36,7 @@ ticker_providers: list[TickerProvider] = []
 periodic_tasks: list[PeriodicTask] = []
 owner_locks: list[OwnerLock] = []
 user_versions: list[UserVersions] = []
+tick_listeners: list[TickListener] = []
 
 
 def register_ticker_provider(provider: TickerProvider) -> None:
@@ -51,3 +57,8 @@ def register_user_versions(func: UserVersions) -> None:
 def register_owner_lock(lock: OwnerLock) -> None:
     if lock not in owner_locks:
         owner_locks.append(lock)
+
+
+def register_tick_listener(listener: TickListener) -> None:
+    if listener not in tick_listeners:
+        tick_listeners.append(listener)

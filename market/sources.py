@@ -10,12 +10,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
+from market.sessions import EASTERN
 from market.simulator import PriceSimulator
 
 logger = logging.getLogger(__name__)
@@ -105,17 +106,6 @@ SNAPSHOT_CLOSED_NOTICE = (
     "not live quotes"
 )
 OK_STATUSES = {"OK", "DELAYED"}
-
-try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        EASTERN = ZoneInfo("America/New_York")
-    except ZoneInfoNotFoundError:  # a system without tz data: standard time is close enough for a label
-        EASTERN = timezone(timedelta(hours=-5), "ET")
-except ImportError:  # pragma: no cover
-    EASTERN = timezone(timedelta(hours=-5), "ET")
-
 
 def validate_api_key(key: str) -> None:
     """Refuse a malformed key at start, without ever repeating it."""

@@ -139,7 +139,19 @@ class PriceWorker:
         if self.store_failures:
             logger.info("price store %s is back after %d failed writes", self.store.name, self.store_failures)
             self.store_failures = 0
+        self._tell_listeners(set(quotes.prices))
         return self.source.interval
+
+    @staticmethod
+    def _tell_listeners(tickers: set[str]) -> None:
+        """After the tick is published: what other apps do at each tick (matching resting orders). A failure there
+        is theirs, not the feed's: logged, and neither the tick nor the source is counted as failed."""
+        for listener in hooks.tick_listeners:
+            try:
+                listener(tickers)
+            except Exception:
+                logger.exception("tick listener %s failed", getattr(listener, "__qualname__", listener))
+                close_old_connections()
 
     def _store_back_off(self, exc: StoreUnavailable) -> float:
         self.store_failures += 1

@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 
 from market.admin import QuotedTickerAdmin
 from portfolio import services
-from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from portfolio.models import Order, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
 
 RESET_CONFIRMATION = "reset"
@@ -86,3 +86,13 @@ class PortfolioSnapshotAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["recorded_at", "total_value", "user_id"]
     list_filter = ["recorded_at"]
     date_hierarchy = "recorded_at"
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    # Read-only: an order changes only through portfolio.orders (a cancel releases its reservation under the book's
+    # lock), never by editing its row.
+    list_display = ["created_at", "user_id", "type", "side", "ticker", "qty", "limit_price", "stop_price",
+                    "time_in_force", "status", "filled_avg_price"]
+    list_filter = ["status", "type", "side"]
+    search_fields = ["user_id", "ticker", "id", "client_order_id"]

@@ -1,17 +1,22 @@
-"""JSON API of the portfolio: valuation, market orders, value history and the trades (SPEC §6)."""
+"""JSON API of the portfolio: valuation, market orders, value history, the trades (SPEC §6), and orders of every
+type (issue 22), named as a broker's order API names them."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
-from ninja import Query, Router, Status
+from ninja import Path, Query, Router, Status
 
 from core.api_errors import ErrorOut
 from core.db import write
 from core.fastpath import database_version, json_body, reads
 from market.tickers import normalize_ticker
-from portfolio import selectors, services
+from portfolio import orders, selectors, services
 from portfolio.schemas import (
     HistoryQuery,
+    OrderIn,
+    OrderOut,
+    OrdersCanceledOut,
+    OrdersQuery,
     PortfolioOut,
     SnapshotOut,
     TradeIn,
@@ -23,6 +28,7 @@ from portfolio.schemas import (
 
 router = Router(tags=["portfolio"])
 trades_router = Router(tags=["portfolio"])  # under /api/trades
+orders_router = Router(tags=["orders"])  # under /api/orders
 
 
 @router.get("", response=PortfolioOut, summary="Cash, total value and positions at live prices")
@@ -97,3 +103,54 @@ def trades(request, filters: Query[TradesQuery]):
     except selectors.NoSuchTrade as exc:
         return Status(404, {"error": str(exc)})
     return TradesPageOut(trades=[TradeRecordOut.model_validate(t) for t in rows], next_before=next_before)
+
+
+ORDER_ID = Path(..., min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$", description="The order's id.")
+
+
+def _order_json(order, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        OrderOut.model_validate(order).model_dump_json(), status=status, content_type="application/json; charset=utf-8"
+    )
+
+
+@orders_router.post(
+    "",
+    response={201: OrderOut, 400: ErrorOut, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut},
+    summary="Place an order: market (fills at once), limit, stop or stop_limit (rest until a tick reaches them); "
+    "a limit the live price already reaches fills at once, at that price",
+)
+async def place_order(request, payload: OrderIn):
+    order = await write(orders.place_order, user_id=request.book, **payload.model_dump())
+    return _order_json(order, status=201)
+
+
+@orders_router.get(
+    "", response={200: list[OrderOut], 422: ErrorOut}, summary="The orders, newest first: open (default), closed or all"
+)
+def list_orders(request, filters: Query[OrdersQuery]):
+    ticker = normalize_ticker(filters.ticker) if filters.ticker is not None else None
+    rows = selectors.orders(user_id=request.book, status=filters.status, ticker=ticker, limit=filters.limit)
+    return [OrderOut.model_validate(o) for o in rows]
+
+
+@orders_router.delete(
+    "", response={200: OrdersCanceledOut}, summary="Cancel every open order; how many were canceled"
+)
+async def cancel_all_orders(request):
+    return OrdersCanceledOut(canceled=await write(orders.cancel_all, user_id=request.book))
+
+
+@orders_router.get("/{order_id}", response={200: OrderOut, 404: ErrorOut, 422: ErrorOut}, summary="One order")
+def get_order(request, order_id: str = ORDER_ID):
+    return OrderOut.model_validate(selectors.order(user_id=request.book, order_id=order_id))
+
+
+@orders_router.delete(
+    "/{order_id}",
+    response={200: OrderOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Cancel an open order, releasing what it holds back; 422 with its status if it has filled or closed",
+)
+async def cancel_order(request, order_id: str = ORDER_ID):
+    order = await write(orders.cancel_order, user_id=request.book, order_id=order_id)
+    return _order_json(order)

@@ -16,11 +16,13 @@ class PortfolioConfig(AppConfig):
 
     def ready(self):
         from market import hooks
-        from portfolio import selectors, services
+        from portfolio import orders, selectors, services
 
         # The worker keeps held tickers priced and records the interval snapshot, and the watchlist's cap counts
         # held tickers under the trade's own lock; market never imports us.
         hooks.register_ticker_provider(selectors.held_tickers)
+        hooks.register_ticker_provider(selectors.resting_tickers)
+        hooks.register_tick_listener(orders.match_tick)
         hooks.register_owner_lock(services.lock_book)
         hooks.register_user_versions(selectors.book_versions)
         hooks.register_periodic_task(

@@ -40,3 +40,11 @@ class OrderIdReused(TradeRejected):
 
 class InvalidProfile(ValueError):
     """A change to a book's settings (its leaderboard entry) that cannot be made; the message says why."""
+
+
+class NoSuchOrder(TradeRejected):
+    """No order of this book has that id (another book's is not told apart from one that never was)."""
+
+
+class OrderNotOpen(TradeRejected):
+    """A cancel of an order that has already filled, expired, been canceled or rejected: the message says which."""

@@ -127,6 +127,111 @@ class Trade(models.Model):
         return cost_of(amount) if self.side == self.Side.BUY else proceeds_of(amount)
 
 
+class Order(models.Model):
+    """An order: a market order as it filled, or one that waits for a price (limit, stop, stop-limit).
+
+    Names and statuses follow a broker's order API (Alpaca's), so a trader's scripts feel at home. A resting order
+    (`new`) holds a reservation: a buy its cash (`reserved_cash`), a sell its shares (`qty`), so what it needs is
+    there when it fills (portfolio.orders). The price worker matches resting orders at every tick through
+    `watch_price` and `acts_at_or_below`, indexed by ticker, so a tick reads only the orders its prices reach.
+    Every fill is one trade (`trade_id`), made by the same engine as a market order: orders fill whole or not at all.
+    """
+
+    class Type(models.TextChoices):
+        MARKET = "market"
+        LIMIT = "limit"
+        STOP = "stop"
+        STOP_LIMIT = "stop_limit"
+
+    class TimeInForce(models.TextChoices):
+        DAY = "day"
+        GTC = "gtc"
+
+    class Status(models.TextChoices):
+        NEW = "new"  # resting: waits for its price
+        FILLED = "filled"
+        CANCELED = "canceled"
+        EXPIRED = "expired"
+        REJECTED = "rejected"  # its price came, but the book could not take the fill (the reason says why)
+
+    OPEN = (Status.NEW,)
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
+    user_id = models.CharField(max_length=64, default=DEFAULT_USER)
+    ticker = models.CharField(max_length=12)
+    side = models.CharField(max_length=4, choices=Trade.Side.choices)
+    qty = models.DecimalField(**QUANTITY)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.MARKET)
+    time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.DAY)
+    limit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    stop_price = models.DecimalField(**PRICE, null=True, blank=True)
+    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.NEW)
+    created_at = models.DateTimeField(default=timezone.now)
+    # A stop's (or stop-limit's) price was reached: a stop filled at that tick, a stop-limit rests as its limit.
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    # A `day` order expires at the session's end (portfolio.orders.session_end); a `gtc` one never does.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    filled_qty = models.DecimalField(**QUANTITY, default=Decimal(0))
+    filled_avg_price = models.DecimalField(**PRICE, null=True, blank=True)
+    trade_id = models.CharField(max_length=36, null=True, blank=True)
+    # While resting, a buy holds this much of the cash (its worst cost, portfolio.orders.reservation); 0 otherwise.
+    reserved_cash = models.DecimalField(**MONEY, default=Decimal(0))
+    # Where the price worker looks for it while it rests: it acts when the price is at or below watch_price
+    # (a buy limit, a sell stop) or at or above it (a sell limit, a buy stop).
+    watch_price = models.DecimalField(**PRICE, null=True, blank=True)
+    acts_at_or_below = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        db_table = "orders"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user_id", "created_at"], name="orders_user_time"),
+            # The matcher's: one range per ticker and direction, over resting orders only.
+            models.Index(
+                fields=["ticker", "acts_at_or_below", "watch_price"], name="orders_resting_watch",
+                condition=Q(status="new"),
+            ),
+            # What the book holds back (buying power), and the expiry sweep: resting orders only, a small index.
+            models.Index(fields=["user_id"], name="orders_resting_user", condition=Q(status="new")),
+            models.Index(fields=["expires_at"], name="orders_resting_expiry", condition=Q(status="new")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(qty__gt=0), name="order_qty_positive"),
+            models.CheckConstraint(condition=Q(filled_qty__gte=0), name="order_filled_qty_not_negative"),
+            models.CheckConstraint(condition=Q(reserved_cash__gte=0), name="order_reserved_cash_not_negative"),
+            models.CheckConstraint(
+                condition=Q(limit_price__isnull=True) | Q(limit_price__gt=0), name="order_limit_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_price__isnull=True) | Q(stop_price__gt=0), name="order_stop_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["new", "filled", "canceled", "expired", "rejected"]),
+                name="order_status_known",
+            ),
+            # A resting order can be found by the matcher; a closed one holds nothing back.
+            models.CheckConstraint(
+                condition=~Q(status="new") | Q(watch_price__isnull=False), name="order_resting_is_watched"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="new") | Q(reserved_cash=0), name="order_closed_reserves_nothing"
+            ),
+            models.UniqueConstraint(
+                fields=["user_id", "client_order_id"],
+                condition=Q(client_order_id__isnull=False),
+                name="order_client_order_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.side} {self.qty} {self.ticker} ({self.status})"
+
+
 class PortfolioSnapshot(models.Model):
     id = models.CharField(primary_key=True, max_length=36, default=new_id, editable=False)
     user_id = models.CharField(max_length=64, default=DEFAULT_USER)

@@ -10,6 +10,8 @@ CENT = Decimal("0.01")
 QUANTITY_STEP = Decimal("0.0001")  # fractional shares to 1/10,000; finer quantities are refused, not rounded
 AVERAGE_STEP = Decimal("0.000001")
 MAX_QUANTITY = Decimal("1000000000")
+PRICE_STEP = Decimal("0.0001")  # limit and stop prices, as trade prices are kept
+MAX_PRICE = Decimal("10000000000")  # the price columns hold 10 digits before the point
 
 
 def to_cents(amount: Decimal) -> Decimal:

@@ -53,6 +53,7 @@ class PositionOut(Schema):
 
 class PortfolioOut(Schema):
     cash_balance: float
+    buying_power: float = Field(description="Cash less what resting buy orders hold back: what a new buy may spend.")
     total_value: float
     invested_value: float
     unrealized_pnl: float
@@ -155,3 +156,76 @@ class TradesPageOut(BaseModel):
     next_before: str | None = Field(
         description="Pass as `before` for the next, older page; null when there are no older trades."
     )
+
+
+# Quantities and prices as a broker's API takes them: a JSON number, or a decimal written as a string ("10.5"), as
+# Alpaca's clients send them. The engine reads both by one rule (portfolio.services.clean_quantity, to_price).
+DecimalText = Annotated[
+    float | str, WithJsonSchema({"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]})
+]
+
+
+class OrderIn(BaseModel):
+    ticker: TickerText
+    side: Literal["buy", "sell"]
+    qty: DecimalText = Field(description="Shares, to 4 decimal places.", examples=[10])
+    type: Literal["market", "limit", "stop", "stop_limit"] = "market"
+    time_in_force: Literal["day", "gtc"] = Field(
+        "day", description="day: expires at the session's end (16:00 ET with real prices; midnight ET with the "
+        "simulator); gtc: until filled or canceled."
+    )
+    limit_price: DecimalText | None = Field(None, description="limit and stop_limit orders: the worst price to fill at.")
+    stop_price: DecimalText | None = Field(None, description="stop and stop_limit orders: the price that triggers it.")
+    client_order_id: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="Your own id for this order: a retry with the same id returns the first order and places nothing.",
+    )
+
+
+def _api_time(at: datetime | None) -> str | None:
+    # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
+    if at is None:
+        return None
+    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class OrderOut(BaseModel):
+    """An order, named as a broker's order API names it (Alpaca's)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    client_order_id: str | None
+    ticker: str
+    side: Literal["buy", "sell"]
+    qty: float
+    type: Literal["market", "limit", "stop", "stop_limit"]
+    time_in_force: Literal["day", "gtc"]
+    limit_price: float | None
+    stop_price: float | None
+    status: Literal["new", "filled", "canceled", "expired", "rejected"]
+    filled_qty: float
+    filled_avg_price: float | None
+    reserved_cash: float = Field(description="Cash a resting buy holds back from buying power (0 once closed).")
+    created_at: datetime
+    triggered_at: datetime | None = Field(description="When a stop's price was reached.")
+    filled_at: datetime | None
+    canceled_at: datetime | None
+    expired_at: datetime | None
+    expires_at: datetime | None = Field(description="A resting day order's expiry; null for gtc.")
+    trade_id: str | None = Field(description="The trade its fill made (GET /api/trades).")
+    reason: str = Field(description="Why a rejected order could not fill at its price; empty otherwise.")
+
+    @field_serializer("created_at", "triggered_at", "filled_at", "canceled_at", "expired_at", "expires_at")
+    def _to_the_millisecond(self, at: datetime | None) -> DateTimeText | None:
+        return _api_time(at)
+
+
+class OrdersQuery(Schema):
+    status: Literal["open", "closed", "all"] = Field("open", description="open: resting (new); closed: the rest.")
+    ticker: TickerText | None = Field(None, description="Only this ticker's orders.")
+    limit: int = Field(50, ge=1, le=500, description="At most this many, newest first.")
+
+
+class OrdersCanceledOut(BaseModel):
+    canceled: int = Field(description="How many resting orders were canceled.")

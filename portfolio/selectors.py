@@ -15,7 +15,8 @@ from market.quotes import Quote
 from market.selectors import prices_version
 from market.store import get_store
 from portfolio import trade_sql
-from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
+from portfolio.exceptions import NoSuchOrder
+from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import to_cents
 from portfolio.trade_sql import Holding
 
@@ -44,6 +45,8 @@ class PortfolioView:
     unrealized_pnl: Decimal
     realized_pnl: Decimal
     positions: list[PositionView]
+    # The cash resting buy orders leave free: what a new buy may spend (portfolio.orders).
+    buying_power: Decimal = Decimal(0)
 
 
 def _value(position: Position | Holding, quote: Quote | None) -> tuple[Decimal | None, Decimal]:
@@ -105,6 +108,7 @@ def portfolio(*, user_id: str) -> PortfolioView:
         unrealized_pnl=invested - cost,
         realized_pnl=book.realized_pnl,
         positions=views,
+        buying_power=book.cash - book.reserved_cash,
     )
 
 
@@ -231,6 +235,36 @@ def held_tickers(*, user_id: str | None = None) -> set[str]:
     held = Position.objects.all() if user_id is None else Position.objects.filter(user_id=user_id)
     # order_by() keeps the model's default ordering out of DISTINCT (it would return one row per position).
     return set(held.order_by().values_list("ticker", flat=True).distinct())
+
+
+def resting_tickers(*, user_id: str | None = None) -> set[str]:
+    """Every ticker this user (or, when None, any user) has a resting order in: the worker keeps it priced, or the
+    order could never fill, so the watchlist's cap counts it as it counts a held one."""
+    resting = Order.objects.filter(status=Order.Status.NEW)
+    if user_id is not None:
+        resting = resting.filter(user_id=user_id)
+    return set(resting.order_by().values_list("ticker", flat=True).distinct())
+
+
+ORDER_STATUSES = {"open": [Order.Status.NEW], "closed": [s for s in Order.Status.values if s != Order.Status.NEW]}
+
+
+def orders(*, user_id: str, status: str = "open", ticker: str | None = None, limit: int = 50) -> list[Order]:
+    """The book's orders, newest first: `open` (resting), `closed` (filled, canceled, expired, rejected) or `all`."""
+    rows = Order.objects.filter(user_id=user_id)
+    if status != "all":
+        rows = rows.filter(status__in=ORDER_STATUSES[status])
+    if ticker is not None:
+        rows = rows.filter(ticker=ticker)
+    return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+def order(*, user_id: str, order_id: str) -> Order:
+    """One of the book's orders; NoSuchOrder for another book's, exactly as for one that never was."""
+    found = Order.objects.filter(user_id=user_id, pk=order_id).first()
+    if found is None:
+        raise NoSuchOrder("There is no such order.")
+    return found
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from portfolio.exceptions import (
     PriceNotYet,
     StalePrice,
 )
-from portfolio.models import STARTING_CASH, PortfolioSnapshot, Position, Profile, Trade
-from portfolio.money import AVERAGE_STEP, CENT, MAX_QUANTITY, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
+from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
+from portfolio.money import AVERAGE_STEP, CENT, MAX_PRICE, MAX_QUANTITY, PRICE_STEP, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,19 @@ def clean_quantity(raw: object) -> Decimal:
     return quantity.quantize(QUANTITY_STEP)
 
 
+def to_price(raw: object) -> Decimal | None:
+    """A limit or stop price as the engine keeps it (to 1/10,000 of a dollar, as a trade's price), or None when it
+    is not a price: not a plain number, not above zero, finer than the step, or beyond the column."""
+    if isinstance(raw, str) and plain_decimal(raw) is None:
+        return None
+    price = to_decimal(raw)
+    if price is None or not price.is_finite() or price <= 0 or price >= MAX_PRICE:
+        return None
+    if price != price.quantize(PRICE_STEP, rounding=ROUND_DOWN):
+        return None
+    return price.quantize(PRICE_STEP)
+
+
 # A client's own id for an order (the API's schema says the same): letters, digits and . _ : -, at most 64.
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}", re.ASCII)
 
@@ -125,23 +138,29 @@ def describe_stale_quote(ticker: str, age: float | None) -> str:
             f"other prices are live. Orders in {ticker} resume when it is priced again.")
 
 
-def _replay(past: Trade, *, ticker: str, side: str, quantity: Decimal, cash: Decimal) -> Fill:
-    if (past.ticker, past.side, past.quantity) != (ticker, side, quantity):
+def _replay(past: trade_sql.PastOrder, *, ticker: str, side: str, quantity: Decimal, cash: Decimal) -> Fill:
+    if past.type != "market" or past.trade_id is None:
+        raise OrderIdReused(
+            f"client_order_id {past.client_order_id!r} is already the id of a {past.type.replace('_', '-')} order "
+            f"({past.side} {past.qty.normalize():f} {past.ticker}, {past.status})."
+        )
+    if (past.ticker, past.side, past.qty) != (ticker, side, quantity):
         raise OrderIdReused(
             f"client_order_id {past.client_order_id!r} already filled a different order "
-            f"({past.side} {past.quantity.normalize():f} {past.ticker})."
+            f"({past.side} {past.qty.normalize():f} {past.ticker})."
         )
+    trade = Trade.objects.get(pk=past.trade_id)
     return Fill(
-        id=past.id,
-        ticker=past.ticker,
-        side=past.side,
-        quantity=past.quantity,
-        price=past.price,
-        notional=past.notional,
-        realized_pnl=past.realized_pnl,
-        executed_at=past.executed_at,
+        id=trade.id,
+        ticker=trade.ticker,
+        side=trade.side,
+        quantity=trade.quantity,
+        price=trade.price,
+        notional=trade.notional,
+        realized_pnl=trade.realized_pnl,
+        executed_at=trade.executed_at,
         cash_balance=cash,
-        client_order_id=past.client_order_id,
+        client_order_id=trade.client_order_id,
         replayed=True,
     )
 
@@ -165,7 +184,8 @@ def execute_trade(
 
 @transaction.atomic
 def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, client_order_id: str | None) -> Fill:
-    """Fill a market order at the store's current price, atomically with its cash, position and snapshot.
+    """Fill a market order at the store's current price, atomically with its cash, position, snapshot and its
+    order's record (every market order is an order too: GET /api/orders lists it).
 
     On SQLite the atomic block is BEGIN IMMEDIATE: we hold the write lock from the first statement, so the
     checks below cannot be overtaken by another order. On PostgreSQL the rows are locked FOR UPDATE.
@@ -173,10 +193,7 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
     side = clean_side(side)
     quantity = clean_quantity(quantity)
     client_order_id = clean_client_order_id(client_order_id)
-    try:
-        ticker = normalize_ticker(ticker)
-    except InvalidTicker as exc:
-        raise InvalidOrder(str(exc)) from None
+    ticker = clean_ticker(ticker)
 
     with trade_sql.cursor() as cursor:
         # The profile row first: on PostgreSQL its lock serializes this user's orders, retries included.
@@ -184,91 +201,140 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
         if cash is None:
             raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
         if client_order_id is not None:
-            past_id = trade_sql.find_trade(cursor, user_id, client_order_id)
-            if past_id is not None:
-                past = Trade.objects.get(pk=past_id)
+            past = trade_sql.find_order(cursor, user_id, client_order_id)
+            if past is not None:
                 return _replay(past, ticker=ticker, side=side, quantity=quantity, cash=cash)
         holdings = trade_sql.lock_holdings(cursor, user_id)
-        store = get_store()
-        status = store.status()
-        if not status.is_fresh():
-            # The last price is not one the user can see as live: never fill at it.
-            raise StalePrice(describe_delay(status))
-        # One read of the price store for the order and the post-trade valuation.
-        quotes = store.quotes([ticker, *holdings.keys() - {ticker}])
-        quote = quotes.get(ticker)
-        if quote is None:
-            if ticker in status.unknown:
-                raise NoPrice(f"{ticker} is not a ticker the price source knows.")
-            if ticker in holdings or ticker in market_selectors.watched_tickers(user_id=user_id):
-                # The worker prices it from its next tick: the same order can be sent again in a moment.
-                raise PriceNotYet(f"There is no price for {ticker} yet: try again in a moment.")
-            raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
-        if side == "buy" and ticker not in holdings and not trade_sql.watches(cursor, user_id, ticker):
-            # Only the watchlist's add (under its cap) makes a ticker priced for this user: a quote the store still
-            # keeps for a ticker just removed (until the worker's next tick; up to a poll's 15 s with Massive), or
-            # one another user watches, is no way around it (market.services.add_ticker).
-            raise NoPrice(f"{ticker} is not on your watchlist: add it to the watchlist before buying it.")
-        if not status.quote_is_live(quote):
-            # The feed is live but this ticker's source stopped sending its price (a halt, a delisting): its last
-            # price may be arbitrarily old.
-            raise StalePrice(describe_stale_quote(ticker, status.quote_age(quote)))
-        price = Decimal(str(quote.price))
-        if not price.is_finite() or price <= 0:
-            # The store keeps no such price (market.quotes.storable_price); should one get there all the same, it
-            # is refused here, before a write, not by the trade table's CHECK as a database error.
-            raise NoPrice(f"There is no usable price for {ticker} (the last one is ${quote.price:g}): it cannot be "
-                          "traded until its source prices it again.")
-        amount = quantity * price
-        holding = holdings.get(ticker)
-        now = timezone.now()
-        realized = None
-        closing = side == "sell" and ticker in holdings and quantity == holdings[ticker].quantity
-        if amount < CENT and not closing:
-            # Closing a whole position is always allowed (its proceeds round down), so no dust is stranded.
-            raise InvalidOrder(f"{quantity.normalize():f} {ticker} at ${price:,.2f} is worth less than a cent.")
-        if side == "buy":
-            notional = cost_of(amount)
-            if notional > cash:
-                raise InsufficientCash(
-                    f"Not enough cash: {quantity.normalize():f} {ticker} at ${price:,.2f} costs ${notional:,.2f}, "
-                    f"and cash is ${cash:,.2f}."
-                )
-            cash -= notional
-            if holding is None:
-                holding = holdings[ticker] = trade_sql.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
-            # SPEC §5: the weighted average of the prices paid. The cash actually spent (rounded up to the
-            # cent) is kept apart in cost_basis, which realized P&L is measured against.
-            holding.avg_cost = (
-                (holding.quantity * holding.avg_cost + quantity * price) / (holding.quantity + quantity)
-            ).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
-            holding.quantity += quantity
-            holding.cost_basis += notional
-            trade_sql.save_holding(cursor, user_id, holding, now)
-        else:
-            held = holding.quantity if holding else Decimal(0)
-            if quantity > held:
-                raise InsufficientShares(
-                    f"Not enough shares: you hold {held.normalize():f} {ticker} and tried to sell {quantity.normalize():f}."
-                )
-            notional = proceeds_of(amount)
-            released = holding.cost_basis if quantity == held else to_cents(holding.cost_basis * quantity / held)
-            realized = notional - released
-            cash += notional
-            if quantity == held:
-                trade_sql.delete_holding(cursor, holding)
-                del holdings[ticker]
-            else:
-                holding.quantity -= quantity
-                holding.cost_basis -= released
-                trade_sql.save_holding(cursor, user_id, holding, now)
-        trade_sql.set_cash(cursor, user_id, cash)
-        trade_id = trade_sql.insert_trade(
-            cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, at=now,
-            realized_pnl=realized, client_order_id=client_order_id,
+        price, quotes = live_price(cursor, user_id=user_id, ticker=ticker, side=side, holdings=holdings)
+        fill = fill_at(
+            cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, cash=cash,
+            holdings=holdings, quotes=quotes, held_back=trade_sql.held_back(cursor, user_id),
+            client_order_id=client_order_id,
         )
-        total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
-        trade_sql.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
+        trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
+    return fill
+
+
+def clean_ticker(raw: object) -> str:
+    try:
+        return normalize_ticker(raw)
+    except InvalidTicker as exc:
+        raise InvalidOrder(str(exc)) from None
+
+
+def live_price(cursor, *, user_id: str, ticker: str, side: str, holdings: dict) -> tuple[Decimal, dict]:
+    """The price an order in `ticker` fills at now, and the quotes of the book's holdings besides (for its
+    valuation), or the refusal that says why there is none the user can see as live."""
+    store = get_store()
+    status = store.status()
+    if not status.is_fresh():
+        # The last price is not one the user can see as live: never fill at it.
+        raise StalePrice(describe_delay(status))
+    # One read of the price store for the order and the post-trade valuation.
+    quotes = store.quotes([ticker, *holdings.keys() - {ticker}])
+    quote = quotes.get(ticker)
+    if quote is None:
+        if ticker in status.unknown:
+            raise NoPrice(f"{ticker} is not a ticker the price source knows.")
+        if ticker in holdings or ticker in market_selectors.watched_tickers(user_id=user_id):
+            # The worker prices it from its next tick: the same order can be sent again in a moment.
+            raise PriceNotYet(f"There is no price for {ticker} yet: try again in a moment.")
+        raise NoPrice(f"There is no price for {ticker} yet: add it to the watchlist and try again in a moment.")
+    if side == "buy" and ticker not in holdings and not trade_sql.watches(cursor, user_id, ticker):
+        # Only the watchlist's add (under its cap) makes a ticker priced for this user: a quote the store still
+        # keeps for a ticker just removed (until the worker's next tick; up to a poll's 15 s with Massive), or
+        # one another user watches, is no way around it (market.services.add_ticker).
+        raise NoPrice(f"{ticker} is not on your watchlist: add it to the watchlist before buying it.")
+    if not status.quote_is_live(quote):
+        # The feed is live but this ticker's source stopped sending its price (a halt, a delisting): its last
+        # price may be arbitrarily old.
+        raise StalePrice(describe_stale_quote(ticker, status.quote_age(quote)))
+    return usable_price(ticker, quote.price), quotes
+
+
+def usable_price(ticker: str, raw: float) -> Decimal:
+    price = Decimal(str(raw))
+    if not price.is_finite() or price <= 0:
+        # The store keeps no such price (market.quotes.storable_price); should one get there all the same, it
+        # is refused here, before a write, not by the trade table's CHECK as a database error.
+        raise NoPrice(f"There is no usable price for {ticker} (the last one is ${raw:g}): it cannot be "
+                      "traded until its source prices it again.")
+    return price
+
+
+def fill_at(
+    cursor, *, user_id: str, ticker: str, side: str, quantity: Decimal, price: Decimal, cash: Decimal,
+    holdings: dict, quotes: dict, held_back: trade_sql.HeldBack, client_order_id: str | None,
+) -> Fill:
+    """The one fill: cash, position, trade row and snapshot, for a market order or a resting order's fill.
+
+    Inside the caller's transaction, with the book's row locked (trade_sql.lock_cash) and its holdings read.
+    `held_back` is what the book's other resting orders reserve: a buy may spend only the cash they leave free,
+    a sell only the shares they leave free (portfolio.orders).
+    """
+    amount = quantity * price
+    holding = holdings.get(ticker)
+    now = timezone.now()
+    realized = None
+    closing = side == "sell" and ticker in holdings and quantity == holdings[ticker].quantity
+    if amount < CENT and not closing:
+        # Closing a whole position is always allowed (its proceeds round down), so no dust is stranded.
+        raise InvalidOrder(f"{quantity.normalize():f} {ticker} at ${price:,.2f} is worth less than a cent.")
+    if side == "buy":
+        notional = cost_of(amount)
+        free = cash - held_back.cash
+        if notional > free:
+            if held_back.cash:
+                raise InsufficientCash(
+                    f"Not enough buying power: {quantity.normalize():f} {ticker} at ${price:,.2f} costs "
+                    f"${notional:,.2f}; cash is ${cash:,.2f}, of which open orders hold ${held_back.cash:,.2f}, "
+                    f"leaving ${max(free, Decimal(0)):,.2f}."
+                )
+            raise InsufficientCash(
+                f"Not enough cash: {quantity.normalize():f} {ticker} at ${price:,.2f} costs ${notional:,.2f}, "
+                f"and cash is ${cash:,.2f}."
+            )
+        cash -= notional
+        if holding is None:
+            holding = holdings[ticker] = trade_sql.Holding(None, ticker, Decimal(0), Decimal(0), Decimal(0))
+        # SPEC §5: the weighted average of the prices paid. The cash actually spent (rounded up to the
+        # cent) is kept apart in cost_basis, which realized P&L is measured against.
+        holding.avg_cost = (
+            (holding.quantity * holding.avg_cost + quantity * price) / (holding.quantity + quantity)
+        ).quantize(AVERAGE_STEP, rounding=ROUND_HALF_UP)
+        holding.quantity += quantity
+        holding.cost_basis += notional
+        trade_sql.save_holding(cursor, user_id, holding, now)
+    else:
+        held = holding.quantity if holding else Decimal(0)
+        reserved = held_back.shares.get(ticker, Decimal(0))
+        if quantity > held - reserved:
+            if reserved:
+                raise InsufficientShares(
+                    f"Not enough shares: you hold {held.normalize():f} {ticker}, of which open sell orders hold "
+                    f"{reserved.normalize():f}, and tried to sell {quantity.normalize():f}."
+                )
+            raise InsufficientShares(
+                f"Not enough shares: you hold {held.normalize():f} {ticker} and tried to sell {quantity.normalize():f}."
+            )
+        notional = proceeds_of(amount)
+        released = holding.cost_basis if quantity == held else to_cents(holding.cost_basis * quantity / held)
+        realized = notional - released
+        cash += notional
+        if quantity == held:
+            trade_sql.delete_holding(cursor, holding)
+            del holdings[ticker]
+        else:
+            holding.quantity -= quantity
+            holding.cost_basis -= released
+            trade_sql.save_holding(cursor, user_id, holding, now)
+    trade_sql.set_cash(cursor, user_id, cash)
+    trade_id = trade_sql.insert_trade(
+        cursor, user_id=user_id, ticker=ticker, side=side, quantity=quantity, price=price, at=now,
+        realized_pnl=realized, client_order_id=client_order_id,
+    )
+    total = to_cents(cash + selectors.market_value(holdings.values(), quotes))
+    trade_sql.insert_snapshot(cursor, user_id=user_id, total_value=total, at=now)
     return Fill(
         id=trade_id,
         ticker=ticker,
@@ -415,6 +481,7 @@ def reset(*, user_id: str) -> None:
         cash_balance=STARTING_CASH, created_at=timezone.now(), version=F("version") + 1
     )
     Position.objects.filter(user_id=user_id).delete()
+    Order.objects.filter(user_id=user_id).delete()
     Trade.objects.filter(user_id=user_id).delete()
     PortfolioSnapshot.objects.filter(user_id=user_id).delete()
     market_services.clear_watchlist(user_id=user_id)

@@ -44,6 +44,8 @@ class Book:
     cash: Decimal
     holdings: dict[str, Holding]
     realized_pnl: Decimal
+    # What the book's resting buys hold back of the cash (portfolio.orders): buying power is cash minus this.
+    reserved_cash: Decimal = Decimal("0.00")
 
 
 class _DriverCursor:
@@ -133,6 +135,7 @@ def read_book(cursor, user_id: str) -> Book | None:
     cursor.execute(
         "SELECT u.cash_balance,"
         " (SELECT SUM(t.realized_pnl) FROM trades t WHERE t.user_id = u.id AND t.side = 'sell'),"
+        " (SELECT SUM(o.reserved_cash) FROM orders o WHERE o.user_id = u.id AND o.status = 'new'),"
         " p.id, p.ticker, p.quantity, p.avg_cost, p.cost_basis"
         " FROM users_profile u LEFT JOIN positions p ON p.user_id = u.id"
         " WHERE u.id = %s ORDER BY p.ticker",
@@ -141,16 +144,17 @@ def read_book(cursor, user_id: str) -> Book | None:
     rows = cursor.fetchall()
     if not rows:
         return None
-    cash, realized = rows[0][0], rows[0][1]
+    cash, realized, reserved = rows[0][0], rows[0][1], rows[0][2]
     holdings = {
         ticker: Holding(pk, ticker, _decimal(qty, QUANTITY_STEP), _decimal(avg, AVERAGE_STEP), _decimal(basis, CENT))
-        for _, _, pk, ticker, qty, avg, basis in rows
+        for _, _, _, pk, ticker, qty, avg, basis in rows
         if pk is not None
     }
     return Book(
         cash=_decimal(cash, CENT),
         holdings=holdings,
         realized_pnl=_decimal(realized, CENT) if realized is not None else Decimal("0.00"),
+        reserved_cash=_decimal(reserved, CENT) if reserved is not None else Decimal("0.00"),
     )
 
 
@@ -160,13 +164,75 @@ def lock_cash(cursor, user_id: str) -> Decimal | None:
     return _decimal(row[0], CENT) if row else None
 
 
-def find_trade(cursor, user_id: str, client_order_id: str) -> str | None:
-    """The id of the trade a client_order_id already filled, if any. Every order from the trade bar carries an id,
-    and almost none is a retry: this indexed lookup costs a fraction of the ORM query it replaces (bench/README.md),
-    and only a retry loads the trade itself."""
-    cursor.execute("SELECT id FROM trades WHERE user_id = %s AND client_order_id = %s", [user_id, client_order_id])
+@dataclass(frozen=True)
+class PastOrder:
+    """An order already recorded under a client_order_id: what a retry is compared with."""
+
+    id: str
+    client_order_id: str
+    type: str
+    status: str
+    ticker: str
+    side: str
+    qty: Decimal
+    trade_id: str | None
+
+
+def find_order(cursor, user_id: str, client_order_id: str) -> PastOrder | None:
+    """The order a client_order_id already names, if any. Every order from the trade bar carries an id, and almost
+    none is a retry: this indexed lookup costs a fraction of the ORM query it replaces (bench/README.md)."""
+    cursor.execute(
+        "SELECT id, type, status, ticker, side, qty, trade_id FROM orders WHERE user_id = %s AND client_order_id = %s",
+        [user_id, client_order_id],
+    )
     row = cursor.fetchone()
-    return row[0] if row else None
+    if row is None:
+        return None
+    pk, type_, status, ticker, side, qty, trade_id = row
+    return PastOrder(pk, client_order_id, type_, status, ticker, side, _decimal(qty, QUANTITY_STEP), trade_id)
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """What a book's resting orders reserve: cash for its buys, shares (by ticker) for its sells."""
+
+    cash: Decimal
+    shares: dict[str, Decimal]
+
+
+NOTHING_HELD = HeldBack(Decimal("0.00"), {})
+
+
+def held_back(cursor, user_id: str, *, except_order: str | None = None) -> HeldBack:
+    """The reservations of the book's resting orders (but `except_order`'s, the one filling): read under the book's
+    lock, which every order write takes first, so no order can be placed or closed while the caller uses it."""
+    cursor.execute(
+        "SELECT side, ticker, SUM(qty), SUM(reserved_cash) FROM orders"
+        " WHERE user_id = %s AND status = 'new' AND id <> %s GROUP BY side, ticker",
+        [user_id, except_order or ""],
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return NOTHING_HELD
+    cash = sum((_decimal(reserved, CENT) for side, _, _, reserved in rows if side == "buy"), Decimal("0.00"))
+    shares = {ticker: _decimal(qty, QUANTITY_STEP) for side, ticker, qty, _ in rows if side == "sell"}
+    return HeldBack(cash, shares)
+
+
+def insert_filled_order(
+    cursor, *, user_id: str, fill, type: str = "market", time_in_force: str = "day", limit_price: Decimal | None = None
+) -> str:
+    """The record of an order that filled as it was placed (a market order, a marketable limit)."""
+    order_id = new_id()
+    when = _when(cursor, fill.executed_at)
+    cursor.execute(
+        "INSERT INTO orders (id, user_id, ticker, side, qty, type, time_in_force, limit_price, client_order_id,"
+        " status, created_at, filled_at, filled_qty, filled_avg_price, trade_id, reserved_cash, acts_at_or_below,"
+        " reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'filled', %s, %s, %s, %s, %s, 0, %s, '')",
+        [order_id, user_id, fill.ticker, fill.side, fill.quantity, type, time_in_force, limit_price,
+         fill.client_order_id, when, when, fill.quantity, fill.price, fill.id, False],
+    )
+    return order_id
 
 
 def watches(cursor, user_id: str, ticker: str) -> bool:
@@ -229,3 +295,44 @@ def insert_snapshot(cursor, *, user_id: str, total_value: Decimal, at: datetime)
         "INSERT INTO portfolio_snapshots (id, user_id, total_value, recorded_at) VALUES (%s, %s, %s, %s)",
         [new_id(), user_id, total_value, _when(cursor, at)],
     )
+
+
+def bump_version(cursor, user_id: str) -> None:
+    """Something of the book the page shows changed without its cash moving (an order placed, canceled,
+    expired): its open pages refresh at the next tick, as after a fill (market.hub)."""
+    cursor.execute("UPDATE users_profile SET version = version + 1 WHERE id = %s", [user_id])
+
+
+def lock_books(cursor, user_ids: list[str]) -> None:
+    """Take several books' rows, in id order (as the interval snapshot does, so the two cannot deadlock)."""
+    for start in range(0, len(user_ids), 500):
+        chunk = sorted(user_ids)[start:start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        cursor.execute(
+            f"SELECT id FROM users_profile WHERE id IN ({marks}) ORDER BY id" + _for_update(cursor), chunk
+        )
+        cursor.fetchall()
+
+
+def resting_count(cursor, user_id: str) -> int:
+    cursor.execute("SELECT COUNT(*) FROM orders WHERE user_id = %s AND status = 'new'", [user_id])
+    return cursor.fetchone()[0]
+
+
+def reached_orders(prices: dict[str, Decimal]) -> list[tuple[str, str]]:
+    """(id, user) of every resting order one of these prices reaches: two index range reads per ticker over the
+    resting orders' (ticker, direction, watch_price) index, so the cost follows the orders reached, not the orders
+    resting (bench/README.md, issue 22)."""
+    parts, params = [], []
+    for ticker, price in sorted(prices.items()):
+        parts.append("SELECT id, user_id FROM orders WHERE status = 'new' AND ticker = %s"
+                     " AND acts_at_or_below = %s AND watch_price >= %s")
+        params += [ticker, True, price]
+        parts.append("SELECT id, user_id FROM orders WHERE status = 'new' AND ticker = %s"
+                     " AND acts_at_or_below = %s AND watch_price <= %s")
+        params += [ticker, False, price]
+    if not parts:
+        return []
+    with cursor() as c:
+        c.execute(" UNION ALL ".join(parts), params)
+        return c.fetchall()

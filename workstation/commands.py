@@ -1,4 +1,6 @@
-"""The terminal command line: `buy 10 aapl`, `sell 5 tsla`, `add pypl`, `rm nflx`.
+"""The terminal command line: `buy 10 aapl`, `sell 5 tsla`, `add pypl`, `rm nflx`; orders that wait:
+`buy 10 aapl @ 180` (limit), `sell 5 tsla stop 240`, `buy 1 nvda stop 130 @ 131` (stop-limit), `... gtc`;
+`orders`, `cancel <id>`, `cancel all`.
 
 Parsing only: what the user asked for, or a CommandError fit to show them. The view executes a command
 through the same services as the buttons (the trade engine decides whether a trade may happen).
@@ -16,7 +18,10 @@ from market.tickers import normalize_ticker
 from portfolio.services import plain_decimal
 
 MAX_LENGTH = 200
-HELP = "Commands: buy <qty> <ticker>, sell <qty> <ticker>, add <ticker>, rm <ticker>, help."
+HELP = (
+    "Commands: buy <qty> <ticker>, sell <qty> <ticker> (then '@ <limit>', 'stop <price>' or both, and 'gtc', for "
+    "an order that waits), orders, cancel <id|all>, add <ticker>, rm <ticker>, help."
+)
 ASK_HELP = " Anything else is a question for the assistant."
 
 VERBS = {
@@ -31,7 +36,12 @@ VERBS = {
     "del": "rm",
     "help": "help",
     "?": "help",
+    "orders": "orders",
+    "cancel": "cancel",
 }
+# An order's id as the open-orders panel and `orders` show it: its last characters (a UUID 7's leading ones are
+# its time, shared by orders placed together). `cancel` takes that or the whole id.
+SHORT_ID = 8
 
 class CommandError(ValueError):
     """The text is not a command we can run; the message says why, fit to show as is."""
@@ -39,10 +49,15 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # buy, sell, add, rm, help, ask
+    verb: str  # buy, sell, add, rm, help, ask, orders, cancel
     ticker: str | None = None
     quantity: Decimal | None = None
-    text: str = ""  # the question, for "ask"
+    text: str = ""  # the question, for "ask"; the order's id (or "all"), for "cancel"
+    # buy / sell: market unless a limit (`@ 180`, `limit 180`) or a stop (`stop 240`) is given; both: a stop-limit
+    order_type: str = "market"
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = "day"
 
 
 def shown(text: str, limit: int = 24) -> str:
@@ -83,10 +98,62 @@ def parse(text: object) -> Command:
         if len(args) != 1:
             raise CommandError(f"Usage: {verb} <ticker>, for example '{verb} pypl'.")
         return Command(verb, ticker=_ticker(args[0]))
-    # buy / sell: the quantity first (`buy 10 aapl`); the other order is accepted too (`buy aapl 10`).
-    if len(args) != 2:
-        raise CommandError(f"Usage: {verb} <qty> <ticker>, for example '{verb} 10 aapl'.")
-    first, second = args
+    if verb == "orders":
+        if args:
+            raise CommandError("Usage: orders (lists your open orders).")
+        return Command("orders")
+    if verb == "cancel":
+        if len(args) != 1:
+            raise CommandError("Usage: cancel <id> (as `orders` shows it) or cancel all.")
+        target = args[0].lower()
+        if target != "all" and not all(c in "0123456789abcdef-" for c in target):
+            raise CommandError(f"'{shown(args[0])}' is not an order id: `orders` lists them.")
+        return Command("cancel", text=target)
+    return _order(verb, args)
+
+
+def _price(raw: str, word: str) -> Decimal:
+    price = plain_decimal(raw.lstrip("$"))
+    if price is None:
+        raise CommandError(f"'{shown(raw)}' after '{word}' is not a price: use a plain number such as 182.50.")
+    return price
+
+
+def _order(verb: str, args: list[str]) -> Command:
+    """buy / sell: the quantity and the ticker first, in either order (`buy 10 aapl`, `buy aapl 10`), then what
+    makes it wait: `@ 180` or `limit 180`, `stop 240`, and `gtc` or `day`."""
+    usage = (f"Usage: {verb} <qty> <ticker> [@ <limit>] [stop <price>] [gtc], for example '{verb} 10 aapl' or "
+             f"'{verb} 10 aapl @ 180'.")
+    # `@180` is `@ 180`
+    words = [w for arg in args for w in (["@", arg[1:]] if arg.startswith("@") and len(arg) > 1 else [arg])]
+    if len(words) < 2:
+        raise CommandError(usage)
+    first, second, rest = words[0], words[1], words[2:]
+    if rest and plain_decimal(first) is None and plain_decimal(second) is None:
+        raise CommandError(usage)  # "buy some apple stock": words, not an order, and not a question to guess at
     if plain_decimal(second) is not None and plain_decimal(first) is None:
         first, second = second, first
-    return Command(verb, ticker=_ticker(second), quantity=_quantity(first))
+    quantity, ticker = _quantity(first), _ticker(second)
+    limit = stop = None
+    time_in_force = "day"
+    while rest:
+        word = rest.pop(0).lower()
+        if word in ("gtc", "day"):
+            time_in_force = word
+            continue
+        if word not in ("@", "limit", "lmt", "stop", "stp"):
+            raise CommandError(f"'{shown(word)}' is not part of an order. " + usage)
+        if not rest:
+            raise CommandError(f"'{word}' needs a price after it. " + usage)
+        price = _price(rest.pop(0), word)
+        if word in ("stop", "stp"):
+            stop = price
+        else:
+            limit = price
+    order_type = {(False, False): "market", (True, False): "limit", (False, True): "stop",
+                  (True, True): "stop_limit"}[(limit is not None, stop is not None)]
+    if order_type == "market" and time_in_force == "gtc":
+        raise CommandError("A market order fills at once: 'gtc' is for orders that wait (add '@ <limit>' or "
+                           "'stop <price>').")
+    return Command(verb, ticker=ticker, quantity=quantity, order_type=order_type, limit_price=limit,
+                   stop_price=stop, time_in_force=time_in_force)

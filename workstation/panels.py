@@ -25,6 +25,7 @@ from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 from workstation import charts
+from workstation.commands import SHORT_ID
 
 # A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
 STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."
@@ -185,6 +186,13 @@ def pnl_panel(view: PortfolioView, *, user_id: str) -> dict:
     }
 
 
+def orders_panel(*, user_id: str, error: str = "") -> dict:
+    """The book's resting orders, newest first, each with what it waits for and what it holds back."""
+    resting = portfolio_selectors.orders(user_id=user_id, status="open", limit=settings.ORDERS_OPEN_MAX)
+    rows = [{"order": o, "short_id": short_id(o.id), "label": order_label(o), "text": order_text(o)} for o in resting]
+    return {"open_orders": rows, "orders_error": error}
+
+
 def blotter_panel(*, user_id: str) -> dict:
     return {"trades": portfolio_selectors.recent_trades(user_id=user_id)}
 
@@ -208,6 +216,48 @@ def fill_text(*, side: str, quantity, ticker: str, price, notional, realized_pnl
     if realized_pnl is not None:
         text += f", realized {signed_money(realized_pnl)}"
     return text + "."
+
+
+TYPE_NAMES = {"market": "Market", "limit": "Limit", "stop": "Stop", "stop_limit": "Stop-limit"}
+
+
+def short_id(order_id: str) -> str:
+    """An order's id as the page and the command line show it (`cancel` takes it): its last characters, as a
+    UUID 7's first ones are its time, shared by orders placed together."""
+    return order_id[-SHORT_ID:]
+
+
+def order_terms(order) -> str:
+    """What an order waits for: "@ $180.00", "stop $240.00", "stop $130.00 @ $131.00"."""
+    parts = []
+    if order.stop_price is not None:
+        parts.append(f"stop ${price_text(order.stop_price)}")
+    if order.limit_price is not None:
+        parts.append(f"@ ${price_text(order.limit_price)}")
+    return " ".join(parts)
+
+
+def order_label(order) -> str:
+    """The open-orders panel's short form: "Limit @ $180.00", "Stop $240.00", "Stop-limit $130.00 @ $131.00"."""
+    label = TYPE_NAMES[order.type]
+    if order.stop_price is not None:
+        label += f" ${price_text(order.stop_price)}"
+    if order.limit_price is not None:
+        label += f" @ ${price_text(order.limit_price)}"
+    return label
+
+
+def order_text(order) -> str:
+    """One order in words, the same for the command line, the open-orders panel's titles and the assistant."""
+    head = (f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}"
+            .strip())
+    if order.status == "new":
+        return f"{head} ({order.time_in_force}) is open, id {short_id(order.id)}."
+    if order.status == "filled":
+        return f"{head}: filled at ${price_text(order.filled_avg_price)}."
+    if order.status == "rejected":
+        return f"{head}: rejected ({order.reason})."
+    return f"{head}: {order.status}."
 
 
 def _as_given(value: object, limit: int = 24) -> str:
@@ -294,6 +344,7 @@ def page_context(*, user_id: str, ticker: str | None = None) -> dict:
     context.update(heatmap_panel(view))
     context.update(pnl_panel(view, user_id=user_id))
     context.update(blotter_panel(user_id=user_id))
+    context.update(orders_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))
     context.update(command_panel())
     context.update(chat_panel(user_id=user_id))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -29,6 +30,7 @@ from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import open_stream
 from market.tickers import normalize_ticker
+from portfolio import orders as portfolio_orders
 from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
 from portfolio.exceptions import TradeRejected
@@ -130,6 +132,10 @@ pnl = _book_panel(
 blotter = _book_panel("blotter", lambda book: panels.blotter_panel(user_id=book), versions=lambda: (database_version(),))
 
 
+# Resting orders are rows of the database only.
+orders = _book_panel("orders", lambda book: panels.orders_panel(user_id=book), versions=lambda: (database_version(),))
+
+
 def _selected(request: HttpRequest) -> str | None:
     return request.GET.get("selected") or None
 
@@ -181,6 +187,32 @@ async def trade(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('workstation')}?ticker={fill.ticker}")
     response = _partial(request, "tradebar", panels.trade_panel(ticker=fill.ticker, message=_describe_fill(fill)))
     return trigger_client_event(response, PORTFOLIO_CHANGED)
+
+
+async def _orders_response(request: HttpRequest, *, error: str = "", changed: bool = False) -> HttpResponse:
+    if not request.htmx:
+        return redirect("workstation")
+    context = await sync_to_async(panels.orders_panel)(user_id=request.book, error=error)
+    response = _partial(request, "orders", context)
+    return trigger_client_event(response, PORTFOLIO_CHANGED) if changed else response
+
+
+@require_POST
+async def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
+    """An open-orders row's Cancel: released at once; one that filled meanwhile says so (the fill won)."""
+    try:
+        order = await write(portfolio_orders.cancel_order, user_id=request.book, order_id=order_id[:64])
+    except TradeRejected as exc:
+        # It filled (or expired) a moment before: the panel says so, and the fill's own event refreshes the rest.
+        return await _orders_response(request, error=str(exc))
+    # The row goes; the other panels (buying power) refresh, and this one with them.
+    return await _orders_response(request, changed=True)
+
+
+@require_POST
+async def orders_cancel_all(request: HttpRequest) -> HttpResponse:
+    await write(portfolio_orders.cancel_all, user_id=request.book)
+    return await _orders_response(request, changed=True)
 
 
 async def _watchlist_response(request: HttpRequest, *, error: str = "", value: str = "") -> HttpResponse:
@@ -235,6 +267,31 @@ async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     return trigger_client_event(response, ASSISTANT_ASK, {"message": text})
 
 
+def _open_orders_text(book: str) -> str:
+    resting = portfolio_selectors.orders(user_id=book, status="open", limit=settings.ORDERS_OPEN_MAX)
+    if not resting:
+        return "No open orders."
+    return " ".join(panels.order_text(order) for order in resting)
+
+
+async def _cancel(book: str, target: str) -> str:
+    """`cancel all`, or `cancel <id>`: the whole id or the short one the page shows (unique among the open)."""
+    if target == "all":
+        canceled = await write(portfolio_orders.cancel_all, user_id=book)
+        return f"Canceled {canceled} open order{'s' if canceled != 1 else ''}." if canceled else "No open orders."
+    resting = await sync_to_async(portfolio_selectors.orders)(
+        user_id=book, status="open", limit=settings.ORDERS_OPEN_MAX
+    )
+    matches = [o for o in resting if o.id == target or o.id.endswith(target)] if len(target) >= 4 else []
+    if len(matches) != 1:
+        raise commands.CommandError(
+            f"No open order has the id {commands.shown(target)}: `orders` lists them."
+            if not matches else f"More than one open order ends in {target}: give more of the id."
+        )
+    order = await write(portfolio_orders.cancel_order, user_id=book, order_id=matches[0].id)
+    return f"Canceled: {panels.order_text(order)}"
+
+
 @require_POST
 async def command(request: HttpRequest) -> HttpResponse:
     """The command line: parse, then run through the same services as the buttons."""
@@ -245,12 +302,24 @@ async def command(request: HttpRequest) -> HttpResponse:
         cmd = commands.parse(text)
         if cmd.verb == "ask":
             return await _ask(request, cmd.text)
-        if cmd.verb in ("buy", "sell"):
+        if cmd.verb in ("buy", "sell") and cmd.order_type == "market":
             fill = await write(
                 portfolio_services.execute_trade, user_id=request.book, ticker=cmd.ticker, side=cmd.verb,
                 quantity=cmd.quantity,
             )
             message, event = _describe_fill(fill), PORTFOLIO_CHANGED
+        elif cmd.verb in ("buy", "sell"):
+            order = await write(
+                portfolio_orders.place_order, user_id=request.book, ticker=cmd.ticker, side=cmd.verb,
+                qty=cmd.quantity, type=cmd.order_type, time_in_force=cmd.time_in_force,
+                limit_price=cmd.limit_price, stop_price=cmd.stop_price,
+            )
+            message, event = panels.order_text(order), PORTFOLIO_CHANGED
+        elif cmd.verb == "orders":
+            message = await sync_to_async(_open_orders_text)(request.book)
+        elif cmd.verb == "cancel":
+            message = await _cancel(request.book, cmd.text)
+            event = PORTFOLIO_CHANGED
         elif cmd.verb == "add":
             await write(market_services.add_ticker, user_id=request.book, ticker=cmd.ticker)
             message, event = f"Added {cmd.ticker} to the watchlist.", WATCHLIST_CHANGED

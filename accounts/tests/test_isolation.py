@@ -1,5 +1,5 @@
 """Two accounts on one deployment: each sees and changes its own book only, and B gets a 404 for anything of A's
-that a route names (trades, chat messages, tokens), never A's data."""
+that a route names (trades, orders, chat messages, tokens), never A's data."""
 
 import pytest
 from django.test import Client
@@ -54,6 +54,20 @@ def test_another_accounts_trade_is_a_404_as_a_cursor(two):
     response = bob.get(f"/api/trades?before={trade_id}")
     assert response.status_code == 404
     assert alice.get(f"/api/trades?before={trade_id}").status_code == 200
+
+
+def test_another_accounts_order_is_a_404_and_stays_open(two):
+    alice, bob = two
+    resting = alice.post("/api/orders", {"ticker": "AAPL", "side": "buy", "qty": 1, "type": "limit",
+                                         "limit_price": 90, "client_order_id": "same-id-for-both"},
+                         content_type="application/json").json()
+    assert bob.get(f"/api/orders/{resting['id']}").status_code == 404
+    assert bob.delete(f"/api/orders/{resting['id']}").status_code == 404
+    assert bob.get("/api/orders?status=all").json() == []
+    assert bob.delete("/api/orders").json() == {"canceled": 0}
+    assert bob.get("/api/portfolio").json()["buying_power"] == 10000.0
+    assert alice.get(f"/api/orders/{resting['id']}").json()["status"] == "new"
+    assert alice.get("/api/portfolio").json()["buying_power"] == 9910.0
 
 
 def test_pages_and_panels_show_only_ones_own_book(two):

@@ -215,6 +215,39 @@ def test_interval_snapshot_is_registered_by_portfolio(price_store, settings):
     assert PortfolioSnapshot.objects.count() > before
 
 
+def test_tick_listeners_hear_each_tick_after_it_is_published_and_a_failing_one_ends_nothing(price_store, monkeypatch, caplog):
+    heard: list[tuple[set, bool]] = []
+
+    def listener(tickers):
+        heard.append((set(tickers), set(tickers) <= set(price_store.quotes())))  # published before it is told
+
+    def broken(tickers):
+        raise RuntimeError("a listener's bug")
+
+    monkeypatch.setattr(hooks, "tick_listeners", [broken, listener])
+    worker = PriceWorker(source=fast_simulator(), store=price_store, max_ticks=3)
+    worker.run()
+    assert len(heard) == 3 and all(published and "AAPL" in tickers for tickers, published in heard)
+    assert worker.failures == 0 and "tick listener" in caplog.text
+
+
+def test_resting_orders_are_matched_by_the_worker_portfolio_registers(price_store):
+    """The matcher is portfolio's, registered from its AppConfig: a buy limit above every price fills at the tick."""
+    from portfolio import orders
+    from portfolio.models import Order
+
+    assert orders.match_tick in hooks.tick_listeners
+    PriceWorker(source=fast_simulator(), store=price_store, max_ticks=1).run()
+    price = price_store.quotes()["AAPL"].price
+    resting = Order.objects.create(
+        user_id=DEFAULT_USER, ticker="AAPL", side="buy", qty=1, type="limit", limit_price=round(price * 2, 2),
+        status="new", reserved_cash=round(price * 2, 2), watch_price=round(price * 2, 2), acts_at_or_below=True,
+    )
+    PriceWorker(source=fast_simulator(), store=price_store, max_ticks=1).run()
+    resting.refresh_from_db()
+    assert resting.status == "filled" and resting.trade_id is not None
+
+
 def test_stop_ends_the_loop(price_store):
     worker = PriceWorker(source=fast_simulator(), store=price_store)
     thread = threading.Thread(target=worker.run)

@@ -20,7 +20,7 @@ def traded(publish):
 
 
 @pytest.mark.parametrize(
-    "model", ["portfolio.trade", "portfolio.position", "portfolio.portfoliosnapshot", "portfolio.profile",
+    "model", ["portfolio.trade", "portfolio.order", "portfolio.position", "portfolio.portfoliosnapshot", "portfolio.profile",
               "market.watchlistentry", "assistant.chatmessage"]
 )
 def test_changelists_render(admin_client, traded, model):

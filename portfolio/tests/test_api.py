@@ -435,7 +435,7 @@ class TestNoDatabaseErrorIsA500:
         from portfolio import trade_sql
 
         assert trade(client, {**OK, "client_order_id": "dup-1"}).status_code == 201
-        monkeypatch.setattr(trade_sql, "find_trade", lambda *args: None)
+        monkeypatch.setattr(trade_sql, "find_order", lambda *args: None)
         before = state()
         response = trade(client, {**OK, "client_order_id": "dup-1"})
         assert response.status_code == 409, response.content

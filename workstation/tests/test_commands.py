@@ -18,6 +18,17 @@ PARSED = [
     ("remove nflx", Command("rm", "NFLX")),
     ("help", Command("help")),
     ("?", Command("help")),
+    # orders that wait
+    ("buy 10 aapl @ 180", Command("buy", "AAPL", Decimal(10), order_type="limit", limit_price=Decimal(180))),
+    ("buy 10 aapl @180.5 gtc", Command("buy", "AAPL", Decimal(10), order_type="limit", limit_price=Decimal("180.5"),
+                                       time_in_force="gtc")),
+    ("sell 5 tsla limit $260", Command("sell", "TSLA", Decimal(5), order_type="limit", limit_price=Decimal(260))),
+    ("sell 5 tsla stop 240", Command("sell", "TSLA", Decimal(5), order_type="stop", stop_price=Decimal(240))),
+    ("buy 1 nvda stop 130 @ 131", Command("buy", "NVDA", Decimal(1), order_type="stop_limit",
+                                          limit_price=Decimal(131), stop_price=Decimal(130))),
+    ("orders", Command("orders")),
+    ("cancel all", Command("cancel", text="all")),
+    ("cancel 3F9A2B1C", Command("cancel", text="3f9a2b1c")),
 ]
 
 
@@ -27,6 +38,14 @@ def test_parses(text, expected):
 
 
 REFUSED = [
+    ("buy 10 aapl @", "'@' needs a price"),
+    ("buy 10 aapl @ cheap", "is not a price"),
+    ("buy 10 aapl stop 1e3", "is not a price"),
+    ("buy 10 aapl now", "'now' is not part of an order"),
+    ("buy 1 aapl gtc", "'gtc' is for orders that wait"),
+    ("orders all", "Usage: orders"),
+    ("cancel", "Usage: cancel"),
+    ("cancel <script>", "is not an order id"),
     ("buy 1e9 aapl", "not a quantity"),
     ("buy 1E3 aapl", "not a quantity"),
     ("buy aapl 1e3", "not a quantity"),

@@ -415,6 +415,29 @@ class TestWatchlist:
         assert '<tr data-row="MSFT" class="selected" aria-selected="true">' in html
 
 
+class TestOpenOrders:
+    def test_the_panel_lists_resting_orders_and_a_row_cancels_its_own(self, client):
+        from portfolio.models import Order
+
+        assert "No open orders" in client.get("/").content.decode()
+        post(client, "/command", {"command": "buy 2 aapl @ 150 gtc"})
+        post(client, "/command", {"command": "buy 1 aapl stop 200 @ 201"})
+        html = client.get("/panels/orders", headers=HX).content.decode()
+        assert root_id(html) == "orders" and "2 resting" in html and "Cancel all" in html
+        limit = Order.objects.get(type="limit")
+        assert f'data-order="{limit.id}"' in html and limit.id[-8:] in html
+        assert "Limit @ $150.00" in html and "Stop-limit $200.00 @ $201.00" in html and "$300.00" in html  # what it holds
+        response = post(client, f"/orders/{limit.id}/cancel", {})
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
+        assert root_id(response.content.decode()) == "orders" and limit.id not in response.content.decode()
+        limit.refresh_from_db()
+        assert limit.status == "canceled"
+        again = post(client, f"/orders/{limit.id}/cancel", {})
+        assert "HX-Trigger" not in again and "This order is canceled" in again.content.decode()
+        post(client, "/orders/cancel", {})
+        assert not Order.objects.filter(status="new").exists()
+
+
 class TestCommandLine:
     def test_buy(self, client):
         response = post(client, "/command", {"command": "buy 10 aapl"})
@@ -428,6 +451,28 @@ class TestCommandLine:
         response = post(client, "/command", {"command": "sell 4 AAPL"})
         assert "Sold 4 AAPL" in response.content.decode()
         assert Position.objects.get(ticker="AAPL").quantity == 6
+
+    def test_a_limit_rests_is_listed_and_canceled_by_its_short_id(self, client):
+        from portfolio.models import Order
+
+        placed = post(client, "/command", {"command": "buy 2 aapl @ 150 gtc"})
+        assert placed["HX-Trigger"] == '{"portfolio-changed": {}}'
+        order = Order.objects.get(status="new")
+        assert f"Limit buy 2 AAPL @ $150.00 (gtc) is open, id {order.id[-8:]}." in placed.content.decode()
+        listed = post(client, "/command", {"command": "orders"}).content.decode()
+        assert order.id[-8:] in listed and "Limit buy 2 AAPL" in listed
+        canceled = post(client, "/command", {"command": f"cancel {order.id[-8:]}"}).content.decode()
+        assert "Canceled: Limit buy 2 AAPL @ $150.00: canceled." in canceled
+        assert "No open orders." in post(client, "/command", {"command": "orders"}).content.decode()
+        missing = post(client, "/command", {"command": "cancel deadbeef"}).content.decode()
+        assert "No open order has the id deadbeef" in missing and 'class="form-error"' in missing
+
+    def test_a_marketable_limit_fills_at_once_and_cancel_all(self, client):
+        filled = post(client, "/command", {"command": "buy 1 aapl @ 200"}).content.decode()
+        assert "Limit buy 1 AAPL @ $200.00: filled at $192.25." in filled
+        for limit in (150, 151):
+            post(client, "/command", {"command": f"buy 1 aapl @ {limit}"})
+        assert "Canceled 2 open orders." in post(client, "/command", {"command": "cancel all"}).content.decode()
 
     def test_add_and_rm_trigger_watchlist_changed(self, client):
         added = post(client, "/command", {"command": "add pypl"})
