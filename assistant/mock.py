@@ -3,6 +3,8 @@
 The reply is JSON text like a model's and goes through the same reading and the same engine, so its
 trades are real fills. What it understands, in any order, separated by "and", "," or ";":
   buy 10 AAPL / sell 2.5 tsla        -> a market order (the quantity a plain decimal, as in the trade bar)
+  buy 10 AAPL @ 180 [gtc]            -> a limit order; "stop 240" a stop; both a stop-limit
+  cancel 3f9a2b1c / cancel all       -> cancel an open order (the id the page shows) or all of them
   add PYPL / watch PYPL              -> add to the watchlist
   remove NFLX / rm NFLX / drop NFLX  -> remove from the watchlist
 Anything else gets a short summary of the portfolio and no action.
@@ -23,6 +25,14 @@ from portfolio.services import plain_decimal
 TRADE = re.compile(
     r"\b(buy|sell)\s+([+\-]?[0-9.][0-9.eE+\-_]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE
 )
+# What follows a trade up to the next "and", "," or ";": its limit, stop and time in force, if any.
+TERMS = re.compile(
+    r"\b(?:buy|sell)\s+\S+\s+(?:shares?\s+of\s+)?\S+((?:\s+(?:@\s*|limit\s+|stop\s+)[0-9.]+|\s+gtc|\s+day)*)",
+    re.IGNORECASE,
+)
+LIMIT = re.compile(r"(?:@\s*|limit\s+)([0-9.]+)", re.IGNORECASE)
+STOP = re.compile(r"stop\s+([0-9.]+)", re.IGNORECASE)
+CANCEL = re.compile(r"\bcancel\s+([0-9a-f-]+|all)\b", re.IGNORECASE)
 ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 REMOVE = re.compile(r"\b(?:remove|rm|drop|unwatch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 
@@ -47,16 +57,33 @@ def _shown(quantity) -> str:
     return quantity_text(quantity) if isinstance(quantity, float) else quantity
 
 
+def _terms(terms: str) -> dict:
+    order = {}
+    limit, stop = LIMIT.search(terms), STOP.search(terms)
+    if limit:
+        order["limit_price"] = _number(limit.group(1))
+    if stop:
+        order["stop_price"] = _number(stop.group(1))
+    if order:
+        order["type"] = {(True, False): "limit", (False, True): "stop", (True, True): "stop_limit"}[
+            (limit is not None, stop is not None)]
+        if "gtc" in terms.lower():
+            order["time_in_force"] = "gtc"
+    return order
+
+
 def reply(message: str, context: Context) -> str:
     trades = [
-        {"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity)}
-        for side, quantity, ticker in TRADE.findall(message)
+        {"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity), **_terms(terms)}
+        for (side, quantity, ticker), terms in zip(TRADE.findall(message), TERMS.findall(message))
     ]
+    cancels = [target.lower() for target in CANCEL.findall(message)]
     changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]
     changes += [{"ticker": _symbol(t), "action": "remove"} for t in REMOVE.findall(message)]
-    if trades or changes:
-        parts = [f"{t['side']} {_shown(t['quantity'])} {t['ticker']}" for t in trades]
+    if trades or changes or cancels:
+        parts = [f"{t.get('type', '')} {t['side']} {_shown(t['quantity'])} {t['ticker']}".strip() for t in trades]
         parts += [f"{c['action']} {c['ticker']}" for c in changes]
+        parts += [f"cancel {target}" for target in cancels]
         text = "Mock assistant: " + "; ".join(parts) + "."
     else:
         text = f"Mock assistant: cash {money(context.cash)}, total value {money(context.total_value)}"
@@ -69,4 +96,4 @@ def reply(message: str, context: Context) -> str:
         else:
             text += "; no positions yet."
         text += " Try 'buy 10 AAPL', 'sell 5 AAPL', 'add PYPL' or 'remove NFLX'."
-    return json.dumps({"message": text, "trades": trades, "watchlist_changes": changes})
+    return json.dumps({"message": text, "trades": trades, "watchlist_changes": changes, "cancel_orders": cancels})

@@ -21,6 +21,7 @@ from portfolio.services import clean_quantity
 # Bounds on one reply: a runaway model cannot place 500 orders in one turn.
 MAX_TRADES = 20
 MAX_WATCHLIST_CHANGES = 20
+MAX_CANCELS = 20
 MAX_MESSAGE_CHARS = 4000
 # A field of an action the model sent is echoed back (stored, shown, summarized for the next turn) at most this long.
 MAX_FIELD_CHARS = 32
@@ -37,6 +38,12 @@ class TradeRequest(BaseModel):
     ticker: str = Field(description="Ticker symbol, e.g. AAPL")
     side: Literal["buy", "sell"]
     quantity: float = Field(description="Number of shares (fractions allowed, up to 4 decimals)")
+    type: Literal["market", "limit", "stop", "stop_limit"] = Field(
+        "market", description="market fills now; limit, stop and stop_limit rest until their price comes"
+    )
+    limit_price: float | None = Field(None, description="limit and stop_limit: the worst price to fill at")
+    stop_price: float | None = Field(None, description="stop and stop_limit: the price that triggers it")
+    time_in_force: Literal["day", "gtc"] = Field("day", description="day: expires at the session's end; gtc: until canceled")
 
 
 class WatchlistChangeRequest(BaseModel):
@@ -52,8 +59,13 @@ class AssistantReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(description="What to tell the user: concise, data-driven")
-    trades: list[TradeRequest] = Field(default_factory=list, description="Market orders to execute now")
+    trades: list[TradeRequest] = Field(
+        default_factory=list, description="Orders to place: market orders fill now, the others rest until their price"
+    )
     watchlist_changes: list[WatchlistChangeRequest] = Field(default_factory=list)
+    cancel_orders: list[str] = Field(
+        default_factory=list, description="Open orders to cancel, by the id the context lists, or 'all'"
+    )
 
 
 class ReplyError(ValueError):
@@ -66,6 +78,7 @@ class ParsedReply:
     # Each item as the model sent it, reduced to the fields we know; `problem` says why it cannot run.
     trades: list[dict] = field(default_factory=list)
     watchlist_changes: list[dict] = field(default_factory=list)
+    cancels: list[dict] = field(default_factory=list)
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
@@ -153,11 +166,16 @@ def _items(value: object, name: str) -> list:
     return value
 
 
+# An order's fields beyond a market order's, as the model sent them; the engine (portfolio.orders) judges them.
+ORDER_FIELDS = ("type", "limit_price", "stop_price", "time_in_force")
+
+
 def _trade(item: object) -> dict:
     if not isinstance(item, dict):
         return {"ticker": None, "side": None, "quantity": None, "problem": "Not a trade object."}
     ticker, side, quantity = item.get("ticker"), item.get("side"), item.get("quantity")
     trade = {"ticker": _echo(ticker), "side": _echo(side), "quantity": _echo(quantity)}
+    trade.update({key: _echo(item[key]) for key in ORDER_FIELDS if item.get(key) is not None})
     if not isinstance(ticker, str):
         trade["problem"] = "The trade has no ticker."
     elif side not in ("buy", "sell"):
@@ -165,6 +183,12 @@ def _trade(item: object) -> dict:
     elif problem := _quantity_problem(quantity):
         trade["problem"] = problem
     return trade
+
+
+def _cancel(item: object) -> dict:
+    if not isinstance(item, str) or not item.strip():
+        return {"order_id": _echo(item), "problem": "Not an order id."}
+    return {"order_id": _echo(item.strip().lower())}
 
 
 def _change(item: object) -> dict:
@@ -188,8 +212,12 @@ def parse_reply(text: str | None) -> ParsedReply:
         raise ReplyError("The model's reply had no message.")
     trades = [_trade(item) for item in _items(data.get("trades"), "trades")]
     changes = [_change(item) for item in _items(data.get("watchlist_changes"), "watchlist_changes")]
+    cancels = [_cancel(item) for item in _items(data.get("cancel_orders"), "cancel_orders")]
+    for extra in cancels[MAX_CANCELS:]:
+        extra["problem"] = f"Not done: at most {MAX_CANCELS} cancels in one reply."
     for extra in trades[MAX_TRADES:]:
         extra["problem"] = f"Not executed: at most {MAX_TRADES} trades in one reply."
     for extra in changes[MAX_WATCHLIST_CHANGES:]:
         extra["problem"] = f"Not executed: at most {MAX_WATCHLIST_CHANGES} watchlist changes in one reply."
-    return ParsedReply(message=storable(message)[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes)
+    return ParsedReply(message=storable(message)[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes,
+                       cancels=cancels)

@@ -61,11 +61,25 @@ class TradeActionOut(Schema):
     ticker: Any = Field(description="As the model sent it (normalized when executed).")
     side: Any
     quantity: Any
-    status: Literal["executed", "rejected"]
+    status: Literal["executed", "placed", "rejected"] = Field(
+        description="executed: filled now; placed: resting as an open order (order_id); rejected: error says why."
+    )
     price: float | None
     notional: float | None
     executed_at: str | None
     error: str | None
+    type: Any = Field("market", description="market, limit, stop or stop_limit, as the model sent it.")
+    limit_price: Any = None
+    stop_price: Any = None
+    time_in_force: Any = None
+    order_id: str | None = Field(None, description="The order placed (GET /api/orders/{id}), for a non-market order.")
+
+
+class CancelActionOut(Schema):
+    order_id: Any = Field(description="As the model sent it: an open order's id (or its last characters), or 'all'.")
+    status: Literal["executed", "rejected"]
+    error: str | None
+    canceled: int | None = Field(None, description="For 'all': how many open orders were canceled.")
 
 
 class WatchlistActionOut(Schema):
@@ -80,6 +94,7 @@ class ChatReplyOut(Schema):
     message: str
     trades: list[TradeActionOut]
     watchlist_changes: list[WatchlistActionOut]
+    cancels: list[CancelActionOut] = Field(description="Open orders the assistant canceled (or could not).")
     error: str | None = Field(description="Why the assistant could not answer; the message says the same.")
     created_at: datetime | None
 

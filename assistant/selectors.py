@@ -12,6 +12,8 @@ from market import selectors as market_selectors
 from portfolio import selectors as portfolio_selectors
 
 HISTORY_MESSAGES = 20
+# Resting orders the model is told about in a turn (newest first): bounded as the watchlist is.
+CONTEXT_ORDERS = 30
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class Context:
     watchlist: list[dict]
     # Watchlist tickers left out of `watchlist` (past ASSISTANT_CONTEXT_WATCHLIST): the model is told how many.
     watchlist_omitted: int = 0
+    # Cash less what resting buys hold back, and the resting orders (at most ASSISTANT_CONTEXT_ORDERS, newest first).
+    buying_power: float | None = None
+    open_orders: list[dict] | None = None
 
     def as_json(self) -> str:
         body = {
@@ -36,6 +41,9 @@ class Context:
         }
         if self.watchlist_omitted:
             body["watchlist_not_shown"] = self.watchlist_omitted
+        if self.open_orders:
+            body["buying_power"] = self.buying_power
+            body["open_orders"] = self.open_orders
         return json.dumps(body, separators=(",", ":"))
 
 
@@ -68,6 +76,20 @@ def context(*, user_id: str) -> Context:
         for w in market_selectors.watchlist_quotes(user_id=user_id, limit=limit)
     ]
     omitted = market_selectors.watch_count(user_id=user_id) - len(watchlist) if len(watchlist) >= limit else 0
+    # The same short id the page and the command line show, so "cancel 3f9a2b1c" means one thing everywhere.
+    open_orders = [
+        {
+            "id": portfolio_selectors.short_order_id(o.id),
+            "type": o.type,
+            "side": o.side,
+            "ticker": o.ticker,
+            "qty": float(o.qty),
+            "limit_price": float(o.limit_price) if o.limit_price is not None else None,
+            "stop_price": float(o.stop_price) if o.stop_price is not None else None,
+            "time_in_force": o.time_in_force,
+        }
+        for o in portfolio_selectors.orders(user_id=user_id, status="open", limit=CONTEXT_ORDERS)
+    ]
     return Context(
         cash=float(book.cash_balance),
         total_value=float(book.total_value),
@@ -75,6 +97,8 @@ def context(*, user_id: str) -> Context:
         positions=positions,
         watchlist=watchlist,
         watchlist_omitted=max(omitted, 0),
+        buying_power=float(book.buying_power),
+        open_orders=open_orders,
     )
 
 

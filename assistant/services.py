@@ -22,13 +22,24 @@ from django.utils import timezone
 
 from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
-from assistant.reply import MAX_MESSAGE_CHARS, AssistantReply, ParsedReply, ReplyError, parse_reply, storable
+from assistant.reply import (
+    MAX_MESSAGE_CHARS,
+    ORDER_FIELDS,
+    AssistantReply,
+    ParsedReply,
+    ReplyError,
+    parse_reply,
+    storable,
+)
 from core.db import new_id, write
 from core.formatting import quantity as quantity_text
 from market import services as market_services
 from market.exceptions import MarketError
+from portfolio import orders as portfolio_orders
+from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
 from portfolio.exceptions import TradeRejected
+from portfolio.models import Trade
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +47,14 @@ SYSTEM_PROMPT = """You are FinAlly, an AI trading assistant inside a trading wor
 - Analyze the portfolio's composition, concentration and profit and loss from the context you are given.
 - Suggest trades with brief reasons. Execute trades only when the user asks for them or agrees to a suggestion.
 - Manage the watchlist when asked (add or remove tickers).
-- Orders are market orders, filled at once at the current price; there are no fees. Fake money, real discipline.
+- Market orders fill at once at the current price. Limit, stop and stop_limit orders rest until their price comes
+  (a buy limit at or below its limit, a sell limit at or above; a stop when the price reaches it), `day` until the
+  session ends or `gtc` until canceled; a resting buy holds back cash (buying power), a resting sell its shares.
+  Cancel open orders with `cancel_orders` (the ids the context lists, or "all"). There are no fees. Fake money,
+  real discipline.
 - Be concise and data-driven: numbers over adjectives.
-- Always answer with valid JSON matching the schema: a `message`, and `trades` and `watchlist_changes` (empty
-  lists when there is nothing to do)."""
+- Always answer with valid JSON matching the schema: a `message`, and `trades`, `watchlist_changes` and
+  `cancel_orders` (empty lists when there is nothing to do)."""
 
 NOT_CONFIGURED = (
     "The assistant is not configured: set OPENROUTER_API_KEY in .env (or LLM_API_BASE for a local "
@@ -85,6 +100,7 @@ class Turn:
     message: str
     trades: list[dict] = field(default_factory=list)
     watchlist_changes: list[dict] = field(default_factory=list)
+    cancels: list[dict] = field(default_factory=list)
     error: str | None = None
     created_at: datetime | None = None
     # True when a retry (the same client_message_id) got the answer stored the first time: nothing ran again.
@@ -143,9 +159,18 @@ def _model_messages(text: str, history: list[ChatMessage], context: selectors.Co
 def _summary(actions: dict) -> str:
     parts = []
     for t in actions.get("trades", []):
-        outcome = f"at {t['price']}" if t["status"] == "executed" else f"rejected: {t['error']}"
+        if t["status"] == "executed":
+            outcome = f"at {t['price']}"
+        elif t["status"] == "placed":
+            outcome = f"resting as order {t['order_id']}"
+        else:
+            outcome = f"rejected: {t['error']}"
         quantity = quantity_text(t["quantity"]) if isinstance(t["quantity"], (int, float)) else t["quantity"]
-        parts.append(f"{t['side']} {quantity} {t['ticker']} {outcome}")
+        kind = "" if t.get("type", "market") == "market" else f"{t['type']} "
+        parts.append(f"{kind}{t['side']} {quantity} {t['ticker']} {outcome}")
+    for c in actions.get("cancels", []):
+        outcome = "done" if c["status"] == "executed" else f"rejected: {c['error']}"
+        parts.append(f"cancel {c['order_id']} {outcome}")
     for c in actions.get("watchlist_changes", []):
         outcome = "done" if c["status"] == "executed" else f"rejected: {c['error']}"
         parts.append(f"{c['action']} {c['ticker']} {outcome}")
@@ -164,7 +189,8 @@ class Begun:
 def _stored_turn(reply: ChatMessage) -> Turn:
     actions = reply.actions or {}
     return Turn(id=reply.id, message=reply.content, trades=actions.get("trades", []),
-                watchlist_changes=actions.get("watchlist_changes", []), error=reply.error or None,
+                watchlist_changes=actions.get("watchlist_changes", []), cancels=actions.get("cancels", []),
+                error=reply.error or None,
                 created_at=reply.created_at, replayed=True)
 
 
@@ -244,14 +270,29 @@ def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> 
 def _execute_trade(asked_id: str, index: int, item: dict, *, user_id: str) -> dict:
     result = {"ticker": item["ticker"], "side": item["side"], "quantity": item["quantity"], "status": "rejected",
               "price": None, "notional": None, "executed_at": None, "error": item.get("problem")}
+    result.update({key: item[key] for key in ORDER_FIELDS if key in item})
     if result["error"]:
         return result
+    # Made from the message answered: a second turn for it (a retry after a crash) cannot place it twice.
+    client_order_id = f"chat-{asked_id}-{index}"
     try:
-        fill = portfolio_services.execute_trade(
-            user_id=user_id, ticker=item["ticker"], side=item["side"], quantity=item["quantity"],
-            # Made from the message answered: a second turn for it (a retry after a crash) cannot fill it twice.
-            client_order_id=f"chat-{asked_id}-{index}",
-        )
+        if item.get("type", "market") == "market" and not any(key in item for key in ORDER_FIELDS[1:3]):
+            fill = portfolio_services.execute_trade(
+                user_id=user_id, ticker=item["ticker"], side=item["side"], quantity=item["quantity"],
+                client_order_id=client_order_id,
+            )
+        else:
+            order = portfolio_orders.place_order(
+                user_id=user_id, ticker=item["ticker"], side=item["side"], qty=item["quantity"],
+                type=item.get("type", "market"), time_in_force=item.get("time_in_force", "day"),
+                limit_price=item.get("limit_price"), stop_price=item.get("stop_price"),
+                client_order_id=client_order_id,
+            )
+            result.update(order_id=order.id, ticker=order.ticker, quantity=float(order.qty))
+            if order.status != "filled":
+                result.update(status="placed", error=None)
+                return result
+            fill = Trade.objects.get(pk=order.trade_id)
     except TradeRejected as exc:
         result["error"] = str(exc)
         return result
@@ -265,6 +306,26 @@ def _execute_trade(asked_id: str, index: int, item: dict, *, user_id: str) -> di
         # As the order API writes it: UTC, to the millisecond.
         executed_at=fill.executed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )
+    return result
+
+
+def _cancel_order(item: dict, *, user_id: str) -> dict:
+    """A cancel the model asked for: an open order by the id the context lists (its short form or the whole id),
+    or "all"."""
+    result = {"order_id": item["order_id"], "status": "rejected", "error": item.get("problem")}
+    if result["error"]:
+        return result
+    target = item["order_id"]
+    try:
+        if target == "all":
+            result["canceled"] = portfolio_orders.cancel_all(user_id=user_id)
+        else:
+            order_id = portfolio_selectors.open_order_id(user_id=user_id, given=target)
+            portfolio_orders.cancel_order(user_id=user_id, order_id=order_id)
+    except TradeRejected as exc:
+        result["error"] = str(exc)
+        return result
+    result.update(status="executed", error=None)
     return result
 
 
@@ -301,8 +362,12 @@ def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
         # reset waits for that row (a deadlock, on PostgreSQL).
         portfolio_services.lock_book(user_id=user_id)
         changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
+        # Cancels before new orders: what a canceled order held back is free for the orders that follow it.
+        cancels = [_cancel_order(item, user_id=user_id) for item in parsed.cancels]
         trades = [_execute_trade(asked_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
-        actions = {"trades": trades, "watchlist_changes": changes} if trades or changes else None
+        actions = {"trades": trades, "watchlist_changes": changes} if trades or changes or cancels else None
+        if cancels:
+            actions["cancels"] = cancels
         reply = {"id": reply_id, "user_id": user_id, "role": ChatMessage.Role.ASSISTANT, "actions": actions,
                  "in_reply_to": asked_id}
         try:
@@ -314,7 +379,7 @@ def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
             stored = ChatMessage.objects.create(
                 content="(The reply's text could not be stored; what was done is listed below.)", **reply
             )
-    return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes,
+    return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes, cancels=cancels,
                 created_at=stored.created_at)
 
 

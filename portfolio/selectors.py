@@ -259,6 +259,33 @@ def orders(*, user_id: str, status: str = "open", ticker: str | None = None, lim
     return list(rows.order_by("-created_at", "-id")[:limit])
 
 
+# An order's id as people see it (the open-orders panel, the command line, the assistant's context): its last
+# characters, as a UUID 7's first ones are its time, shared by orders placed together.
+SHORT_ORDER_ID = 8
+
+
+def short_order_id(order_id: str) -> str:
+    return order_id[-SHORT_ORDER_ID:]
+
+
+def open_order_id(*, user_id: str, given: str) -> str:
+    """The id of the book's one open order that `given` names, whole or by its short form; NoSuchOrder if none
+    does or more than one do (a short form is never guessed at)."""
+    given = given.strip().lower()
+    if len(given) < 4:
+        raise NoSuchOrder(f"No open order has the id {given!r}: give the id as listed.")
+    found = list(
+        Order.objects.filter(user_id=user_id, status=Order.Status.NEW, id__endswith=given)
+        .values_list("id", flat=True)[:2]
+    )
+    if len(found) != 1:
+        raise NoSuchOrder(
+            f"No open order has the id {given}." if not found else f"More than one open order ends in {given}: "
+            "give more of the id."
+        )
+    return found[0]
+
+
 def order(*, user_id: str, order_id: str) -> Order:
     """One of the book's orders; NoSuchOrder for another book's, exactly as for one that never was."""
     found = Order.objects.filter(user_id=user_id, pk=order_id).first()

@@ -39,9 +39,7 @@ VERBS = {
     "orders": "orders",
     "cancel": "cancel",
 }
-# An order's id as the open-orders panel and `orders` show it: its last characters (a UUID 7's leading ones are
-# its time, shared by orders placed together). `cancel` takes that or the whole id.
-SHORT_ID = 8
+
 
 class CommandError(ValueError):
     """The text is not a command we can run; the message says why, fit to show as is."""

@@ -25,7 +25,6 @@ from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
 from portfolio.selectors import PortfolioView
 from workstation import charts
-from workstation.commands import SHORT_ID
 
 # A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
 STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."
@@ -221,10 +220,7 @@ def fill_text(*, side: str, quantity, ticker: str, price, notional, realized_pnl
 TYPE_NAMES = {"market": "Market", "limit": "Limit", "stop": "Stop", "stop_limit": "Stop-limit"}
 
 
-def short_id(order_id: str) -> str:
-    """An order's id as the page and the command line show it (`cancel` takes it): its last characters, as a
-    UUID 7's first ones are its time, shared by orders placed together."""
-    return order_id[-SHORT_ID:]
+short_id = portfolio_selectors.short_order_id
 
 
 def order_terms(order) -> str:
@@ -267,6 +263,15 @@ def _as_given(value: object, limit: int = 24) -> str:
 
 
 def _trade_action(item: dict) -> dict:
+    if item.get("status") == "placed":
+        kind = TYPE_NAMES.get(item.get("type"), "Order")
+        terms = " ".join(
+            f"{word}${price_text(item[key])}" for key, word in (("stop_price", "stop "), ("limit_price", "@ "))
+            if isinstance(item.get(key), (int, float))
+        )
+        text = (f"Placed: {kind} {item['side']} {quantity_text(item['quantity'])} {item['ticker']} {terms} "
+                f"({item.get('time_in_force') or 'day'}), id {short_id(item['order_id'])}.")
+        return {"ok": True, "text": " ".join(text.split())}
     if item.get("status") == "executed":
         text = fill_text(side=item["side"], quantity=item["quantity"], ticker=item["ticker"], price=item["price"],
                          notional=item["notional"])
@@ -285,6 +290,16 @@ def _watchlist_action(item: dict) -> dict:
     return {"ok": False, "text": f"Not done: {action} {ticker}. {item.get('error') or ''}".strip()}
 
 
+def _cancel_action(item: dict) -> dict:
+    target = _as_given(item.get("order_id"))
+    if item.get("status") == "executed":
+        if target == "all":
+            count = item.get("canceled") or 0
+            return {"ok": True, "text": f"Canceled {count} open order{'s' if count != 1 else ''}."}
+        return {"ok": True, "text": f"Canceled order {target}."}
+    return {"ok": False, "text": f"Not canceled: {target}. {item.get('error') or ''}".strip()}
+
+
 def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = None, error: str = "") -> dict:
     """One message of the conversation as the panel shows it: text, then each action as a confirmation line."""
     actions = actions or {}
@@ -294,12 +309,13 @@ def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = 
         "error": bool(error),
         "created_at": created_at,
         "actions": [_watchlist_action(c) for c in actions.get("watchlist_changes", [])]
+        + [_cancel_action(c) for c in actions.get("cancels", [])]
         + [_trade_action(t) for t in actions.get("trades", [])],
     }
 
 
 def chat_turn_entry(turn: assistant_services.Turn) -> dict:
-    actions = {"trades": turn.trades, "watchlist_changes": turn.watchlist_changes}
+    actions = {"trades": turn.trades, "watchlist_changes": turn.watchlist_changes, "cancels": turn.cancels}
     return chat_entry(role="assistant", text=turn.message, created_at=turn.created_at, actions=actions,
                       error=turn.error or "")
 

@@ -279,16 +279,8 @@ async def _cancel(book: str, target: str) -> str:
     if target == "all":
         canceled = await write(portfolio_orders.cancel_all, user_id=book)
         return f"Canceled {canceled} open order{'s' if canceled != 1 else ''}." if canceled else "No open orders."
-    resting = await sync_to_async(portfolio_selectors.orders)(
-        user_id=book, status="open", limit=settings.ORDERS_OPEN_MAX
-    )
-    matches = [o for o in resting if o.id == target or o.id.endswith(target)] if len(target) >= 4 else []
-    if len(matches) != 1:
-        raise commands.CommandError(
-            f"No open order has the id {commands.shown(target)}: `orders` lists them."
-            if not matches else f"More than one open order ends in {target}: give more of the id."
-        )
-    order = await write(portfolio_orders.cancel_order, user_id=book, order_id=matches[0].id)
+    order_id = await sync_to_async(portfolio_selectors.open_order_id)(user_id=book, given=target)
+    order = await write(portfolio_orders.cancel_order, user_id=book, order_id=order_id)
     return f"Canceled: {panels.order_text(order)}"
 
 
@@ -365,7 +357,9 @@ async def chat(request: HttpRequest) -> HttpResponse:
         return redirect("workstation")
     asked = panels.chat_entry(role="user", text=assistant_services.clean_message(raw), created_at=asked_at)
     response = _chat_turn(request, [asked, panels.chat_turn_entry(turn)])
-    if any(t["status"] == "executed" for t in turn.trades):
+    if any(t["status"] in ("executed", "placed") for t in turn.trades) or any(
+        c["status"] == "executed" for c in turn.cancels
+    ):
         trigger_client_event(response, PORTFOLIO_CHANGED)
     if any(c["status"] == "executed" for c in turn.watchlist_changes):
         trigger_client_event(response, WATCHLIST_CHANGED)

@@ -41,9 +41,31 @@ class TestMockMode:
         assert trade == {
             "ticker": "AAPL", "side": "buy", "quantity": 10.0, "status": "executed", "price": 190.0,
             "notional": 1900.0, "executed_at": trade["executed_at"], "error": None,
+            "type": "market", "limit_price": None, "stop_price": None, "time_in_force": None, "order_id": None,
         }
         assert trade["executed_at"].endswith("Z")
         assert cash() == Decimal("8100.00") and Position.objects.get().quantity == 10
+
+    def test_a_limit_rests_and_a_cancel_by_its_short_id_closes_it(self, client):
+        from portfolio.models import Order
+
+        body = send(client, "buy 2 AAPL @ 150 gtc").json()
+        [placed] = body["trades"]
+        assert placed["status"] == "placed" and placed["type"] == "limit" and placed["limit_price"] == 150.0
+        order = Order.objects.get(pk=placed["order_id"])
+        assert (order.status, order.time_in_force, order.reserved_cash) == ("new", "gtc", Decimal("300.00"))
+        assert client.get("/api/portfolio").json()["buying_power"] == 9700.0
+        body = send(client, f"cancel {order.id[-8:]}").json()
+        assert body["cancels"] == [{"order_id": order.id[-8:], "status": "executed", "error": None, "canceled": None}]
+        order.refresh_from_db()
+        assert order.status == "canceled"
+        missing = send(client, "cancel deadbeef").json()["cancels"][0]
+        assert missing["status"] == "rejected" and "No open order" in missing["error"]
+
+    def test_a_marketable_limit_from_the_assistant_fills_through_the_same_engine(self, client):
+        [trade] = send(client, "buy 1 AAPL @ 200").json()["trades"]
+        assert trade["status"] == "executed" and trade["price"] == 190.0 and trade["type"] == "limit"
+        assert cash() == Decimal("9810.00")
 
     @pytest.mark.parametrize("message", ["buy 1 \u0131bm", "add \u0131bm"])
     def test_a_look_alike_ticker_is_refused_not_upper_cased_into_a_real_one(self, client, publish, message):

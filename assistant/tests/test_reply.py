@@ -142,6 +142,6 @@ def test_more_trades_than_allowed_are_kept_and_marked():
 
 def test_the_schema_sent_to_the_model():
     schema = AssistantReply.model_json_schema()
-    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes"}
+    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes", "cancel_orders"}
     assert schema["required"] == ["message"]
     assert schema["additionalProperties"] is False

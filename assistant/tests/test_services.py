@@ -151,3 +151,16 @@ def test_chat_turns_and_resets_at_once_never_deadlock(publish):
     replies = ChatMessage.objects.filter(role="assistant")
     listed = sum(1 for reply in replies if reply.actions["trades"][0]["status"] == "executed")
     assert Trade.objects.count() == listed == sum(p.quantity for p in Position.objects.all())
+
+
+def test_the_model_is_told_the_open_orders_and_the_buying_power():
+    from assistant import selectors
+    from portfolio import orders
+
+    assert "open_orders" not in json.loads(selectors.context(user_id=DEFAULT_USER).as_json())
+    order = orders.place_order(user_id=DEFAULT_USER, ticker="AAPL", side="buy", qty="2", type="limit",
+                               limit_price="100", time_in_force="gtc")
+    told = json.loads(selectors.context(user_id=DEFAULT_USER).as_json())
+    assert told["buying_power"] == 9800.0
+    assert told["open_orders"] == [{"id": order.id[-8:], "type": "limit", "side": "buy", "ticker": "AAPL", "qty": 2.0,
+                                    "limit_price": 100.0, "stop_price": None, "time_in_force": "gtc"}]
