@@ -23,6 +23,7 @@ from market.quotes import stale_after
 from market.store import get_store
 from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import selectors as portfolio_selectors
+from portfolio.orders import STOP_MARGIN
 from portfolio.selectors import PortfolioView
 from workstation import charts
 
@@ -196,12 +197,26 @@ def blotter_panel(*, user_id: str) -> dict:
     return {"trades": portfolio_selectors.recent_trades(user_id=user_id)}
 
 
-def trade_panel(*, ticker: str | None = "", quantity: str = "", message: str = "", error: str = "") -> dict:
+TIMES_IN_FORCE = {"day": "Day", "gtc": "GTC"}
+
+
+def trade_panel(
+    *, ticker: str | None = "", quantity: str = "", message: str = "", error: str = "", type: str = "market",
+    time_in_force: str = "day", limit_price: str = "", stop_price: str = "",
+) -> dict:
+    """The trade ticket. What it shows before the click (cost or proceeds at the live price, buying power left) is
+    worked out in the browser by static/js/ticket.js, the mirror of portfolio.money and portfolio.orders.reservation;
+    the margin a buy stop holds is rendered from the one constant."""
     # A new order id with each form: a resubmit after a lost answer is the same order, not a second one.
     invented = bool(ticker) and selectors.invented_by_simulator(ticker)
     return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error,
-                      "order_id": new_id(), "invented": invented,
-                      "simulated": selectors.simulated_prices()}, "max_ticker_length": MAX_TICKER_LENGTH}
+                      "order_id": new_id(), "invented": invented, "simulated": selectors.simulated_prices(),
+                      "type": type if type in TYPE_NAMES else "market",
+                      "time_in_force": time_in_force if time_in_force in TIMES_IN_FORCE else "day",
+                      "limit_price": limit_price, "stop_price": stop_price,
+                      "types": TYPE_NAMES.items(), "times_in_force": TIMES_IN_FORCE.items(),
+                      "stop_margin": STOP_MARGIN},
+            "max_ticker_length": MAX_TICKER_LENGTH}
 
 
 def command_panel(*, value: str = "", message: str = "", error: str = "") -> dict:
@@ -254,6 +269,15 @@ def order_text(order) -> str:
     if order.status == "rejected":
         return f"{head}: rejected ({order.reason})."
     return f"{head}: {order.status}."
+
+
+def placed_text(order) -> str:
+    """What the ticket and the command line answer an order with: what happened, which stays true when the order
+    later fills or expires (its own event updates the panels), unlike "is open"."""
+    if order.status != "new":
+        return order_text(order)
+    head = f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}"
+    return f"Placed: {head} ({order.time_in_force}), id {short_id(order.id)}."
 
 
 def _as_given(value: object, limit: int = 24) -> str:

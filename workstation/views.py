@@ -161,32 +161,64 @@ def chart(request: HttpRequest) -> HttpResponse:
 # --- forms ---------------------------------------------------------------------------------------------
 
 
+# The ticket's price boxes a type uses; the others may still hold what was typed before the type changed.
+TICKET_PRICES = {"market": (), "limit": ("limit_price",), "stop": ("stop_price",),
+                 "stop_limit": ("stop_price", "limit_price")}
+
+
 @require_POST
 async def trade(request: HttpRequest) -> HttpResponse:
-    """The trade bar: a market order through the one trade engine."""
+    """The trade ticket: a market order through the one trade engine, or an order that waits (portfolio.orders)."""
     ticker = request.POST.get("ticker", "")[:40]
     quantity = request.POST.get("quantity", "")[:40]
     side = request.POST.get("side", "")
     client_order_id = request.POST.get("client_order_id") or None
+    order_type = request.POST.get("type", "market")
+    time_in_force = request.POST.get("time_in_force", "day")
+    prices = {name: request.POST.get(name, "").strip()[:40] for name in ("limit_price", "stop_price")}
+    kept = {"ticker": ticker, "quantity": quantity, "type": order_type, "time_in_force": time_in_force, **prices}
+
+    async def refused(error: str) -> HttpResponse:
+        context = panels.trade_panel(**kept, error=error)
+        if not request.htmx:
+            return await sync_to_async(_page)(request, **context)
+        return _partial(request, "tradebar", context)
+
     if not side:
         # The form sent without a side (Enter in a box; the form's first, disabled button keeps a browser from
         # picking Buy): a trader who meant to sell must not get a buy.
-        context = panels.trade_panel(ticker=ticker, quantity=quantity, error=CHOOSE_SIDE)
+        return await refused(CHOOSE_SIDE)
+    if order_type not in TICKET_PRICES:
+        return await refused("Choose an order type: market, limit, stop or stop-limit.")
+    if order_type == "market":
+        try:
+            fill = await write(portfolio_services.execute_trade, user_id=request.book, ticker=ticker, side=side,
+                               quantity=quantity, client_order_id=client_order_id)
+        except TradeRejected as exc:
+            return await refused(str(exc))
         if not request.htmx:
-            return await sync_to_async(_page)(request, **context)
-        return _partial(request, "tradebar", context)
+            return redirect(f"{reverse('workstation')}?ticker={fill.ticker}")
+        response = _partial(request, "tradebar", panels.trade_panel(ticker=fill.ticker, message=_describe_fill(fill)))
+        return trigger_client_event(response, PORTFOLIO_CHANGED)
+    used = TICKET_PRICES[order_type]
+    for name in used:
+        if not prices[name]:
+            label = "limit" if name == "limit_price" else "stop"
+            return await refused(f"A {panels.TYPE_NAMES[order_type].lower()} order needs a {label} price.")
     try:
-        fill = await write(portfolio_services.execute_trade, user_id=request.book, ticker=ticker, side=side,
-                           quantity=quantity, client_order_id=client_order_id)
+        order = await write(
+            portfolio_orders.place_order, user_id=request.book, ticker=ticker, side=side, qty=quantity,
+            type=order_type, time_in_force=time_in_force, client_order_id=client_order_id,
+            **{name: prices[name] for name in used},
+        )
     except TradeRejected as exc:
-        context = panels.trade_panel(ticker=ticker, quantity=quantity, error=str(exc))
-        if not request.htmx:
-            return await sync_to_async(_page)(request, **context)
-        return _partial(request, "tradebar", context)
+        return await refused(str(exc))
     if not request.htmx:
-        return redirect(f"{reverse('workstation')}?ticker={fill.ticker}")
-    response = _partial(request, "tradebar", panels.trade_panel(ticker=fill.ticker, message=_describe_fill(fill)))
-    return trigger_client_event(response, PORTFOLIO_CHANGED)
+        return redirect(f"{reverse('workstation')}?ticker={order.ticker}")
+    # The next order is likely of the same kind: the type and its time in force stay, the numbers go.
+    context = panels.trade_panel(ticker=order.ticker, type=order_type, time_in_force=time_in_force,
+                                 message=panels.placed_text(order))
+    return trigger_client_event(_partial(request, "tradebar", context), PORTFOLIO_CHANGED)
 
 
 async def _orders_response(request: HttpRequest, *, error: str = "", changed: bool = False) -> HttpResponse:
@@ -306,7 +338,7 @@ async def command(request: HttpRequest) -> HttpResponse:
                 qty=cmd.quantity, type=cmd.order_type, time_in_force=cmd.time_in_force,
                 limit_price=cmd.limit_price, stop_price=cmd.stop_price,
             )
-            message, event = panels.order_text(order), PORTFOLIO_CHANGED
+            message, event = panels.placed_text(order), PORTFOLIO_CHANGED
         elif cmd.verb == "orders":
             message = await sync_to_async(_open_orders_text)(request.book)
         elif cmd.verb == "cancel":

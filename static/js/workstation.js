@@ -4,7 +4,8 @@
  * #tick element. This script places each quote where the page shows it: price text and its flash, change %,
  * sparklines and the main chart (extended from the server-drawn SVG), and the numbers that depend on this
  * page's portfolio (header total, position value and P&L, heatmap colors), computed here from the streamed
- * prices and the quantities and costs the server rendered as data-* attributes. It also keeps the
+ * prices and the quantities and costs the server rendered as data-* attributes; the trade ticket's preview
+ * (ticket.js has its rules) and the open orders' lines on the main chart come from the same. It also keeps the
  * connection dot honest, selects a ticker on a watchlist click, focuses the command line on "/", and gives the
  * assistant's panel its chat manners (Enter sends; the question shows at once with a thinking line).
  * No eval, no inline styles: the Content-Security-Policy allows neither.
@@ -62,6 +63,16 @@
     if (!pts.length) return null;
     var lo = Infinity, hi = -Infinity;
     pts.forEach(function (p) { if (p[1] < lo) lo = p[1]; if (p[1] > hi) hi = p[1]; });
+    if (svg.classList.contains("main")) {
+      // The open orders near the price are in view: the chart's range takes them in (a far one is an edge label).
+      var last = pts[pts.length - 1][1];
+      orderRows().forEach(function (row) {
+        var level = Number(row.dataset.orderPrice);
+        if (Math.abs(level - last) > last * ORDER_NEAR) return;
+        if (level < lo) lo = level;
+        if (level > hi) hi = level;
+      });
+    }
     var pad = (hi - lo) * 0.08 || Math.max(Math.abs(hi) * 0.001, 0.01);
     lo -= pad; hi += pad;
     var t0 = pts[0][0], t1 = pts[pts.length - 1][0], span = t1 - t0 || 1;
@@ -72,6 +83,8 @@
     if (out.length === 1) out.unshift("0," + out[0].split(",")[1]);
     poly.setAttribute("points", out.join(" "));
     svg.dataset.last = pts[pts.length - 1][1].toFixed(6);
+    svg.dataset.lo = lo; // the scale now: the order lines over the main chart are placed on it
+    svg.dataset.hi = hi;
     return { lo: lo, hi: hi };
   }
 
@@ -129,12 +142,90 @@
           var loEl = chart && chart.querySelector("[data-axis-lo]");
           if (hiEl) hiEl.textContent = price(range.hi);
           if (loEl) loEl.textContent = price(range.lo);
+          orderLines();
         }
       });
     });
     updatePortfolio(at);
     markStale();
     followStream(ol);
+    updateTicket();
+  }
+
+  // --- the open orders of the charted ticker, as lines at their prices over the main chart. Read from the
+  // open-orders panel's rows (data-order-*), so the page holds one copy of them; redrawn when that panel or the
+  // chart is swapped, and when a tick rescales the chart. Placed on the chart's own scale (data-lo, data-hi). ---
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var ORDER_NEAR = 0.1; // an order within 10% of the price widens the chart's range to show it
+  function orderRows() {
+    var chart = document.getElementById("chart"), ticker = chart && chart.dataset.ticker;
+    if (!ticker) return [];
+    return Array.prototype.slice.call(
+      document.querySelectorAll('#orders tr[data-order-ticker="' + CSS.escape(ticker) + '"]'));
+  }
+  // The orders changed (or the chart did): the range may take in new ones, then the lines are placed on it.
+  function redrawChart() {
+    var chart = document.getElementById("chart");
+    var svg = chart && chart.querySelector("svg.line.main");
+    if (!svg) return;
+    var range = drawLine(svg, readLine(svg).pts);
+    var hiEl = chart.querySelector("[data-axis-hi]"), loEl = chart.querySelector("[data-axis-lo]");
+    if (range && hiEl) hiEl.textContent = price(range.hi);
+    if (range && loEl) loEl.textContent = price(range.lo);
+    orderLines();
+  }
+  function orderLines() {
+    var chart = document.getElementById("chart");
+    var svg = chart && chart.querySelector("svg.line.main");
+    var layer = chart && chart.querySelector("svg.order-lines");
+    if (!svg || !layer) return;
+    var lo = Number(svg.dataset.lo), hi = Number(svg.dataset.hi);
+    var rows = hi > lo && readLine(svg).pts.length ? orderRows() : [];
+    var drawn = [], byPlace = {};
+    rows.forEach(function (row) {
+      var level = Number(row.dataset.orderPrice);
+      var y = ((hi - level) / (hi - lo)) * 100;
+      var edge = y < 0 ? "above" : y > 100 ? "below" : "";
+      y = Math.min(Math.max(y, 0), 100);
+      // Orders of one side at one place share a line and a label (the same order twice reads "×2").
+      var place = row.dataset.orderSide + " " + (edge || y.toFixed(1));
+      var d = byPlace[place];
+      if (!d) {
+        d = byPlace[place] = { side: row.dataset.orderSide, id: row.dataset.order, y: y, edge: edge, labels: [] };
+        drawn.push(d);
+      }
+      var label = row.dataset.orderLabel, same = d.labels.filter(function (l) { return l.text === label; })[0];
+      if (same) same.n++; else d.labels.push({ text: label, n: 1 });
+    });
+    drawn.forEach(function (d) {
+      d.text = (d.edge === "above" ? "↑ " : d.edge === "below" ? "↓ " : "") +
+        d.labels.map(function (l) { return l.text + (l.n > 1 ? " ×" + l.n : ""); }).join(" · ");
+      delete d.labels;
+    });
+    var key = JSON.stringify(drawn);
+    if (layer.dataset.key === key) return;
+    layer.dataset.key = key;
+    layer.textContent = "";
+    drawn.forEach(function (d) {
+      var g = document.createElementNS(SVG_NS, "g");
+      g.setAttribute("class", d.side);
+      g.setAttribute("data-order-line", d.id);
+      var pct = d.y.toFixed(2) + "%";
+      if (!d.edge) {
+        var line = document.createElementNS(SVG_NS, "line");
+        line.setAttribute("x1", "0"); line.setAttribute("x2", "100%");
+        line.setAttribute("y1", pct); line.setAttribute("y2", pct);
+        g.appendChild(line);
+      }
+      var text = document.createElementNS(SVG_NS, "text");
+      text.setAttribute("x", "100%");
+      text.setAttribute("y", pct);
+      text.setAttribute("dx", "-4");
+      text.setAttribute("dy", d.edge === "above" || d.y < 8 ? "11" : "-3"); // inside the box, clear of the line
+      text.textContent = d.text;
+      g.appendChild(text);
+      layer.appendChild(g);
+    });
   }
 
   // The stream carries every watched or held ticker: a watchlist row it carried before and no longer does (not
@@ -307,6 +398,8 @@
     var id = e.target && e.target.id;
     if (id === "positions" || id === "heatmap" || id === "summary" || id === "pnl") updatePortfolio();
     if (id === "watchlist") { followWatchlist(); markStale(); }
+    if (id === "tradebar" || id === "summary" || id === "positions" || id === "orders") updateTicket();
+    if (id === "chart" || id === "orders") redrawChart();
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
@@ -326,6 +419,7 @@
     var input = document.getElementById("trade-ticker");
     if (input) input.value = ticker;
     markTradeTicker();
+    updateTicket();
     document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
       var on = row.dataset.row === ticker;
       row.classList.toggle("selected", on);
@@ -366,6 +460,7 @@
   // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
   // too), after htmx has set up the page.
   document.addEventListener("DOMContentLoaded", function () {
+    redrawChart();
     var chart = document.getElementById("chart");
     var stored = null;
     try { stored = localStorage.getItem(SELECTED_KEY); } catch (err) { /* storage disabled */ }
@@ -405,7 +500,53 @@
   });
   body.addEventListener("input", function (e) {
     if (e.target && e.target.id === "trade-ticker") markTradeTicker();
+    if (e.target && e.target.closest && e.target.closest("#tradebar")) updateTicket();
   });
+  body.addEventListener("change", function (e) {
+    if (e.target && e.target.closest && e.target.closest("#tradebar")) updateTicket();
+  });
+
+  // --- the ticket's preview: what the order costs or brings at the live price, a line per side (the side is
+  // the click), and the buying power left; ticket.js has the rules. Redrawn on typing, each tick, and when the
+  // book's panels change (buying power, holdings, resting sells). Only a live price counts: a stale one (the
+  // feed, or this ticker's quote) is no price to trade at, as the server says. ---
+  function updateTicket() {
+    var form = document.querySelector("#tradebar form"), out = document.getElementById("trade-preview");
+    if (!form || !out || !window.FinallyTicket) return;
+    var el = form.elements;
+    var ticker = el.namedItem("ticker").value.trim().toUpperCase();
+    var q = quotes.get(ticker);
+    var live = q && !feed.stale() && !staleQuotes.has(ticker) ? q.p : null;
+    var summary = document.getElementById("summary");
+    var position = ticker && document.querySelector('#positions tr[data-position="' + CSS.escape(ticker) + '"]');
+    var resting = 0;
+    if (ticker) {
+      document.querySelectorAll('#orders tr[data-order-side="sell"][data-order-ticker="' + CSS.escape(ticker) + '"]')
+        .forEach(function (row) { resting += Number(row.dataset.orderQty); });
+    }
+    var book = {
+      ticker: ticker, price: live, margin: out.dataset.stopMargin,
+      buyingPower: summary ? Number(summary.dataset.buyingPower) : 0,
+      freeShares: Math.max((position ? Number(position.dataset.qty) : 0) - resting, 0),
+    };
+    var lines = [];
+    ["buy", "sell"].forEach(function (side) {
+      var order = { side: side, type: el.namedItem("type").value, qty: el.namedItem("quantity").value,
+                    limit: el.namedItem("limit_price").value, stop: el.namedItem("stop_price").value };
+      var said = window.FinallyTicket.describe(order, book);
+      if (said) lines.push({ side: side, text: (side === "buy" ? "Buy: " : "Sell: ") + said.text, warn: said.warn });
+    });
+    var key = JSON.stringify(lines);
+    if (out.dataset.key === key) return; // unchanged: no repaint each tick
+    out.dataset.key = key;
+    out.textContent = "";
+    lines.forEach(function (line) {
+      var span = document.createElement("span");
+      span.className = "pv pv-" + line.side + (line.warn ? " warn" : "");
+      span.textContent = line.text;
+      out.appendChild(span);
+    });
+  }
 
   // --- a refused order's message in the trade bar is about that order: once another order has filled (from the
   // command line or the assistant) it no longer describes the book, so it goes. A fill's own message stays. ---

@@ -676,15 +676,17 @@ def test_every_panel_fits_its_place_at_common_screen_sizes(browser, stack, viewp
                 .map((p) => `${p.id} ${p.scrollWidth}>${p.clientWidth}`),
             pageWidth: document.documentElement.scrollWidth,
             tradeBarSpread: (() => {
-                const middles = [...document.querySelectorAll('#tradebar input:not([type=hidden]), #tradebar .btn')]
-                    .map((e) => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
+                // What a market order shows: the price boxes of the other types are not laid out (no box).
+                const middles = [...document.querySelectorAll('#tradebar input:not([type=hidden]), #tradebar select, #tradebar .btn')]
+                    .map((e) => e.getBoundingClientRect()).filter((r) => r.height > 0)
+                    .map((r) => r.top + r.height / 2);
                 return Math.max(...middles) - Math.min(...middles);
             })(),
         })""")
         assert layout["overflowing"] == []
         assert layout["pageWidth"] <= viewport[0]  # no sideways scrolling
         if viewport[0] >= 1024:
-            assert layout["tradeBarSpread"] < 10  # ticker, quantity, Buy and Sell on one line
+            assert layout["tradeBarSpread"] < 10  # ticker, quantity, type, Buy and Sell on one line
     finally:
         context.close()
     assert problems == []
@@ -1148,3 +1150,77 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         screenshot(page, "accounts-second-account")
     finally:
         context.close()
+
+
+def test_an_order_that_waits_from_the_ticket_is_drawn_canceled_and_filled_by_the_worker(browser, stack_factory):
+    """The ticket places a limit below the market: its preview says what it holds, it rests in the open-orders
+    panel and as a line on the chart; its Cancel releases it. A second one fills when the price comes to it, in
+    the worker, and every panel of the owner's open page follows without a click. Prices from a stub of Massive,
+    so the test moves them."""
+    from market.tests.massive_stub import MassiveStub, answer, et, regular
+
+    traded_at = et(2026, 11, 24, 15, 59, 30)
+
+    def quotes(aapl: float) -> dict:
+        return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=traded_at),
+                      regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=traded_at))
+
+    with MassiveStub() as stub:
+        stub.script((200, quotes(190.0)))
+        stack = stack_factory(MASSIVE_API_KEY="stub-key", MASSIVE_BASE_URL=stub.base_url, MASSIVE_POLL_SECONDS="1")
+        stack.start_worker()
+        stack.start_web()
+        stack.wait_for_prices()
+        context, page, problems = open_page(browser, stack.base_url)
+        try:
+            page.locator("#watchlist [data-select='AAPL']").click()
+            expect(page.locator("#chart-h")).to_have_text("AAPL")
+            expect(page.locator("#chart [data-px='AAPL']")).to_have_text("190.00")
+            page.get_by_label("Quantity").fill("2")
+            preview = page.locator("#trade-preview")
+            expect(preview.locator(".pv-buy")).to_have_text("Buy: costs ≈ $380.00 at $190.00 · buying power left $9,620.00")
+            expect(preview.locator(".pv-sell")).to_have_text("Sell: no AAPL shares free to sell")
+            expect(page.get_by_label("Limit", exact=True)).to_be_hidden()  # a market order has no price boxes
+            page.get_by_label("Order type").select_option("limit")
+            page.get_by_label("Limit", exact=True).fill("185")
+            expect(preview.locator(".pv-buy")).to_have_text(
+                "Buy: rests, buys at $185.00 or lower (live $190.00) · holds $370.00 · buying power left $9,630.00")
+            page.get_by_role("button", name="Buy", exact=True).click()
+            expect(page.locator("#trade-msg")).to_contain_text("Placed: Limit buy 2 AAPL @ $185.00 (day), id ")
+            rows = page.locator("#orders tr[data-order]")
+            expect(rows).to_have_count(1)
+            expect(page.locator("#summary [data-buying-power]")).to_have_text("$9,630.00")
+            drawn = page.locator("#chart svg.order-lines g.buy")
+            expect(drawn).to_have_text("BUY 2 Limit @ $185.00")
+            expect(drawn.locator("line")).to_have_count(1)  # near the price: on the chart, not an edge label
+            screenshot(page, "orders-resting")
+
+            rows.first.get_by_role("button", name=re.compile("^Cancel")).click()
+            expect(rows).to_have_count(0)
+            expect(drawn).to_have_count(0)
+            expect(page.locator("#summary [data-buying-power]")).to_have_count(0)  # all the cash is free again
+
+            # The ticket kept the type: a second limit, which the price then comes to.
+            expect(page.get_by_label("Order type")).to_have_value("limit")
+            page.get_by_label("Quantity").fill("2")
+            page.get_by_label("Limit", exact=True).fill("188")
+            page.get_by_role("button", name="Buy", exact=True).click()
+            expect(rows).to_have_count(1)
+            expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
+            stub.script((200, quotes(187.5)))
+            # Filled by the worker at the better live price; the page is told, as for a trade made here.
+            expect(rows).to_have_count(0)
+            expect(drawn).to_have_count(0)
+            expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
+            expect(page.locator("#blotter tr[data-trade]").first).to_contain_text("187.50")
+            expect(page.locator("#positions tr[data-position='AAPL'] td").first).to_have_text("2")
+            expect(page.locator("#summary [data-cash-text]")).to_have_text("$9,625.00")
+            expect(page.locator("#heatmap [data-tile='AAPL']")).to_be_attached()
+            page.get_by_label("Quantity").fill("1")
+            page.get_by_label("Limit", exact=True).fill("188")
+            expect(preview.locator(".pv-sell")).to_have_text(
+                "Sell: rests, sells at $188.00 or higher (live $187.50) · brings at least $188.00")
+            screenshot(page, "orders-filled")
+        finally:
+            context.close()
+    assert problems == []

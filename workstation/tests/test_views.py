@@ -356,6 +356,84 @@ class TestTradeBar:
         assert client.get("/trade").status_code == 405
 
 
+class TestTicket:
+    """The trade bar's order types: a market order as before, or an order that waits, through portfolio.orders."""
+
+    def test_the_ticket_offers_every_type_and_says_its_numbers(self, client):
+        html = client.get("/").content.decode()
+        form = re.search(r'<form class="trade-form".*?</form>', html, re.S).group(0)
+        assert re.findall(r'<option value="([a-z_]+)"', form) == ["market", "limit", "stop", "stop_limit", "day", "gtc"]
+        assert '<option value="market" selected>' in form and '<option value="day" selected>' in form
+        assert 'name="limit_price"' in form and 'name="stop_price"' in form
+        assert 'data-stop-margin="0.05"' in form  # the one constant, portfolio.orders.STOP_MARGIN
+        assert 'data-buying-power="10000.00"' in html
+
+    def test_a_limit_below_the_market_rests_and_the_ticket_keeps_its_type(self, client):
+        from portfolio.models import Order
+
+        response = post(client, "/trade", {"ticker": "aapl", "quantity": "2", "side": "buy", "type": "limit",
+                                           "limit_price": "150", "stop_price": "999", "time_in_force": "gtc"})
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
+        html = response.content.decode()
+        assert root_id(html) == "tradebar"
+        assert "Placed: Limit buy 2 AAPL @ $150.00 (gtc), id " in html
+        assert '<option value="limit" selected>' in html and '<option value="gtc" selected>' in html
+        assert 'name="limit_price" value=""' in html  # the numbers go, the kind of order stays
+        order = Order.objects.get(status="new")
+        assert (order.type, order.limit_price, order.stop_price, order.reserved_cash) == ("limit", 150, None, 300)
+        assert Trade.objects.count() == 0
+        assert 'data-buying-power="9700.00"' in client.get("/panels/summary", headers=HX).content.decode()
+
+    def test_a_marketable_limit_fills_at_the_live_price(self, client):
+        html = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy", "type": "limit",
+                                       "limit_price": "200"}).content.decode()
+        assert "Limit buy 1 AAPL @ $200.00: filled at $192.25." in html
+        assert Profile.objects.get().cash_balance == 10000 - 192.25
+
+    def test_a_market_order_ignores_the_hidden_price_boxes(self, client):
+        html = post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy", "type": "market",
+                                       "limit_price": "1", "stop_price": "junk"}).content.decode()
+        assert "Bought 1 AAPL at $192.25" in html
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            ({"type": "limit"}, "A limit order needs a limit price."),
+            ({"type": "stop_limit", "limit_price": "190"}, "A stop-limit order needs a stop price."),
+            ({"type": "limit", "limit_price": "abc"}, "limit_price must be a price"),
+            ({"type": "limit", "limit_price": "150", "time_in_force": "ioc"}, "time_in_force must be"),
+            ({"type": "trailing"}, "Choose an order type"),
+            ({"type": "stop", "stop_price": "150"}, "already reached"),  # a buy stop below the market
+            ({"type": "limit", "limit_price": "150", "quantity": "100"}, "buying power"),
+        ],
+    )
+    def test_a_refused_order_is_inline_keeps_what_was_typed_and_changes_nothing(self, client, data, message):
+        from portfolio.models import Order
+
+        before = state()
+        form = {"ticker": "AAPL", "quantity": "2", "side": "buy", **data}
+        response = post(client, "/trade", form)
+        html = response.content.decode()
+        assert response.status_code == 200 and "HX-Trigger" not in response
+        assert root_id(html) == "tradebar" and 'class="form-error" role="alert"' in html
+        assert message in html, html[-600:]
+        if data["type"] in ("limit", "stop", "stop_limit"):
+            assert f'<option value="{data["type"]}" selected>' in html
+        for name in ("limit_price", "stop_price"):
+            if name in data:
+                assert f'name="{name}" value="{data[name]}"' in html
+        assert state() == before and not Order.objects.exists()
+
+    def test_without_htmx_an_order_redirects_to_its_ticker(self, client):
+        response = post(client, "/trade", {"ticker": "MSFT", "quantity": "1", "side": "sell", "type": "limit",
+                                           "limit_price": "500"}, htmx=False)
+        assert response.status_code == 200 and "Not enough shares" in response.content.decode()
+        post(client, "/trade", {"ticker": "MSFT", "quantity": "1", "side": "buy"})
+        response = post(client, "/trade", {"ticker": "MSFT", "quantity": "1", "side": "sell", "type": "limit",
+                                           "limit_price": "500"}, htmx=False)
+        assert response.status_code == 302 and response["Location"] == "/?ticker=MSFT"
+
+
 class TestWatchlist:
     def test_add_returns_the_panel_with_the_new_row(self, client):
         response = post(client, "/watchlist/add", {"ticker": " pypl "})
@@ -458,7 +536,7 @@ class TestCommandLine:
         placed = post(client, "/command", {"command": "buy 2 aapl @ 150 gtc"})
         assert placed["HX-Trigger"] == '{"portfolio-changed": {}}'
         order = Order.objects.get(status="new")
-        assert f"Limit buy 2 AAPL @ $150.00 (gtc) is open, id {order.id[-8:]}." in placed.content.decode()
+        assert f"Placed: Limit buy 2 AAPL @ $150.00 (gtc), id {order.id[-8:]}." in placed.content.decode()
         listed = post(client, "/command", {"command": "orders"}).content.decode()
         assert order.id[-8:] in listed and "Limit buy 2 AAPL" in listed
         canceled = post(client, "/command", {"command": f"cancel {order.id[-8:]}"}).content.decode()
