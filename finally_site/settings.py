@@ -182,6 +182,11 @@ def pooled_postgres(database: dict) -> dict:
         "reconnect_timeout": 2,
         "max_idle": 60,  # connections above min_size idle this long are closed
     }
+    # No parallel query plans: every query here is a short indexed read or write, and a parallel plan's worker
+    # start-up (~10 ms) is more than the query. The planner chose one for the worker's matching read at 10,000
+    # resting orders and made it 6x slower than at 100,000 (bench/README.md, issue 22).
+    options = database["OPTIONS"].get("options", "")
+    database["OPTIONS"]["options"] = f"{options} -c max_parallel_workers_per_gather=0".strip()
     return database
 
 

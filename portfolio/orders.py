@@ -52,6 +52,8 @@ TIMES_IN_FORCE = tuple(Order.TimeInForce.values)
 # A buy stop fills at the market once its stop is reached, and the market can gap past it: it reserves its stop
 # price plus this margin. A fill beyond what the book can pay is rejected at that tick, with the numbers.
 STOP_MARGIN = Decimal("0.05")
+# Orders filled per transaction when a tick reaches many (bench/README.md, issue 22: about 1 ms a fill on SQLite).
+FILL_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -343,14 +345,29 @@ def match_tick(tickers) -> int:
     reached_ids = trade_sql.reached_orders(live)
     if not reached_ids:
         return 0
-    return _fill_reached(reached_ids, live, quotes)
+    # Whole books per batch, about FILL_BATCH orders each, in book order: a gap that runs through thousands of
+    # orders commits as it goes, and the web's own orders get the database between batches.
+    by_user: dict[str, list[tuple[str, str]]] = {}
+    for pk, user in reached_ids:
+        by_user.setdefault(user, []).append((pk, user))
+    filled, batch = 0, []
+    for user in sorted(by_user):
+        batch.extend(by_user[user])
+        if len(batch) >= FILL_BATCH:
+            filled += _fill_reached(batch, live, quotes)
+            batch = []
+    if batch:
+        filled += _fill_reached(batch, live, quotes)
+    if filled:
+        logger.info("%d resting orders filled", filled)
+    return filled
 
 
 @transaction.atomic
 def _fill_reached(reached_ids: list[tuple[str, str]], live: dict[str, Decimal], quotes: dict) -> int:
-    """Fill the reached orders in one transaction: the books' rows taken first, in id order (as the interval
-    snapshot takes them, so the two cannot deadlock), then each order in time priority within its book, each in
-    a savepoint, re-read under the lock: one canceled a moment ago is skipped."""
+    """Fill a batch of reached orders in one transaction: the books' rows taken first, in id order (as the
+    interval snapshot takes them, so the two cannot deadlock), then each order in time priority within its book,
+    each in a savepoint, re-read under the lock: one canceled a moment ago is skipped."""
     users = sorted({user for _, user in reached_ids})
     filled = 0
     with trade_sql.cursor() as cursor:
@@ -378,8 +395,6 @@ def _fill_reached(reached_ids: list[tuple[str, str]], live: dict[str, Decimal], 
             except IntegrityError as exc:  # a rule the engine's checks missed: this order only
                 logger.warning("order %s refused by a database constraint: %s", order.id, exc)
                 _reject(cursor, order, "the database refused to record the fill")
-    if filled:
-        logger.info("%d resting orders filled", filled)
     return filled
 
 

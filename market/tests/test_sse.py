@@ -296,6 +296,34 @@ async def test_a_users_change_reaches_that_users_streams_only(price_store, publi
 
 
 @pytest.mark.anyio
+async def test_a_change_just_after_a_tick_is_told_without_waiting_for_the_next(price_store, publish, monkeypatch):
+    """The worker's fills commit a few ms after its tick is published, after the hub looked for changes with that
+    tick: the hub looks once more shortly after each tick. With no next tick for a minute, the book event still
+    comes. (The follow-up is stretched to a second here, so the test acts well within it on a loaded machine.)"""
+    from market import hooks
+
+    versions = {"alice": 1}
+    commits = [0]  # the database's change counter (core.fastpath.database_version): no change, no read
+    monkeypatch.setattr(hooks, "user_versions", [lambda users: {u: versions[u] for u in users}])
+    monkeypatch.setattr(hub_module, "database_version", lambda: commits[0])
+    monkeypatch.setattr(hub_module, "WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(hub_module, "FOLLOW_UP_SECONDS", 1.0)
+    hub = hub_module.PriceHub(price_store, {"prices": render_json})
+    publish({"AAPL": 190.0})
+    alice = stream_frames(hub, "prices", user="alice")
+    try:
+        await next_frame(alice)
+        publish({"AAPL": 191.0})
+        assert b"event: book" not in await frame_with(alice, b"191.0")
+        versions["alice"] = 2  # the worker's fill for that tick, committed after the hub saw the tick
+        commits[0] += 1
+        assert b"data: 2" in await frame_with(alice, b"event: book")
+    finally:
+        await alice.aclose()
+        hub.stop()
+
+
+@pytest.mark.anyio
 async def test_a_change_between_the_page_and_its_stream_is_told(price_store, publish, monkeypatch):
     from market import hooks
 

@@ -39,6 +39,14 @@ def tick(publish):
     return _tick
 
 
+def _counting(fill_reached, batches: list):
+    def counted(reached_ids, live, quotes):
+        batches.append(list(reached_ids))
+        return fill_reached(reached_ids, live, quotes)
+
+    return counted
+
+
 def place(**fields) -> Order:
     fields.setdefault("user_id", DEFAULT_USER)
     fields.setdefault("ticker", "AAPL")
@@ -255,6 +263,23 @@ class TestCancelAndExpiry:
         tick({"AAPL": 90})  # expired before this tick's matching: only the gtc one fills
         assert status(day) == "expired" and day.reserved_cash == 0
         assert status(gtc) == "filled"
+
+    def test_a_tick_reaching_many_orders_fills_them_in_batches_of_whole_books(self, tick, monkeypatch):
+        """About FILL_BATCH orders a transaction, so a burst commits as it goes; a book is never split over two."""
+        monkeypatch.setattr(orders, "FILL_BATCH", 2)
+        commits = []
+        monkeypatch.setattr(orders, "_fill_reached", _counting(orders._fill_reached, commits))
+        tick({"AAPL": 100})
+        books = ["ann", "bob", "cy"]
+        for book in books:
+            services.seed(user_id=book)
+            for limit in ("95", "96", "97"):
+                place(user_id=book, side="buy", qty="30", type="limit", limit_price=limit, time_in_force="gtc")
+        assert tick({"AAPL": 94}) == 9
+        assert [len(batch) for batch in commits] == [3, 3, 3]  # a whole book (3) passes the batch of 2
+        for book in books:
+            assert Profile.objects.get(pk=book).cash_balance == STARTING_CASH - 3 * 30 * 94
+            assert Order.objects.filter(user_id=book, status="filled").count() == 3
 
     def test_cancel_all(self, tick):
         tick({"AAPL": 100})

@@ -80,3 +80,13 @@ def test_a_literal_percent_means_the_same_on_both_cursors():
         cursor.execute(sql, ["x"])
         django = cursor.fetchone()
     assert tuple(driver) == tuple(django) == ("100%", "%s", "x")
+
+
+def test_postgresql_connections_plan_no_parallel_queries():
+    """finally_site.settings.pooled_postgres: a parallel plan's start-up cost more than the matching read it was
+    chosen for (bench/README.md, issue 22). Every connection of the pool says so."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (pytest --postgres)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
