@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import atexit
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,23 +25,8 @@ TICKERS = {"AAPL": 190.0, "GOOGL": 175.0, "MSFT": 420.0, "AMZN": 185.0, "TSLA": 
            "NVDA": 120.0, "META": 500.0, "JPM": 200.0, "V": 280.0, "NFLX": 650.0}
 BOOKS = 1_000
 
-
-def setup_django(postgres: bool) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    workdir = tempfile.mkdtemp(prefix="bench-matching-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/finally.db"
-    if postgres:
-        from finally_site.tests.servers import PostgresServer
-
-        server = PostgresServer().start()
-        atexit.register(server.destroy)
-        os.environ["DATABASE_URL"] = server.create_database("bench_matching")
-    os.environ["PRICE_STORE_PATH"] = f"{workdir}/prices.db"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finally_site.settings")
-    import django
-
-    django.setup()
+sys.path.insert(0, str(ROOT))
+from bench.stack import django_on_a_throwaway_database  # noqa: E402
 
 
 def fill_book(count: int, rng: random.Random) -> None:
@@ -135,7 +117,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.03, help="the last tick's fall, as a fraction (0.03: 3%%)")
     parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL server instead of SQLite")
     args = parser.parse_args()
-    setup_django(args.postgres)
+    django_on_a_throwaway_database("matching", postgres=args.postgres)
     logging.getLogger("portfolio").setLevel(logging.WARNING)  # a line per fill would time the terminal
     from django.core.management import call_command
 

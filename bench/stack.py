@@ -40,6 +40,29 @@ SERVERS = {
 }
 
 
+def django_on_a_throwaway_database(name: str, *, root: Path = ROOT, postgres: bool = False) -> None:
+    """Django set up in this process on a throwaway database, for a benchmark that calls the code directly:
+    SQLite in a temp dir, or a throwaway PostgreSQL (removed at exit), the price store beside it. `root`: the
+    checkout whose code runs (another one, for a before/after on the same machine)."""
+    sys.path.insert(0, str(root))
+    os.chdir(root)
+    workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/finally.db"
+    if postgres:
+        import atexit
+
+        from finally_site.tests.servers import PostgresServer
+
+        server = PostgresServer().start()
+        atexit.register(server.destroy)
+        os.environ["DATABASE_URL"] = server.create_database(f"bench_{name}")
+    os.environ["PRICE_STORE_PATH"] = f"{workdir}/prices.db"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finally_site.settings")
+    import django
+
+    django.setup()
+
+
 def load_stack(root: Path):
     """The BenchStack class of another checkout (its own bench/stack.py), for A/B runs side by side."""
     # stack.py imports the project's test servers (finally_site.tests.servers) when it starts a stack.
