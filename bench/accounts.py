@@ -57,6 +57,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.stack import percentile  # noqa: E402
 
 # Tickers some accounts add to the default ten (market.tickers.DEFAULT_TICKERS); the simulator prices any symbol.
 EXTRA_TICKERS = ("AMD", "INTC", "ORCL", "IBM", "CRM", "ADBE", "PYPL", "DIS", "KO", "PEP",
@@ -322,12 +323,6 @@ def client_process(specs: list[tuple[dict, int]], window: Window, mean: float, s
 
 # --- measuring the processes -------------------------------------------------------------------------------------
 
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 class ProcessGroup:

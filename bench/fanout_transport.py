@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stack import percentile  # noqa: E402
 
 TICKERS = ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
 
@@ -36,10 +37,6 @@ def payload(seq: int) -> str:
     ]
     return json.dumps({"seq": seq, "sent": time.time(), "quotes": quotes * 2})  # ~1.6 KB like a real tick
 
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def channel_layer(mode: str, url: str):

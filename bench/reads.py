@@ -31,7 +31,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import load_stack  # noqa: E402
+from stack import load_stack, percentile  # noqa: E402
 
 HTMX = {"HX-Request": "true"}
 ROUTES = [
@@ -47,10 +47,6 @@ ROUTES = [
     ("/panels/blotter", HTMX, "htmx panel"),
 ]
 
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def request_bytes(path: str, headers: dict) -> bytes:

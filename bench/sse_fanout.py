@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import BenchStack  # noqa: E402
+from bench.stack import BenchStack, percentile  # noqa: E402
 
 TS_KEY = b'"timestamp":"'
 HTML_TS_KEY = b'data-at="'
@@ -115,12 +115,6 @@ def client_process(host: str, port: int, n: int, start_at: float, stop_at: float
 
     asyncio.run(main())
 
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 def run_level(stack: BenchStack, clients: int, settle: float, window: float, procs: int, fmt: str = "json") -> dict:

@@ -40,6 +40,12 @@ SERVERS = {
 }
 
 
+def percentile(values, p: float) -> float:
+    """The p-th percentile of `values` (the nearest rank below), NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
 def django_on_a_throwaway_database(name: str, *, root: Path = ROOT, postgres: bool = False) -> None:
     """Django set up in this process on a throwaway database, for a benchmark that calls the code directly:
     SQLite in a temp dir, or a throwaway PostgreSQL (removed at exit), the price store beside it. `root`: the

@@ -24,7 +24,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.stack import BenchStack  # noqa: E402
+from bench.stack import BenchStack, percentile  # noqa: E402
 
 ORDERS = [{"ticker": "AAPL", "quantity": 1, "side": "buy"}, {"ticker": "AAPL", "quantity": 1, "side": "sell"}]
 ORDER_IDS = False  # --client-order-ids
@@ -40,10 +40,6 @@ def web_cpu(stack: BenchStack) -> float:
     processes += [child for process in processes for child in process.children(recursive=True)]
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 def check(stack: BenchStack, accepted: list[dict]) -> str:
