@@ -1131,6 +1131,15 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         expect(page.locator("#positions tr[data-position='NVDA'] td").first).to_have_text("3")
         expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
         expect(page.locator("#summary [data-cash-text]")).not_to_have_text("$10,000.00")
+        # An order that waits, from the ticket: ada's alone (issue 22).
+        page.get_by_label("Order type").select_option("limit")
+        page.get_by_label("Limit", exact=True).fill("1")
+        page.get_by_label("Good for").select_option("gtc")
+        page.get_by_label("Quantity").fill("2")
+        page.get_by_role("button", name="Buy", exact=True).click()
+        expect(page.locator("#trade-msg")).to_contain_text("Placed: Limit buy 2 NVDA @ $1.00 (gtc)")
+        expect(page.locator("#orders tr[data-order]")).to_have_count(1)
+        expect(page.locator("#chart svg.order-lines g.buy")).to_have_count(1)
 
         who.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(re.compile(r"/login$"))
@@ -1145,6 +1154,8 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         expect(page.locator("#positions tr[data-position]")).to_have_count(0)
         expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
         expect(page.locator("#blotter")).to_contain_text("No trades yet.")
+        expect(page.locator("#orders tr[data-order]")).to_have_count(0)
+        expect(page.locator("#chart svg.order-lines g")).to_have_count(0)
         # The browser's own memory of the last account's choices went with it at sign-out.
         expect(page.get_by_label("Ticker", exact=True)).not_to_have_value("NVDA")
         screenshot(page, "accounts-second-account")
