@@ -185,10 +185,15 @@ def _trade(item: object) -> dict:
     return trade
 
 
+ORDER_ID = re.compile(r"[0-9a-f-]{4,36}")  # a whole order id (a UUID) or its short form, the tail the page lists
+
+
 def _cancel(item: object) -> dict:
-    if not isinstance(item, str) or not item.strip():
+    # Kept whole, not cut to MAX_FIELD_CHARS as other fields are: a 36-character id cut short names no order.
+    given = item.strip().lower() if isinstance(item, str) else ""
+    if given != "all" and not ORDER_ID.fullmatch(given):
         return {"order_id": _echo(item), "problem": "Not an order id."}
-    return {"order_id": _echo(item.strip().lower())}
+    return {"order_id": given}
 
 
 def _change(item: object) -> dict:

@@ -162,7 +162,7 @@ def _summary(actions: dict) -> str:
         if t["status"] == "executed":
             outcome = f"at {t['price']}"
         elif t["status"] == "placed":
-            outcome = f"resting as order {t['order_id']}"
+            outcome = f"resting as order {portfolio_selectors.short_order_id(t['order_id'])}"
         else:
             outcome = f"rejected: {t['error']}"
         quantity = quantity_text(t["quantity"]) if isinstance(t["quantity"], (int, float)) else t["quantity"]

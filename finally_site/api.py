@@ -25,7 +25,15 @@ from market.quotes import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.api import trades_router
 from portfolio.api import orders_router
-from portfolio.exceptions import NoSuchOrder, OrderIdReused, OrderNotOpen, OrderNotRecorded, PriceNotYet, TradeRejected
+from portfolio.exceptions import (
+    NoSuchOrder,
+    OrderIdReused,
+    OrderNotOpen,
+    OrderNotRecorded,
+    PriceNotYet,
+    PricesNotLive,
+    TradeRejected,
+)
 
 request_logger = logging.getLogger("django.request")
 
@@ -165,7 +173,7 @@ def on_trade_rejected(request, exc: TradeRejected):
     return error(request, str(exc), TRADE_STATUS.get(type(exc), 400))
 
 
-TRADE_STATUS = {OrderIdReused: 409, OrderNotRecorded: 409, NoSuchOrder: 404, OrderNotOpen: 422}
+TRADE_STATUS = {OrderIdReused: 409, OrderNotRecorded: 409, PricesNotLive: 409, NoSuchOrder: 404, OrderNotOpen: 422}
 
 
 @api.exception_handler(StoreUnavailable)

@@ -218,6 +218,12 @@ class FeedStatus:
         """When this ticker's price stops being live if no newer one comes (None: it never said when it came)."""
         return None if quote.received_at is None else quote.received_at + stale_after(self.interval)
 
+    @property
+    def tradable(self) -> bool:
+        """Whether the source's prices are live quotes at all. A standing notice says they are not, only current
+        for the source (Massive without snapshot access: the last session's closes): no order fills at them."""
+        return self.notice is None
+
     def quote_is_live(self, quote: Quote, now: float | None = None) -> bool:
         """Whether this ticker's own price is live: not one its source has stopped sending (halted, delisted)."""
         return is_live(quote.received_at, self.interval, now)

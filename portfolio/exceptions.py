@@ -30,6 +30,11 @@ class StalePrice(PriceNotYet):
     """The feed has not answered for a while: the last price is not one the user can see as live."""
 
 
+class PricesNotLive(NoPrice):
+    """The source's prices are not live quotes (Massive's end-of-day closes): no order fills at them, and waiting
+    a moment does not change that (a 409, not a 503)."""
+
+
 class OrderNotRecorded(TradeRejected):
     """The database refused to record the order (a constraint): nothing was traded."""
 

@@ -25,6 +25,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.db import batchable
@@ -40,6 +41,7 @@ from portfolio.exceptions import (
     OrderNotOpen,
     OrderNotRecorded,
     PriceNotYet,
+    PricesNotLive,
     TradeRejected,
 )
 from portfolio.models import Order
@@ -159,7 +161,21 @@ def place_order(**fields) -> Order:
 
 
 def _same(past: trade_sql.PastOrder, request: OrderRequest) -> bool:
-    return (past.type, past.ticker, past.side, past.qty) == (request.type, request.ticker, request.side, request.qty)
+    """A retry asks for the same order: every term of it, so a reused id with new terms is refused, not answered
+    with the old order as if the new terms were placed."""
+    terms = ("type", "ticker", "side", "qty", "limit_price", "stop_price", "time_in_force")
+    return all(getattr(past, term) == getattr(request, term) for term in terms)
+
+
+def _refuse_a_reached_stop(request: OrderRequest, price: Decimal, *, live: bool) -> None:
+    if not reached(request, price):
+        return
+    direction = "above" if request.side == "buy" else "below"
+    at = f"is at ${price:,.2f}" if live else f"was last at ${price:,.2f}"
+    raise InvalidOrder(
+        f"A {request.side} stop at ${request.stop_price:,.2f} is already reached ({request.ticker} {at}): it would "
+        f"trigger at once. A {request.side} stop goes {direction} the price."
+    )
 
 
 @transaction.atomic
@@ -183,10 +199,14 @@ def _place(user_id: str, request: OrderRequest) -> str:
             price, quotes = services.live_price(
                 cursor, user_id=user_id, ticker=request.ticker, side=request.side, holdings=holdings
             )
-        except PriceNotYet:
-            # No live price now (the feed is late, or this ticker's first price is a tick away): the order rests,
-            # and the first live tick decides, at its price.
+        except (PriceNotYet, PricesNotLive):
+            # No live price now (the feed is late, this ticker's first price is a tick away, the source's prices
+            # are end-of-day closes): the order rests, and the first live tick decides, at its price. A stop the
+            # last price, live or not, already reaches would trigger on that first tick: refused all the same.
             price, quotes = None, {}
+            last = get_store().latest(request.ticker)
+            if last is not None and request.type in ("stop", "stop_limit"):
+                _refuse_a_reached_stop(request, services.usable_price(request.ticker, last.price), live=False)
         if price is not None and request.type == "limit" and reached(request, price):
             fill = services.fill_at(
                 cursor, user_id=user_id, ticker=request.ticker, side=request.side, quantity=request.qty,
@@ -197,12 +217,8 @@ def _place(user_id: str, request: OrderRequest) -> str:
                 cursor, user_id=user_id, fill=fill, type="limit", time_in_force=request.time_in_force,
                 limit_price=request.limit_price,
             )
-        if price is not None and request.type in ("stop", "stop_limit") and reached(request, price):
-            direction = "above" if request.side == "buy" else "below"
-            raise InvalidOrder(
-                f"A {request.side} stop at ${request.stop_price:,.2f} is already reached ({request.ticker} is at "
-                f"${price:,.2f}): it would trigger at once. A {request.side} stop goes {direction} the price."
-            )
+        if price is not None and request.type in ("stop", "stop_limit"):
+            _refuse_a_reached_stop(request, price, live=True)
         _check_room(cursor, user_id, request, cash=cash, holdings=holdings, held_back=held_back)
         now = timezone.now()
         level, at_or_below = watch(request)
@@ -330,7 +346,7 @@ def match_tick(tickers) -> int:
     expire_orders()
     store = get_store()
     status = store.status()
-    if not status.is_fresh():
+    if not status.is_fresh() or not status.tradable:
         return 0
     quotes = store.quotes(sorted(tickers))
     live = {}
@@ -342,7 +358,8 @@ def match_tick(tickers) -> int:
                 continue
     if not live:
         return 0
-    reached_ids = trade_sql.reached_orders(live)
+    now = timezone.now()
+    reached_ids = trade_sql.reached_orders(live, now)
     if not reached_ids:
         return 0
     # Whole books per batch, about FILL_BATCH orders each, in book order: a gap that runs through thousands of
@@ -351,20 +368,25 @@ def match_tick(tickers) -> int:
     for pk, user in reached_ids:
         by_user.setdefault(user, []).append((pk, user))
     filled, batch = 0, []
-    for user in sorted(by_user):
+    users = sorted(by_user)
+    for i, user in enumerate(users):
         batch.extend(by_user[user])
-        if len(batch) >= FILL_BATCH:
-            filled += _fill_reached(batch, live, quotes)
-            batch = []
-    if batch:
-        filled += _fill_reached(batch, live, quotes)
+        if len(batch) < FILL_BATCH and i < len(users) - 1:
+            continue
+        # A long burst keeps the worker from its next tick: once this tick's prices are no longer live (the feed
+        # is late by the freshness rule), the rest wait for the next tick's live prices.
+        if not store.status().is_fresh():
+            logger.warning("matching stopped: this tick's prices went stale after %d fills; the rest wait", filled)
+            break
+        filled += _fill_reached(batch, live, quotes, now)
+        batch = []
     if filled:
         logger.info("%d resting orders filled", filled)
     return filled
 
 
 @transaction.atomic
-def _fill_reached(reached_ids: list[tuple[str, str]], live: dict[str, Decimal], quotes: dict) -> int:
+def _fill_reached(reached_ids: list[tuple[str, str]], live: dict[str, Decimal], quotes: dict, now) -> int:
     """Fill a batch of reached orders in one transaction: the books' rows taken first, in id order (as the
     interval snapshot takes them, so the two cannot deadlock), then each order in time priority within its book,
     each in a savepoint, re-read under the lock: one canceled a moment ago is skipped."""
@@ -374,6 +396,7 @@ def _fill_reached(reached_ids: list[tuple[str, str]], live: dict[str, Decimal], 
         trade_sql.lock_books(cursor, users)
         orders = list(
             Order.objects.filter(pk__in=[pk for pk, _ in reached_ids], status=Order.Status.NEW)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
             .order_by("user_id", "created_at", "id")
         )
         store = get_store()

@@ -7,7 +7,16 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+)
 
 from market.schemas import TickerText
 from portfolio.money import MAX_QUANTITY
@@ -160,8 +169,10 @@ class TradesPageOut(BaseModel):
 
 # Quantities and prices as a broker's API takes them: a JSON number, or a decimal written as a string ("10.5"), as
 # Alpaca's clients send them. The engine reads both by one rule (portfolio.services.clean_quantity, to_price).
+# Strict: true is not 1 share or $1, nor 10 (an int) first made 10.0 by a lax float and then read.
 DecimalText = Annotated[
-    float | str, WithJsonSchema({"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]})
+    StrictFloat | StrictInt | StrictStr,
+    WithJsonSchema({"oneOf": [{"type": "number"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]}),
 ]
 
 

@@ -34,6 +34,7 @@ from portfolio.exceptions import (
     OrderIdReused,
     OrderNotRecorded,
     PriceNotYet,
+    PricesNotLive,
     StalePrice,
 )
 from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
@@ -230,6 +231,11 @@ def live_price(cursor, *, user_id: str, ticker: str, side: str, holdings: dict) 
     if not status.is_fresh():
         # The last price is not one the user can see as live: never fill at it.
         raise StalePrice(describe_delay(status))
+    if not status.tradable:
+        raise PricesNotLive(
+            f"Orders cannot fill now: the prices shown are not live quotes ({status.notice}). A market order is "
+            "refused; an order that waits rests until live quotes come."
+        )
     # One read of the price store for the order and the post-trade valuation.
     quotes = store.quotes([ticker, *holdings.keys() - {ticker}])
     quote = quotes.get(ticker)

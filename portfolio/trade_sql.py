@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from core.db import new_id
-from portfolio.money import AVERAGE_STEP, CENT, QUANTITY_STEP
+from portfolio.money import AVERAGE_STEP, CENT, PRICE_STEP, QUANTITY_STEP
 
 
 @dataclass
@@ -176,20 +176,29 @@ class PastOrder:
     side: str
     qty: Decimal
     trade_id: str | None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = "day"
 
 
 def find_order(cursor, user_id: str, client_order_id: str) -> PastOrder | None:
     """The order a client_order_id already names, if any. Every order from the trade bar carries an id, and almost
     none is a retry: this indexed lookup costs a fraction of the ORM query it replaces (bench/README.md)."""
     cursor.execute(
-        "SELECT id, type, status, ticker, side, qty, trade_id FROM orders WHERE user_id = %s AND client_order_id = %s",
+        "SELECT id, type, status, ticker, side, qty, trade_id, limit_price, stop_price, time_in_force FROM orders"
+        " WHERE user_id = %s AND client_order_id = %s",
         [user_id, client_order_id],
     )
     row = cursor.fetchone()
     if row is None:
         return None
-    pk, type_, status, ticker, side, qty, trade_id = row
-    return PastOrder(pk, client_order_id, type_, status, ticker, side, _decimal(qty, QUANTITY_STEP), trade_id)
+    pk, type_, status, ticker, side, qty, trade_id, limit_price, stop_price, time_in_force = row
+    return PastOrder(
+        pk, client_order_id, type_, status, ticker, side, _decimal(qty, QUANTITY_STEP), trade_id,
+        None if limit_price is None else _decimal(limit_price, PRICE_STEP),
+        None if stop_price is None else _decimal(stop_price, PRICE_STEP),
+        time_in_force,
+    )
 
 
 @dataclass(frozen=True)
@@ -319,20 +328,29 @@ def resting_count(cursor, user_id: str) -> int:
     return cursor.fetchone()[0]
 
 
-def reached_orders(prices: dict[str, Decimal]) -> list[tuple[str, str]]:
-    """(id, user) of every resting order one of these prices reaches: two index range reads per ticker over the
-    resting orders' (ticker, direction, watch_price) index, so the cost follows the orders reached, not the orders
-    resting (bench/README.md, issue 22)."""
-    parts, params = [], []
-    for ticker, price in sorted(prices.items()):
-        parts.append("SELECT id, user_id FROM orders WHERE status = 'new' AND ticker = %s"
-                     " AND acts_at_or_below = %s AND watch_price >= %s")
-        params += [ticker, True, price]
-        parts.append("SELECT id, user_id FROM orders WHERE status = 'new' AND ticker = %s"
-                     " AND acts_at_or_below = %s AND watch_price <= %s")
-        params += [ticker, False, price]
-    if not parts:
-        return []
+# Tickers per matching statement: two SELECTs each in one UNION ALL, under SQLite's 500 terms of a compound SELECT.
+REACHED_TICKERS_PER_QUERY = 200
+
+
+def reached_orders(prices: dict[str, Decimal], now) -> list[tuple[str, str]]:
+    """(id, user) of every resting order one of these prices reaches and whose session has not ended by `now`:
+    two index range reads per ticker (an empty range costs next to nothing) over the resting orders' (ticker,
+    direction, watch_price) index, so the cost follows the orders reached, not the orders resting (bench/README.md,
+    issue 22).
+    A day order past its end is never reached, even while expiry has not closed it yet (a worker down across the
+    session's end catches up a batch a tick)."""
+    tickers = sorted(prices)
     with cursor() as c:
-        c.execute(" UNION ALL ".join(parts), params)
-        return c.fetchall()
+        found: list[tuple[str, str]] = []
+        when = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(now)
+        for start in range(0, len(tickers), REACHED_TICKERS_PER_QUERY):
+            parts, params = [], []
+            for ticker in tickers[start:start + REACHED_TICKERS_PER_QUERY]:
+                for at_or_below, compare in ((True, ">="), (False, "<=")):
+                    parts.append("SELECT id, user_id FROM orders WHERE status = 'new' AND ticker = %s AND"
+                                 f" acts_at_or_below = %s AND watch_price {compare} %s"
+                                 " AND (expires_at IS NULL OR expires_at > %s)")
+                    params += [ticker, at_or_below, prices[ticker], when]
+            c.execute(" UNION ALL ".join(parts), params)
+            found += c.fetchall()
+        return found

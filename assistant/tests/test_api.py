@@ -62,6 +62,15 @@ class TestMockMode:
         missing = send(client, "cancel deadbeef").json()["cancels"][0]
         assert missing["status"] == "rejected" and "No open order" in missing["error"]
 
+    def test_a_cancel_by_the_whole_id_closes_it_too(self, client):
+        # The whole id is 36 characters: it was cut to the 32 other fields keep, and named no order (review).
+        from portfolio.models import Order
+
+        placed = send(client, "buy 2 AAPL @ 150 gtc").json()["trades"][0]
+        [cancel] = send(client, f"cancel {placed['order_id']}").json()["cancels"]
+        assert cancel["status"] == "executed" and cancel["order_id"] == placed["order_id"]
+        assert Order.objects.get(pk=placed["order_id"]).status == "canceled"
+
     def test_a_marketable_limit_from_the_assistant_fills_through_the_same_engine(self, client):
         [trade] = send(client, "buy 1 AAPL @ 200").json()["trades"]
         assert trade["status"] == "executed" and trade["price"] == 190.0 and trade["type"] == "limit"

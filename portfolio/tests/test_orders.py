@@ -2,6 +2,7 @@
 cancels, expiry, and the JSON API under /api/orders."""
 
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from portfolio.exceptions import (
     InsufficientShares,
     InvalidOrder,
     NoSuchOrder,
+    OrderIdReused,
     OrderNotOpen,
     TradeRejected,
 )
@@ -40,9 +42,9 @@ def tick(publish):
 
 
 def _counting(fill_reached, batches: list):
-    def counted(reached_ids, live, quotes):
+    def counted(reached_ids, live, quotes, now):
         batches.append(list(reached_ids))
-        return fill_reached(reached_ids, live, quotes)
+        return fill_reached(reached_ids, live, quotes, now)
 
     return counted
 
@@ -335,6 +337,8 @@ class TestAPI:
         ({"ticker": "AAPL", "side": "short", "qty": 1}, 422),
         ({"ticker": "AAPL", "side": "buy", "qty": 1, "type": "limit", "limit_price": "1" * 40}, 400),
         ({"ticker": "AAPL", "side": "buy", "qty": 10**6, "type": "limit", "limit_price": 99}, 400),
+        ({"ticker": "AAPL", "side": "buy", "qty": True, "type": "market"}, 422),  # not 1 share
+        ({"ticker": "AAPL", "side": "buy", "qty": 1, "type": "limit", "limit_price": True}, 422),  # not $1
     ])
     def test_bad_input_is_a_4xx_and_changes_nothing(self, client, tick, body, status):
         tick({"AAPL": 100})
@@ -530,3 +534,70 @@ def test_a_cancel_racing_a_fill_one_wins_and_the_user_sees_which(publish):
         outcomes[order.status] += 1
     assert Trade.objects.count() == outcomes["filled"]
     assert cash() == STARTING_CASH - 94 * outcomes["filled"]
+
+
+class TestFoundInReview:
+    """An outside review of the first part (issue 22) found these; each was proved by a failing test first."""
+
+    END_OF_DAY = "this Massive plan has no snapshot access: end-of-day prices, not live quotes"
+
+    def test_end_of_day_closes_fill_no_order_and_a_market_order_says_why(self, client, publish):
+        publish({"AAPL": 100}, keep={"AAPL"}, notice=self.END_OF_DAY)
+        resting = place(side="buy", qty="1", type="limit", limit_price="95", time_in_force="gtc")
+        assert resting.status == "new"  # an order that waits may be placed: it waits for live quotes
+        publish({"AAPL": 94}, keep={"AAPL"}, notice=self.END_OF_DAY)
+        assert orders.match_tick({"AAPL"}) == 0 and status(resting) == "new"
+        refused = api(client, "post", "/api/portfolio/trade", {"ticker": "AAPL", "side": "buy", "quantity": 1})
+        assert refused.status_code == 409 and "not live quotes" in refused.json()["error"]
+        assert not Trade.objects.exists()
+        publish({"AAPL": 94}, keep={"AAPL"})  # live quotes again
+        assert orders.match_tick({"AAPL"}) == 1 and status(resting) == "filled"
+
+    def test_matching_works_with_more_tickers_than_one_sqlite_statement_takes(self, tick):
+        tick({"AAPL": 100})
+        order = place(side="buy", qty="1", type="limit", limit_price="95", time_in_force="gtc")
+        many = {f"T{i:03d}": 10.0 for i in range(300)}  # 600 SELECTs in one UNION ALL: SQLite allows 500
+        assert tick({**many, "AAPL": 94}) == 1 and status(order) == "filled"
+
+    def test_a_day_order_past_its_end_never_fills_while_expiry_catches_up(self, tick, monkeypatch):
+        monkeypatch.setattr(orders, "EXPIRE_BATCH", 1)  # a worker down across the session's end: a backlog
+        tick({"AAPL": 100})
+        due = [place(side="buy", qty="1", type="limit", limit_price="95") for _ in range(2)]
+        Order.objects.filter(pk__in=[o.pk for o in due]).update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert tick({"AAPL": 90}) == 0
+        assert sorted(status(o) for o in due) == ["expired", "new"]
+        tick({"AAPL": 90})
+        assert [status(o) for o in due] == ["expired", "expired"] and not Trade.objects.exists()
+
+    def test_a_long_burst_stops_filling_once_its_tick_is_no_longer_live(self, tick, monkeypatch):
+        monkeypatch.setattr(orders, "FILL_BATCH", 1)
+        tick({"AAPL": 100})
+        for book in ("ann", "bob"):
+            services.seed(user_id=book)
+            place(user_id=book, side="buy", qty="1", type="limit", limit_price="95", time_in_force="gtc")
+        fill_reached = orders._fill_reached
+        real_time = time.time
+
+        def then_the_clock_runs_on(*args):
+            filled = fill_reached(*args)
+            monkeypatch.setattr(time, "time", lambda: real_time() + 60)  # the burst outlasted the freshness rule
+            return filled
+
+        monkeypatch.setattr(orders, "_fill_reached", then_the_clock_runs_on)
+        assert tick({"AAPL": 94}) == 1
+        assert Order.objects.filter(status="new").count() == 1  # waits for the next live tick
+
+    def test_a_retry_with_new_terms_is_refused_not_answered_with_the_old_order(self, tick):
+        tick({"AAPL": 100})
+        first = place(side="buy", qty="1", type="limit", limit_price="95", client_order_id="mine-1")
+        for changed in ({"limit_price": "50"}, {"time_in_force": "gtc"}):
+            fields = {**dict(side="buy", qty="1", type="limit", limit_price="95", client_order_id="mine-1"), **changed}
+            with pytest.raises(OrderIdReused):
+                place(**fields)
+        assert place(side="buy", qty="1", type="limit", limit_price="95", client_order_id="mine-1").pk == first.pk
+
+    def test_a_stop_the_last_price_already_reached_is_refused_even_when_that_price_is_not_live(self, publish):
+        publish({"AAPL": 120}, keep={"AAPL"}, notice=self.END_OF_DAY)
+        with pytest.raises(InvalidOrder, match=r"already reached \(AAPL was last at \$120.00\)"):
+            place(side="buy", qty="1", type="stop", stop_price="110")
+        assert place(side="buy", qty="1", type="stop", stop_price="130").status == "new"
