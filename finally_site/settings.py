@@ -212,6 +212,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "").strip() or "finally"
 MARKET_TICK_SECONDS = env_number("MARKET_TICK_SECONDS", 0.5, minimum=0.05)
 PRICE_HISTORY_SECONDS = env_number("PRICE_HISTORY_SECONDS", 30 * 60, minimum=60, maximum=7 * 86_400)
+# Minute bars (market.bars) are kept this many days: 100 tickers a day is 144,000 rows.
+PRICE_BARS_DAYS = env_number("PRICE_BARS_DAYS", 30, minimum=1, maximum=3650, kind=int)
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()
 # The free tier allows 5 calls a minute (15 s); paid plans 2-5 s.
 MASSIVE_POLL_SECONDS = env_number("MASSIVE_POLL_SECONDS", 15.0, minimum=0.1)

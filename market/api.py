@@ -5,15 +5,26 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from core.api_errors import ErrorOut
 from core.db import discard_broken_connections
 from core.fastpath import database_version, json_body, reads
 from market import selectors, services
 from market.quotes import FeedStatus, StoreUnavailable, iso_utc
-from market.schemas import FeedOut, HealthOut, QuoteOut, StreamQuoteOut, TickerText, WatchlistAddIn
+from market.schemas import (
+    BarOut,
+    BarsOut,
+    BarsQuery,
+    FeedOut,
+    HealthOut,
+    QuoteOut,
+    StreamQuoteOut,
+    TickerText,
+    WatchlistAddIn,
+)
 from market.sse import JSON_FORMAT, open_stream
+from market.tickers import normalize_ticker
 from market.store import get_store
 
 router = Router(tags=["market"])
@@ -103,6 +114,21 @@ def watchlist_add(request, payload: WatchlistAddIn):
 def watchlist_remove(request, ticker: TickerText):
     services.remove_ticker(user_id=request.book, ticker=ticker)
     return Status(204, None)
+
+
+@router.get(
+    "/bars/{ticker}",
+    response={200: BarsOut, 400: ErrorOut, 422: ErrorOut},
+    summary="OHLC bars of one ticker (1m, 5m, 15m, 1h, 1d), oldest first, built from the minute bars the worker keeps "
+    "(PRICE_BARS_DAYS); history starts when the ticker was first priced here",
+)
+def bars(request, ticker: TickerText, filters: Query[BarsQuery]):
+    ticker = normalize_ticker(ticker)
+    found = selectors.bars(ticker, filters.timeframe, filters.limit)
+    return BarsOut(
+        ticker=ticker, timeframe=filters.timeframe,
+        bars=[BarOut(t=iso_utc(b.t), o=b.o, h=b.h, l=b.l, c=b.c) for b in found],
+    )
 
 
 @router.get(

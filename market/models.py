@@ -23,3 +23,23 @@ class WatchlistEntry(models.Model):
 
     def __str__(self) -> str:
         return self.ticker
+
+
+class PriceBar(models.Model):
+    """One ticker's prices over one minute, open, high, low and close, as the price worker saw them (market.bars):
+    the chart's timeframes are built from these. Market data, the same for every user."""
+
+    pk = models.CompositePrimaryKey("ticker", "minute")
+    ticker = models.CharField(max_length=12)
+    minute = models.DateTimeField(help_text="The minute's start, UTC")
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+
+    class Meta:
+        db_table = "price_bars"
+        indexes = [models.Index(fields=["minute"], name="price_bars_minute")]  # the pruning's range
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.minute:%Y-%m-%d %H:%M}"

@@ -108,3 +108,22 @@ class HealthOut(Schema):
     store: bool = Field(description="Whether the price store answers.")
     store_kind: str = Field(description="sqlite (embedded) or redis (scale-out)")
     prices: FeedOut
+
+
+class BarOut(Schema):
+    t: str = Field(description="The bar's start, ISO 8601 UTC")
+    o: float
+    h: float
+    l: float  # noqa: E741  (open, high, low, close: the names every chart library uses)
+    c: float
+
+
+class BarsOut(Schema):
+    ticker: str
+    timeframe: Literal["1m", "5m", "15m", "1h", "1d"]
+    bars: list[BarOut] = Field(description="Oldest first; a minute with no price has no bar (gaps are gaps)")
+
+
+class BarsQuery(Schema):
+    timeframe: Literal["1m", "5m", "15m", "1h", "1d"] = "1m"
+    limit: int = Field(300, ge=1, le=1000, description="How many bars, the newest")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
 from core.fastpath import sqlite_version
+from market import bars as bar_rules
 from market import hooks
-from market.models import WatchlistEntry
+from market.models import PriceBar, WatchlistEntry
 from market.quotes import FeedStatus, Quote
 from market.store import get_store
 
@@ -98,3 +101,27 @@ def prices_version() -> int | None:
     SQLite counter; None for Redis, whose reads are then made afresh each time."""
     store = get_store()
     return sqlite_version(store.path) if store.kind == "sqlite" else None
+
+
+# --- price bars (market.bars) -------------------------------------------------------------------------------
+
+
+def bars(ticker: str, timeframe: str, limit: int) -> list[bar_rules.Bar]:
+    """The last `limit` bars of `timeframe` for `ticker`, oldest first, the minute in progress included: the minute
+    bars the worker wrote, then, for the minutes it has not written yet, the price store's tick history. Empty for
+    a ticker never priced here (history starts when a ticker is first priced)."""
+    now = time.time()
+    start = bar_rules.since(timeframe, limit, now)
+    rows = (
+        PriceBar.objects.filter(ticker=ticker, minute__gte=datetime.fromtimestamp(start, UTC))
+        .order_by("minute")
+        .values_list("minute", "open", "high", "low", "close")
+    )
+    minutes = [bar_rules.Bar(int(minute.timestamp()), o, h, lo, c) for minute, o, h, lo, c in rows]
+    store = get_store()
+    if not store.status().notice:  # end-of-day closes in the history are no minute's prices
+        recent = bar_rules.BarBuilder()
+        for t, price in store.history(ticker, since=minutes[-1].t + bar_rules.MINUTE if minutes else start):
+            recent.add({ticker: price}, t)
+        minutes += [bar for _, bar in recent.all()]
+    return bar_rules.roll_up(minutes, timeframe)[-limit:]

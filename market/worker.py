@@ -1,8 +1,9 @@
 """The price worker: the single writer of prices.
 
 Each tick it reads which tickers to price (the watchlist plus what other apps registered), steps the
-source, writes the tick to the price store, and runs the periodic tasks that are due (the interval
-portfolio snapshot) on a side thread, so a slow database write never delays a tick.
+source, writes the tick to the price store, rolls its live prices into minute bars (market.bars: the finished
+minutes written about once a minute), and runs the periodic tasks that are due (the interval portfolio snapshot)
+on a side thread, so a slow database write never delays a tick.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import DatabaseError, close_old_connections
 
-from market import hooks, selectors
+from market import bars, hooks, selectors
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, storable_price
 from market.sources import PriceSource, SourceUnavailable
 from market.store import PriceStore
@@ -69,6 +70,7 @@ class PriceWorker:
         self._due = {task.name: now + task.interval() for task in hooks.periodic_tasks}
         self._lags: list[float] = []
         self._last_report = now
+        self.bars = bars.BarBuilder()
 
     def stop(self) -> None:
         """Ask the loop to end: safe from a signal handler (it only sets a flag)."""
@@ -101,6 +103,7 @@ class PriceWorker:
                 sleep_unless(lambda: self._stopping, next_at - time.monotonic())
         finally:
             self._side.shutdown(wait=True)
+            self._save_bars(self.bars.all())  # the minute in progress too: a restart within it merges with it
             logger.info("price worker stopped after %d ticks", self.ticks)
 
     def tick(self) -> float:
@@ -139,8 +142,22 @@ class PriceWorker:
         if self.store_failures:
             logger.info("price store %s is back after %d failed writes", self.store.name, self.store_failures)
             self.store_failures = 0
+        if not quotes.notice:  # live prices only: end-of-day closes (Massive without snapshots) are not a minute's
+            self.bars.add(quotes.prices, now)
+        self._save_bars(self.bars.done(now))
         self._tell_listeners(set(quotes.prices))
         return self.source.interval
+
+    def _save_bars(self, done: list) -> None:
+        """Write the finished minute bars; on a database error keep them for the next tick's try."""
+        if not done:
+            return
+        try:
+            bars.save(done)
+        except DatabaseError:
+            logger.warning("could not write %d minute bars; trying again next tick", len(done), exc_info=True)
+            self.bars.take_back(done)
+            close_old_connections()
 
     @staticmethod
     def _tell_listeners(tickers: set[str]) -> None:

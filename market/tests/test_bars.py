@@ -1,0 +1,202 @@
+"""Minute bars (market.bars): ticks into minute bars, minute bars into each timeframe, what the worker writes and
+keeps, and GET /api/bars/{ticker}."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from market import bars, selectors
+from market.bars import Bar, BarBuilder
+from market.models import PriceBar
+from market.sources import Quotes, SimulatorSource
+from market.worker import PriceWorker
+
+pytestmark = pytest.mark.django_db
+
+T0 = 1_796_000_400  # a minute's start (2026-11-30 00:20 UTC)
+
+
+def at(minute: int, second: float = 0) -> float:
+    return T0 + minute * 60 + second
+
+
+# Each case: the ticks (minute, second, price) of one ticker, then the minute bars (minute, o, h, l, c).
+TICK_CASES = [
+    ("one tick is a flat bar", [(0, 5, 100.0)], [(0, 100.0, 100.0, 100.0, 100.0)]),
+    ("ticks of one minute: first open, high, low, last close",
+     [(0, 0, 100.0), (0, 10, 103.0), (0, 20, 98.5), (0, 59.9, 101.0)], [(0, 100.0, 103.0, 98.5, 101.0)]),
+    ("a tick of the next minute ends the bar and opens the next",
+     [(0, 1, 100.0), (0, 30, 101.0), (1, 0, 102.0), (1, 30, 99.0)],
+     [(0, 100.0, 101.0, 100.0, 101.0), (1, 102.0, 102.0, 99.0, 99.0)]),
+    ("minutes without a tick have no bar: a gap stays a gap",
+     [(0, 1, 100.0), (4, 1, 104.0)], [(0, 100.0, 100.0, 100.0, 100.0), (4, 104.0, 104.0, 104.0, 104.0)]),
+    ("a clock stepping back into an earlier minute is not written into it",
+     [(2, 1, 100.0), (1, 59, 50.0), (2, 30, 101.0)], [(2, 100.0, 101.0, 100.0, 101.0)]),
+]
+
+
+@pytest.mark.parametrize(("name", "ticks", "expected"), TICK_CASES, ids=[c[0] for c in TICK_CASES])
+def test_ticks_into_minute_bars(name, ticks, expected):
+    builder = BarBuilder()
+    for minute, second, price in ticks:
+        builder.add({"AAPL": price}, at(minute, second))
+    got = builder.done(at(60))
+    assert [(b.t, b.o, b.h, b.l, b.c) for _, b in got] == [(at(m), o, h, lo, c) for m, o, h, lo, c in expected]
+    assert builder.done(at(61)) == []  # each handed over once
+
+
+def test_a_bar_is_done_only_once_its_minute_has_ended_and_all_takes_the_one_in_progress():
+    builder = BarBuilder()
+    builder.add({"AAPL": 100.0, "MSFT": 400.0}, at(0, 1))
+    builder.add({"AAPL": 101.0}, at(1, 1))  # MSFT no longer priced: its bar ends with its minute all the same
+    assert builder.done(at(1, 30)) == [("AAPL", Bar(at(0), 100.0, 100.0, 100.0, 100.0)),
+                                        ("MSFT", Bar(at(0), 400.0, 400.0, 400.0, 400.0))]
+    assert builder.all() == [("AAPL", Bar(at(1), 101.0, 101.0, 101.0, 101.0))]
+
+
+def saved() -> list[tuple]:
+    return [(int(b.minute.timestamp()), b.ticker, b.open, b.high, b.low, b.close)
+            for b in PriceBar.objects.order_by("minute", "ticker")]
+
+
+def test_a_minute_written_twice_merges_across_a_restart():
+    """A worker stopping mid-minute writes the part it saw; the next one's part of the same minute merges with it."""
+    first = BarBuilder()
+    first.add({"AAPL": 100.0}, at(0, 1))
+    first.add({"AAPL": 104.0}, at(0, 10))
+    bars.save(first.all())
+    second = BarBuilder()
+    second.add({"AAPL": 99.0}, at(0, 40))
+    second.add({"AAPL": 101.0}, at(0, 50))
+    bars.save(second.all())
+    bars.save([("AAPL", Bar(at(0), 101.0, 101.0, 101.0, 101.0))])  # and a write retried after a failure
+    assert saved() == [(at(0), "AAPL", 100.0, 104.0, 99.0, 101.0)]
+
+
+def minutes(*rows) -> list[Bar]:
+    return [Bar(at(m), o, h, lo, c) for m, o, h, lo, c in rows]
+
+
+ROLL_CASES = [
+    ("1m is the minute bars themselves", "1m",
+     minutes((0, 1, 2, 0.5, 1.5), (1, 1.5, 1.6, 1.4, 1.45)), minutes((0, 1, 2, 0.5, 1.5), (1, 1.5, 1.6, 1.4, 1.45))),
+    ("5m: the bucket's first open, highest high, lowest low, last close", "5m",
+     minutes((0, 10, 11, 9, 10.5), (1, 10.5, 12, 10, 11), (4, 11, 11.5, 8, 9), (5, 9, 9.5, 8.5, 9.2)),
+     minutes((0, 10, 12, 8, 9), (5, 9, 9.5, 8.5, 9.2))),
+    ("5m with a gap: an empty bucket has no bar", "5m",
+     minutes((0, 10, 10, 10, 10), (12, 20, 21, 19, 20)), minutes((0, 10, 10, 10, 10), (10, 20, 21, 19, 20))),
+    ("15m", "15m", minutes((0, 1, 1, 1, 1), (14, 2, 3, 0.5, 2.5), (15, 3, 3, 3, 3)),
+     minutes((0, 1, 3, 0.5, 2.5), (15, 3, 3, 3, 3))),
+]
+
+
+@pytest.mark.parametrize(("name", "timeframe", "given", "expected"), ROLL_CASES, ids=[c[0] for c in ROLL_CASES])
+def test_minute_bars_into_each_timeframe(name, timeframe, given, expected):
+    assert bars.roll_up(given, timeframe) == expected
+
+
+def utc(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def test_an_hour_starts_on_the_hour():
+    got = bars.roll_up([Bar(utc(2026, 12, 1, 14, 59), 1, 1, 1, 1), Bar(utc(2026, 12, 1, 15, 0), 2, 2, 2, 2)], "1h")
+    assert [b.t for b in got] == [utc(2026, 12, 1, 14), utc(2026, 12, 1, 15)]
+
+
+@pytest.mark.parametrize(
+    ("minute", "day_start"),
+    [
+        (utc(2026, 12, 1, 4, 59), utc(2026, 11, 30, 5)),  # 23:59 ET (EST, UTC-5) is the day before
+        (utc(2026, 12, 1, 5, 0), utc(2026, 12, 1, 5)),  # midnight ET
+        (utc(2026, 7, 1, 3, 59), utc(2026, 6, 30, 4)),  # summer: EDT, UTC-4
+        (utc(2026, 7, 1, 4, 0), utc(2026, 7, 1, 4)),
+        (utc(2026, 3, 8, 12, 0), utc(2026, 3, 8, 5)),  # the day clocks go forward starts on EST
+        (utc(2026, 11, 1, 12, 0), utc(2026, 11, 1, 4)),  # the day they go back starts on EDT
+    ],
+)
+def test_a_day_is_the_calendar_day_in_us_eastern_time(minute, day_start):
+    assert bars.roll_up([Bar(minute, 1, 1, 1, 1)], "1d")[0].t == day_start
+
+
+def test_the_api_builds_the_timeframe_from_saved_bars_and_the_minutes_not_written_yet(client, publish):
+    now = time.time()
+    this_minute = int(now // 60) * 60
+    written = [("AAPL", Bar(this_minute - 120, 100, 102, 99, 101)), ("AAPL", Bar(this_minute - 60, 101, 103, 100, 102))]
+    bars.save(written)
+    publish({"AAPL": 104.5}, produced_at=this_minute + 0.5)  # in the store's tick history, not written as a bar yet
+    body = client.get("/api/bars/aapl?timeframe=1m&limit=10").json()
+    assert body["ticker"] == "AAPL" and body["timeframe"] == "1m"
+    assert [(b["o"], b["h"], b["l"], b["c"]) for b in body["bars"]] == [
+        (100, 102, 99, 101), (101, 103, 100, 102), (104.5, 104.5, 104.5, 104.5)
+    ]
+    assert body["bars"][0]["t"] == datetime.fromtimestamp(this_minute - 120, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert len(client.get("/api/bars/AAPL?timeframe=1m&limit=2").json()["bars"]) == 2  # the newest two
+    assert client.get("/api/bars/PYPL").json()["bars"] == []  # never priced here: no invented past
+
+
+@pytest.mark.parametrize(
+    "query", ["timeframe=2m", "timeframe=", "limit=0", "limit=1001", "limit=x", "limit=1e3"],
+)
+def test_bad_queries_are_a_422_with_the_reason(client, query):
+    response = client.get(f"/api/bars/AAPL?{query}")
+    assert response.status_code == 422 and response.json()["error"]
+
+
+def test_a_bad_ticker_is_refused(client):
+    response = client.get("/api/bars/not a ticker")
+    assert response.status_code in (400, 422) and "ticker" in response.text.lower()
+
+
+def test_the_worker_writes_finished_minutes_and_the_one_in_progress_when_it_stops(price_store, monkeypatch):
+    clock = [at(0, 1)]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    source = SimulatorSource(interval=0.01, seed=1)
+    worker = PriceWorker(source=source, store=price_store, max_ticks=3)
+    original = worker.tick
+
+    def tick():
+        delay = original()
+        clock[0] += 40  # ticks 40 s apart: minute 0, minute 0 (at 41 s), minute 1 (at 81 s)
+        return delay
+
+    worker.tick = tick
+    worker.run()
+    rows = saved()
+    assert {r[0] for r in rows} == {at(0), at(1)}  # minute 1 written as the worker stopped, part way through it
+    priced = selectors.priced_tickers()
+    assert {r[1] for r in rows} == priced and len(rows) == 2 * len(priced)  # a bar per ticker per minute
+
+
+def test_end_of_day_closes_make_no_bars(price_store, monkeypatch):
+    class EndOfDay:
+        name, interval = "massive", 0.01
+
+        def fetch(self, tickers):
+            return Quotes(prices={t: 100.0 for t in tickers}, notice="end-of-day prices, not live quotes")
+
+    PriceWorker(source=EndOfDay(), store=price_store, max_ticks=2).run()
+    assert not PriceBar.objects.exists()
+
+
+def test_a_database_error_keeps_the_bars_for_the_next_try(price_store, monkeypatch):
+    from django.db import DatabaseError
+
+    worker = PriceWorker(source=SimulatorSource(interval=0.01, seed=1), store=price_store)
+    done = [("AAPL", Bar(at(0), 1, 1, 1, 1))]
+    monkeypatch.setattr(bars, "save", lambda b: (_ for _ in ()).throw(DatabaseError("locked")))
+    worker._save_bars(done)
+    assert worker.bars.done(at(0)) == done
+
+
+def test_bars_older_than_the_setting_are_pruned(settings):
+    settings.PRICE_BARS_DAYS = 30
+    now = time.time()
+    old, kept = now - 31 * 86400, now - 29 * 86400
+    bars.save([("AAPL", Bar(int(old // 60) * 60, 1, 1, 1, 1)), ("AAPL", Bar(int(kept // 60) * 60, 2, 2, 2, 2))])
+    assert bars.prune() == 1
+    assert [r[2] for r in saved()] == [2]
+    assert PriceBar.objects.get().minute > datetime.now(UTC) - timedelta(days=30)
