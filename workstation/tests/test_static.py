@@ -13,7 +13,9 @@ VENDOR = Path(settings.BASE_DIR) / "static" / "vendor"
 def test_vendored_files_match_their_checksums():
     lines = (VENDOR / "SHA256SUMS").read_text().split("\n")
     entries = [line.split() for line in lines if line.strip()]
-    assert {name for _, name in entries} == {"htmx-2.0.11.min.js", "htmx-ext-sse-2.2.4.min.js"}
+    assert {name for _, name in entries} == {
+        "htmx-2.0.11.min.js", "htmx-ext-sse-2.2.4.min.js", "lightweight-charts-5.2.1.min.js"
+    }
     for digest, name in entries:
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
 
@@ -26,6 +28,7 @@ def test_every_vendored_file_is_listed():
 def test_vendor_script_pins_the_versions():
     script = (Path(settings.BASE_DIR) / "scripts" / "vendor_js.sh").read_text()
     assert "HTMX=2.0.11" in script and "HTMX_SSE=2.2.4" in script and "npm pack" in script
+    assert "LIGHTWEIGHT_CHARTS=5.2.1" in script
 
 
 @pytest.mark.django_db
