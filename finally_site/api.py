@@ -24,7 +24,7 @@ from market.exceptions import AlreadyWatching, MarketError, NotWatching, Watchli
 from market.quotes import StoreUnavailable
 from portfolio.api import router as portfolio_router
 from portfolio.api import trades_router
-from portfolio.api import orders_router
+from portfolio.api import export_router, orders_router
 from portfolio.exceptions import (
     NoSuchOrder,
     OrderIdReused,
@@ -91,6 +91,7 @@ api.add_router("", market_router)
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/trades", trades_router)
 api.add_router("/orders", orders_router)
+api.add_router("", export_router)
 api.add_router("/chat", assistant_router)
 api.add_router("", accounts_router)
 

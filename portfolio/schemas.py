@@ -193,7 +193,7 @@ class OrderIn(BaseModel):
     )
 
 
-def _api_time(at: datetime | None) -> str | None:
+def api_time(at: datetime | None) -> str | None:
     # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
     if at is None:
         return None
@@ -229,7 +229,7 @@ class OrderOut(BaseModel):
 
     @field_serializer("created_at", "triggered_at", "filled_at", "canceled_at", "expired_at", "expires_at")
     def _to_the_millisecond(self, at: datetime | None) -> DateTimeText | None:
-        return _api_time(at)
+        return api_time(at)
 
 
 class OrdersQuery(Schema):

@@ -348,3 +348,20 @@ def trades_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, rows[-1].pk if more else None
+
+
+EXPORT_CHUNK = 2000
+
+
+def trades_after(*, user_id: str, after: tuple | None, size: int = EXPORT_CHUNK) -> list[tuple]:
+    """The next `size` trades oldest first, after the (executed_at, id) `after` (None: from the first): the CSV
+    export reads them a chunk at a time, so a long history is never held whole."""
+    trades = Trade.objects.filter(user_id=user_id)
+    if after is not None:
+        at, pk = after
+        trades = trades.filter(Q(executed_at__gt=at) | Q(executed_at=at, pk__gt=pk))
+    return list(
+        trades.order_by("executed_at", "pk").values_list(
+            "executed_at", "id", "side", "ticker", "quantity", "price", "realized_pnl", "client_order_id"
+        )[:size]
+    )

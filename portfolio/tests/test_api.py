@@ -527,3 +527,34 @@ def test_history_takes_iso_8601_only(client, value):
 )
 def test_history_takes_iso_8601_times(client, value):
     assert client.get("/api/portfolio/history", {"until": value}).status_code == 200
+
+
+def test_the_trades_export_as_csv_oldest_first_every_trade_of_the_book(client, publish, monkeypatch):
+    import csv
+    import io
+
+    from asgiref.sync import async_to_sync
+
+    from portfolio import selectors
+
+    monkeypatch.setattr(selectors, "EXPORT_CHUNK", 2)  # several chunks: none lost or repeated at their seams
+    publish({"AAPL": 0.3351, "MSFT": 420.0})
+    for ticker, side, qty in [("AAPL", "buy", 3), ("MSFT", "buy", 1), ("AAPL", "sell", 1), ("AAPL", "buy", 0.5),
+                              ("MSFT", "sell", 1)]:
+        assert client.post("/api/portfolio/trade", {"ticker": ticker, "side": side, "quantity": qty},
+                           content_type="application/json").status_code == 201
+    response = client.get("/api/trades.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="finally-trades-')
+    async def read():  # the body streams from an async generator; its reads come back to this thread's connection
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    rows = list(csv.DictReader(io.StringIO(async_to_sync(read)().decode())))
+    assert [(r["side"], r["ticker"], r["quantity"]) for r in rows] == [
+        ("buy", "AAPL", "3"), ("buy", "MSFT", "1"), ("sell", "AAPL", "1"), ("buy", "AAPL", "0.5"), ("sell", "MSFT", "1")
+    ]
+    assert rows[0]["price"] == "0.3351" and rows[0]["notional"] == "1.01"  # a buy's cost, rounded up
+    assert rows[1]["price"] == "420.00" and rows[1]["notional"] == "420.00"
+    assert rows[2]["notional"] == "0.33" and rows[2]["realized_pnl"] == "-0.01"  # proceeds rounded down, the cost up
+    assert rows[0]["executed_at"].endswith("Z") and rows[0]["realized_pnl"] == ""
+    assert len({r["id"] for r in rows}) == 5
