@@ -72,11 +72,14 @@ class OrderRequest:
     client_order_id: str | None
 
 
+PRICE_NAMES = {"limit_price": "The limit price", "stop_price": "The stop price"}
+
+
 def clean_price(raw: object, name: str) -> Decimal:
-    value = services.to_price(raw)
-    if value is None:
-        raise InvalidOrder(f"{name} must be a price greater than zero, such as 182.50.")
-    return value
+    problem = services.price_problem(raw)
+    if problem is not None:
+        raise InvalidOrder(f"{PRICE_NAMES[name]} ({name}) {problem}.")
+    return services.to_price(raw)
 
 
 def clean_request(

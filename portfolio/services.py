@@ -95,17 +95,32 @@ def clean_quantity(raw: object) -> Decimal:
     return quantity.quantize(QUANTITY_STEP)
 
 
+def price_problem(raw: object) -> str | None:
+    """Why `raw` is not a limit or stop price the engine keeps, in words that end a sentence beginning with the
+    price's name; None when it is one. A price of $1.00 or more is in whole cents, a lower one to 1/10,000, as
+    US equity orders are quoted (SEC Reg NMS rule 612), and as the page shows them: a price shown is the price."""
+    if isinstance(raw, bool) or (isinstance(raw, str) and plain_decimal(raw) is None):
+        return "must be a number written plainly, such as 182.50"
+    price = to_decimal(raw)
+    if price is None or not price.is_finite():
+        return "must be a number written plainly, such as 182.50"
+    if price <= 0:
+        return "must be greater than zero"
+    if price >= MAX_PRICE:
+        return f"must be less than ${MAX_PRICE:,}"
+    if price >= 1 and price != price.quantize(CENT, rounding=ROUND_DOWN):
+        return f"must be in whole cents at $1.00 or more ({price.normalize():f} is not)"
+    if price != price.quantize(PRICE_STEP, rounding=ROUND_DOWN):
+        return f"must have at most 4 decimals under $1.00 ({price.normalize():f} has more)"
+    return None
+
+
 def to_price(raw: object) -> Decimal | None:
     """A limit or stop price as the engine keeps it (to 1/10,000 of a dollar, as a trade's price), or None when it
-    is not a price: not a plain number, not above zero, finer than the step, or beyond the column."""
-    if isinstance(raw, str) and plain_decimal(raw) is None:
+    is not a price (price_problem says why)."""
+    if price_problem(raw) is not None:
         return None
-    price = to_decimal(raw)
-    if price is None or not price.is_finite() or price <= 0 or price >= MAX_PRICE:
-        return None
-    if price != price.quantize(PRICE_STEP, rounding=ROUND_DOWN):
-        return None
-    return price.quantize(PRICE_STEP)
+    return to_decimal(raw).quantize(PRICE_STEP)
 
 
 # A client's own id for an order (the API's schema says the same): letters, digits and . _ : -, at most 64.

@@ -125,10 +125,25 @@ def test_fill_rules(tick, name, fields, at, path, fills_at):
 class TestBuyingPower:
     def test_a_resting_buy_holds_its_limit_cost_and_the_portfolio_shows_it(self, tick, client):
         tick({"AAPL": 100})
-        order = place(side="buy", qty="10", type="limit", limit_price="95.555")
-        assert order.reserved_cash == D("955.55")  # 955.55 exactly; a cent's fraction would round up
+        order = place(side="buy", qty="10.5", type="limit", limit_price="95.55")
+        assert order.reserved_cash == D("1003.28")  # 1,003.275: a cent's fraction rounds up
         body = client.get("/api/portfolio").json()
-        assert body["cash_balance"] == 10000 and body["buying_power"] == 10000 - 955.55
+        assert body["cash_balance"] == 10000 and body["buying_power"] == 10000 - 1003.28
+
+    @pytest.mark.parametrize(("price", "problem"), [
+        ("180.009", r"The limit price \(limit_price\) must be in whole cents at \$1.00 or more \(180.009 is not\)"),
+        ("0.33335", r"must have at most 4 decimals under \$1.00 \(0.33335 has more\)"),
+        ("1e3", "must be a number written plainly"),
+        ("99999999999", r"must be less than \$10,000,000,000"),
+        ("-3", "must be greater than zero"),
+    ])
+    def test_a_price_is_what_the_page_shows_it_as(self, tick, price, problem):
+        # Shown to the cent from $1 up (to 1/10,000 below), as quotes are (SEC Reg NMS rule 612): a limit of 180.009
+        # showed as $180.01 and a tick at 180.01 did not fill it (found by a new user's trial).
+        tick({"AAPL": 100})
+        with pytest.raises(InvalidOrder, match=problem):
+            place(side="buy", qty="1", type="limit", limit_price=price)
+        assert place(side="buy", qty="1", type="limit", limit_price="0.3333").limit_price == D("0.3333")
 
     def test_a_buy_stop_holds_its_stop_plus_the_margin(self, tick):
         tick({"AAPL": 100})
@@ -187,11 +202,11 @@ class TestPlacing:
         (dict(type="stop_limit", stop_price="1"), "needs a limit_price"),
         (dict(type="market", limit_price="1"), "takes no limit_price"),
         (dict(type="limit", limit_price="1", stop_price="1"), "takes no stop_price"),
-        (dict(type="limit", limit_price="0"), "limit_price must be a price"),
-        (dict(type="limit", limit_price="-5"), "limit_price must be a price"),
-        (dict(type="limit", limit_price="1e3"), "limit_price must be a price"),
-        (dict(type="limit", limit_price="1.00001"), "limit_price must be a price"),
-        (dict(type="limit", limit_price=float("nan")), "limit_price must be a price"),
+        (dict(type="limit", limit_price="0"), r"\(limit_price\) must be greater than zero"),
+        (dict(type="limit", limit_price="-5"), r"\(limit_price\) must be greater than zero"),
+        (dict(type="limit", limit_price="1e3"), r"\(limit_price\) must be a number written plainly"),
+        (dict(type="limit", limit_price="1.00001"), r"\(limit_price\) must be in whole cents"),
+        (dict(type="limit", limit_price=float("nan")), r"\(limit_price\) must be a number written plainly"),
         (dict(type="trailing_stop"), "type must be one of"),
         (dict(type="limit", limit_price="1", time_in_force="ioc"), "time_in_force must be"),
         (dict(type="limit", limit_price="0.001", qty="1"), "worth less than a cent"),

@@ -400,7 +400,7 @@ class TestTicket:
         [
             ({"type": "limit"}, "A limit order needs a limit price."),
             ({"type": "stop_limit", "limit_price": "190"}, "A stop-limit order needs a stop price."),
-            ({"type": "limit", "limit_price": "abc"}, "limit_price must be a price"),
+            ({"type": "limit", "limit_price": "abc"}, "The limit price (limit_price) must be a number written plainly"),
             ({"type": "limit", "limit_price": "150", "time_in_force": "ioc"}, "time_in_force must be"),
             ({"type": "trailing"}, "Choose an order type"),
             ({"type": "stop", "stop_price": "150"}, "already reached"),  # a buy stop below the market
