@@ -288,7 +288,8 @@ def _execute_trade(asked_id: str, index: int, item: dict, *, user_id: str) -> di
                 limit_price=item.get("limit_price"), stop_price=item.get("stop_price"),
                 client_order_id=client_order_id,
             )
-            result.update(order_id=order.id, ticker=order.ticker, quantity=float(order.qty))
+            result.update(order_id=order.id, ticker=order.ticker, quantity=float(order.qty),
+                          time_in_force=order.time_in_force)  # what it is, the default applied, not the model's null
             if order.status != "filled":
                 result.update(status="placed", error=None)
                 return result

@@ -175,7 +175,10 @@ def _order_json(order, status: int = 200) -> HttpResponse:
 )
 async def place_order(request, payload: OrderIn):
     order = await write(orders.place_order, user_id=request.book, **payload.model_dump())
-    return _order_json(order, status=201)
+    response = _order_json(order, status=201)
+    if order.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 @orders_router.get(

@@ -154,9 +154,14 @@ def place_order(**fields) -> Order:
             user_id=user_id, ticker=request.ticker, side=request.side, quantity=request.qty,
             client_order_id=request.client_order_id,
         )
-        return Order.objects.get(user_id=user_id, trade_id=fill.id)
+        order = Order.objects.get(user_id=user_id, trade_id=fill.id)
+        order.replayed = fill.replayed
+        return order
     try:
-        return Order.objects.get(pk=_place(user_id, request))
+        pk, replayed = _place(user_id, request)
+        order = Order.objects.get(pk=pk)
+        order.replayed = replayed  # the API says so (Idempotent-Replayed), as POST /api/portfolio/trade does
+        return order
     except IntegrityError as exc:
         logger.warning("order refused by a database constraint: %s", exc)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -182,7 +187,8 @@ def _refuse_a_reached_stop(request: OrderRequest, price: Decimal, *, live: bool)
 
 
 @transaction.atomic
-def _place(user_id: str, request: OrderRequest) -> str:
+def _place(user_id: str, request: OrderRequest) -> tuple[str, bool]:
+    """The order's id, and whether it is the first one a retry named (replayed) rather than a new one."""
     with trade_sql.cursor() as cursor:
         cash = trade_sql.lock_cash(cursor, user_id)
         if cash is None:
@@ -195,7 +201,7 @@ def _place(user_id: str, request: OrderRequest) -> str:
                         f"client_order_id {request.client_order_id!r} is already the id of another order "
                         f"({past.type.replace('_', '-')} {past.side} {past.qty.normalize():f} {past.ticker})."
                     )
-                return past.id
+                return past.id, True
         holdings = trade_sql.lock_holdings(cursor, user_id)
         held_back = trade_sql.held_back(cursor, user_id)
         try:
@@ -216,10 +222,11 @@ def _place(user_id: str, request: OrderRequest) -> str:
                 price=price, cash=cash, holdings=holdings, quotes=quotes, held_back=held_back,
                 client_order_id=request.client_order_id,
             )
-            return trade_sql.insert_filled_order(
+            filled = trade_sql.insert_filled_order(
                 cursor, user_id=user_id, fill=fill, type="limit", time_in_force=request.time_in_force,
                 limit_price=request.limit_price,
             )
+            return filled, False
         if price is not None and request.type in ("stop", "stop_limit"):
             _refuse_a_reached_stop(request, price, live=True)
         _check_room(cursor, user_id, request, cash=cash, holdings=holdings, held_back=held_back)
@@ -236,7 +243,7 @@ def _place(user_id: str, request: OrderRequest) -> str:
         )
         trade_sql.bump_version(cursor, user_id)
     logger.info("order %s rests: %s", order.id, order)
-    return order.id
+    return order.id, False
 
 
 def _check_room(cursor, user_id: str, request: OrderRequest, *, cash, holdings, held_back) -> None:

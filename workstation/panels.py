@@ -186,11 +186,11 @@ def pnl_panel(view: PortfolioView, *, user_id: str) -> dict:
     }
 
 
-def orders_panel(*, user_id: str, error: str = "") -> dict:
+def orders_panel(*, user_id: str, error: str = "", message: str = "") -> dict:
     """The book's resting orders, newest first, each with what it waits for and what it holds back."""
     resting = portfolio_selectors.orders(user_id=user_id, status="open", limit=settings.ORDERS_OPEN_MAX)
     rows = [{"order": o, "short_id": short_id(o.id), "label": order_label(o), "text": order_text(o)} for o in resting]
-    return {"open_orders": rows, "orders_error": error}
+    return {"open_orders": rows, "orders_error": error, "orders_message": message}
 
 
 def blotter_panel(*, user_id: str) -> dict:
@@ -271,13 +271,20 @@ def order_text(order) -> str:
     return f"{head}: {order.status}."
 
 
+def canceled_text(order) -> str:
+    return f"Canceled: {_order_head(order)}."
+
+
+def _order_head(order) -> str:
+    return f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}".strip()
+
+
 def placed_text(order) -> str:
     """What the ticket and the command line answer an order with: what happened, which stays true when the order
     later fills or expires (its own event updates the panels), unlike "is open"."""
     if order.status != "new":
         return order_text(order)
-    head = f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}"
-    return f"Placed: {head} ({order.time_in_force}), id {short_id(order.id)}."
+    return f"Placed: {_order_head(order)} ({order.time_in_force}), id {short_id(order.id)}."
 
 
 def _as_given(value: object, limit: int = 24) -> str:

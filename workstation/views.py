@@ -221,10 +221,12 @@ async def trade(request: HttpRequest) -> HttpResponse:
     return trigger_client_event(_partial(request, "tradebar", context), PORTFOLIO_CHANGED)
 
 
-async def _orders_response(request: HttpRequest, *, error: str = "", changed: bool = False) -> HttpResponse:
+async def _orders_response(
+    request: HttpRequest, *, error: str = "", message: str = "", changed: bool = False
+) -> HttpResponse:
     if not request.htmx:
         return redirect("workstation")
-    context = await sync_to_async(panels.orders_panel)(user_id=request.book, error=error)
+    context = await sync_to_async(panels.orders_panel)(user_id=request.book, error=error, message=message)
     response = _partial(request, "orders", context)
     return trigger_client_event(response, PORTFOLIO_CHANGED) if changed else response
 
@@ -243,8 +245,12 @@ async def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
 
 @require_POST
 async def orders_cancel_all(request: HttpRequest) -> HttpResponse:
-    await write(portfolio_orders.cancel_all, user_id=request.book)
-    return await _orders_response(request, changed=True)
+    canceled = await write(portfolio_orders.cancel_all, user_id=request.book)
+    return await _orders_response(request, message=_canceled_count(canceled), changed=True)
+
+
+def _canceled_count(canceled: int) -> str:
+    return f"Canceled {canceled} open order{'s' if canceled != 1 else ''}." if canceled else "No open orders."
 
 
 async def _watchlist_response(request: HttpRequest, *, error: str = "", value: str = "") -> HttpResponse:
@@ -299,21 +305,25 @@ async def _ask(request: HttpRequest, text: str) -> HttpResponse:
     return trigger_client_event(response, ASSISTANT_ASK, {"message": text})
 
 
+ORDERS_LISTED = 3  # the command line's answer is a line or two: the open-orders panel lists every one
+
+
 def _open_orders_text(book: str) -> str:
     resting = portfolio_selectors.orders(user_id=book, status="open", limit=settings.ORDERS_OPEN_MAX)
     if not resting:
         return "No open orders."
-    return " ".join(panels.order_text(order) for order in resting)
+    text = " ".join(panels.order_text(order) for order in resting[:ORDERS_LISTED])
+    more = len(resting) - ORDERS_LISTED
+    return text + (f" And {more} more: the Open orders panel lists them all." if more > 0 else "")
 
 
 async def _cancel(book: str, target: str) -> str:
     """`cancel all`, or `cancel <id>`: the whole id or the short one the page shows (unique among the open)."""
     if target == "all":
-        canceled = await write(portfolio_orders.cancel_all, user_id=book)
-        return f"Canceled {canceled} open order{'s' if canceled != 1 else ''}." if canceled else "No open orders."
+        return _canceled_count(await write(portfolio_orders.cancel_all, user_id=book))
     order_id = await sync_to_async(portfolio_selectors.open_order_id)(user_id=book, given=target)
     order = await write(portfolio_orders.cancel_order, user_id=book, order_id=order_id)
-    return f"Canceled: {panels.order_text(order)}"
+    return panels.canceled_text(order)
 
 
 @require_POST

@@ -616,3 +616,13 @@ class TestFoundInReview:
         with pytest.raises(InvalidOrder, match=r"already reached \(AAPL was last at \$120.00\)"):
             place(side="buy", qty="1", type="stop", stop_price="110")
         assert place(side="buy", qty="1", type="stop", stop_price="130").status == "new"
+
+
+def test_a_replayed_order_says_so_as_a_replayed_trade_does(client, tick):
+    tick({"AAPL": 100})
+    for body in ({"type": "limit", "limit_price": 95, "client_order_id": "again-1"},
+                 {"type": "market", "client_order_id": "again-2"}):
+        body = {"ticker": "AAPL", "side": "buy", "qty": 1, **body}
+        first, second = api(client, "post", "/api/orders", body), api(client, "post", "/api/orders", body)
+        assert first.status_code == second.status_code == 201 and first.json()["id"] == second.json()["id"]
+        assert "Idempotent-Replayed" not in first and second["Idempotent-Replayed"] == "true"

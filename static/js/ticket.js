@@ -46,6 +46,17 @@
     return q && q.e >= -4 ? q : null;
   }
 
+  // portfolio.services.price_problem: a price written plainly, above zero, in whole cents from $1.00 up and to
+  // 1/10,000 below (as quotes are). Text for the preview, or null when the price is one the server takes.
+  function priceProblem(raw) {
+    if (!/^\s*\d*(?:\.\d*)?\s*$/.test(String(raw))) return "must be a number written plainly, such as 182.50";
+    var p = exact(raw);
+    if (!p) return "must be greater than zero";
+    if (p.e < -2 && Number(raw) >= 1) return "must be in whole cents at $1.00 or more";
+    if (p.e < -4) return "must have at most 4 decimals under $1.00";
+    return null;
+  }
+
   // portfolio.money.cost_of(qty × price) and proceeds_of(qty × price), in dollars.
   function costOf(qty, price) { return dollars(toCents(times(exact(qty), exact(price)), true)); }
   function proceedsOf(qty, price) { return dollars(toCents(times(exact(qty), exact(price)), false)); }
@@ -74,13 +85,18 @@
   function describe(order, book) {
     var fmt = window.FinallyFormat, money = fmt.money, px = function (v) { return "$" + fmt.price(v); };
     var side = order.side, type = order.type;
+    if (!book.ticker || !order.qty.trim()) return null;
     var qty = quantity(order.qty);
-    if (!book.ticker || !qty) return null;
+    if (!qty) return { text: "the quantity must be a number of shares written plainly, such as 10 or 0.5", warn: true };
     var qtyText = order.qty.trim();
     var needsLimit = type === "limit" || type === "stop_limit", needsStop = type === "stop" || type === "stop_limit";
-    var limit = needsLimit ? exact(order.limit) : null, stop = needsStop ? exact(order.stop) : null;
-    if ((needsLimit && !limit) || (needsStop && !stop)) {
-      return { text: "enter the " + (needsStop && !stop ? "stop" : "limit") + " price", warn: false };
+    var prices = [];
+    if (needsStop) prices.push(["stop", order.stop]);
+    if (needsLimit) prices.push(["limit", order.limit]);
+    for (var i = 0; i < prices.length; i++) {
+      if (!prices[i][1].trim()) return { text: "enter the " + prices[i][0] + " price", warn: false };
+      var problem = priceProblem(prices[i][1]);
+      if (problem) return { text: "the " + prices[i][0] + " price " + problem, warn: true };
     }
     if (side === "sell" && !(book.freeShares > 0)) {
       return { text: "no " + book.ticker + " shares free to sell", warn: true };
@@ -89,7 +105,7 @@
     if (live === null || live === undefined) {
       return { text: "no live price for " + book.ticker + " yet", warn: true };
     }
-    var limitV = limit && Number(order.limit), stopV = stop && Number(order.stop);
+    var limitV = needsLimit ? Number(order.limit) : null, stopV = needsStop ? Number(order.stop) : null;
     var bp = book.buyingPower, spend = null, text;
 
     if (needsStop && reached(side, stopV, live, true)) {
@@ -123,13 +139,14 @@
     }
     var free = book.freeShares;
     if (Number(qtyText) > free) {
-      return { text: text + " · only " + String(free) + " shares of " + book.ticker + " are free to sell", warn: true };
+      return { text: text + " · only " + String(free) + " share" + (free === 1 ? "" : "s") + " of " + book.ticker +
+               (free === 1 ? " is" : " are") + " free to sell", warn: true };
     }
     return { text: text, warn: false };
   }
 
   window.FinallyTicket = {
     exact: exact, quantity: quantity, costOf: costOf, proceedsOf: proceedsOf, reservation: reservation,
-    reached: reached, describe: describe,
+    reached: reached, priceProblem: priceProblem, describe: describe,
   };
 })();

@@ -156,7 +156,7 @@
   // open-orders panel's rows (data-order-*), so the page holds one copy of them; redrawn when that panel or the
   // chart is swapped, and when a tick rescales the chart. Placed on the chart's own scale (data-lo, data-hi). ---
   var SVG_NS = "http://www.w3.org/2000/svg";
-  var ORDER_NEAR = 0.1; // an order within 10% of the price widens the chart's range to show it
+  var ORDER_NEAR = 0.02; // an order within 2% of the price widens the chart's range; a farther one would flatten it
   function orderRows() {
     var chart = document.getElementById("chart"), ticker = chart && chart.dataset.ticker;
     if (!ticker) return [];
@@ -206,6 +206,7 @@
     if (layer.dataset.key === key) return;
     layer.dataset.key = key;
     layer.textContent = "";
+    var stacked = { above: 0, below: 0 }; // edge labels one under another, not printed over each other
     drawn.forEach(function (d) {
       var g = document.createElementNS(SVG_NS, "g");
       g.setAttribute("class", d.side);
@@ -221,7 +222,10 @@
       text.setAttribute("x", "100%");
       text.setAttribute("y", pct);
       text.setAttribute("dx", "-4");
-      text.setAttribute("dy", d.edge === "above" || d.y < 8 ? "11" : "-3"); // inside the box, clear of the line
+      // Inside the box, clear of the line; at an edge, below (or above) the labels already there.
+      var dy = d.edge === "above" ? 11 + 12 * stacked.above++ : d.edge === "below" ? -3 - 12 * stacked.below++ :
+        d.y < 8 ? 11 : -3;
+      text.setAttribute("dy", String(dy));
       text.textContent = d.text;
       g.appendChild(text);
       layer.appendChild(g);

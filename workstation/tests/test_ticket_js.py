@@ -107,6 +107,9 @@ BOOK = {"ticker": "AAPL", "price": 181.24, "buyingPower": 5000, "freeShares": 15
         ({"side": "buy", "type": "market", "qty": "3"}, {"price": 0.335}, "costs ≈ $1.01 at $0.3350", False),
         ({"side": "buy", "type": "market", "qty": "30"}, {}, "· more than the buying power $5,000.00", True),
         ({"side": "sell", "type": "market", "qty": "20"}, {}, "· only 15 shares of AAPL are free to sell", True),
+        ({"side": "sell", "type": "market", "qty": "2"}, {"freeShares": 1}, "· only 1 share of AAPL is free to sell", True),
+        ({"side": "buy", "type": "limit", "qty": "1", "limit": "180.009"}, {},
+         "the limit price must be in whole cents at $1.00 or more", True),
         ({"side": "sell", "type": "market", "qty": "1"}, {"freeShares": 0}, "no AAPL shares free to sell", True),
         ({"side": "buy", "type": "market", "qty": "1"}, {"price": None}, "no live price for AAPL yet", True),
         ({"side": "buy", "type": "limit", "qty": "10", "limit": "180"}, {},
@@ -123,7 +126,9 @@ BOOK = {"ticker": "AAPL", "price": 181.24, "buyingPower": 5000, "freeShares": 15
         ({"side": "buy", "type": "stop_limit", "qty": "1", "stop": "190", "limit": "191"}, {},
          "rests, buys at $191.00 or lower once $190.00 trades (live $181.24) · holds $191.00", False),
         ({"side": "buy", "type": "limit", "qty": "10", "limit": ""}, {}, "enter the limit price", False),
-        ({"side": "buy", "type": "stop_limit", "qty": "10", "limit": "1", "stop": "x"}, {}, "enter the stop price", False),
+        ({"side": "buy", "type": "stop_limit", "qty": "10", "limit": "1", "stop": ""}, {}, "enter the stop price", False),
+        ({"side": "buy", "type": "stop_limit", "qty": "10", "limit": "1", "stop": "x"}, {},
+         "the stop price must be a number written plainly", True),
     ],
 )
 def test_the_preview_in_words(page, order, book, text, warn):
@@ -132,8 +137,23 @@ def test_the_preview_in_words(page, order, book, text, warn):
     assert text in said["text"] and said["warn"] is warn, said
 
 
-@pytest.mark.parametrize("qty", ["", "0", "-1", "abc", "1.00001", "1e3"])
-def test_nothing_is_said_without_a_quantity_the_server_would_take(page, qty):
+def test_nothing_is_said_before_a_quantity_is_typed(page):
+    said = page.evaluate("([o, b]) => FinallyTicket.describe(o, b)",
+                         [{"side": "buy", "type": "market", "qty": " ", "limit": "", "stop": ""}, BOOK])
+    assert said is None
+
+
+@pytest.mark.parametrize("qty", ["0", "-1", "abc", "1.00001", "1e3"])
+def test_a_quantity_the_server_would_refuse_is_said_so(page, qty):
     said = page.evaluate("([o, b]) => FinallyTicket.describe(o, b)",
                          [{"side": "buy", "type": "market", "qty": qty, "limit": "", "stop": ""}, BOOK])
-    assert said is None
+    assert said == {"text": "the quantity must be a number of shares written plainly, such as 10 or 0.5", "warn": True}
+
+
+@pytest.mark.parametrize("price", ["180", "180.5", "180.50", "0.3333", "1", "0.5", "180.009", "0.33335", "1e3", "-3",
+                                   "0", "abc", "1.001", "12.3456"])
+def test_a_price_is_refused_by_the_servers_rule(page, price):
+    from portfolio.services import price_problem
+
+    js = page.evaluate("p => FinallyTicket.priceProblem(p)", price)
+    assert (js is None) == (price_problem(price) is None), (price, js, price_problem(price))

@@ -540,7 +540,7 @@ class TestCommandLine:
         listed = post(client, "/command", {"command": "orders"}).content.decode()
         assert order.id[-8:] in listed and "Limit buy 2 AAPL" in listed
         canceled = post(client, "/command", {"command": f"cancel {order.id[-8:]}"}).content.decode()
-        assert "Canceled: Limit buy 2 AAPL @ $150.00: canceled." in canceled
+        assert "Canceled: Limit buy 2 AAPL @ $150.00." in canceled
         assert "No open orders." in post(client, "/command", {"command": "orders"}).content.decode()
         missing = post(client, "/command", {"command": "cancel deadbeef"}).content.decode()
         assert "No open order has the id deadbeef" in missing and 'class="form-error"' in missing
