@@ -36,16 +36,25 @@ def downsample(series: Sequence[tuple[float, float]], limit: int) -> list[tuple[
     return [series[round(i * step)] for i in range(limit)]
 
 
-def line(series: Sequence[tuple[float, float]], limit: int) -> Line:
+def value_range(lo: float, hi: float, min_span: float = 0.0) -> tuple[float, float]:
+    """The axis's range for values from lo to hi: 8 % room each side, and never narrower than `min_span` (centred),
+    so that a move of cents is not drawn as a cliff. static/js/workstation.js (drawLine) does the same."""
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.001, 0.01)
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < min_span:
+        middle = (hi + lo) / 2
+        lo, hi = middle - min_span / 2, middle + min_span / 2
+    return lo, hi
+
+
+def line(series: Sequence[tuple[float, float]], limit: int, min_span: float = 0.0) -> Line:
     """Scale a (time, value) series into the viewBox; a flat or single-point series sits mid-height."""
     points = downsample(series, limit)
     if not points:
         return Line("", 0.0, 0.0, 0.0, 0.0, None, None, 0)
     t0, t1 = points[0][0], points[-1][0]
     values = [v for _, v in points]
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.001, 0.01)
-    lo, hi = lo - pad, hi + pad
+    lo, hi = value_range(min(values), max(values), min_span)
     span_t = (t1 - t0) or 1.0
     coords = []
     for t, v in points:

@@ -123,6 +123,7 @@ def default_ticker(rows: list[dict], requested: str | None) -> str | None:
 HEATMAP_WIDTH = 340
 HEATMAP_HEIGHT = 180
 PNL_POINTS = 300
+PNL_MIN_SPAN = 20.0  # dollars: the P&L axis spans at least this, so a $1 move does not fill the chart (issue 23)
 HEAT_STEPS = (0.005, 0.25, 1.0, 3.0)  # |P&L %| below the first is flat; then four intensities
 
 
@@ -177,11 +178,12 @@ def pnl_panel(view: PortfolioView, *, user_id: str) -> dict:
     first = snapshots[0][0] if snapshots else view.total_value
     return {
         "pnl": {
-            "line": charts.line(series, PNL_POINTS),
+            "line": charts.line(series, PNL_POINTS, min_span=PNL_MIN_SPAN),
             "first": first,
             "last": view.total_value,
             "change": view.total_value - first,
             "count": len(snapshots),
+            "min_span": PNL_MIN_SPAN,
         }
     }
 

@@ -73,8 +73,11 @@
         if (level > hi) hi = level;
       });
     }
+    // workstation/charts.py value_range: 8% room each side, and no narrower than the chart's data-min-span.
     var pad = (hi - lo) * 0.08 || Math.max(Math.abs(hi) * 0.001, 0.01);
     lo -= pad; hi += pad;
+    var minSpan = Number(svg.dataset.minSpan) || 0;
+    if (hi - lo < minSpan) { var mid = (hi + lo) / 2; lo = mid - minSpan / 2; hi = mid + minSpan / 2; }
     var t0 = pts[0][0], t1 = pts[pts.length - 1][0], span = t1 - t0 || 1;
     var out = pts.map(function (p) {
       var x = t1 === t0 ? W : ((p[0] - t0) / span) * W;

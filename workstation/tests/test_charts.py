@@ -34,3 +34,11 @@ def test_line_of_one_point_is_still_visible():
     line = charts.line([(5.0, 10.0)], 50)
     assert len(line.points.split()) == 2 and line.count == 1
     assert charts.line([], 50).points == ""
+
+
+def test_a_chart_with_a_least_span_never_zooms_to_cents():
+    # The P&L chart (issue 23): a $1 move on a $10,000 book drew as a crash; it spans at least its min_span.
+    flat = charts.line([(0, 10_000.0), (60, 10_001.0)], 100, min_span=20.0)
+    assert (flat.lo, flat.hi) == (9_990.5, 10_010.5)
+    wide = charts.line([(0, 10_000.0), (60, 10_100.0)], 100, min_span=20.0)
+    assert (wide.lo, wide.hi) == (10_000.0 - 8.0, 10_100.0 + 8.0)  # past the least span: as before
