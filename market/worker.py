@@ -71,7 +71,6 @@ class PriceWorker:
         self._lags: list[float] = []
         self._last_report = now
         self.bars = bars.BarBuilder()
-        self._bars_pending: Future | None = None
 
     def stop(self) -> None:
         """Ask the loop to end: safe from a signal handler (it only sets a flag)."""
@@ -104,9 +103,7 @@ class PriceWorker:
                 sleep_unless(lambda: self._stopping, next_at - time.monotonic())
         finally:
             self._side.shutdown(wait=True)
-            failed = self._bars_pending.result() if self._bars_pending is not None else []
-            # The minute in progress too: a restart within it merges with it.
-            self._write_bars(failed + self.bars.all())
+            self._save_bars(self.bars.all())  # the minute in progress too: a restart within it merges with it
             logger.info("price worker stopped after %d ticks", self.ticks)
 
     def tick(self) -> float:
@@ -152,27 +149,14 @@ class PriceWorker:
         return self.source.interval
 
     def _save_bars(self, done: list) -> None:
-        """Hand the finished minute bars to the side thread to write: a tick never waits on the database (down, it
-        would hold every tick for the pool's timeout). What a write could not save is taken back for the next."""
-        pending = self._bars_pending
-        if pending is not None:
-            if not pending.done():
-                self.bars.take_back(done)  # one write at a time; these go with the next
-                return
-            self._bars_pending = None
-            done = (pending.result() + done)[-bars.MAX_PENDING:]  # what the last write could not save first
-        if done:
-            self._bars_pending = self._side.submit(self._write_bars, done)
-
-    @staticmethod
-    def _write_bars(done: list) -> list:
+        """Write the finished minute bars; on a database error keep them for the next tick's try."""
+        if not done:
+            return
         try:
             bars.save(done)
-            return []
         except DatabaseError:
-            logger.warning("could not write %d minute bars; trying again later", len(done), exc_info=True)
-            return done
-        finally:
+            logger.warning("could not write %d minute bars; trying again next tick", len(done), exc_info=True)
+            self.bars.take_back(done)
             close_old_connections()
 
     @staticmethod
