@@ -4,6 +4,11 @@ Each tick it reads which tickers to price (the watchlist plus what other apps re
 source, writes the tick to the price store, rolls its live prices into minute bars (market.bars: the finished
 minutes written about once a minute), and runs the periodic tasks that are due (the interval portfolio snapshot)
 on a side thread, so a slow database write never delays a tick.
+
+Prices come before the database: once a query fails, the ticks leave the database alone (pricing the last known
+tickers, keeping the bars in memory, matching nothing) until a probe on the side thread reaches it again. Each query
+to a database that is down waits out the connection pool's timeout, and three of those in a tick (seen in CI with
+PostgreSQL restarting) leave the prices stale for all that time.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from market import bars, hooks, selectors
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, storable_price
@@ -32,6 +37,23 @@ STORE_MAX_BACKOFF_SECONDS = 5.0
 
 def _sane_price(price: object) -> bool:
     return storable_price(price) is not None
+
+
+# Between two probes of a database that is down: a refused connection fails at once, and the probe is no busy loop.
+DATABASE_PROBE_SECONDS = 1.0
+
+
+def database_reachable() -> bool:
+    """One cheap query; run on the side thread while the ticks leave the database alone."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        time.sleep(DATABASE_PROBE_SECONDS)
+        return False
+    finally:
+        connection.close()  # the side thread's own connection (back to the pool, if pooled): none is left open
 
 
 # How often a sleeping worker looks at its stop flag: a stop is noticed within this, at negligible cost.
@@ -71,6 +93,8 @@ class PriceWorker:
         self._lags: list[float] = []
         self._last_report = now
         self.bars = bars.BarBuilder()
+        # Set while the database is down: the side thread's probe, which says when it is back.
+        self._database_probe: Future | None = None
 
     def stop(self) -> None:
         """Ask the loop to end: safe from a signal handler (it only sets a flag)."""
@@ -103,7 +127,7 @@ class PriceWorker:
                 sleep_unless(lambda: self._stopping, next_at - time.monotonic())
         finally:
             self._side.shutdown(wait=True)
-            self._save_bars(self.bars.all())  # the minute in progress too: a restart within it merges with it
+            self._save_last_bars()
             logger.info("price worker stopped after %d ticks", self.ticks)
 
     def tick(self) -> float:
@@ -144,9 +168,31 @@ class PriceWorker:
             self.store_failures = 0
         if not quotes.notice:  # live prices only: end-of-day closes (Massive without snapshots) are not a minute's
             self.bars.add(quotes.prices, now)
-        self._save_bars(self.bars.done(now))
-        self._tell_listeners(set(quotes.prices))
+        if self.database_usable():
+            self._save_bars(self.bars.done(now))
+        if self.database_usable():
+            self._tell_listeners(set(quotes.prices))
         return self.source.interval
+
+    def database_usable(self) -> bool:
+        """False from a failed query until the side thread's probe reaches the database again."""
+        probe = self._database_probe
+        if probe is None:
+            return True
+        if not probe.done():
+            return False
+        if probe.result():
+            logger.info("the database is reachable again")
+            self._database_probe = None
+            return True
+        self._database_probe = self._side.submit(database_reachable)
+        return False
+
+    def _database_failed(self) -> None:
+        close_old_connections()
+        if self._database_probe is None:
+            logger.warning("the database is unreachable: pricing on without it until it is back")
+            self._database_probe = self._side.submit(database_reachable)
 
     def _save_bars(self, done: list) -> None:
         """Write the finished minute bars; on a database error keep them for the next tick's try."""
@@ -157,15 +203,28 @@ class PriceWorker:
         except DatabaseError:
             logger.warning("could not write %d minute bars; trying again next tick", len(done), exc_info=True)
             self.bars.take_back(done)
-            close_old_connections()
+            self._database_failed()
 
-    @staticmethod
-    def _tell_listeners(tickers: set[str]) -> None:
+    def _save_last_bars(self) -> None:
+        """On the way out, the minute in progress too: a restart within it merges with it."""
+        if self._database_probe is not None and not self._database_probe.result():  # done: the side thread has ended
+            logger.warning("the database is unreachable: %d minute bars not written", len(self.bars.all()))
+            return
+        try:
+            bars.save(self.bars.all())
+        except DatabaseError:
+            logger.warning("could not write the last minute bars", exc_info=True)
+
+    def _tell_listeners(self, tickers: set[str]) -> None:
         """After the tick is published: what other apps do at each tick (matching resting orders). A failure there
         is theirs, not the feed's: logged, and neither the tick nor the source is counted as failed."""
         for listener in hooks.tick_listeners:
             try:
                 listener(tickers)
+            except DatabaseError:
+                logger.warning("tick listener %s could not reach the database", getattr(listener, "__qualname__", listener), exc_info=True)
+                self._database_failed()
+                return
             except Exception:
                 logger.exception("tick listener %s failed", getattr(listener, "__qualname__", listener))
                 close_old_connections()
@@ -198,13 +257,15 @@ class PriceWorker:
 
     def _priced_tickers(self) -> set[str] | None:
         """The tickers to price; the last known set if the database cannot say, None if it never could."""
+        if not self.database_usable():
+            return self._tickers if self._tickers_known else None
         try:
             self._tickers = selectors.priced_tickers()
             self._tickers_known = True
         except DatabaseError as exc:
             # Keep pricing the last known set rather than skipping a tick.
             logger.warning("could not read the tickers to price, keeping %d: %s", len(self._tickers), exc)
-            close_old_connections()
+            self._database_failed()
         return self._tickers if self._tickers_known else None
 
     def _run_due_tasks(self) -> None:

@@ -310,6 +310,46 @@ def test_a_first_tick_that_cannot_read_the_tickers_publishes_nothing(price_store
     assert "could not read" in price_store.status().error
 
 
+def test_a_database_that_is_down_is_left_alone_until_a_probe_reaches_it(price_store, monkeypatch):
+    """Each query to a database that is down waits out the pool's timeout: the ticks go on pricing without it (the
+    last known tickers, bars kept in memory, no matching) while the side thread probes it."""
+    from django.db import DatabaseError
+
+    from market import selectors, worker as worker_module
+
+    calls = {"tickers": 0, "listener": 0}
+    down = threading.Event()
+    down.set()
+    real = selectors.priced_tickers
+
+    def priced_tickers():
+        calls["tickers"] += 1
+        if down.is_set():
+            raise DatabaseError("connection refused")
+        return real()
+
+    back = threading.Event()
+    monkeypatch.setattr(selectors, "priced_tickers", priced_tickers)
+    monkeypatch.setattr(worker_module, "database_reachable", lambda: back.wait(10))
+    monkeypatch.setattr(hooks, "tick_listeners", [lambda tickers: calls.__setitem__("listener", calls["listener"] + 1)])
+    worker = PriceWorker(source=fast_simulator(), store=price_store)
+    down.clear()
+    worker.tick()  # tickers known
+    down.set()
+    worker.tick()  # the read fails: the database is down from here
+    assert calls == {"tickers": 2, "listener": 1}
+    for _ in range(5):
+        worker.tick()
+    assert calls == {"tickers": 2, "listener": 1}  # left alone, while prices went on
+    assert price_store.status().is_fresh() and len(price_store.quotes()) == 10
+    down.clear()
+    back.set()
+    worker._database_probe.result(timeout=5)
+    worker.tick()
+    assert calls == {"tickers": 3, "listener": 2}
+    worker._side.shutdown(wait=True)
+
+
 def test_sleep_unless_ends_early_once_stopped_and_takes_no_lock():
     import threading
     import time
