@@ -17,6 +17,7 @@ from core.db import new_id
 from core.formatting import money, signed_money
 from core.formatting import price as price_text
 from core.formatting import quantity as quantity_text
+from market import bars as bar_rules
 from market import selectors
 from market.exceptions import InvalidTicker
 from market.quotes import stale_after
@@ -30,7 +31,10 @@ from workstation import charts
 # A watchlist row whose price its source stopped sending; workstation.js says the same when a tick marks it.
 STALE_TITLE = "Stale: the price source has stopped sending this price. Not tradable until it is priced again."
 SPARK_POINTS = 80
-CHART_POINTS = 400
+# The main chart's bars on first paint: a day of minute bars (fewer of a longer timeframe's, as far as they go).
+CHART_BARS = 1440
+CHART_TIMEFRAMES = tuple(bar_rules.TIMEFRAMES)
+DEFAULT_TIMEFRAME = "1m"
 
 
 def watchlist_panel(
@@ -58,18 +62,44 @@ def watchlist_panel(
     }
 
 
-def chart_panel(ticker: str | None) -> dict:
-    store = get_store()
-    quote = store.latest(ticker) if ticker else None
+def _number(value: float) -> str:
+    """A number as short as it reads exactly: 190 for 190.0, 189.91 as itself."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _reaches_back(timeframe: str) -> float:
+    """A first bar at or before this is as old as the chart goes: its window's start (two buckets' grace), or
+    what is kept at all (PRICE_BARS_DAYS, give or take a day's bucket)."""
+    now = time.time()
+    window = bar_rules.since(timeframe, CHART_BARS, now) + 2 * bar_rules.TIMEFRAMES[timeframe]
+    return max(window, now - (settings.PRICE_BARS_DAYS - 1) * 86400)
+
+
+def chart_timeframe(value: str | None) -> str:
+    """A timeframe the chart draws: the one asked for if it is one, else the default."""
+    return value if value in bar_rules.TIMEFRAMES else DEFAULT_TIMEFRAME
+
+
+def chart_panel(ticker: str | None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
+    """The main chart: its bars ride in the page as JSON (static/js/chart.js draws them), so it is full at once."""
+    quote = get_store().latest(ticker) if ticker else None
+    found = selectors.bars(ticker, timeframe, CHART_BARS) if ticker else []
     return {
         "chart": {
             "ticker": ticker,
             "quote": quote,
-            "line": charts.line(store.history(ticker) if ticker else [], CHART_POINTS),
+            "timeframe": timeframe,
+            "timeframes": CHART_TIMEFRAMES,
             "invented": bool(ticker) and selectors.invented_by_simulator(ticker),
+            "timeframe_seconds": bar_rules.TIMEFRAMES[timeframe],
+            # "t,o,h,l,c" per bar, oldest first, in an attribute: htmx drops every <script> it swaps in (the CSP
+            # build's allowScriptTags is off), a JSON data block included, and bare numbers need no escaping.
+            "bars": " ".join(",".join(_number(v) for v in (b.t, b.o, b.h, b.l, b.c)) for b in found),
+            # A first bar later than the chart reaches back, and later than what is kept: the history begins there
+            # (when the ticker was first priced here), and the chart says so rather than drawing a past it lacks.
+            "complete": len(found) >= CHART_BARS or (bool(found) and found[0].t <= _reaches_back(timeframe)),
         },
-        "history_seconds": int(settings.PRICE_HISTORY_SECONDS),
-        "history_minutes": round(settings.PRICE_HISTORY_SECONDS / 60),
     }
 
 
@@ -376,7 +406,7 @@ def simulator_panel() -> dict:
     return {"sim": {"on": simulated, "seeded": " ".join(selectors.seeded_symbols()) if simulated else ""}}
 
 
-def page_context(*, user_id: str, ticker: str | None = None) -> dict:
+def page_context(*, user_id: str, ticker: str | None = None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
     # Read before the book: a fill landing in between shows as a newer version on the stream, never the reverse.
     book_version = portfolio_selectors.book_versions([user_id]).get(user_id)
@@ -386,7 +416,7 @@ def page_context(*, user_id: str, ticker: str | None = None) -> dict:
     context.update(simulator_panel())
     selected = default_ticker(context["watchlist"], ticker)
     context["selected"] = selected
-    context.update(chart_panel(selected))
+    context.update(chart_panel(selected, timeframe))
     context.update(feed_panel())
     context.update(summary_panel(view))
     context.update(positions_panel(view))

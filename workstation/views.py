@@ -48,8 +48,16 @@ def _partial(request: HttpRequest, name: str, context: dict) -> HttpResponse:
     return render(request, f"{PAGE}#{name}", context)
 
 
+# The chart's timeframe is the user's choice, kept in a cookie so that the first paint already has it.
+TIMEFRAME_COOKIE = "chart_timeframe"
+
+
+def _timeframe(request: HttpRequest) -> str:
+    return panels.chart_timeframe(request.GET.get("timeframe") or request.COOKIES.get(TIMEFRAME_COOKIE))
+
+
 def _page(request: HttpRequest, ticker: str | None = None, **overrides) -> HttpResponse:
-    context = panels.page_context(user_id=request.book, ticker=ticker)
+    context = panels.page_context(user_id=request.book, ticker=ticker, timeframe=_timeframe(request))
     context.update(overrides)
     return render(request, PAGE, context)
 
@@ -155,7 +163,11 @@ def chart(request: HttpRequest) -> HttpResponse:
         ticker = None
     if not request.htmx:
         return _page(request, ticker)
-    return _partial(request, "chart", panels.chart_panel(ticker))
+    timeframe = _timeframe(request)
+    response = _partial(request, "chart", panels.chart_panel(ticker, timeframe))
+    if request.GET.get("timeframe") == timeframe:  # a timeframe button: remembered for the next page
+        response.set_cookie(TIMEFRAME_COOKIE, timeframe, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
 
 
 # --- forms ---------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
  *
  * htmx swaps each tick's HTML (rendered once per web process, the same for every user) into the hidden
  * #tick element. This script places each quote where the page shows it: price text and its flash, change %,
- * sparklines and the main chart (extended from the server-drawn SVG), and the numbers that depend on this
+ * sparklines and the P&L line (extended from the server-drawn SVG), the main chart's bar in progress (chart.js),
+ * and the numbers that depend on this
  * page's portfolio (header total, position value and P&L, heatmap colors), computed here from the streamed
  * prices and the quantities and costs the server rendered as data-* attributes; the trade ticket's preview
- * (ticket.js has its rules) and the open orders' lines on the main chart come from the same. It also keeps the
+ * (ticket.js has its rules) and the open orders' lines on the main chart (chart.js draws them) come from the same. It also keeps the
  * connection dot honest, selects a ticker on a watchlist click, focuses the command line on "/", and gives the
  * assistant's panel its chat manners (Enter sends; the question shows at once with a thinking line).
  * No eval, no inline styles: the Content-Security-Policy allows neither.
@@ -14,7 +15,7 @@
   "use strict";
 
   var W = 1000, H = 100;
-  var LIMITS = { spark: 80, main: 400 };
+  var SPARK_LIMIT = 80;
   var body = document.body;
   var historySeconds = Number(body.dataset.historySeconds) || 1800;
   var quotes = new Map(); // ticker -> {p, o}
@@ -23,7 +24,7 @@
   // --- formatting: static/js/format.js, the mirror of core/formatting.py ------------------------------
   var fmt = window.FinallyFormat;
   var cents = fmt.cents, money = fmt.money, signedMoney = fmt.signedMoney, signedPercent = fmt.signedPercent;
-  var price = fmt.price, tone = fmt.tone;
+  var tone = fmt.tone;
   function setTone(el, v) {
     el.classList.remove("up", "down", "flat");
     el.classList.add(tone(v));
@@ -53,7 +54,7 @@
       });
       if (n === 1 && pts.length === 2) pts.shift(); // the server drew one point as a short segment
     }
-    s = { pts: pts, limit: svg.classList.contains("main") ? LIMITS.main : LIMITS.spark };
+    s = { pts: pts, limit: SPARK_LIMIT };
     lines.set(svg, s);
     return s;
   }
@@ -63,16 +64,6 @@
     if (!pts.length) return null;
     var lo = Infinity, hi = -Infinity;
     pts.forEach(function (p) { if (p[1] < lo) lo = p[1]; if (p[1] > hi) hi = p[1]; });
-    if (svg.classList.contains("main")) {
-      // The open orders near the price are in view: the chart's range takes them in (a far one is an edge label).
-      var last = pts[pts.length - 1][1];
-      orderRows().forEach(function (row) {
-        var level = Number(row.dataset.orderPrice);
-        if (Math.abs(level - last) > last * ORDER_NEAR) return;
-        if (level < lo) lo = level;
-        if (level > hi) hi = level;
-      });
-    }
     // workstation/charts.py value_range: 8% room each side, and no narrower than the chart's data-min-span.
     var pad = (hi - lo) * 0.08 || Math.max(Math.abs(hi) * 0.001, 0.01);
     lo -= pad; hi += pad;
@@ -86,8 +77,6 @@
     if (out.length === 1) out.unshift("0," + out[0].split(",")[1]);
     poly.setAttribute("points", out.join(" "));
     svg.dataset.last = pts[pts.length - 1][1].toFixed(6);
-    svg.dataset.lo = lo; // the scale now: the order lines over the main chart are placed on it
-    svg.dataset.hi = hi;
     return { lo: lo, hi: hi };
   }
 
@@ -135,19 +124,11 @@
         el.classList.add(change.className || "flat");
       });
       byTicker("data-series", t).forEach(function (svg) {
-        var range = extendLine(svg, at, p);
-        if (svg.classList.contains("spark")) {
-          svg.classList.remove("up", "down", "flat");
-          svg.classList.add(change.className || "flat");
-        } else if (range) {
-          var chart = svg.closest(".chart");
-          var hiEl = chart && chart.querySelector("[data-axis-hi]");
-          var loEl = chart && chart.querySelector("[data-axis-lo]");
-          if (hiEl) hiEl.textContent = price(range.hi);
-          if (loEl) loEl.textContent = price(range.lo);
-          orderLines();
-        }
+        extendLine(svg, at, p);
+        svg.classList.remove("up", "down", "flat");
+        svg.classList.add(change.className || "flat");
       });
+      if (window.FinallyChart) FinallyChart.tick(t, at, p);
     });
     updatePortfolio(at);
     markStale();
@@ -155,84 +136,15 @@
     updateTicket();
   }
 
-  // --- the open orders of the charted ticker, as lines at their prices over the main chart. Read from the
-  // open-orders panel's rows (data-order-*), so the page holds one copy of them; redrawn when that panel or the
-  // chart is swapped, and when a tick rescales the chart. Placed on the chart's own scale (data-lo, data-hi). ---
-  var SVG_NS = "http://www.w3.org/2000/svg";
-  var ORDER_NEAR = 0.02; // an order within 2% of the price widens the chart's range; a farther one would flatten it
-  function orderRows() {
-    var chart = document.getElementById("chart"), ticker = chart && chart.dataset.ticker;
-    if (!ticker) return [];
-    return Array.prototype.slice.call(
-      document.querySelectorAll('#orders tr[data-order-ticker="' + CSS.escape(ticker) + '"]'));
-  }
-  // The orders changed (or the chart did): the range may take in new ones, then the lines are placed on it.
-  function redrawChart() {
-    var chart = document.getElementById("chart");
-    var svg = chart && chart.querySelector("svg.line.main");
-    if (!svg) return;
-    var range = drawLine(svg, readLine(svg).pts);
-    var hiEl = chart.querySelector("[data-axis-hi]"), loEl = chart.querySelector("[data-axis-lo]");
-    if (range && hiEl) hiEl.textContent = price(range.hi);
-    if (range && loEl) loEl.textContent = price(range.lo);
-    orderLines();
-  }
-  function orderLines() {
-    var chart = document.getElementById("chart");
-    var svg = chart && chart.querySelector("svg.line.main");
-    var layer = chart && chart.querySelector("svg.order-lines");
-    if (!svg || !layer) return;
-    var lo = Number(svg.dataset.lo), hi = Number(svg.dataset.hi);
-    var rows = hi > lo && readLine(svg).pts.length ? orderRows() : [];
-    var drawn = [], byPlace = {};
-    rows.forEach(function (row) {
-      var level = Number(row.dataset.orderPrice);
-      var y = ((hi - level) / (hi - lo)) * 100;
-      var edge = y < 0 ? "above" : y > 100 ? "below" : "";
-      y = Math.min(Math.max(y, 0), 100);
-      // Orders of one side at one place share a line and a label (the same order twice reads "×2").
-      var place = row.dataset.orderSide + " " + (edge || y.toFixed(1));
-      var d = byPlace[place];
-      if (!d) {
-        d = byPlace[place] = { side: row.dataset.orderSide, id: row.dataset.order, y: y, edge: edge, labels: [] };
-        drawn.push(d);
-      }
-      var label = row.dataset.orderLabel, same = d.labels.filter(function (l) { return l.text === label; })[0];
-      if (same) same.n++; else d.labels.push({ text: label, n: 1 });
-    });
-    drawn.forEach(function (d) {
-      d.text = (d.edge === "above" ? "↑ " : d.edge === "below" ? "↓ " : "") +
-        d.labels.map(function (l) { return l.text + (l.n > 1 ? " ×" + l.n : ""); }).join(" · ");
-      delete d.labels;
-    });
-    var key = JSON.stringify(drawn);
-    if (layer.dataset.key === key) return;
-    layer.dataset.key = key;
-    layer.textContent = "";
-    var stacked = { above: 0, below: 0 }; // edge labels one under another, not printed over each other
-    drawn.forEach(function (d) {
-      var g = document.createElementNS(SVG_NS, "g");
-      g.setAttribute("class", d.side);
-      g.setAttribute("data-order-line", d.id);
-      var pct = d.y.toFixed(2) + "%";
-      if (!d.edge) {
-        var line = document.createElementNS(SVG_NS, "line");
-        line.setAttribute("x1", "0"); line.setAttribute("x2", "100%");
-        line.setAttribute("y1", pct); line.setAttribute("y2", pct);
-        g.appendChild(line);
-      }
-      var text = document.createElementNS(SVG_NS, "text");
-      text.setAttribute("x", "100%");
-      text.setAttribute("y", pct);
-      text.setAttribute("dx", "-4");
-      // Inside the box, clear of the line; at an edge, below (or above) the labels already there.
-      var dy = d.edge === "above" ? 11 + 12 * stacked.above++ : d.edge === "below" ? -3 - 12 * stacked.below++ :
-        d.y < 8 ? 11 : -3;
-      text.setAttribute("dy", String(dy));
-      text.textContent = d.text;
-      g.appendChild(text);
-      layer.appendChild(g);
-    });
+  // --- the open orders of the charted ticker, drawn as lines on the main chart (chart.js). Read from the
+  // open-orders panel's rows (data-order-*), so the page holds one copy of them; again when either is swapped. ---
+  function chartOrders() {
+    if (!window.FinallyChart || !FinallyChart.mount()) return;
+    var ticker = FinallyChart.ticker();
+    var rows = document.querySelectorAll('#orders tr[data-order-ticker="' + CSS.escape(ticker) + '"]');
+    FinallyChart.orders(Array.prototype.map.call(rows, function (row) {
+      return { side: row.dataset.orderSide, price: Number(row.dataset.orderPrice), label: row.dataset.orderLabel };
+    }));
   }
 
   // The stream carries every watched or held ticker: a watchlist row it carried before and no longer does (not
@@ -406,7 +318,7 @@
     if (id === "positions" || id === "heatmap" || id === "summary" || id === "pnl") updatePortfolio();
     if (id === "watchlist") { followWatchlist(); markStale(); }
     if (id === "tradebar" || id === "summary" || id === "positions" || id === "orders") updateTicket();
-    if (id === "chart" || id === "orders") redrawChart();
+    if (id === "chart" || id === "orders") chartOrders();
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
@@ -467,7 +379,7 @@
   // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
   // too), after htmx has set up the page.
   document.addEventListener("DOMContentLoaded", function () {
-    redrawChart();
+    chartOrders();
     var chart = document.getElementById("chart");
     var stored = null;
     try { stored = localStorage.getItem(SELECTED_KEY); } catch (err) { /* storage disabled */ }

@@ -222,6 +222,61 @@ class TestPanels:
         assert re.search(r"data-total>\$10,077\.50<", summary)
 
 
+class TestMainChart:
+    """The main chart's bars ride in the page (its plot's data-*); the timeframe is the user's, kept in a cookie."""
+
+    @staticmethod
+    def data(html: str) -> dict:
+        plot = re.search(r'<div class="plot" data-plot([^>]*)>', html).group(1)
+        attrs = dict(re.findall(r'data-([a-z]+)(?:="([^"]*)")?', plot))
+        attrs["bars"] = [[float(v) for v in bar.split(",")] for bar in attrs["bars"].split()]
+        return attrs
+
+    def test_the_page_carries_the_charted_tickers_bars(self, client, publish):
+        from market import bars as bar_rules
+        from market.bars import Bar
+
+        import time
+
+        minute = (int(time.time()) // 60 - 10) * 60
+        bar_rules.save([("AAPL", Bar(minute, 190.0, 191.5, 189.25, 191.0)), ("AAPL", Bar(minute + 60, 191.0, 192.0, 190.5, 191.75))])
+        publish({"AAPL": 191.75})
+        chart = self.data(client.get("/?ticker=AAPL").content.decode())
+        assert chart["timeframe"] == "1m" and chart["seconds"] == "60"
+        assert chart["bars"][:2] == [[minute, 190.0, 191.5, 189.25, 191.0], [minute + 60, 191.0, 192.0, 190.5, 191.75]]
+        assert "complete" not in chart  # a history shorter than a day: the chart says where it begins
+
+    def test_a_history_as_long_as_is_kept_is_complete_in_fewer_bars(self, client, settings):
+        import time
+
+        from market import bars as bar_rules
+        from market.bars import Bar
+
+        settings.PRICE_BARS_DAYS = 3
+        day = (int(time.time()) // 86400 - 3) * 86400 + 14 * 3600
+        bar_rules.save([("AAPL", Bar(day, 190.0, 191.0, 189.0, 190.5))])
+        html = client.get("/panels/chart?ticker=AAPL&timeframe=1d", headers=HX).content.decode()
+        assert len(self.data(html)["bars"]) <= 5 and "complete" in self.data(html)
+
+    def test_a_timeframe_button_draws_it_and_is_remembered_for_the_next_page(self, client):
+        response = client.get("/panels/chart?ticker=MSFT&timeframe=15m", headers=HX)
+        html = response.content.decode()
+        assert self.data(html)["timeframe"] == "15m" and self.data(html)["seconds"] == "900"
+        assert 'data-timeframe="15m" aria-pressed="true"' in html and 'data-timeframe="1m" aria-pressed="false"' in html
+        cookie = response.cookies["chart_timeframe"]
+        assert cookie.value == "15m" and cookie["httponly"] and cookie["samesite"] == "Lax"
+        assert self.data(client.get("/").content.decode())["timeframe"] == "15m"
+        assert self.data(client.get("/panels/chart?ticker=AAPL", headers=HX).content.decode())["timeframe"] == "15m"
+
+    @pytest.mark.parametrize("asked", ["2m", "", "1D", "<b>"])
+    def test_a_timeframe_it_does_not_draw_is_the_default_and_not_remembered(self, client, asked):
+        response = client.get("/panels/chart", {"ticker": "AAPL", "timeframe": asked}, headers=HX)
+        assert response.status_code == 200 and self.data(response.content.decode())["timeframe"] == "1m"
+        assert "chart_timeframe" not in response.cookies
+        client.cookies["chart_timeframe"] = asked
+        assert self.data(client.get("/").content.decode())["timeframe"] == "1m"
+
+
 class TestSimulatedPrices:
     INVENTED = "Not one of the simulator's symbols"
 
