@@ -413,9 +413,12 @@
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Enter" || e.isComposing) return;
     var t = e.target;
-    if (!t || t.tagName !== "INPUT" || !t.closest("#tradebar form")) return;
+    if (!t || !/^(INPUT|SELECT)$/.test(t.tagName) || !t.closest("#tradebar form")) return;
     e.preventDefault();
-    tradeHint();
+    // B or S chose the side (keys.js): Enter places the order by a click on that side's button (htmx sends the
+    // button it saw clicked; a requestSubmit(button) would go without the side).
+    var side = t.closest("form").dataset.side;
+    if (side) document.getElementById("trade-" + side).click(); else tradeHint();
   });
   body.addEventListener("input", function (e) {
     if (e.target && e.target.id === "trade-ticker") markTradeTicker();

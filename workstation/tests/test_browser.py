@@ -301,6 +301,74 @@ def test_a_ticker_first_priced_here_says_where_its_history_begins(page):
     expect(note).to_contain_text(re.compile(r"History from .+, when FinAlly first priced AAPL\."))
 
 
+def test_the_terminal_is_driven_from_the_keyboard(page):
+    """↑/↓ chart the watchlist's tickers, B and S open the ticket on the charted one, Enter places, Esc backs out,
+    ? lists the shortcuts; none fires while typing in a field."""
+    chart_h = page.locator("#chart-h")
+    expect(chart_h).to_have_text("AAPL")
+    page.locator("body").click(position={"x": 700, "y": 880})  # nothing focused: the page has the keys
+    page.keyboard.press("ArrowDown")
+    expect(chart_h).to_have_text("GOOGL")
+    expect(page.locator("#watchlist [data-select='GOOGL']")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(chart_h).to_have_text("AMZN")
+    page.keyboard.press("ArrowUp")
+    expect(chart_h).to_have_text("MSFT")
+    expect(page.locator("#watchlist tr.selected")).to_have_attribute("data-row", "MSFT")
+
+    page.keyboard.press("b")
+    quantity = page.get_by_label("Quantity")
+    expect(quantity).to_be_focused()
+    expect(page.get_by_label("Ticker", exact=True)).to_have_value("MSFT")
+    expect(page.locator("#tradebar form")).to_have_attribute("data-side", "buy")
+    expect(page.locator("#trade-armed")).to_have_text("Buy MSFT: Enter places the order, Esc backs out.")
+    page.keyboard.type("2")
+    page.keyboard.press("Enter")
+    expect(page.locator("#trade-msg")).to_contain_text("Bought 2 MSFT at $")
+    expect(page.locator("#positions tr[data-position='MSFT'] td").first).to_have_text("2")
+
+    # S, then Esc: nothing is sent, the side is forgotten, the watchlist has the keys again.
+    page.locator("#watchlist [data-select='MSFT']").focus()
+    page.keyboard.press("s")
+    expect(page.locator("#tradebar form")).to_have_attribute("data-side", "sell")
+    page.keyboard.type("1")
+    page.keyboard.press("Escape")
+    expect(page.locator("#tradebar form")).not_to_have_attribute("data-side", "sell")
+    expect(page.locator("#trade-armed")).to_have_count(0)
+    expect(page.locator("#watchlist [data-select='MSFT']")).to_be_focused()
+    expect(page.locator("#positions tr[data-position='MSFT'] td").first).to_have_text("2")
+    # Without B or S, Enter in the ticket still picks no side.
+    quantity.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#trade-msg")).to_have_text("Choose Buy or Sell: Enter does not pick a side.")
+
+    # Typing in a field is typing: "b" and arrows go to the box.
+    command = page.get_by_label("Command")
+    command.focus()
+    page.keyboard.type("b")
+    page.keyboard.press("ArrowDown")
+    expect(command).to_have_value("b")
+    expect(page.locator("#tradebar form")).not_to_have_attribute("data-side", "buy")
+    expect(chart_h).to_have_text("MSFT")
+    command.fill("")
+    page.keyboard.press("Escape")
+
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Move through the watchlist")
+    screenshot(page, "keyboard-help")
+    page.keyboard.press("b")  # no shortcut under the list
+    expect(page.locator("#tradebar form")).not_to_have_attribute("data-side", "buy")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="?").click()  # the mouse's way to the same list
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
 def test_add_and_remove_a_ticker(page):
     page.get_by_label("Add ticker").fill("pypl")
     page.get_by_role("button", name="Add", exact=True).click()
