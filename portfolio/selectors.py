@@ -13,6 +13,7 @@ from django.db.models import OuterRef, Q, Subquery
 from core.fastpath import database_version
 from market.quotes import Quote
 from market.selectors import prices_version
+from market.sessions import EASTERN
 from market.store import get_store
 from portfolio import trade_sql
 from portfolio.exceptions import NoSuchOrder
@@ -113,6 +114,23 @@ def portfolio(*, user_id: str) -> PortfolioView:
 
 
 HISTORY_MAX_POINTS = 1000
+
+
+def day_start(now: datetime) -> datetime:
+    """The start of the US Eastern calendar day holding `now`: where a day's P&L is counted from."""
+    return now.astimezone(EASTERN).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_start_value(*, user_id: str, now: datetime) -> Decimal | None:
+    """The book's total value when the day began: its last snapshot before the day, else the day's first (a book
+    begun today); None before any snapshot. Trades move cash into shares at the price, so the value's change
+    since then is the day's P&L, realized and unrealized, whatever was bought or sold in between."""
+    start = day_start(now)
+    snapshots = PortfolioSnapshot.objects.filter(user_id=user_id).values_list("total_value", flat=True)
+    before = snapshots.filter(recorded_at__lt=start).order_by("-recorded_at").first()
+    if before is not None:
+        return before
+    return snapshots.filter(recorded_at__gte=start).order_by("recorded_at").first()
 
 
 def snapshot_series(

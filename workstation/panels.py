@@ -10,6 +10,7 @@ import math
 import time
 
 from django.conf import settings
+from django.utils import timezone
 
 from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
@@ -166,14 +167,22 @@ def heat_class(percent) -> str:
     return f"hm-{'p' if p > 0 else 'n'}{step}"
 
 
-def summary_panel(view: PortfolioView) -> dict:
-    return {"pv": view}
+def summary_panel(view: PortfolioView, *, user_id: str) -> dict:
+    """The header's figures; the day's P&L is the total value's change since the day began (workstation.js keeps
+    it live from data-day-start)."""
+    start = portfolio_selectors.day_start_value(user_id=user_id, now=timezone.now())
+    return {"pv": view, "day": {"start": start, "pnl": None if start is None else view.total_value - start}}
 
 
 def positions_panel(view: PortfolioView) -> dict:
     # A held ticker whose price the simulator invents is marked here as on the watchlist (a position outlives
     # its watchlist row).
-    return {"pv": view, "invented_held": {p.ticker for p in view.positions if selectors.invented_by_simulator(p.ticker)}}
+    cost = view.cost_basis
+    return {
+        "pv": view,
+        "invented_held": {p.ticker for p in view.positions if selectors.invented_by_simulator(p.ticker)},
+        "unrealized_percent": view.unrealized_pnl / cost * 100 if cost else 0,  # of the whole book's cost
+    }
 
 
 def heatmap_panel(view: PortfolioView) -> dict:
@@ -418,7 +427,7 @@ def page_context(*, user_id: str, ticker: str | None = None, timeframe: str = DE
     context["selected"] = selected
     context.update(chart_panel(selected, timeframe))
     context.update(feed_panel())
-    context.update(summary_panel(view))
+    context.update(summary_panel(view, user_id=user_id))
     context.update(positions_panel(view))
     context.update(heatmap_panel(view))
     context.update(pnl_panel(view, user_id=user_id))

@@ -130,7 +130,9 @@ def _valued(build):
     return lambda book: build(portfolio_selectors.portfolio(user_id=book))
 
 
-summary = _book_panel("summary", _valued(panels.summary_panel))
+summary = _book_panel(
+    "summary", lambda book: panels.summary_panel(portfolio_selectors.portfolio(user_id=book), user_id=book)
+)
 positions = _book_panel("positions", _valued(panels.positions_panel))
 heatmap = _book_panel("heatmap", _valued(panels.heatmap_panel))
 pnl = _book_panel(

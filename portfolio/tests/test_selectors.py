@@ -129,3 +129,28 @@ def test_a_pnl_percent_on_a_tie_rounds_away_from_zero_as_the_page_does(publish, 
     (position,) = selectors.portfolio(user_id=DEFAULT_USER).positions
     assert position.unrealized_pnl == Decimal(1) * (1 if price > 8 else -1)
     assert position.unrealized_pnl_percent == shown
+
+
+# The day's P&L counts from the book's value when the US Eastern day began (EST: UTC-5 on 1 Dec 2026).
+NOON_ET = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
+MIDNIGHT_ET = datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "snapshots, start",
+    [
+        ([], None),  # no snapshot yet: no day to count from
+        ([(9_000, MIDNIGHT_ET - timedelta(days=2)), (9_500, MIDNIGHT_ET - timedelta(seconds=1))], 9_500),
+        ([(9_500, MIDNIGHT_ET - timedelta(hours=3)), (9_700, MIDNIGHT_ET + timedelta(hours=1))], 9_500),
+        ([(10_000, MIDNIGHT_ET), (10_100, MIDNIGHT_ET + timedelta(hours=4))], 10_000),  # a book begun today
+        ([(10_000, NOON_ET - timedelta(minutes=5))], 10_000),
+    ],
+)
+def test_the_day_starts_from_the_last_value_before_the_eastern_day_else_its_first(snapshots, start):
+    PortfolioSnapshot.objects.bulk_create(
+        [PortfolioSnapshot(user_id=USER, total_value=Decimal(v), recorded_at=at) for v, at in snapshots]
+    )
+    PortfolioSnapshot.objects.create(user_id="someone-else", total_value=Decimal(1), recorded_at=MIDNIGHT_ET - timedelta(minutes=1))
+    assert selectors.day_start(NOON_ET) == MIDNIGHT_ET
+    found = selectors.day_start_value(user_id=USER, now=NOON_ET)
+    assert found == (None if start is None else Decimal(start))

@@ -74,7 +74,8 @@
   function addSeries(c) {
     var up = cssVar("--up"), down = cssVar("--down");
     var common = {
-      priceFormat: { type: "custom", formatter: fmt.price, minMove: 0.0001 },
+      // Steps of a cent from $1 up, of 1/10,000 below (as quotes are): no axis label repeats a rounded price.
+      priceFormat: { type: "custom", formatter: fmt.price, minMove: (lastClose(c) || 1) >= 1 ? 0.01 : 0.0001 },
       // The open orders near the price are in view: the range takes them in (a far one is listed at the edge).
       autoscaleInfoProvider: function (original) {
         var res = original();

@@ -196,12 +196,13 @@
   function updatePortfolio(at) {
     var summary = document.getElementById("summary");
     if (!summary) return;
-    var invested = 0, unrealized = 0;
+    var invested = 0, unrealized = 0, costs = 0;
     document.querySelectorAll("#positions tr[data-position]").forEach(function (row) {
       var qty = Number(row.dataset.qty), cost = Number(row.dataset.cost);
       var v = valued(row.dataset.position, qty, cost, row.dataset.p === "" ? null : Number(row.dataset.p));
       invested += v.value;
       unrealized += v.value - cost;
+      costs += cost;
       if (!v.priced) return;
       var pnl = v.value - cost, pct = cost ? (pnl / cost) * 100 : 0;
       var valueEl = row.querySelector("[data-value]"), pnlEl = row.querySelector("[data-pnl]"), pctEl = row.querySelector("[data-pnl-pct]");
@@ -209,10 +210,23 @@
       if (pnlEl) { pnlEl.textContent = signedMoney(pnl); setTone(pnlEl, pnl); }
       if (pctEl) { pctEl.textContent = signedPercent(pct); setTone(pctEl, pct); }
     });
+    var totals = document.querySelector("#positions [data-totals]");
+    if (totals) {
+      var pctAll = costs ? (unrealized / costs) * 100 : 0;
+      totals.querySelector("[data-total-value]").textContent = money(invested);
+      var totalPnl = totals.querySelector("[data-total-pnl]"), totalPct = totals.querySelector("[data-total-pnl-pct]");
+      totalPnl.textContent = signedMoney(unrealized); setTone(totalPnl, unrealized);
+      totalPct.textContent = signedPercent(pctAll); setTone(totalPct, pctAll);
+    }
     var totalValue = cents(Number(summary.dataset.cash) + invested);
     var total = summary.querySelector("[data-total]");
     if (total) total.textContent = money(totalValue);
     updatePnl(totalValue, at);
+    var day = summary.querySelector("[data-day-pnl]");
+    if (day && day.dataset.dayStart) {
+      var dayPnl = totalValue - Number(day.dataset.dayStart);
+      day.textContent = signedMoney(dayPnl); setTone(day, dayPnl);
+    }
     var unrl = summary.querySelector("[data-unrealized]");
     if (unrl) { unrl.textContent = signedMoney(unrealized); setTone(unrl, unrealized); }
     document.querySelectorAll("#heatmap [data-tile]").forEach(function (tile) {
@@ -394,6 +408,47 @@
       var sym = row.querySelector("[data-select]");
       if (sym) sym.click();
     }
+  });
+
+  // --- a position's Close: the first click shows what the whole position brings at the live price, the second
+  // (within CLOSE_ARMED_MS) sells it, through htmx as the button says (hx-trigger="confirmed"). ---
+  var CLOSE_ARMED_MS = 5000;
+  var armedClose = null; // {ticker, qty, until}: survives the panel being re-rendered, if the position did not change
+  function disarmClose(button) {
+    clearTimeout(Number(button.dataset.timer));
+    delete button.dataset.armed;
+    button.textContent = "Close";
+    armedClose = null;
+  }
+  function armClose(button, until) {
+    var row = button.closest("tr[data-position]");
+    var qty = Number(row.dataset.qty), q = quotes.get(row.dataset.position);
+    var live = q && !feed.stale() && !staleQuotes.has(row.dataset.position) ? q.p : null;
+    button.dataset.armed = "true";
+    button.textContent = live === null ? "Sell at market?" : "Sell " + money(cents(qty * live)) + "?";
+    button.dataset.timer = String(setTimeout(function () { disarmClose(button); }, until - Date.now()));
+    armedClose = { ticker: row.dataset.position, qty: row.dataset.qty, until: until };
+  }
+  body.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("button[data-close]");
+    if (!button) return;
+    if (button.dataset.armed) { disarmClose(button); htmx.trigger(button, "confirmed"); return; }
+    document.querySelectorAll("button[data-close][data-armed]").forEach(disarmClose);
+    armClose(button, Date.now() + CLOSE_ARMED_MS);
+  });
+  body.addEventListener("focusout", function (e) {
+    var button = e.target.closest && e.target.closest("button[data-close][data-armed]");
+    // Leaving it disarms it; a re-render that replaced it (the button left the page) does not.
+    if (button && e.relatedTarget && document.contains(button)) disarmClose(button);
+  });
+  // The positions panel was re-rendered (a tick of the book): the armed Close stays armed, on the same shares only.
+  body.addEventListener("htmx:afterSettle", function (e) {
+    if (!armedClose || !e.target || e.target.id !== "positions") return;
+    var row = document.querySelector('#positions tr[data-position="' + CSS.escape(armedClose.ticker) + '"]');
+    var button = row && row.querySelector("button[data-close]");
+    if (!button || row.dataset.qty !== armedClose.qty || Date.now() >= armedClose.until) { armedClose = null; return; }
+    armClose(button, armedClose.until);
+    button.focus();
   });
 
   // --- the trade bar: the side is always a click. Enter in a box does not submit (the form's default button is

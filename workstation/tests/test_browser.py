@@ -369,6 +369,44 @@ def test_the_terminal_is_driven_from_the_keyboard(page):
     expect(dialog).to_be_hidden()
 
 
+def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
+    command = command_line(page)
+    command.fill("buy 3 msft")
+    command.press("Enter")
+    command = command_line(page)
+    command.fill("buy 1.5 nvda")
+    command.press("Enter")
+    rows = page.locator("#positions tr[data-position]")
+    expect(rows).to_have_count(2)
+    totals = page.locator("#positions [data-totals]")
+    expect(totals.locator("th")).to_have_text("Total")
+    # The totals row is the rows' sum, kept live with them.
+    page.wait_for_function("""() => {
+        const sum = [...document.querySelectorAll('#positions tr[data-position] [data-value]')]
+            .reduce((s, td) => s + Number(td.textContent.replace(/[$,]/g, '')), 0);
+        const total = Number(document.querySelector('#positions [data-total-value]').textContent.replace(/[$,]/g, ''));
+        return Math.abs(sum - total) < 0.005;
+    }""", timeout=WAIT_MS)
+    expect(page.locator("#summary [data-day-pnl]")).to_have_text(re.compile(r"^[+-]?\$\d"))
+
+    close = page.get_by_role("button", name="Close MSFT: sell all 3 at market")
+    close.click()
+    expect(close).to_have_text(re.compile(r"^Sell \$1,2\d\d\.\d\d\?$"))  # 3 × ~$420, before anything is sent
+    expect(rows).to_have_count(2)
+    screenshot(page, "positions-close-armed")
+    close.click()
+    expect(page.locator("#trade-msg")).to_contain_text("Sold 3 MSFT at $")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#blotter tr[data-trade]")).to_have_count(3)
+    # Armed and left alone, it disarms: nothing is sold by a stray second click later.
+    nvda = page.get_by_role("button", name=re.compile("^Close NVDA"))
+    nvda.click()
+    expect(nvda).to_have_text(re.compile(r"^Sell \$"))
+    page.get_by_label("Quantity").focus()
+    expect(nvda).to_have_text("Close")
+    expect(rows).to_have_count(1)
+
+
 def test_add_and_remove_a_ticker(page):
     page.get_by_label("Add ticker").fill("pypl")
     page.get_by_role("button", name="Add", exact=True).click()
@@ -407,7 +445,7 @@ def test_buy_then_sell_through_the_trade_bar(page):
     assert abs(total - 10_000) < 100  # cash + the position at live prices
 
     page.get_by_label("Quantity").fill("3")
-    page.get_by_role("button", name="Sell").click()
+    page.get_by_role("button", name="Sell", exact=True).click()
     expect(page.locator("#trade-msg")).to_contain_text("Sold 3 NVDA")
     expect(page.locator("#positions tr[data-position]")).to_have_count(0)
     expect(page.locator("#heatmap [data-tile]")).to_have_count(0)
@@ -430,7 +468,7 @@ def test_a_double_click_on_buy_fills_once(page):
 def test_an_oversell_shows_an_inline_error_and_changes_nothing(page):
     page.get_by_label("Ticker", exact=True).fill("AAPL")
     page.get_by_label("Quantity").fill("1000")
-    page.get_by_role("button", name="Sell").click()
+    page.get_by_role("button", name="Sell", exact=True).click()
     expect(page.locator("#trade-msg")).to_contain_text("Not enough shares")
     expect(page.get_by_label("Quantity")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#summary [data-cash-text]")).to_have_text("$10,000.00")
@@ -881,7 +919,7 @@ def test_a_style_set_on_an_input_is_not_copied_by_htmx_against_the_csp(page):
         document.getElementById(id).style.backgroundColor = 'rgb(30, 30, 60)'; })""")
     page.get_by_label("Ticker", exact=True).fill("AAPL")
     page.get_by_label("Quantity").fill("1000")
-    page.get_by_role("button", name="Sell").click()  # the trade bar is swapped, its inputs matched by id
+    page.get_by_role("button", name="Sell", exact=True).click()  # the trade bar is swapped, its inputs matched by id
     expect(page.locator("#trade-msg")).to_contain_text("Not enough shares")
     page.wait_for_timeout(300)  # past htmx's settle delay (20 ms)
 
@@ -897,7 +935,7 @@ def test_enter_in_the_trade_bar_asks_for_a_side_and_trades_nothing(page):
     page.wait_for_timeout(1000)  # an order, had one been sent, would have landed by now
     expect(page.locator("#blotter tr[data-trade]")).to_have_count(0)
     expect(page.locator("#summary [data-cash-text]")).to_have_text("$10,000.00")
-    page.get_by_role("button", name="Sell").click()  # the side is the one clicked
+    page.get_by_role("button", name="Sell", exact=True).click()  # the side is the one clicked
     expect(page.locator("#trade-msg")).to_contain_text("Not enough shares")
 
 

@@ -181,6 +181,22 @@ class TestPanels:
         assert response.status_code == 200
         assert "<script" not in response.content.decode()
 
+    def test_positions_have_a_close_button_and_a_totals_row_and_the_header_a_day_pnl(self, client, publish):
+        from portfolio.services import record_snapshot
+
+        publish({"AAPL": 190.0, "MSFT": 420.0})
+        record_snapshot(user_id="default")  # the day's first value: $10,000
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})
+        post(client, "/trade", {"ticker": "MSFT", "quantity": "1.5", "side": "buy"})
+        publish({"AAPL": 191.0, "MSFT": 421.0})
+        positions = client.get("/panels/positions", headers=HX).content.decode()
+        assert 'aria-label="Close AAPL: sell all 10 at market"' in positions
+        assert """hx-vals='{"ticker": "AAPL", "quantity": "10.0000", "side": "sell", "type": "market"}'""" in positions
+        totals = re.search(r"<tfoot>.*?</tfoot>", positions, re.S).group(0)
+        assert "$2,541.50" in totals and "+$11.50" in totals  # 1,910 + 631.50; 10 × $1 + 1.5 × $1
+        summary = client.get("/panels/summary", headers=HX).content.decode()
+        assert 'data-day-start="10000.00"' in summary and "+$11.50" in re.search(r"data-day-pnl.*?</dd>", summary).group(0)
+
     def test_positions_heatmap_and_blotter_after_trades(self, client):
         post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})
         post(client, "/trade", {"ticker": "MSFT", "quantity": "2", "side": "buy"})
