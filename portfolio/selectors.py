@@ -323,9 +323,14 @@ class TradeView:
     realized_pnl: Decimal | None
 
 
-def recent_trades(*, user_id: str, limit: int = 50) -> list[TradeView]:
-    """The newest trades first, for the blotter."""
-    rows = Trade.objects.filter(user_id=user_id).order_by("-executed_at")[:limit]
+def recent_trades(*, user_id: str, limit: int = 50, ticker: str = "", side: str = "") -> list[TradeView]:
+    """The newest trades first, for the blotter: those of tickers starting with `ticker`, of `side`, if given."""
+    rows = Trade.objects.filter(user_id=user_id)
+    if ticker:
+        rows = rows.filter(ticker__startswith=ticker)
+    if side:
+        rows = rows.filter(side=side)
+    rows = rows.order_by("-executed_at")[:limit]
     return [
         TradeView(t.executed_at, t.ticker, t.side, t.quantity, t.price, t.notional, t.realized_pnl) for t in rows
     ]

@@ -234,8 +234,21 @@ def orders_panel(*, user_id: str, error: str = "", message: str = "") -> dict:
     return {"open_orders": rows, "orders_error": error, "orders_message": message}
 
 
-def blotter_panel(*, user_id: str) -> dict:
-    return {"trades": portfolio_selectors.recent_trades(user_id=user_id)}
+BLOTTER_SIDES = {"buy": "Buys", "sell": "Sells"}
+
+
+def blotter_filters(query) -> dict:
+    """The blotter's filters from a query string: a ticker's first letters (as a ticker is written, no longer
+    than one) and a side; anything else is no filter."""
+    ticker = "".join(ch for ch in str(query.get("ticker", "")).upper() if ch.isascii() and (ch.isalnum() or ch in ".-"))
+    side = query.get("side", "")
+    return {"ticker": ticker[:MAX_TICKER_LENGTH], "side": side if side in BLOTTER_SIDES else ""}
+
+
+def blotter_panel(*, user_id: str, ticker: str = "", side: str = "") -> dict:
+    trades = portfolio_selectors.recent_trades(user_id=user_id, ticker=ticker, side=side)
+    return {"trades": trades, "blotter": {"ticker": ticker, "side": side, "sides": BLOTTER_SIDES,
+                                          "filtered": bool(ticker or side)}}
 
 
 TIMES_IN_FORCE = {"day": "Day", "gtc": "GTC"}

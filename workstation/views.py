@@ -139,7 +139,22 @@ pnl = _book_panel(
     "pnl", lambda book: panels.pnl_panel(portfolio_selectors.portfolio(user_id=book), user_id=book), lasts=PNL_NOW_SECONDS
 )
 # The trades are rows of the database only.
-blotter = _book_panel("blotter", lambda book: panels.blotter_panel(user_id=book), versions=lambda: (database_version(),))
+
+
+@require_GET
+async def blotter(request: HttpRequest) -> HttpResponse:
+    """The trades panel, filtered by its ticker box and side menu (their values ride along on every refresh)."""
+    if not request.htmx:
+        return await sync_to_async(_page)(request)
+    book, filters = request.book, panels.blotter_filters(request.GET)
+
+    def make():
+        body = render_to_string(f"{PAGE}#blotter", panels.blotter_panel(user_id=book, **filters))
+        return body.encode(), None
+
+    # The trades are rows of the database only; each filter is a key of its own (the cache is bounded).
+    key = ("panel", "blotter", book, filters["ticker"], filters["side"])
+    return await reads.answer(key, (database_version(),), make, content_type=HTML)
 
 
 # Resting orders are rows of the database only.

@@ -486,7 +486,7 @@ def _panels(base_url: str) -> tuple[float, dict, int]:
     blotter = httpx.get(base_url + "/panels/blotter", headers=HTMX, timeout=10).text
     cash = float(re.search(r'data-cash="([^"]+)"', summary).group(1))
     held = {t: float(q) for t, q in re.findall(r'data-position="([^"]+)" data-qty="([^"]+)"', positions)}
-    return cash, held, blotter.count("<tr data-trade>")
+    return cash, held, blotter.count("<tr data-trade ")
 
 
 @pytest.mark.e2e

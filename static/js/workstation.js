@@ -335,6 +335,23 @@
     if (id === "chart" || id === "orders") chartOrders();
   });
 
+  // --- the blotter's times: the server writes UTC; here they read as date and time on the browser's clock ----
+  var localTime = new Intl.DateTimeFormat([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+                                                second: "2-digit", hourCycle: "h23" });
+  function localTimes() {
+    var panel = document.getElementById("blotter");
+    if (!panel) return;
+    panel.querySelectorAll("time[datetime]").forEach(function (el) {
+      var p = {};
+      localTime.formatToParts(new Date(el.getAttribute("datetime"))).forEach(function (part) { p[part.type] = part.value; });
+      el.textContent = p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+    });
+    var zone = document.querySelector(".blotter [data-times]");
+    if (zone) zone.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  }
+  document.addEventListener("DOMContentLoaded", localTimes);
+  body.addEventListener("htmx:afterSettle", function (e) { if (e.target && e.target.id === "blotter") localTimes(); });
+
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
   var SELECTED_KEY = "finally.ticker";
   // In simulator mode, the symbols it knows; a ticker typed into the trade bar that it does not is marked.

@@ -407,6 +407,58 @@ def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
     expect(rows).to_have_count(1)
 
 
+def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="Asia/Tokyo", accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(stack.base_url + "/")
+        for text in ("buy 2 msft", "buy 1 aapl", "sell 1 msft"):
+            command = command_line(page)
+            command.fill(text)
+            command.press("Enter")
+            expect(page.locator("#cmdline output")).to_contain_text(("Bought" if text.startswith("buy") else "Sold"))
+        trades = page.locator("#blotter tr[data-trade]")
+        expect(trades).to_have_count(3)
+        expect(page.locator(".blotter [data-times]")).to_have_text("Asia/Tokyo")
+        # Date and time on the browser's clock (UTC+9 here), from the server's UTC.
+        stamp = trades.first.locator("time")
+        utc = stamp.get_attribute("datetime")
+        local = page.evaluate(
+            """iso => { const p = {}; new Intl.DateTimeFormat([], {timeZone: 'Asia/Tokyo', month: '2-digit',
+            day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'})
+            .formatToParts(new Date(iso)).forEach(x => p[x.type] = x.value);
+            return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`; }""", utc)
+        expect(stamp).to_have_text(local)
+        expect(trades.first).to_contain_text("SELL")
+        expect(trades.first.locator("td").nth(4)).to_have_text(re.compile(r"^\$4\d\d\.\d\d$"))  # notional: 1 × ~$420
+
+        page.get_by_label("Ticker starts with").fill("ms")
+        expect(trades).to_have_count(2)
+        page.get_by_label("Side").select_option("buy")
+        expect(trades).to_have_count(1)
+        expect(trades.first).to_contain_text("MSFT")
+        screenshot(page, "blotter-filtered")
+        # A trade refreshes the panel: the filter stays as typed, and applies.
+        command = command_line(page)
+        command.fill("buy 1 msft")
+        command.press("Enter")
+        expect(trades).to_have_count(2)
+        expect(page.get_by_label("Ticker starts with")).to_have_value("ms")
+        page.get_by_label("Ticker starts with").fill("zz")
+        expect(page.locator("#blotter")).to_contain_text("No trades match the filter.")
+        page.get_by_label("Ticker starts with").fill("")
+        page.get_by_label("Side").select_option("")
+        expect(trades).to_have_count(4)
+
+        with page.expect_download() as download:
+            page.locator(".blotter a.csv").click()
+        lines = open(download.value.path()).read().splitlines()
+        assert lines[0].startswith("executed_at,") and len(lines) == 5
+        assert [line.split(",")[2:4] for line in lines[1:]] == [["buy", "MSFT"], ["buy", "AAPL"], ["sell", "MSFT"], ["buy", "MSFT"]]
+    finally:
+        context.close()
+
+
 def test_add_and_remove_a_ticker(page):
     page.get_by_label("Add ticker").fill("pypl")
     page.get_by_role("button", name="Add", exact=True).click()

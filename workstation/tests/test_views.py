@@ -197,6 +197,25 @@ class TestPanels:
         summary = client.get("/panels/summary", headers=HX).content.decode()
         assert 'data-day-start="10000.00"' in summary and "+$11.50" in re.search(r"data-day-pnl.*?</dd>", summary).group(0)
 
+    def test_the_blotter_filters_by_ticker_and_side_and_shows_notional(self, client, publish):
+        publish({"AAPL": 190.0, "AMZN": 185.0, "MSFT": 420.0})
+        for ticker, qty, side in [("AAPL", "3", "buy"), ("AMZN", "2", "buy"), ("MSFT", "1", "buy"), ("AAPL", "1", "sell")]:
+            post(client, "/trade", {"ticker": ticker, "quantity": qty, "side": side})
+
+        def rows(**query):
+            html = client.get("/panels/blotter", query, headers=HX).content.decode()
+            return re.findall(r'<tr data-trade data-side="(\w+)">.*?<th scope="row">(\w+)</th>', html, re.S), html
+
+        assert len(rows()[0]) == 4
+        assert rows(ticker="a")[0] == [("sell", "AAPL"), ("buy", "AMZN"), ("buy", "AAPL")]  # first letters, any case
+        assert rows(ticker="AAPL", side="sell")[0] == [("sell", "AAPL")]
+        assert [t for _, t in rows(side="buy")[0]] == ["MSFT", "AMZN", "AAPL"]
+        found, html = rows(ticker="zz")
+        assert found == [] and "No trades match the filter." in html
+        assert len(rows(ticker="<script>", side="all")[0]) == 0  # SCRIPT: no such ticker; "all" is no side
+        assert client.get("/panels/blotter", {"ticker": "x" * 5000, "side": "<b>"}, headers=HX).status_code == 200
+        assert "$570.00" in rows(ticker="AAPL", side="buy")[1]  # notional: 3 × $190.00
+
     def test_positions_heatmap_and_blotter_after_trades(self, client):
         post(client, "/trade", {"ticker": "AAPL", "quantity": "10", "side": "buy"})
         post(client, "/trade", {"ticker": "MSFT", "quantity": "2", "side": "buy"})
@@ -206,7 +225,7 @@ class TestPanels:
         heatmap = client.get("/panels/heatmap", headers=HX).content.decode()
         assert heatmap.count("<rect") == 2 and 'data-tile="MSFT"' in heatmap
         blotter = client.get("/panels/blotter", headers=HX).content.decode()
-        assert blotter.count("<tr data-trade>") == 3
+        assert blotter.count("<tr data-trade ") == 3
         assert "SELL" in blotter and "$0.00" in blotter  # realized P&L of a sell at the buy price
         summary = client.get("/panels/summary", headers=HX).content.decode()
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
