@@ -31,8 +31,9 @@ def tick_context(tick: Tick) -> dict:
                 "price": q.price,
                 "change": q.change_percent,
                 "direction": q.direction,
-                # Its source stopped sending it (market.quotes.is_live): the page marks the row, orders are refused.
-                "stale": not tick.is_live(q),
+                # Its source stopped sending it (market.quotes.is_live): the page marks the row, with how long ago it
+                # was last received (epoch s; 0 if unknown), and orders are refused.
+                "stale": "" if tick.is_live(q) else repr(float(q.received_at or 0)),
             }
             for q in tick.quotes
         ],

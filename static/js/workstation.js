@@ -108,7 +108,9 @@
       quotes.set(t, { p: p, o: o });
       var text = li.querySelector("b").textContent;
       var change = li.querySelector("i");
-      var dir = prev ? (p > prev.p ? "up" : p < prev.p ? "down" : null) : (li.dataset.d === "flat" ? null : li.dataset.d);
+      // Only a change seen here flashes: the first tick after the page loads (or a panel appears) would flash every
+      // price at once for moves the page never showed.
+      var dir = prev ? (p > prev.p ? "up" : p < prev.p ? "down" : null) : null;
       byTicker("data-px", t).forEach(function (el) {
         if (el.textContent.trim() === text) return;
         el.textContent = text;
@@ -117,7 +119,7 @@
       // A ticker whose source stopped sending its price (the server marks it, market/quotes.py is_live). Only a
       // fresh tick can say a price is live again: an old one (the hub replays the last tick to a new stream, the
       // feed stalled) is no news, and its quotes stay as stale as they were.
-      if (li.hasAttribute("data-s")) staleQuotes.add(t); else if (fresh) staleQuotes.delete(t);
+      if (li.hasAttribute("data-s")) staleQuotes.set(t, Number(li.dataset.s)); else if (fresh) staleQuotes.delete(t);
       byTicker("data-chg", t).forEach(function (el) {
         el.textContent = change.textContent;
         el.classList.remove("up", "down", "flat");
@@ -164,14 +166,28 @@
 
   // A watchlist row is marked stale while its own quote is (the stream says so) or the whole feed is (the dot
   // says so): the server marks them alike on a first paint (workstation.html), and a stalled feed sends no tick.
-  var staleQuotes = new Set();
+  // A stale row says how old its price is: since its source last sent it (the stream's data-s), or, when the
+  // whole feed stalled, since the last tick.
+  var staleQuotes = new Map(); // ticker -> when its price was last received (epoch s, server clock; 0 unknown)
   document.querySelectorAll("#watchlist tr[data-row][data-stale]").forEach(function (row) {
-    staleQuotes.add(row.dataset.row);
+    staleQuotes.set(row.dataset.row, Number(row.dataset.since) || 0);
   });
+  function ageText(seconds) {
+    if (!(seconds >= 0)) return "";
+    if (seconds < 90) return Math.round(seconds) + "s";
+    if (seconds < 5400) return Math.round(seconds / 60) + "m";
+    if (seconds < 172800) return Math.round(seconds / 3600) + "h";
+    return Math.round(seconds / 86400) + "d";
+  }
   function markStale() {
     var all = feed.stale();
     document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
       var stale = all || staleQuotes.has(row.dataset.row);
+      var cell = row.querySelector("td.px");
+      if (stale && cell) {
+        var since = staleQuotes.get(row.dataset.row) || feed.lastTick();
+        cell.dataset.age = since ? ageText(feed.serverNow() - since) : "";
+      }
       if (stale === row.hasAttribute("data-stale")) return;
       row.toggleAttribute("data-stale", stale);
       if (stale) row.title = row.closest("table").dataset.staleTitle || "stale"; else row.removeAttribute("title");
@@ -303,6 +319,8 @@
     return {
       // No tick for longer than the dot allows (or none yet): every price on the page is old news.
       stale: function () { var a = age(); return a === null || a > staleAfter; },
+      lastTick: function () { return lastTick; },
+      serverNow: function () { return Date.now() / 1000 - skew; }, // the browser's clock put on the server's
       tick: function (at) { lastTick = at; stream = "open"; render(); },
       open: function () { stream = "open"; render(); },
       error: function () {
@@ -341,10 +359,16 @@
   function localTimes() {
     var panel = document.getElementById("blotter");
     if (!panel) return;
+    var t = {};
+    localTime.formatToParts(new Date()).forEach(function (part) { t[part.type] = part.value; });
+    var today = t.month + "-" + t.day;
     panel.querySelectorAll("time[datetime]").forEach(function (el) {
       var p = {};
       localTime.formatToParts(new Date(el.getAttribute("datetime"))).forEach(function (part) { p[part.type] = part.value; });
-      el.textContent = p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+      // Today's trades by their time alone; an older one by its date and minute.
+      var when = p.month + "-" + p.day;
+      el.textContent = when === today ? p.hour + ":" + p.minute + ":" + p.second : when + " " + p.hour + ":" + p.minute;
+      el.title = when + " " + p.hour + ":" + p.minute + ":" + p.second;
     });
     var zone = document.querySelector(".blotter [data-times]");
     if (zone) zone.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";

@@ -212,6 +212,23 @@ def test_sparklines_and_main_chart_have_points_on_first_paint(browser, stack):
         context.close()
 
 
+def test_the_first_tick_flashes_nothing_and_later_ones_flash_what_moved(browser, stack):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_init_script("""document.addEventListener('htmx:sseMessage', e => {
+        if (!e.target || e.target.id !== 'tick') return;
+        (window.__flashes = window.__flashes || []).push(document.querySelectorAll('.flash-up, .flash-down').length);
+    });""")
+    try:
+        page = context.new_page()
+        page.goto(stack.base_url + "/")
+        page.wait_for_function("() => (window.__flashes || []).length >= 4", timeout=WAIT_MS)
+        flashes = page.evaluate("window.__flashes")
+        assert flashes[0] == 0  # the page's prices were drawn by the server: nothing moved that it showed
+        assert max(flashes[1:]) > 0
+    finally:
+        context.close()
+
+
 def test_a_price_changes_and_flashes(page):
     cells = page.locator("#watchlist td[data-px]")
     before = cells.all_inner_texts()
@@ -428,8 +445,9 @@ def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
             day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'})
             .formatToParts(new Date(iso)).forEach(x => p[x.type] = x.value);
             return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`; }""", utc)
-        expect(stamp).to_have_text(local)
-        expect(trades.first).to_contain_text("SELL")
+        expect(stamp).to_have_attribute("title", local)
+        expect(stamp).to_have_text(local.split(" ")[1])  # today's: the time alone
+        expect(trades.first.locator("abbr")).to_have_attribute("title", "Sell")
         expect(trades.first.locator("td").nth(4)).to_have_text(re.compile(r"^\$4\d\d\.\d\d$"))  # notional: 1 × ~$420
 
         page.get_by_label("Ticker starts with").fill("ms")
@@ -491,7 +509,7 @@ def test_buy_then_sell_through_the_trade_bar(page):
     expect(page.locator("#positions tr[data-position='NVDA'] td").first).to_have_text("3")
     expect(page.locator("#heatmap [data-tile='NVDA']")).to_be_attached()
     expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
-    expect(page.locator("#blotter tr[data-trade]").first).to_contain_text("BUY")
+    expect(page.locator("#blotter tr[data-trade] abbr").first).to_have_attribute("title", "Buy")
     expect(page.locator("#pnl")).to_contain_text("snapshots")
     total = money(page.locator("#summary [data-total]").inner_text())
     assert abs(total - 10_000) < 100  # cash + the position at live prices
@@ -502,7 +520,7 @@ def test_buy_then_sell_through_the_trade_bar(page):
     expect(page.locator("#positions tr[data-position]")).to_have_count(0)
     expect(page.locator("#heatmap [data-tile]")).to_have_count(0)
     expect(page.locator("#blotter tr[data-trade]")).to_have_count(2)
-    expect(page.locator("#blotter tr[data-trade]").first).to_contain_text("SELL")
+    expect(page.locator("#blotter tr[data-trade] abbr").first).to_have_attribute("title", "Sell")
     expect(page.locator("#summary [data-total]")).to_have_text(cash.inner_text())
 
 
@@ -891,6 +909,9 @@ def test_a_ticker_its_source_stopped_sending_is_marked_stale_and_unmarked_when_i
             sending.discard("AAPL")
             expect(aapl).to_have_attribute("data-stale", "")  # after the limit (5 s), from a streamed tick
             expect(aapl).to_have_attribute("title", re.compile(r"^Stale: "))
+            # Greyed, with its age: since the price was last received, counting.
+            expect(aapl.locator("td.px")).to_have_attribute("data-age", re.compile(r"^([5-9]|\d\d)s$"))
+            assert aapl.locator("td.px").evaluate("td => getComputedStyle(td).color") == "rgb(133, 144, 160)"
             expect(msft).not_to_have_attribute("data-stale", "")
             expect(page.locator("#conn")).to_have_class(re.compile(r"\blive\b"))  # the feed itself is live
             sending.add("AAPL")
@@ -1319,7 +1340,7 @@ def test_the_trades_table_fits_its_box_at_1440(browser, stack):
     context, page, problems = open_page(browser, stack.base_url, viewport=(1440, 900))
     try:
         expect(page.locator("#blotter tr[data-trade]")).to_have_count(3)
-        box = page.evaluate("""() => { const s = document.querySelector('#blotter .scroll');
+        box = page.evaluate("""() => { const s = document.getElementById('blotter');
             return {table: s.scrollWidth, box: s.clientWidth}; }""")
         assert box["table"] <= box["box"], box  # no sideways scrollbar
     finally:

@@ -100,7 +100,7 @@ class TestPage:
         publish({"AAPL": 192.25, "MSFT": 419.0, "NVDA": 800.0}, produced_at=time.time() - 60)
         publish({"AAPL": 192.5, "MSFT": 419.0}, keep={"AAPL", "MSFT", "NVDA"})
         html = client.get("/panels/watchlist", headers=HX).content.decode()
-        assert re.search(r'<tr data-row="NVDA" data-stale title="Stale: [^"]+">', html)
+        assert re.search(r'<tr data-row="NVDA" data-stale data-since="[\d.]+" title="Stale: [^"]+">', html)
         assert '<tr data-row="MSFT">' in html
         assert html.count("data-stale ") == 1
 
@@ -226,7 +226,7 @@ class TestPanels:
         assert heatmap.count("<rect") == 2 and 'data-tile="MSFT"' in heatmap
         blotter = client.get("/panels/blotter", headers=HX).content.decode()
         assert blotter.count("<tr data-trade ") == 3
-        assert "SELL" in blotter and "$0.00" in blotter  # realized P&L of a sell at the buy price
+        assert '<abbr title="Sell">S</abbr>' in blotter and "$0.00" in blotter  # realized P&L of a sell at the buy price
         summary = client.get("/panels/summary", headers=HX).content.decode()
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
 
