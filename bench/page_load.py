@@ -6,7 +6,10 @@ Each run is a fresh browser context (empty cache) loading / from a throwaway Fin
 Measured per run: bytes over the wire (encoded, headers included; the endless price stream counted up to the
 first live change), requests, time to the first visible price (first contentful paint: the prices are in
 the first HTML, and the run checks a price is in the DOM at that moment), and time to the first live change
-(the first price text that changes after load, seen by a MutationObserver). Times are from navigation start.
+(the first price text that changes after load, seen by a MutationObserver), and time to the main chart
+interactive (Lightweight Charts has drawn the page's bars: its canvas is there and static/js/chart.js holds
+them). Times are from navigation start. --bars seeds a day of minute bars (1,500) for the charted ticker first, so
+the chart and the page carry what a trader's would (issue 23's budget).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 # Runs before any page script (injected by the browser, not subject to the page's CSP).
 OBSERVE = """
 window.__firstChange = null;
+window.__chartReady = null;
+(function chartReady() {
+  const state = window.FinallyChart && window.FinallyChart.state();
+  if (state && state.bars > 0 && document.querySelector('#chart canvas')) { window.__chartReady = performance.now(); return; }
+  requestAnimationFrame(chartReady);
+})();
 document.addEventListener('DOMContentLoaded', () => {
   const first = document.querySelector('[data-px]');
   window.__priceAtDcl = first ? first.textContent.trim() : null;
@@ -38,6 +47,21 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   }).observe(document.getElementById('watchlist'), {subtree: true, childList: true, characterData: true});
 });
+"""
+
+
+# A day and more of minute bars for AAPL, ending a minute ago: the chart's 1m view is a full day (1,440 bars).
+SEED_BARS = """
+import math, time
+from market import bars
+from market.bars import Bar
+end = (int(time.time()) // 60 - 1) * 60
+rows, price = [], 190.0
+for i in range(1500):
+    o = price
+    price = round(price * (1 + 0.002 * math.sin(i / 17) + 0.001 * math.cos(i / 5)), 2)
+    rows.append(("AAPL", Bar(end - (1499 - i) * 60, o, max(o, price) + 0.05, min(o, price) - 0.05, price)))
+bars.save(rows)
 """
 
 
@@ -59,13 +83,14 @@ def one_run(browser, base_url: str) -> dict:
         e["requestId"], received.get(e["requestId"], 0) + e["response"].get("encodedDataLength", 0)))
 
     page.goto(base_url + "/", wait_until="load")
-    page.wait_for_function("() => window.__firstChange !== null", timeout=30_000)
+    page.wait_for_function("() => window.__firstChange !== null && window.__chartReady !== null", timeout=30_000)
     timings = page.evaluate("""() => {
         const nav = performance.getEntriesByType('navigation')[0];
         const fcp = performance.getEntriesByName('first-contentful-paint')[0];
         return {fcp: fcp ? fcp.startTime : null, ttfb: nav.responseStart, html_done: nav.responseEnd,
                 dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, change: window.__firstChange,
-                price_at_dcl: window.__priceAtDcl};
+                price_at_dcl: window.__priceAtDcl, chart: window.__chartReady,
+                bars: window.FinallyChart.state().bars};
     }""")
     context.close()
     assert timings["price_at_dcl"], "no price in the first HTML"
@@ -76,6 +101,8 @@ def one_run(browser, base_url: str) -> dict:
         "first_price_ms": timings["fcp"],
         "first_change_ms": timings["change"],
         "load_ms": timings["load"],
+        "chart_ms": timings["chart"],
+        "bars": timings["bars"],
         "urls": sorted(set(requests.values())),
     }
 
@@ -84,12 +111,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--server", default="uvicorn")
+    parser.add_argument("--bars", action="store_true", help="a day of minute bars on the charted ticker (AAPL)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     # Hashed, compressed static files, as `make run` serves them.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, check=True)
     with BenchStack(server=args.server) as stack, sync_playwright() as playwright:
+        if args.bars:
+            subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED_BARS], cwd=ROOT, env=stack.env, check=True)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         one_run(browser, stack.base_url)  # warm the server (templates, store connections), not the browser
         runs = [one_run(browser, stack.base_url) for _ in range(args.runs)]
@@ -97,13 +127,14 @@ def main() -> None:
     for r in runs:
         print(f"bytes {r['bytes']:7d}  requests {r['requests']}  ttfb {r['ttfb_ms']:6.1f} ms  "
               f"first price {r['first_price_ms']:6.1f} ms  first change {r['first_change_ms']:7.1f} ms  "
-              f"load {r['load_ms']:6.1f} ms")
+              f"load {r['load_ms']:6.1f} ms  chart {r['chart_ms']:6.1f} ms ({r['bars']} bars)")
     print("requests:", ", ".join(u.replace(stack.base_url, "") for u in runs[0]["urls"]))
     med = {k: statistics.median(r[k] for r in runs) for k in ("bytes", "requests", "ttfb_ms", "first_price_ms",
-                                                                "first_change_ms", "load_ms")}
+                                                                "first_change_ms", "load_ms", "chart_ms")}
     print(f"median of {args.runs}: {med['bytes'] / 1024:.1f} KB over the wire, {med['requests']:.0f} requests, "
           f"first visible price {med['first_price_ms']:.0f} ms (TTFB {med['ttfb_ms']:.0f} ms), "
-          f"first live change {med['first_change_ms']:.0f} ms, load {med['load_ms']:.0f} ms")
+          f"first live change {med['first_change_ms']:.0f} ms, load {med['load_ms']:.0f} ms, "
+          f"chart interactive {med['chart_ms']:.0f} ms")
 
 
 if __name__ == "__main__":
