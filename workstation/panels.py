@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -207,22 +208,45 @@ def heatmap_panel(view: PortfolioView) -> dict:
     return {"heatmap": {"tiles": tiles, "width": HEATMAP_WIDTH, "height": HEATMAP_HEIGHT}}
 
 
-def pnl_panel(view: PortfolioView, *, user_id: str) -> dict:
-    """Total value over time, ending at the value now: the figure and the line's last point are the header's live
-    total (the latest snapshot is up to a snapshot interval old), and workstation.js keeps them so with each tick."""
-    snapshots = portfolio_selectors.snapshot_series(user_id=user_id)
+# The P&L chart's spans: since the US Eastern day began, the last seven days, everything.
+PNL_SPANS = {"session": "Session", "week": "Week", "all": "All"}
+
+
+def pnl_span(value: str | None) -> str:
+    return value if value in PNL_SPANS else "all"
+
+
+def _span_start(span: str, now: datetime) -> datetime | None:
+    if span == "session":
+        return portfolio_selectors.day_start(now)
+    if span == "week":
+        return now - timedelta(days=7)
+    return None
+
+
+def pnl_panel(view: PortfolioView, *, user_id: str, span: str = "all") -> dict:
+    """Total value over a span of time, ending at the value now: the figure and the line's last point are the
+    header's live total (the latest snapshot is up to a snapshot interval old), and workstation.js keeps them so
+    with each tick. The span's first value is marked on the chart, and the change is counted from it."""
+    now = timezone.now()
+    snapshots = portfolio_selectors.snapshot_series(user_id=user_id, since=_span_start(span, now))
     series = [(at.timestamp(), float(value)) for value, at in snapshots]
-    now = max(time.time(), series[-1][0]) if series else time.time()
-    series.append((now, float(view.total_value)))
+    end = max(now.timestamp(), series[-1][0]) if series else now.timestamp()
+    series.append((end, float(view.total_value)))
     first = snapshots[0][0] if snapshots else view.total_value
+    line = charts.line(series, PNL_POINTS, min_span=PNL_MIN_SPAN)
     return {
         "pnl": {
-            "line": charts.line(series, PNL_POINTS, min_span=PNL_MIN_SPAN),
+            "line": line,
             "first": first,
+            "first_y": (line.hi - float(first)) / (line.hi - line.lo) * charts.LINE_HEIGHT if line.hi > line.lo else 50,
             "last": view.total_value,
             "change": view.total_value - first,
             "count": len(snapshots),
             "min_span": PNL_MIN_SPAN,
+            "span": span,
+            "spans": PNL_SPANS,
+            "since": datetime.fromtimestamp(series[0][0], UTC),
         }
     }
 
@@ -443,7 +467,7 @@ def page_context(*, user_id: str, ticker: str | None = None, timeframe: str = DE
     context.update(summary_panel(view, user_id=user_id))
     context.update(positions_panel(view))
     context.update(heatmap_panel(view))
-    context.update(pnl_panel(view, user_id=user_id))
+    context.update(pnl_panel(view, user_id=user_id))  # all of it: the span buttons choose another
     context.update(blotter_panel(user_id=user_id))
     context.update(orders_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))

@@ -100,7 +100,7 @@ HTML = "text/html; charset=utf-8"
 PNL_NOW_SECONDS = 1.0  # the P&L line ends at "now": a cached one is made again once it is this old
 
 
-def _book_panel(name: str, build, versions=portfolio_selectors.book_version, lasts: float | None = None):
+def _book_panel(name: str, build, versions=portfolio_selectors.book_version, lasts: float | None = None, params=None):
     """A GET view for a panel of the book, the ones a trade refreshes: for htmx its partial, answered from
     core.fastpath.reads while the versions it is read from are unchanged (a trade, a tick or a snapshot makes it
     afresh); the whole page for a plain request.
@@ -114,12 +114,14 @@ def _book_panel(name: str, build, versions=portfolio_selectors.book_version, las
             return await sync_to_async(_page)(request)
 
         book = request.book
+        # What the panel's own controls chose (a range): each choice a key of its own (the cache is bounded).
+        chosen = params(request.GET) if params else {}
 
         def make():
-            body = render_to_string(f"{PAGE}#{name}", build(book))
+            body = render_to_string(f"{PAGE}#{name}", build(book, **chosen))
             return body.encode(), (time.time() + lasts if lasts else None)
 
-        return await reads.answer(("panel", name, book), versions(), make, content_type=HTML)
+        return await reads.answer(("panel", name, book, *chosen.values()), versions(), make, content_type=HTML)
 
     view.__name__ = f"{name}_panel"
     view.__doc__ = f"The {name} panel."
@@ -136,7 +138,10 @@ summary = _book_panel(
 positions = _book_panel("positions", _valued(panels.positions_panel))
 heatmap = _book_panel("heatmap", _valued(panels.heatmap_panel))
 pnl = _book_panel(
-    "pnl", lambda book: panels.pnl_panel(portfolio_selectors.portfolio(user_id=book), user_id=book), lasts=PNL_NOW_SECONDS
+    "pnl",
+    lambda book, span: panels.pnl_panel(portfolio_selectors.portfolio(user_id=book), user_id=book, span=span),
+    lasts=PNL_NOW_SECONDS,
+    params=lambda query: {"span": panels.pnl_span(query.get("span"))},
 )
 # The trades are rows of the database only.
 

@@ -278,6 +278,11 @@
     var hiEl = panel.querySelector("[data-axis-hi]"), loEl = panel.querySelector("[data-axis-lo]");
     if (range && hiEl) hiEl.textContent = money(range.hi);
     if (range && loEl) loEl.textContent = money(range.lo);
+    var start = svg.querySelector("line.start");
+    if (range && start) { // the span's first value, on the scale now
+      var y = (((range.hi - Number(start.dataset.start)) / (range.hi - range.lo)) * H).toFixed(2);
+      start.setAttribute("y1", y); start.setAttribute("y2", y);
+    }
   }
 
   // --- the connection dot: green live, yellow reconnecting, stale or not live by nature, red disconnected -
@@ -373,8 +378,19 @@
     var zone = document.querySelector(".blotter [data-times]");
     if (zone) zone.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
   }
-  document.addEventListener("DOMContentLoaded", localTimes);
-  body.addEventListener("htmx:afterSettle", function (e) { if (e.target && e.target.id === "blotter") localTimes(); });
+  // The P&L chart's start: date and minute on the browser's clock.
+  function pnlClock() {
+    var el = document.querySelector("#pnl time[data-clock]");
+    if (!el) return;
+    var p = {};
+    localTime.formatToParts(new Date(el.getAttribute("datetime"))).forEach(function (part) { p[part.type] = part.value; });
+    el.textContent = p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(); pnlClock(); });
+  body.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "blotter") localTimes();
+    if (e.target && e.target.id === "pnl") pnlClock();
+  });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------
   var SELECTED_KEY = "finally.ticker";

@@ -477,6 +477,25 @@ def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
         context.close()
 
 
+def test_the_pnl_chart_has_a_span_a_time_axis_and_its_start_marked(page):
+    panel = page.locator("#pnl")
+    expect(panel.get_by_role("button", name="All")).to_have_attribute("aria-pressed", "true")
+    start = panel.locator("time[data-clock]")
+    expect(start).to_have_text(re.compile(r"^\d\d-\d\d \d\d:\d\d$"))  # on the browser's clock, not "UTC"
+    expect(panel.locator("svg.pnl line.start")).to_have_count(1)
+    panel.get_by_role("button", name="Session").click()
+    expect(page.locator("#pnl").get_by_role("button", name="Session")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#pnl")).to_have_attribute("hx-get", "/panels/pnl?span=session")
+    # A trade refreshes the panel: the span stays.
+    command = command_line(page)
+    command.fill("buy 1 aapl")
+    command.press("Enter")
+    expect(page.locator("#positions tr[data-position='AAPL']")).to_have_count(1)
+    expect(page.locator("#pnl").get_by_role("button", name="Session")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#pnl time[data-clock]")).to_have_text(re.compile(r"^\d\d-\d\d \d\d:\d\d$"))
+    screenshot(page, "pnl-session")
+
+
 def test_add_and_remove_a_ticker(page):
     page.get_by_label("Add ticker").fill("pypl")
     page.get_by_role("button", name="Add", exact=True).click()

@@ -7,6 +7,7 @@ from django.test import Client
 
 from assistant.models import ChatMessage
 from market.models import WatchlistEntry
+from workstation import panels
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
 
 pytestmark = pytest.mark.django_db
@@ -255,6 +256,29 @@ class TestPanels:
             assert 'data-last="10077.500000"' in pnl  # the line ends at the value now
         summary = client.get("/").content.decode()
         assert re.search(r"data-total>\$10,077\.50<", summary)
+
+
+    def test_the_pnl_span_counts_from_its_first_value_and_marks_it(self, client, publish):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from portfolio.models import PortfolioSnapshot
+
+        now = timezone.now()
+        for days, value in [(30, "9000.00"), (3, "9500.00"), (0.001, "9900.00")]:
+            PortfolioSnapshot.objects.create(user_id="default", total_value=value, recorded_at=now - timedelta(days=days))
+        starts = {}
+        for span in ("all", "week", "session", "decade"):
+            response = client.get("/panels/pnl", {"span": span}, headers=HX)
+            assert response.status_code == 200
+            html = response.content.decode()
+            starts[span] = re.search(r'data-first="([\d.]+)"', html).group(1)
+            assert f'hx-get="/panels/pnl?span={panels.pnl_span(span)}"' in html  # its refreshes keep the span
+            assert re.search(r'<line class="start"[^>]*data-start="' + re.escape(starts[span]) + '"', html)
+        # The session starts at the day's first snapshot or, if none, at the value now (10,000.00, no trade).
+        assert starts["all"] == "9000.00" and starts["week"] == "9500.00" and starts["decade"] == "9000.00"
+        assert starts["session"] in ("9900.00", "10000.00")
 
 
 class TestMainChart:
