@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import ROOT, BenchStack
+from market.tests.day_of_bars import SEED_SCRIPT
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,21 +48,6 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   }).observe(document.getElementById('watchlist'), {subtree: true, childList: true, characterData: true});
 });
-"""
-
-
-# A day and more of minute bars for AAPL, ending a minute ago: the chart's 1m view is a full day (1,440 bars).
-SEED_BARS = """
-import math, time
-from market import bars
-from market.bars import Bar
-end = (int(time.time()) // 60 - 1) * 60
-rows, price = [], 190.0
-for i in range(1500):
-    o = price
-    price = round(price * (1 + 0.002 * math.sin(i / 17) + 0.001 * math.cos(i / 5)), 2)
-    rows.append(("AAPL", Bar(end - (1499 - i) * 60, o, max(o, price) + 0.05, min(o, price) - 0.05, price)))
-bars.save(rows)
 """
 
 
@@ -119,7 +105,7 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, check=True)
     with BenchStack(server=args.server) as stack, sync_playwright() as playwright:
         if args.bars:
-            subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED_BARS], cwd=ROOT, env=stack.env, check=True)
+            subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT], cwd=ROOT, env=stack.env, check=True)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         one_run(browser, stack.base_url)  # warm the server (templates, store connections), not the browser
         runs = [one_run(browser, stack.base_url) for _ in range(args.runs)]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from conftest import make_stack
+from market.tests.day_of_bars import SEED_SCRIPT
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -244,26 +245,12 @@ def test_a_price_changes_and_flashes(page):
     page.wait_for_function("last => JSON.stringify(FinallyChart.state().last) !== last", arg=last, timeout=WAIT_MS)
 
 
-SEED_A_DAY_OF_BARS = """
-import math, time
-from market import bars
-from market.bars import Bar
-end = (int(time.time()) // 60 - 2) * 60
-rows, price = [], 190.0
-for i in range(1500):
-    o = price
-    price = round(price * (1 + 0.002 * math.sin(i / 17) + 0.001 * math.cos(i / 5)), 2)
-    rows.append(("AAPL", Bar(end - (1499 - i) * 60, o, max(o, price) + 0.05, min(o, price) - 0.05, price)))
-bars.save(rows)
-"""
-
-
 def test_the_main_chart_reads_by_time_switches_timeframe_and_style_and_keeps_them(browser, stack_factory):
     """A day of minute bars (more than the chart takes), read in the browser's time zone: the crosshair reads
     a bar's time and O/H/L/C, a timeframe button redraws from the server, the style is redrawn here, and a reload
     keeps both."""
     stack = stack_factory()
-    stack.manage("shell", "-c", SEED_A_DAY_OF_BARS)
+    stack.manage("shell", "-c", SEED_SCRIPT)
     running(stack)
     context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="America/Los_Angeles")
     try:
