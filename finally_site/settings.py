@@ -217,6 +217,8 @@ PRICE_BARS_DAYS = env_number("PRICE_BARS_DAYS", 30, minimum=1, maximum=3650, kin
 MASSIVE_API_KEY = os.environ.get("MASSIVE_API_KEY", "").strip()
 # The free tier allows 5 calls a minute (15 s); paid plans 2-5 s.
 MASSIVE_POLL_SECONDS = env_number("MASSIVE_POLL_SECONDS", 15.0, minimum=0.1)
+# The plan's calls a minute (free: 5): what the polls leave of them backfills a newly watched ticker's minute bars.
+MASSIVE_CALLS_PER_MINUTE = env_number("MASSIVE_CALLS_PER_MINUTE", 5, minimum=1, maximum=100_000, kind=int)
 # Only tests point this elsewhere (a local stub of the snapshot endpoint).
 MASSIVE_BASE_URL = os.environ.get("MASSIVE_BASE_URL", "https://api.massive.com")
 SIMULATOR_SEED = env_number("SIMULATOR_SEED", None, minimum=0, maximum=2**63, kind=int)

@@ -104,14 +104,17 @@ _UPSERT = {
                   " ON CONFLICT (ticker, minute) DO UPDATE SET high = GREATEST(price_bars.high, excluded.high),"
                   " low = LEAST(price_bars.low, excluded.low), close = excluded.close",
 }
+# A backfilled minute (market.backfill) never overwrites one the worker saw: its own prices are what was shown.
+_INSERT_MISSING = "INSERT INTO price_bars (ticker, minute, open, high, low, close) VALUES {rows}" \
+                  " ON CONFLICT (ticker, minute) DO NOTHING"
 ROWS_PER_STATEMENT = 500
 
 
-def save(bars: Sequence[tuple[str, Bar]]) -> None:
-    """Write minute bars in one transaction (one statement per 500)."""
+def save(bars: Sequence[tuple[str, Bar]], *, merge: bool = True) -> None:
+    """Write minute bars in one transaction (one statement per 500); `merge=False` adds only the missing ones."""
     if not bars:
         return
-    sql = _UPSERT[connection.vendor]
+    sql = _UPSERT[connection.vendor] if merge else _INSERT_MISSING
     adapt = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(bars), ROWS_PER_STATEMENT):

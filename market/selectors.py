@@ -106,6 +106,11 @@ def prices_version() -> int | None:
 # --- price bars (market.bars) -------------------------------------------------------------------------------
 
 
+def has_bars(ticker: str) -> bool:
+    """Whether any minute bar of the ticker is kept (the primary key's index answers it)."""
+    return PriceBar.objects.filter(ticker=ticker).exists()
+
+
 def bars(ticker: str, timeframe: str, limit: int) -> list[bar_rules.Bar]:
     """The last `limit` bars of `timeframe` for `ticker`, oldest first, the minute in progress included: the minute
     bars the worker wrote, then, for the minutes it has not written yet, the price store's tick history. Empty for

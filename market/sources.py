@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
+from market.bars import MINUTE, Bar
+from market.quotes import storable_price
 from market.sessions import EASTERN
 from market.simulator import PriceSimulator
 
@@ -106,6 +109,8 @@ SNAPSHOT_CLOSED_NOTICE = (
     "not live quotes"
 )
 OK_STATUSES = {"OK", "DELAYED"}
+# The most base minutes one aggregates call returns (Massive's cap): 30 days of extended hours is about 29,000.
+AGGS_LIMIT = 50_000
 
 def validate_api_key(key: str) -> None:
     """Refuse a malformed key at start, without ever repeating it."""
@@ -143,10 +148,12 @@ class MassiveSource:
     name = "massive"
 
     def __init__(
-        self, *, api_key: str, interval: float = 15.0, base_url: str = "https://api.massive.com", clock=time.time
+        self, *, api_key: str, interval: float = 15.0, base_url: str = "https://api.massive.com", clock=time.time,
+        calls_per_minute: int = 5,
     ):
         validate_api_key(api_key)
         self.clock = clock  # epoch seconds: which session is "previous" (tests pin it)
+        self.calls_per_minute = calls_per_minute
         # Only the Massive path pays for the client's imports.
         import urllib3
         from massive import RESTClient
@@ -269,6 +276,31 @@ class MassiveSource:
             quotes.notice = SNAPSHOT_CLOSED_NOTICE
         return quotes
 
+    # --- history ---------------------------------------------------------------------------------
+
+    def backfill_every(self) -> float | None:
+        """Seconds between two history calls so that the polls and they stay within the plan's calls a minute;
+        None when the polls take them all (the free plan's 5 at 15 s polls leaves one a minute)."""
+        spare = self.calls_per_minute - math.ceil(60 / self.interval)
+        return 60 / spare if spare > 0 else None
+
+    def minute_bars(self, ticker: str, start: float, end: float) -> list[Bar]:
+        """One aggregates call: the ticker's minute bars from `start` to `end` (epoch seconds), oldest first. A bar
+        that is not a whole minute or not a sane OHLC (a high under its close, a price we could not store) is left
+        out: a gap, never an invented price."""
+        body = self._call(
+            self.client.get_aggs, ticker, 1, "minute", int(start * 1000), int(end * 1000),
+            adjusted=True, sort="asc", limit=AGGS_LIMIT, raw=True,
+        )
+        if body.get("status") not in OK_STATUSES or not _is_list_or_empty(body, "results", "resultsCount"):
+            raise SourceUnavailable(f"Massive sent unreadable aggregates (status {body.get('status')!r})")
+        found: list[Bar] = []
+        for entry in body.get("results") or ():
+            bar = _minute_bar(entry)
+            if bar is not None and (not found or bar.t > found[-1].t):
+                found.append(bar)
+        return found
+
     def _eod_session(self) -> date:
         """The session whose closes an end-of-day plan can read: the last weekday before today (ET)."""
         today = datetime.fromtimestamp(self.clock(), EASTERN).date()
@@ -303,6 +335,23 @@ class MassiveSource:
             text = str(getattr(exc, "reason", None) or exc)  # urllib3's MaxRetryError wraps the real cause
         text = _redact(text, self._key)
         return (f"HTTP {status} from Massive: {text}" if status else text)[:300]
+
+
+def _minute_bar(entry: object) -> Bar | None:
+    """One aggregates result (`t` its start in milliseconds, `o` `h` `l` `c`) as a minute bar, or None."""
+    if not isinstance(entry, dict):
+        return None
+    start = entry.get("t")
+    if isinstance(start, bool) or not isinstance(start, int) or start <= 0:
+        return None
+    t = start // 1000
+    try:
+        o, h, l, c = (storable_price(entry[k]) for k in "ohlc")  # noqa: E741
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if None in (o, h, l, c) or t % MINUTE or not (l <= min(o, c) and h >= max(o, c)):
+        return None
+    return Bar(t, o, h, l, c)
 
 
 def _is_list_or_empty(body: dict, key: str, count_key: str) -> bool:
@@ -397,6 +446,7 @@ def make_source(
             api_key=settings.MASSIVE_API_KEY,
             interval=settings.MASSIVE_POLL_SECONDS,
             base_url=settings.MASSIVE_BASE_URL,
+            calls_per_minute=settings.MASSIVE_CALLS_PER_MINUTE,
         )
     return SimulatorSource(
         interval=settings.MARKET_TICK_SECONDS,

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.db import DatabaseError, close_old_connections, connection
 
 from market import bars, hooks, selectors
+from market.backfill import Backfill
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, storable_price
 from market.sources import PriceSource, SourceUnavailable
 from market.store import PriceStore
@@ -93,6 +94,7 @@ class PriceWorker:
         self._lags: list[float] = []
         self._last_report = now
         self.bars = bars.BarBuilder()
+        self.backfill = Backfill(source)
         # Set while the database is down: the side thread's probe, which says when it is back.
         self._database_probe: Future | None = None
 
@@ -172,6 +174,8 @@ class PriceWorker:
             self._save_bars(self.bars.done(now))
         if self.database_usable():
             self._tell_listeners(set(quotes.prices))
+        if self.backfill.active and self.database_usable():
+            self._backfill(set(quotes.prices), now)
         return self.source.interval
 
     def database_usable(self) -> bool:
@@ -203,6 +207,14 @@ class PriceWorker:
         except DatabaseError:
             logger.warning("could not write %d minute bars; trying again next tick", len(done), exc_info=True)
             self.bars.take_back(done)
+            self._database_failed()
+
+    def _backfill(self, tickers: set[str], now: float) -> None:
+        """A newly watched ticker's past (market.backfill), after the tick's own work: one call when one fits."""
+        try:
+            self.backfill.step(tickers, now)
+        except DatabaseError:
+            logger.warning("could not write a backfill's minute bars", exc_info=True)
             self._database_failed()
 
     def _save_last_bars(self) -> None:

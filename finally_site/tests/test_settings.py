@@ -23,6 +23,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     [
         ("MASSIVE_POLL_SECONDS", "0"),
         ("MASSIVE_POLL_SECONDS", "abc"),
+        ("MASSIVE_CALLS_PER_MINUTE", "0"),
         ("MASSIVE_POLL_SECONDS", "nan"),
         ("PORTFOLIO_SNAPSHOT_INTERVAL_SECONDS", "-1"),
         ("MARKET_TICK_SECONDS", "0"),

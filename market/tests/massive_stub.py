@@ -1,4 +1,4 @@
-"""A local HTTP server speaking Massive's stock snapshot and grouped-daily endpoints, scripted per test.
+"""A local HTTP server speaking Massive's stock snapshot, grouped-daily and aggregates endpoints, scripted per test.
 
 Its answers have the real shape: `day`, `min` and `prevDay` are always present and zero-filled when there is
 no data (never null), timestamps are nanoseconds (`min.t` milliseconds), every answer has `request_id` and
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 SNAPSHOT_PATH = "/v2/snapshot/locale/us/markets/stocks/tickers"
 GROUPED_PREFIX = "/v2/aggs/grouped/locale/us/market/stocks/"
+AGGS_PREFIX = "/v2/aggs/ticker/"
 ET = ZoneInfo("America/New_York")
 _ids = itertools.count(1)
 
@@ -157,6 +158,20 @@ def grouped(session: str, *bars: tuple[str, float, float]) -> dict:
     return body
 
 
+def aggs(ticker: str, *bars: tuple[float, float, float, float, float]) -> dict:
+    """The aggregates endpoint's 200 body for (start epoch seconds, o, h, l, c) minute bars."""
+    results = [
+        {"v": 1200, "vw": c, "o": o, "c": c, "h": h, "l": low, "t": ms(t), "n": 12} for t, o, h, low, c in bars
+    ]
+    body = {
+        "ticker": ticker, "queryCount": len(results), "resultsCount": len(results), "adjusted": True,
+        "status": "OK", "request_id": request_id(),
+    }
+    if results:
+        body["results"] = results
+    return body
+
+
 NOT_ENTITLED = {
     "status": "NOT_AUTHORIZED",
     "request_id": "6a7e466379af0a71039d60cc78e72282",
@@ -170,6 +185,7 @@ class MassiveStub:
         # Each poll pops the next scripted reply; the last one repeats.
         self.replies: list[tuple[int, dict | str]] = [(200, answer())]
         self.grouped_replies: list[tuple[int, dict | str]] = [(404, {"status": "NOT_FOUND", "request_id": "0"})]
+        self.aggs_replies: list[tuple[int, dict | str]] = [(404, {"status": "NOT_FOUND", "request_id": "0"})]
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -187,6 +203,8 @@ class MassiveStub:
                     replies = stub.replies
                 elif url.path.startswith(GROUPED_PREFIX):
                     replies = stub.grouped_replies
+                elif url.path.startswith(AGGS_PREFIX):
+                    replies = stub.aggs_replies
                 else:
                     replies = [(404, {"status": "NOT_FOUND", "request_id": "0"})]
                 status, body = replies.pop(0) if len(replies) > 1 else replies[0]
@@ -214,6 +232,10 @@ class MassiveStub:
     def script_grouped(self, *replies: tuple[int, dict | str]) -> None:
         """Replies of the grouped-daily endpoint."""
         self.grouped_replies = list(replies)
+
+    def script_aggs(self, *replies: tuple[int, dict | str]) -> None:
+        """Replies of the aggregates endpoint."""
+        self.aggs_replies = list(replies)
 
     def __enter__(self) -> "MassiveStub":
         self.thread.start()

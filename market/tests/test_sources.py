@@ -22,6 +22,7 @@ from market.tests.massive_stub import (
     PREVIOUS_CLOSE,
     MassiveStub,
     after_reset,
+    aggs,
     all_zero,
     answer,
     et,
@@ -340,6 +341,66 @@ class TestSecretsAndSettings:
             package_logger.warning("one line")
         assert [r.getMessage() for r in caplog.records] == ["one line"]
         assert "one line" not in capsys.readouterr().out  # not a second copy from the package's own handler
+
+
+class TestMinuteBars:
+    """The aggregates call behind a newly watched ticker's past (market.backfill)."""
+
+    def test_one_call_for_the_range_in_minutes_oldest_first(self, stub):
+        start, end = et(2026, 11, 23, 9, 30), et(2026, 11, 24, 16, 0)
+        stub.script_aggs((200, aggs("AAPL", (start, 190.0, 190.5, 189.9, 190.2), (start + 60, 190.2, 190.3, 190.1, 190.3))))
+        found = massive(stub).minute_bars("AAPL", start, end)
+        assert [(b.t, b.o, b.h, b.l, b.c) for b in found] == [
+            (int(start), 190.0, 190.5, 189.9, 190.2), (int(start) + 60, 190.2, 190.3, 190.1, 190.3),
+        ]
+        (request,) = stub.requests
+        assert request["path"] == f"/v2/aggs/ticker/AAPL/range/1/minute/{int(start * 1000)}/{int(end * 1000)}"
+        assert request["query"] == {"adjusted": ["true"], "sort": ["asc"], "limit": ["50000"]}
+        assert request["auth"] == "Bearer test-key"
+
+    def test_no_results_is_no_bars(self, stub):
+        stub.script_aggs((200, aggs("ZZZZ")))
+        assert massive(stub).minute_bars("ZZZZ", 0, 60) == []
+
+    @pytest.mark.parametrize("entry", [
+        {"t": 1_764_000_030_000, "o": 1, "h": 1, "l": 1, "c": 1},  # not a whole minute
+        {"t": 1_764_000_000_000, "o": 1, "h": 0.5, "l": 0.4, "c": 1},  # a high under its open and close
+        {"t": 1_764_000_000_000, "o": 1, "h": 2, "l": 1.5, "c": 1.8},  # a low over its open
+        {"t": 1_764_000_000_000, "o": -1, "h": 2, "l": -1, "c": 1},  # a negative price
+        {"t": 1_764_000_000_000, "o": "1", "h": 2, "l": 1, "c": 1},  # a string
+        {"t": 1_764_000_000_000, "o": float("nan"), "h": 2, "l": 1, "c": 1},
+        {"t": True, "o": 1, "h": 1, "l": 1, "c": 1},
+        {"t": -60_000, "o": 1, "h": 1, "l": 1, "c": 1},
+        {"o": 1, "h": 1, "l": 1, "c": 1},  # no time
+        {"t": 1_764_000_000_000, "o": 1, "h": 1, "l": 1},  # no close
+        "garbage",
+    ])
+    def test_a_bar_that_is_no_sane_minute_is_a_gap(self, stub, entry):
+        good = {"t": 1_764_000_060_000, "o": 2, "h": 2, "l": 2, "c": 2}
+        stub.script_aggs((200, {"status": "OK", "resultsCount": 2, "results": [entry, good]}))
+        assert [b.t for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [1_764_000_060]
+
+    def test_a_minute_out_of_order_or_twice_is_dropped(self, stub):
+        t = 1_764_000_000
+        stub.script_aggs((200, aggs("AAPL", (t + 60, 1, 1, 1, 1), (t, 2, 2, 2, 2), (t + 60, 3, 3, 3, 3), (t + 120, 4, 4, 4, 4))))
+        assert [b.c for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [1, 4]
+
+    @pytest.mark.parametrize("status, body", [(429, {"status": "ERROR"}), (403, NOT_ENTITLED), (200, "[]"),
+                                              (200, {"status": "ERROR", "results": []}), (200, {"status": "OK", "results": 5})])
+    def test_failures_raise_source_unavailable(self, stub, status, body):
+        stub.script_aggs((status, body))
+        with pytest.raises(SourceUnavailable):
+            massive(stub).minute_bars("AAPL", 0, 60)
+
+    @pytest.mark.parametrize("calls, interval, every", [(5, 15, 60), (5, 12, None), (5, 20, 30), (5, 2, None),
+                                                        (100, 2, 60 / 70), (5, 60, 15)])
+    def test_history_calls_take_what_the_polls_leave_of_the_plans_calls(self, stub, calls, interval, every):
+        source = MassiveSource(api_key="k", interval=interval, base_url=stub.base_url, calls_per_minute=calls)
+        assert source.backfill_every() == (pytest.approx(every) if every else None)
+
+    def test_the_setting_reaches_the_source(self, settings):
+        settings.MASSIVE_API_KEY, settings.MASSIVE_CALLS_PER_MINUTE = "abc", 100
+        assert make_source(settings=settings).calls_per_minute == 100
 
 
 class TestChoice:
