@@ -452,7 +452,9 @@ def simulator_panel() -> dict:
     return {"sim": {"on": simulated, "seeded": " ".join(selectors.seeded_symbols()) if simulated else ""}}
 
 
-def page_context(*, user_id: str, ticker: str | None = None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
+def page_context(
+    *, user_id: str, ticker: str | None = None, timeframe: str = DEFAULT_TIMEFRAME, pnl_span: str = "all"
+) -> dict:
     """Everything the page shows at once: each panel's context, the portfolio valued once."""
     # Read before the book: a fill landing in between shows as a newer version on the stream, never the reverse.
     book_version = portfolio_selectors.book_versions([user_id]).get(user_id)
@@ -467,7 +469,7 @@ def page_context(*, user_id: str, ticker: str | None = None, timeframe: str = DE
     context.update(summary_panel(view, user_id=user_id))
     context.update(positions_panel(view))
     context.update(heatmap_panel(view))
-    context.update(pnl_panel(view, user_id=user_id))  # all of it: the span buttons choose another
+    context.update(pnl_panel(view, user_id=user_id, span=pnl_span))
     context.update(blotter_panel(user_id=user_id))
     context.update(orders_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))

@@ -48,16 +48,26 @@ def _partial(request: HttpRequest, name: str, context: dict) -> HttpResponse:
     return render(request, f"{PAGE}#{name}", context)
 
 
-# The chart's timeframe is the user's choice, kept in a cookie so that the first paint already has it.
+# The chart's timeframe and the P&L chart's span are the user's choices, kept in cookies so that the first paint
+# already has them (a year; httponly: no script reads them).
 TIMEFRAME_COOKIE = "chart_timeframe"
+PNL_SPAN_COOKIE = "pnl_span"
+CHOICE_MAX_AGE = 365 * 86400
 
 
 def _timeframe(request: HttpRequest) -> str:
     return panels.chart_timeframe(request.GET.get("timeframe") or request.COOKIES.get(TIMEFRAME_COOKIE))
 
 
+def _remember(response: HttpResponse, cookie: str, value: str) -> None:
+    response.set_cookie(cookie, value, max_age=CHOICE_MAX_AGE, samesite="Lax", httponly=True)
+
+
 def _page(request: HttpRequest, ticker: str | None = None, **overrides) -> HttpResponse:
-    context = panels.page_context(user_id=request.book, ticker=ticker, timeframe=_timeframe(request))
+    context = panels.page_context(
+        user_id=request.book, ticker=ticker, timeframe=_timeframe(request),
+        pnl_span=panels.pnl_span(request.COOKIES.get(PNL_SPAN_COOKIE)),
+    )
     context.update(overrides)
     return render(request, PAGE, context)
 
@@ -137,12 +147,22 @@ summary = _book_panel(
 )
 positions = _book_panel("positions", _valued(panels.positions_panel))
 heatmap = _book_panel("heatmap", _valued(panels.heatmap_panel))
-pnl = _book_panel(
+_pnl = _book_panel(
     "pnl",
     lambda book, span: panels.pnl_panel(portfolio_selectors.portfolio(user_id=book), user_id=book, span=span),
     lasts=PNL_NOW_SECONDS,
     params=lambda query: {"span": panels.pnl_span(query.get("span"))},
 )
+
+
+@require_GET
+async def pnl(request: HttpRequest) -> HttpResponse:
+    """The P&L panel; the span it was asked for is remembered for the next page."""
+    response = await _pnl(request)
+    span = request.GET.get("span")
+    if request.htmx and span == panels.pnl_span(span):
+        _remember(response, PNL_SPAN_COOKIE, span)
+    return response
 # The trades are rows of the database only.
 
 
@@ -188,7 +208,7 @@ def chart(request: HttpRequest) -> HttpResponse:
     timeframe = _timeframe(request)
     response = _partial(request, "chart", panels.chart_panel(ticker, timeframe))
     if request.GET.get("timeframe") == timeframe:  # a timeframe button: remembered for the next page
-        response.set_cookie(TIMEFRAME_COOKIE, timeframe, max_age=365 * 86400, samesite="Lax", httponly=True)
+        _remember(response, TIMEFRAME_COOKIE, timeframe)
     return response
 
 

@@ -280,6 +280,21 @@ class TestPanels:
         assert starts["all"] == "9000.00" and starts["week"] == "9500.00" and starts["decade"] == "9000.00"
         assert starts["session"] in ("9900.00", "10000.00")
 
+    def test_the_pnl_span_chosen_is_remembered_for_the_next_page(self, client):
+        response = client.get("/panels/pnl", {"span": "week"}, headers=HX)
+        cookie = response.cookies["pnl_span"]
+        assert cookie.value == "week" and cookie["httponly"] and cookie["samesite"] == "Lax"
+        assert 'data-span="week" aria-pressed="true"' in client.get("/").content.decode()
+        again = client.get("/panels/pnl", {"span": "week"}, headers=HX)  # answered from the panel cache: still set
+        assert again.cookies["pnl_span"].value == "week"
+
+    @pytest.mark.parametrize("asked", ["decade", "", "<b>"])
+    def test_a_span_it_does_not_draw_is_not_remembered(self, client, asked):
+        response = client.get("/panels/pnl", {"span": asked}, headers=HX)
+        assert response.status_code == 200 and "pnl_span" not in response.cookies
+        client.cookies["pnl_span"] = asked
+        assert 'data-span="all" aria-pressed="true"' in client.get("/").content.decode()
+
 
 class TestMainChart:
     """The main chart's bars ride in the page (its plot's data-*); the timeframe is the user's, kept in a cookie."""
