@@ -57,6 +57,7 @@
       input.dispatchEvent(new Event("input", { bubbles: true })); // the preview and the invented mark follow
     }
     f.dataset.side = side;
+    f.dataset.armed = ticker; // workstation.js drops the side once the ticket's ticker is another
     hint(f, (side === "buy" ? "Buy " : "Sell ") + ticker + ": Enter places the order, Esc backs out.");
     var qty = f.elements.namedItem("quantity");
     qty.focus();
@@ -67,6 +68,7 @@
     var f = form();
     if (!f || !f.dataset.side) return false;
     delete f.dataset.side;
+    delete f.dataset.armed;
     hint(f, "");
     var selected = document.querySelector("#watchlist tr[data-row].selected [data-select]");
     if (selected) selected.focus(); else if (document.activeElement) document.activeElement.blur();

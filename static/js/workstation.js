@@ -405,9 +405,23 @@
     mark.hidden = !ticker || seeded.indexOf(ticker) >= 0;
   }
 
+  // B or S armed the ticket on one ticker (keys.js): once its ticker is another (a row clicked, the assistant
+  // removing the charted ticker, a ticker typed), the side goes with the hint, so Enter never trades what it did
+  // not name.
+  function dropArmedSide(form) {
+    if (!form || !form.dataset.side) return;
+    var input = form.elements.namedItem("ticker");
+    if (input && input.value.trim().toUpperCase() === form.dataset.armed) return;
+    delete form.dataset.side;
+    delete form.dataset.armed;
+    var armed = document.getElementById("trade-armed");
+    if (armed) armed.remove();
+  }
+
   function select(ticker) {
     var input = document.getElementById("trade-ticker");
     if (input) input.value = ticker;
+    if (input) dropArmedSide(input.form);
     markTradeTicker();
     updateTicket();
     document.querySelectorAll("#watchlist tr[data-row]").forEach(function (row) {
@@ -529,11 +543,12 @@
     e.preventDefault();
     // B or S chose the side (keys.js): Enter places the order by a click on that side's button (htmx sends the
     // button it saw clicked; a requestSubmit(button) would go without the side).
+    dropArmedSide(t.closest("form"));
     var side = t.closest("form").dataset.side;
     if (side) document.getElementById("trade-" + side).click(); else tradeHint();
   });
   body.addEventListener("input", function (e) {
-    if (e.target && e.target.id === "trade-ticker") markTradeTicker();
+    if (e.target && e.target.id === "trade-ticker") { markTradeTicker(); dropArmedSide(e.target.form); }
     if (e.target && e.target.closest && e.target.closest("#tradebar")) updateTicket();
   });
   body.addEventListener("change", function (e) {

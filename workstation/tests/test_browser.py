@@ -373,6 +373,28 @@ def test_the_terminal_is_driven_from_the_keyboard(page):
     expect(dialog).to_be_hidden()
 
 
+def test_an_armed_side_goes_once_the_ticket_names_another_ticker(page):
+    """S armed on AAPL, then another row clicked: Enter must not sell the other ticker (a review found it did)."""
+    page.locator("#watchlist [data-select='AAPL']").focus()
+    page.keyboard.press("s")
+    form = page.locator("#tradebar form")
+    expect(form).to_have_attribute("data-side", "sell")
+    page.keyboard.type("1")
+    page.locator("#watchlist [data-select='MSFT']").click()
+    expect(page.locator("#chart-h")).to_have_text("MSFT")
+    expect(form).not_to_have_attribute("data-side", "sell")
+    expect(page.locator("#trade-armed")).to_have_count(0)
+    page.get_by_label("Quantity").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#trade-msg")).to_have_text("Choose Buy or Sell: Enter does not pick a side.")
+    # Typed over: the ticker box changed by hand drops the side as well.
+    page.locator("#watchlist [data-select='MSFT']").focus()
+    page.keyboard.press("b")
+    expect(form).to_have_attribute("data-side", "buy")
+    page.get_by_label("Ticker", exact=True).fill("NVDA")
+    expect(form).not_to_have_attribute("data-side", "buy")
+
+
 def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
     command = command_line(page)
     command.fill("buy 3 msft")
