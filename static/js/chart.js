@@ -6,8 +6,8 @@
  * button swaps the panel for one with that timeframe's bars (the server remembers the choice); candles or line
  * is this browser's choice (localStorage) and redraws the same bars.
  *
- * Times: Lightweight Charts reads a time as UTC. Each bar's time is shifted by the browser's offset from UTC at
- * that moment, so the time axis reads the browser's own clock; a day bar is its US Eastern calendar date
+ * Times: intraday bars are handed to Lightweight Charts in UTC and its axis and crosshair formatters read them on
+ * the browser's own clock (see chartTime); a day bar is its US Eastern calendar date
  * (market/bars.py). The open orders' prices are price lines (orders), read by workstation.js from the open-orders
  * panel's rows; one within ORDER_NEAR of the price widens the chart's range, a farther one is listed at the edge.
  * One global, window.FinallyChart. No eval, no inline style (the library sets styles through the DOM, which the
@@ -38,21 +38,30 @@
     eastern.formatToParts(new Date(t * 1000)).forEach(function (p) { out[p.type] = p.value; });
     return out;
   }
-  // The start of the US Eastern calendar day holding t (market/bars.py _day_start).
+  // The start of the US Eastern calendar day holding t (market/bars.py _day_start). The wall clock's hours since
+  // midnight are not the seconds since it on the days the clocks change: the first guess is put right by the hour
+  // it lands on (23:00 the day before in spring, 01:00 in autumn).
   function easternDayStart(t) {
-    var p = easternParts(Math.floor(t));
-    return Math.floor(t) - (Number(p.hour) * 3600 + Number(p.minute) * 60 + Number(p.second));
+    t = Math.floor(t);
+    var p = easternParts(t);
+    var guess = t - (Number(p.hour) * 3600 + Number(p.minute) * 60 + Number(p.second));
+    var q = easternParts(guess);
+    if (q.day !== p.day) return guess + (24 - Number(q.hour)) * 3600;
+    return guess - Number(q.hour) * 3600;
   }
   function bucketOf(t, seconds) {
     if (seconds === 86400) return easternDayStart(t);
     return Math.floor(t / seconds) * seconds;
   }
+  // Intraday bars keep their UTC time (no two minutes share one, whatever the clocks do: a time shifted into the
+  // browser's zone repeats an hour each autumn, which Lightweight Charts refuses); the formatters below read it on
+  // the browser's clock. A day bar is its US Eastern calendar date.
   function chartTime(t, seconds) {
     if (seconds === 86400) {
       var p = easternParts(t + 3600); // an hour in: clear of the day's first second whatever the clocks did
       return p.year + "-" + p.month + "-" + p.day;
     }
-    return t - new Date(t * 1000).getTimezoneOffset() * 60;
+    return t;
   }
   function timeText(t, seconds) {
     var d = new Date(t * 1000);
@@ -60,8 +69,29 @@
       var p = easternParts(t + 3600);
       return p.year + "-" + p.month + "-" + p.day;
     }
-    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " +
-      d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + clockText(d);
+  }
+  function clockText(d) {
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  }
+  // The crosshair's time label: a business day ({year, month, day}) or "YYYY-MM-DD" is a day bar's date as it is.
+  function crosshairTime(time) {
+    if (typeof time === "number") return timeText(time, 60);
+    if (typeof time === "string") return time;
+    return time.year + "-" + String(time.month).padStart(2, "0") + "-" + String(time.day).padStart(2, "0");
+  }
+  // The axis's marks on the browser's clock. The library places a day's mark at a UTC midnight, which is no
+  // midnight here: it reads as the time it is, and only a mark that falls on this clock's midnight reads as a date.
+  function tickMark(time, type) {
+    if (typeof time !== "number") {
+      var day = crosshairTime(time);
+      return type === 0 ? day.slice(0, 4) : day.slice(5);
+    }
+    var d = new Date(time * 1000);
+    if (type === 0) return String(d.getFullYear());
+    if (type === 1) return d.toLocaleDateString([], { month: "short", year: "2-digit" });
+    if (d.getHours() === 0 && d.getMinutes() === 0) return d.toLocaleDateString([], { month: "short", day: "numeric" });
+    return clockText(d);
   }
 
   // --- the series ----------------------------------------------------------------------------------------
@@ -207,9 +237,10 @@
                 fontFamily: cssVar("--mono"), attributionLogo: false },
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
       rightPriceScale: { borderColor: cssVar("--border"), scaleMargins: { top: 0.08, bottom: 0.08 } },
-      timeScale: { borderColor: cssVar("--border"), timeVisible: c.seconds < 86400, secondsVisible: false, rightOffset: 4 },
+      timeScale: { borderColor: cssVar("--border"), timeVisible: c.seconds < 86400, secondsVisible: false, rightOffset: 4,
+                   tickMarkFormatter: tickMark },
       crosshair: { mode: LWC.CrosshairMode.Normal },
-      localization: { priceFormatter: fmt.price },
+      localization: { priceFormatter: fmt.price, timeFormatter: crosshairTime },
     });
     addSeries(c);
     // The history begins where this server began pricing the ticker: said, not drawn over with an invented past.
@@ -267,7 +298,13 @@
         bars.push(last);
         if (c.lines.length || c.far.above.length || c.far.below.length) drawOrders(c); // near and far move with the price
       }
-      c.series.update(point(last, c));
+      try {
+        c.series.update(point(last, c));
+      } catch (err) {
+        // Whatever the library refuses of one tick, the page's other live figures still take it (workstation.js
+        // goes on after this call): the series is drawn again from the bars.
+        c.series.setData(c.bars.map(function (b) { return point(b, c); }));
+      }
       if (!c.hovering) readLast(c);
     },
     // The charted ticker's open orders: [{side, price, label}], from the open-orders panel.
@@ -282,6 +319,8 @@
       c.chart.priceScale("right").applyOptions({ autoScale: true });
     },
     ticker: function () { return current ? current.ticker : null; },
+    // The bar a time falls in (seconds; 86400: the US Eastern day), as market/bars.py's bucket: for the tests.
+    bucket: bucketOf,
     // What the chart shows, for tests and for the curious: bars, the last one, its style and its lines.
     state: function () {
       var c = current;

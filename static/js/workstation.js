@@ -130,7 +130,8 @@
         svg.classList.remove("up", "down", "flat");
         svg.classList.add(change.className || "flat");
       });
-      if (window.FinallyChart) FinallyChart.tick(t, at, p);
+      // The chart's trouble stays the chart's: the totals, the marks and the ticket below still take the tick.
+      try { if (window.FinallyChart) FinallyChart.tick(t, at, p); } catch (err) { console.error(err); }
     });
     updatePortfolio(at);
     markStale();
