@@ -311,6 +311,50 @@ def cancel_all(*, user_id: str) -> int:
     return canceled
 
 
+@dataclass(frozen=True)
+class Closed:
+    """A position closed: the sale, and how many of the ticker's open sell orders it canceled."""
+
+    fill: services.Fill
+    canceled: int
+
+
+@batchable
+def close_position(*, user_id: str, ticker: str) -> Closed:
+    """Sell the whole position at market, the ticker's open sell orders canceled in the same transaction (a stop
+    guarding shares no longer held has nothing left to sell): the quantity is the one held when the book's row is
+    locked, never a page's older figure. Refused, with nothing canceled, as a market sell would be (no live price)."""
+    try:
+        return _close(user_id, services.clean_ticker(ticker))
+    except IntegrityError as exc:
+        logger.warning("close refused by a database constraint: %s", exc)
+        raise OrderNotRecorded("The position could not be closed; nothing was traded.") from None
+
+
+@transaction.atomic
+def _close(user_id: str, ticker: str) -> Closed:
+    with trade_sql.cursor() as cursor:
+        cash = trade_sql.lock_cash(cursor, user_id)
+        if cash is None:
+            raise InvalidOrder(f"There is no portfolio for user {user_id!r}.")
+        holdings = trade_sql.lock_holdings(cursor, user_id)
+        holding = holdings.get(ticker)
+        if holding is None or holding.quantity <= 0:
+            raise InsufficientShares(f"You hold no {ticker}: there is nothing to close.")
+        price, quotes = services.live_price(cursor, user_id=user_id, ticker=ticker, side="sell", holdings=holdings)
+        canceled = Order.objects.filter(user_id=user_id, ticker=ticker, side="sell", status=Order.Status.NEW).update(
+            status=Order.Status.CANCELED, canceled_at=timezone.now(), reserved_cash=0
+        )
+        fill = services.fill_at(
+            cursor, user_id=user_id, ticker=ticker, side="sell", quantity=holding.quantity, price=price, cash=cash,
+            holdings=holdings, quotes=quotes, held_back=trade_sql.held_back(cursor, user_id), client_order_id=None,
+        )
+        trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
+    if canceled:
+        logger.info("closing %s canceled %d open sell orders", ticker, canceled)
+    return Closed(fill, canceled)
+
+
 def describe_closed(order: Order) -> str:
     if order.status == Order.Status.FILLED:
         return (f"This order filled ({order.filled_qty.normalize():f} {order.ticker} at "

@@ -17,6 +17,7 @@ urlpatterns = [
     path("watchlist/add", views.watchlist_add, name="watchlist-add"),
     path("watchlist/<str:ticker>/remove", views.watchlist_remove, name="watchlist-remove"),
     path("trade", views.trade, name="trade"),
+    path("positions/close", views.close_position, name="close-position"),
     path("command", views.command, name="command"),
     path("chat", views.chat, name="chat"),
     path("stream/prices", views.price_stream, name="price-stream"),

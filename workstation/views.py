@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
@@ -273,6 +274,28 @@ async def trade(request: HttpRequest) -> HttpResponse:
     context = panels.trade_panel(ticker=order.ticker, type=order_type, time_in_force=time_in_force,
                                  message=panels.placed_text(order))
     return trigger_client_event(_partial(request, "tradebar", context), PORTFOLIO_CHANGED)
+
+
+@require_POST
+async def close_position(request: HttpRequest) -> HttpResponse:
+    """A position's Close: the whole position sold at market, its open sell orders canceled with it (the quantity
+    is the one held when the book is locked, not the page's)."""
+    ticker = request.POST.get("ticker", "")[:40]
+    try:
+        closed = await write(portfolio_orders.close_position, user_id=request.book, ticker=ticker)
+    except TradeRejected as exc:
+        context = panels.trade_panel(ticker=ticker, error=str(exc))
+        if not request.htmx:
+            return await sync_to_async(_page)(request, **context)
+        return _partial(request, "tradebar", context)
+    fill = closed.fill
+    if not request.htmx:
+        return redirect(f"{reverse('workstation')}?ticker={fill.ticker}")
+    message = _describe_fill(fill)
+    if closed.canceled:
+        message += f" Canceled {closed.canceled} open sell order{pluralize(closed.canceled)} of {fill.ticker}."
+    response = _partial(request, "tradebar", panels.trade_panel(ticker=fill.ticker, message=message))
+    return trigger_client_event(response, PORTFOLIO_CHANGED)
 
 
 async def _orders_response(

@@ -246,6 +246,40 @@ class TestPlacing:
         assert Trade.objects.get(pk=order.trade_id).quantity == 2
 
 
+class TestClosePosition:
+    """A position's Close: all of it sold at market, the ticker's open sell orders canceled in the same commit."""
+
+    def test_sells_all_and_cancels_the_tickers_sell_orders_only(self, tick):
+        tick({"AAPL": 100, "MSFT": 400})
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="6")
+        services.execute_trade(user_id=DEFAULT_USER, ticker="MSFT", side="buy", quantity="1")
+        stop = place(side="sell", qty="3", type="stop", stop_price="90", time_in_force="gtc")
+        target = place(side="sell", qty="2", type="limit", limit_price="120")
+        buy = place(side="buy", qty="1", type="limit", limit_price="80")
+        other = place(ticker="MSFT", side="sell", qty="1", type="limit", limit_price="500")
+        closed = orders.close_position(user_id=DEFAULT_USER, ticker="aapl")
+        assert (closed.fill.side, closed.fill.quantity, closed.fill.price, closed.canceled) == ("sell", D("6"), D("100.00"), 2)
+        assert held("AAPL") == 0 and status(stop) == status(target) == "canceled"
+        assert status(buy) == status(other) == "new"  # a buy, and another ticker's sell, are not the position's
+        tick({"AAPL": 85})
+        assert Trade.objects.filter(ticker="AAPL", side="sell").count() == 1  # the stop it canceled never fires
+        assert selectors.portfolio(user_id=DEFAULT_USER).buying_power == cash() - D("80.00")  # only the buy holds cash
+
+    def test_nothing_held_is_refused(self, tick):
+        tick({"AAPL": 100})
+        with pytest.raises(InsufficientShares, match="You hold no AAPL: there is nothing to close."):
+            orders.close_position(user_id=DEFAULT_USER, ticker="AAPL")
+
+    def test_refused_without_a_live_price_and_nothing_is_canceled(self, tick, publish, monkeypatch):
+        tick({"AAPL": 100})
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="2")
+        stop = place(side="sell", qty="2", type="stop", stop_price="90")
+        publish({"AAPL": 100}, keep={"AAPL"}, produced_at=time.time() - 3600)  # the feed an hour old
+        with pytest.raises(TradeRejected):
+            orders.close_position(user_id=DEFAULT_USER, ticker="AAPL")
+        assert held("AAPL") == 2 and status(stop) == "new"
+
+
 class TestCancelAndExpiry:
     def test_a_filled_order_cannot_be_canceled(self, tick):
         tick({"AAPL": 100})

@@ -494,10 +494,15 @@
   }
   function armClose(button, until) {
     var row = button.closest("tr[data-position]");
-    var qty = Number(row.dataset.qty), q = quotes.get(row.dataset.position);
+    var q = quotes.get(row.dataset.position);
     var live = q && !feed.stale() && !staleQuotes.has(row.dataset.position) ? q.p : null;
     button.dataset.armed = "true";
-    button.textContent = live === null ? "Sell at market?" : "Sell " + money(cents(qty * live)) + "?";
+    // What the sale brings, rounded as the server's proceeds are (down to the cent); the ticker's open sell orders
+    // go with it (the server cancels them in the same transaction), and the button says so.
+    var brings = live === null ? "at market" : money(window.FinallyTicket.proceedsOf(row.dataset.qty, String(live)));
+    var sells = document.querySelectorAll('#orders tr[data-order-ticker="' + CSS.escape(row.dataset.position) +
+                                          '"][data-order-side="sell"]').length;
+    button.textContent = "Sell " + brings + (sells ? ", cancel " + sells + " sell order" + (sells > 1 ? "s" : "") : "") + "?";
     button.dataset.timer = String(setTimeout(function () { disarmClose(button); }, until - Date.now()));
     armedClose = { ticker: row.dataset.position, qty: row.dataset.qty, until: until };
   }

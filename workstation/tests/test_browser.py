@@ -431,6 +431,18 @@ def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
     page.get_by_label("Quantity").focus()
     expect(nvda).to_have_text("Close")
     expect(rows).to_have_count(1)
+    # A stop-loss holds 1 of the 1.5 shares: Close still sells them all, and cancels the stop with the sale.
+    command = command_line(page)
+    command.fill("sell 1 nvda stop 1 gtc")
+    command.press("Enter")
+    expect(page.locator("#orders tr[data-order-ticker='NVDA']")).to_have_count(1)
+    nvda.click()
+    expect(nvda).to_have_text(re.compile(r"^Sell \$[\d,.]+, cancel 1 sell order\?$"))
+    nvda.click()
+    expect(page.locator("#trade-msg")).to_contain_text("Sold 1.5 NVDA at $")
+    expect(page.locator("#trade-msg")).to_contain_text("Canceled 1 open sell order of NVDA.")
+    expect(rows).to_have_count(0)
+    expect(page.locator("#orders tr[data-order-ticker='NVDA']")).to_have_count(0)
 
 
 def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):

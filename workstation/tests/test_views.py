@@ -392,6 +392,30 @@ class TestSimulatedPrices:
         assert "data-invented" not in html and self.INVENTED not in html
 
 
+class TestClosePosition:
+    def test_close_sells_what_is_held_now_and_says_what_it_canceled(self, client):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "4", "side": "buy"})
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "sell", "type": "stop", "stop_price": "100"})
+        response = post(client, "/positions/close", {"ticker": "aapl"})
+        html = response.content.decode()
+        assert response.status_code == 200 and root_id(html) == "tradebar"
+        assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
+        assert "Sold 4 AAPL at $192.25" in html and "Canceled 1 open sell order of AAPL." in html
+        assert not Position.objects.exists()
+
+    @pytest.mark.parametrize("ticker", ["MSFT", "", "x" * 500])
+    def test_nothing_to_close_is_refused_inline_and_changes_nothing(self, client, ticker):
+        before = state()
+        response = post(client, "/positions/close", {"ticker": ticker})
+        assert response.status_code == 200 and 'id="trade-msg"' in response.content.decode()
+        assert state() == before
+
+    def test_only_a_post_closes(self, client):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"})
+        assert client.get("/positions/close", {"ticker": "AAPL"}).status_code == 405
+        assert Position.objects.exists()
+
+
 class TestTradeBar:
     def test_fill_triggers_portfolio_changed(self, client):
         response = post(client, "/trade", {"ticker": "aapl", "quantity": "10", "side": "buy"})
