@@ -64,14 +64,21 @@
     qty.select();
   }
 
-  function disarm() {
-    var f = form();
-    if (!f || !f.dataset.side) return false;
-    delete f.dataset.side;
-    delete f.dataset.armed;
-    hint(f, "");
+  // Out of the ticket, back to the charted row, where the arrows and B and S work again.
+  function toWatchlist() {
     var selected = document.querySelector("#watchlist tr[data-row].selected [data-select]");
     if (selected) selected.focus(); else if (document.activeElement) document.activeElement.blur();
+  }
+
+  function disarm() {
+    var f = form();
+    if (!f) return false;
+    if (f.dataset.side) {
+      delete f.dataset.side;
+      delete f.dataset.armed;
+      hint(f, "");
+    }
+    toWatchlist();
     return true;
   }
 
@@ -97,12 +104,24 @@
   document.addEventListener("click", function (e) {
     if (e.target.closest && e.target.closest("[data-keys-help]")) help();
   });
-  // A click on Buy or Sell is a side chosen by the mouse: the keyboard's choice goes.
+  // A click on Buy or Sell is a side chosen by the mouse: the keyboard's choice goes. Enter's own click (not a
+  // person's: workstation.js clicks the armed side) is remembered until the answer comes back (below).
+  var placing = null;
   document.addEventListener("click", function (e) {
     var f = form();
-    if (f && f.dataset.side && e.target.closest && e.target.closest("#trade-buy, #trade-sell")) {
-      delete f.dataset.side;
-      hint(f, "");
-    }
+    var button = e.target.closest && e.target.closest("#trade-buy, #trade-sell");
+    if (!f || !f.dataset.side || !button) return;
+    placing = !e.isTrusted && button.id === "trade-" + f.dataset.side ? f.dataset.side : null;
+    delete f.dataset.side;
+    delete f.dataset.armed;
+    hint(f, "");
+  });
+  // The answer to an order placed from the keyboard: refused, the ticket stays armed on that side with the
+  // quantity focused, to put right and Enter again; placed, the keys go back to the watchlist for the next one.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!placing || !e.target || e.target.id !== "tradebar") return;
+    var side = placing;
+    placing = null;
+    if (document.querySelector("#tradebar .form-error")) arm(side); else toWatchlist();
   });
 })();

@@ -549,9 +549,13 @@
     e.preventDefault();
     // B or S chose the side (keys.js): Enter places the order by a click on that side's button (htmx sends the
     // button it saw clicked; a requestSubmit(button) would go without the side).
-    dropArmedSide(t.closest("form"));
-    var side = t.closest("form").dataset.side;
-    if (side) document.getElementById("trade-" + side).click(); else tradeHint();
+    var form = t.closest("form");
+    dropArmedSide(form);
+    var side = form.dataset.side;
+    if (!side) { tradeHint(); return; }
+    // A box the form needs is empty: the browser says which, and the side stays armed (htmx would send nothing).
+    if (!form.checkValidity()) { form.reportValidity(); return; }
+    document.getElementById("trade-" + side).click();
   });
   body.addEventListener("input", function (e) {
     if (e.target && e.target.id === "trade-ticker") { markTradeTicker(); dropArmedSide(e.target.form); }

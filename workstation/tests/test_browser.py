@@ -327,10 +327,23 @@ def test_the_terminal_is_driven_from_the_keyboard(page):
     expect(page.get_by_label("Ticker", exact=True)).to_have_value("MSFT")
     expect(page.locator("#tradebar form")).to_have_attribute("data-side", "buy")
     expect(page.locator("#trade-armed")).to_have_text("Buy MSFT: Enter places the order, Esc backs out.")
+    page.keyboard.press("Enter")  # no quantity yet: nothing is sent, and the side stays
+    expect(page.locator("#tradebar form")).to_have_attribute("data-side", "buy")
     page.keyboard.type("2")
     page.keyboard.press("Enter")
     expect(page.locator("#trade-msg")).to_contain_text("Bought 2 MSFT at $")
     expect(page.locator("#positions tr[data-position='MSFT'] td").first).to_have_text("2")
+    # Placed: the keys are the watchlist's again, so the next order is B or S away.
+    expect(page.locator("#watchlist [data-select='MSFT']")).to_be_focused()
+    # Refused: the ticket stays armed on that side, the quantity focused to put right.
+    page.keyboard.press("s")
+    page.keyboard.type("500")
+    page.keyboard.press("Enter")
+    expect(page.locator("#trade-msg")).to_contain_text("Not enough shares")
+    expect(page.locator("#tradebar form")).to_have_attribute("data-side", "sell")
+    expect(quantity).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#watchlist [data-select='MSFT']")).to_be_focused()
 
     # S, then Esc: nothing is sent, the side is forgotten, the watchlist has the keys again.
     page.locator("#watchlist [data-select='MSFT']").focus()
