@@ -64,6 +64,8 @@ class BarBuilder:
             elif bar is None or bar.t < minute:
                 if bar is not None:
                     self._done.append((ticker, bar))
+                    if len(self._done) > MAX_PENDING:  # the database away for hours: the oldest go
+                        del self._done[0]
                 self.open[ticker] = Bar(minute, price, price, price, price)
             # else: the clock stepped back into an earlier minute; that minute's bar is no place for this price
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
 from market import bars, hooks, selectors
 from market.backfill import Backfill
@@ -40,6 +40,9 @@ def _sane_price(price: object) -> bool:
     return storable_price(price) is not None
 
 
+# Minute bars written a tick at most: a backlog of 100,000 (the database away for hours) goes over 20 ticks.
+SAVE_BATCH = 5_000
+
 # Between two probes of a database that is down: a refused connection fails at once, and the probe is no busy loop.
 DATABASE_PROBE_SECONDS = 1.0
 
@@ -50,7 +53,8 @@ def database_reachable() -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return True
-    except DatabaseError:
+    except Exception:  # whatever it is, the database is not usable yet; the tick reads the probe's result
+        logger.debug("database probe failed", exc_info=True)
         time.sleep(DATABASE_PROBE_SECONDS)
         return False
     finally:
@@ -95,6 +99,7 @@ class PriceWorker:
         self._last_report = now
         self.bars = bars.BarBuilder()
         self.backfill = Backfill(source)
+        self._source_times: dict[str, float] = {}  # each ticker's last source time gone into a bar
         # Set while the database is down: the side thread's probe, which says when it is back.
         self._database_probe: Future | None = None
 
@@ -169,7 +174,7 @@ class PriceWorker:
             logger.info("price store %s is back after %d failed writes", self.store.name, self.store_failures)
             self.store_failures = 0
         if not quotes.notice:  # live prices only: end-of-day closes (Massive without snapshots) are not a minute's
-            self.bars.add(quotes.prices, now)
+            self._add_to_bars(quotes, now)
         if self.database_usable():
             self._save_bars(self.bars.done(now))
         if self.database_usable():
@@ -198,8 +203,30 @@ class PriceWorker:
             logger.warning("the database is unreachable: pricing on without it until it is back")
             self._database_probe = self._side.submit(database_reachable)
 
+    def _add_to_bars(self, quotes, now: float) -> None:
+        """The tick's prices into the minute bars, as the store keeps them (rounded: a bar's high is a price that
+        was quoted). A price with the source's own time (Massive) goes into that time's minute, and only when
+        that time moved on: a snapshot repeating the last trade all night or through a halt makes no bars."""
+        rounded = {t: storable_price(p) for t, p in quotes.prices.items()}
+        if not quotes.times:
+            self.bars.add(rounded, now)
+            return
+        seen, self._source_times = self._source_times, {}
+        for ticker, price in rounded.items():
+            at = quotes.times.get(ticker)
+            if at is None:
+                self.bars.add({ticker: price}, now)
+                continue
+            self._source_times[ticker] = max(at, seen.get(ticker, at))
+            if ticker not in seen or at > seen[ticker]:
+                self.bars.add({ticker: price}, min(at, now))
+
     def _save_bars(self, done: list) -> None:
-        """Write the finished minute bars; on a database error keep them for the next tick's try."""
+        """Write the finished minute bars, at most SAVE_BATCH a tick (a backlog from a database that was away goes
+        over the next ticks, none of them held long); on a database error keep them for the next tick's try."""
+        if len(done) > SAVE_BATCH:
+            self.bars.take_back(done[SAVE_BATCH:])
+            done = done[:SAVE_BATCH]
         if not done:
             return
         try:
@@ -233,7 +260,7 @@ class PriceWorker:
         for listener in hooks.tick_listeners:
             try:
                 listener(tickers)
-            except DatabaseError:
+            except (OperationalError, InterfaceError):  # the database away; a listener's own error is below
                 logger.warning("tick listener %s could not reach the database", getattr(listener, "__qualname__", listener), exc_info=True)
                 self._database_failed()
                 return

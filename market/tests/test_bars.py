@@ -200,3 +200,61 @@ def test_bars_older_than_the_setting_are_pruned(settings):
     assert bars.prune() == 1
     assert [r[2] for r in saved()] == [2]
     assert PriceBar.objects.get().minute > datetime.now(UTC) - timedelta(days=30)
+
+
+class ScriptedSource:
+    """A source whose polls are scripted: each a (prices, times) pair; `times` as Massive's (source times)."""
+
+    name, interval = "massive", 0.01
+
+    def __init__(self, *polls):
+        self.polls = list(polls)
+
+    def fetch(self, tickers):
+        prices, times = self.polls.pop(0)
+        return Quotes(prices=prices, times=times)
+
+
+def test_bars_hold_prices_as_quoted_not_the_sources_raw_floats(price_store, monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: at(0, 5))
+    worker = PriceWorker(source=ScriptedSource(({"AAPL": 190.06080875314566}, {})), store=price_store)
+    worker.tick()
+    assert worker.bars.all() == [("AAPL", Bar(at(0), 190.06, 190.06, 190.06, 190.06))]
+
+
+def test_a_sources_repeated_trade_makes_no_bar_and_a_new_one_goes_to_its_own_minute(price_store, monkeypatch):
+    """Massive repeats the last trade all night: only a trade time that moved on is a price of a minute, and of
+    that trade's minute, not the poll's (a 15-minute delayed plan's trades are 15 minutes old)."""
+    clock = [at(30, 1)]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    night = ({"AAPL": 190.0}, {"AAPL": at(0, 59)})
+    moved = ({"AAPL": 191.0}, {"AAPL": at(14, 30)})
+    worker = PriceWorker(source=ScriptedSource(night, night, night, moved), store=price_store)
+    for minute in (30, 31, 32, 33):
+        clock[0] = at(minute, 1)
+        worker.tick()
+    worker._save_last_bars()
+    assert saved() == [(at(0), "AAPL", 190.0, 190.0, 190.0, 190.0), (at(14), "AAPL", 191.0, 191.0, 191.0, 191.0)]
+
+
+def test_bars_waiting_for_the_database_are_capped_in_memory(monkeypatch):
+    monkeypatch.setattr(bars, "MAX_PENDING", 5)
+    builder = BarBuilder()
+    for minute in range(20):
+        builder.add({"AAPL": 100.0 + minute}, at(minute))
+    pending = builder.done(at(20))
+    # The newest five finished while the database was away, and the minute that has just ended.
+    assert [b.t for _, b in pending] == [at(m) for m in range(14, 20)]
+
+
+def test_a_backlog_is_written_a_batch_a_tick(price_store, monkeypatch):
+    from market import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "SAVE_BATCH", 3)
+    worker = PriceWorker(source=SimulatorSource(interval=0.01, seed=1), store=price_store)
+    backlog = [("AAPL", Bar(at(m), 1, 1, 1, 1)) for m in range(7)]
+    worker._save_bars(backlog)
+    assert len(saved()) == 3
+    worker._save_bars(worker.bars.done(at(60)))
+    worker._save_bars(worker.bars.done(at(60)))
+    assert [r[0] for r in saved()] == [at(m) for m in range(7)]

@@ -362,3 +362,19 @@ def test_sleep_unless_ends_early_once_stopped_and_takes_no_lock():
     assert sleep_unless(lambda: bool(flag), 30) is True
     assert time.monotonic() - started < 0.05 + 3 * STOP_POLL_SECONDS
     assert sleep_unless(lambda: False, 0.01) is False
+
+
+def test_a_probe_that_fails_in_any_way_says_not_yet(monkeypatch):
+    """Not only a DatabaseError: anything raised there would be raised again by every tick reading the probe."""
+    from market import worker as worker_module
+
+    class Broken:
+        def cursor(self):
+            raise RuntimeError("driver state")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(worker_module, "connection", Broken())
+    monkeypatch.setattr(worker_module, "DATABASE_PROBE_SECONDS", 0)
+    assert worker_module.database_reachable() is False
