@@ -125,8 +125,15 @@ def day_start_value(*, user_id: str, now: datetime) -> Decimal | None:
     """The book's total value when the day began: its last snapshot before the day, else the day's first (a book
     begun today); None before any snapshot. Trades move cash into shares at the price, so the value's change
     since then is the day's P&L, realized and unrealized, whatever was bought or sold in between."""
+    found = day_start_snapshot(user_id=user_id, now=now)
+    return found[0] if found else None
+
+
+def day_start_snapshot(*, user_id: str, now: datetime) -> tuple[Decimal, datetime] | None:
+    """The snapshot day_start_value reads, with its time (before the day's start, unless the book began today):
+    the header's day P&L and the P&L chart's session span count from the same value."""
     start = day_start(now)
-    snapshots = PortfolioSnapshot.objects.filter(user_id=user_id).values_list("total_value", flat=True)
+    snapshots = PortfolioSnapshot.objects.filter(user_id=user_id).values_list("total_value", "recorded_at")
     before = snapshots.filter(recorded_at__lt=start).order_by("-recorded_at").first()
     if before is not None:
         return before

@@ -229,7 +229,14 @@ def pnl_panel(view: PortfolioView, *, user_id: str, span: str = "all") -> dict:
     header's live total (the latest snapshot is up to a snapshot interval old), and workstation.js keeps them so
     with each tick. The span's first value is marked on the chart, and the change is counted from it."""
     now = timezone.now()
-    snapshots = portfolio_selectors.snapshot_series(user_id=user_id, since=_span_start(span, now))
+    since = _span_start(span, now)
+    snapshots = portfolio_selectors.snapshot_series(user_id=user_id, since=since)
+    if span == "session":
+        # From the value the day began with, as the header's day P&L counts: the last snapshot before the day,
+        # drawn at the day's start (the day's own first snapshot is already hours of the day's P&L in).
+        began = portfolio_selectors.day_start_snapshot(user_id=user_id, now=now)
+        if began is not None and began[1] < since:
+            snapshots = [(began[0], since), *snapshots]
     series = [(at.timestamp(), float(value)) for value, at in snapshots]
     end = max(now.timestamp(), series[-1][0]) if series else now.timestamp()
     series.append((end, float(view.total_value)))

@@ -192,7 +192,7 @@ class TestPanels:
         publish({"AAPL": 191.0, "MSFT": 421.0})
         positions = client.get("/panels/positions", headers=HX).content.decode()
         assert 'aria-label="Close AAPL: sell all 10 at market"' in positions
-        assert """hx-vals='{"ticker": "AAPL", "quantity": "10.0000", "side": "sell", "type": "market"}'""" in positions
+        assert """hx-post="/positions/close" hx-trigger="confirmed" hx-vals='{"ticker": "AAPL"}'""" in positions
         totals = re.search(r"<tfoot>.*?</tfoot>", positions, re.S).group(0)
         assert "$2,541.50" in totals and "+$11.50" in totals  # 1,910 + 631.50; 10 × $1 + 1.5 × $1
         summary = client.get("/panels/summary", headers=HX).content.decode()
@@ -276,9 +276,27 @@ class TestPanels:
             starts[span] = re.search(r'data-first="([\d.]+)"', html).group(1)
             assert f'hx-get="/panels/pnl?span={panels.pnl_span(span)}"' in html  # its refreshes keep the span
             assert re.search(r'<line class="start"[^>]*data-start="' + re.escape(starts[span]) + '"', html)
-        # The session starts at the day's first snapshot or, if none, at the value now (10,000.00, no trade).
+        # The session starts at the value the day began with: the last snapshot before the Eastern midnight (the
+        # one 3 days old, or the one 86 s old in the first 86 s of a day), as the header's day P&L does.
         assert starts["all"] == "9000.00" and starts["week"] == "9500.00" and starts["decade"] == "9000.00"
-        assert starts["session"] in ("9900.00", "10000.00")
+        assert starts["session"] in ("9500.00", "9900.00")
+
+    def test_the_session_span_counts_from_the_value_the_header_counts_the_day_from(self, client):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from portfolio import selectors as portfolio_selectors
+        from portfolio.models import PortfolioSnapshot
+
+        midnight = portfolio_selectors.day_start(timezone.now())
+        PortfolioSnapshot.objects.all().delete()
+        PortfolioSnapshot.objects.create(user_id="default", total_value="9000.00", recorded_at=midnight - timedelta(minutes=1))
+        PortfolioSnapshot.objects.create(user_id="default", total_value="9500.00", recorded_at=midnight + timedelta(seconds=30))
+        pnl = client.get("/panels/pnl", {"span": "session"}, headers=HX).content.decode()
+        page = client.get("/").content.decode()
+        assert 'data-first="9000.00"' in pnl and re.search(r'data-pnl-change[^>]*>\+\$1,000\.00<', pnl)
+        assert re.search(r'data-day-pnl data-day-start="9000.00">\+\$1,000\.00<', page)
 
     def test_the_pnl_span_chosen_is_remembered_for_the_next_page(self, client):
         response = client.get("/panels/pnl", {"span": "week"}, headers=HX)
