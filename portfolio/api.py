@@ -123,26 +123,36 @@ def _price_text(price) -> str:
     return f"{price:.2f}" if price.as_tuple().exponent >= -2 else f"{price:f}"
 
 
-async def _csv_rows(user_id: str):
+# A spreadsheet reads a cell that starts with one of these as a formula: text a client chose (its order ids) is
+# written with a leading apostrophe, the convention spreadsheets show as plain text (OWASP's CSV injection advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+async def _csv_rows(user_id: str, first: list):
+    """The export a chunk at a time; `first` is read before the response starts, so a database that cannot be
+    read is an error status, not a 200 cut short."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    after = None
+    rows = first
     while True:
-        rows = await sync_to_async(selectors.trades_after)(user_id=user_id, after=after)
         for at, pk, side, ticker, quantity, price, realized, client_order_id in rows:
             writer.writerow([
                 api_time(at), pk, side, ticker, f"{quantity.normalize():f}", _price_text(price),
                 f"{Trade(side=side, quantity=quantity, price=price).notional:f}",
                 "" if realized is None else f"{realized:f}",
-                client_order_id or "",
+                _text_cell(client_order_id or ""),
             ])
         yield out.getvalue().encode()
         out.seek(0)
         out.truncate()
         if len(rows) < selectors.EXPORT_CHUNK:
             return
-        after = (rows[-1][0], rows[-1][1])
+        rows = await sync_to_async(selectors.trades_after)(user_id=user_id, after=(rows[-1][0], rows[-1][1]))
 
 
 @export_router.get(
@@ -152,7 +162,8 @@ async def _csv_rows(user_id: str):
     openapi_extra={"responses": {200: {"description": "text/csv", "content": {"text/csv": {}}}}},
 )
 async def trades_csv(request):
-    response = StreamingHttpResponse(_csv_rows(request.book), content_type="text/csv; charset=utf-8")
+    first = await sync_to_async(selectors.trades_after)(user_id=request.book, after=None)
+    response = StreamingHttpResponse(_csv_rows(request.book, first), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="finally-trades-{stamp}.csv"'
     return response

@@ -558,3 +558,36 @@ def test_the_trades_export_as_csv_oldest_first_every_trade_of_the_book(client, p
     assert rows[2]["notional"] == "0.33" and rows[2]["realized_pnl"] == "-0.01"  # proceeds rounded down, the cost up
     assert rows[0]["executed_at"].endswith("Z") and rows[0]["realized_pnl"] == ""
     assert len({r["id"] for r in rows}) == 5
+
+
+def test_the_export_writes_an_order_id_a_spreadsheet_would_compute_as_text(client, publish):
+    import csv
+    import io
+
+    from asgiref.sync import async_to_sync
+
+    publish({"AAPL": 190.0})
+    for order_id in ("-1-1", "plain-1"):
+        assert client.post("/api/portfolio/trade", {"ticker": "AAPL", "side": "buy", "quantity": 1,
+                                                    "client_order_id": order_id},
+                           content_type="application/json").status_code == 201
+    response = client.get("/api/trades.csv")
+
+    async def read():
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    rows = list(csv.DictReader(io.StringIO(async_to_sync(read)().decode())))
+    assert [r["client_order_id"] for r in rows] == ["'-1-1", "plain-1"]
+
+
+def test_an_export_the_database_cannot_read_is_an_error_status_not_a_short_200(client, monkeypatch):
+    from django.db import OperationalError
+
+    from portfolio import selectors
+
+    def down(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(selectors, "trades_after", down)
+    response = client.get("/api/trades.csv")
+    assert response.status_code >= 500 and not response.streaming
