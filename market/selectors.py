@@ -106,6 +106,12 @@ def prices_version() -> int | None:
 # --- price bars (market.bars) -------------------------------------------------------------------------------
 
 
+def first_minute(ticker: str) -> int | None:
+    """When the ticker's kept history begins (its oldest minute bar's start, epoch seconds), None without one."""
+    found = PriceBar.objects.filter(ticker=ticker).order_by("minute").values_list("minute", flat=True).first()
+    return int(found.timestamp()) if found else None
+
+
 def has_bars(ticker: str) -> bool:
     """Whether any minute bar of the ticker is kept (the primary key's index answers it)."""
     return PriceBar.objects.filter(ticker=ticker).exists()

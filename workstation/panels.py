@@ -87,6 +87,7 @@ def chart_panel(ticker: str | None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
     """The main chart: its bars ride in the page as JSON (static/js/chart.js draws them), so it is full at once."""
     quote = get_store().latest(ticker) if ticker else None
     found = selectors.bars(ticker, timeframe, CHART_BARS) if ticker else []
+    complete = len(found) >= CHART_BARS or (bool(found) and found[0].t <= _reaches_back(timeframe))
     return {
         "chart": {
             "ticker": ticker,
@@ -100,7 +101,10 @@ def chart_panel(ticker: str | None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
             "bars": " ".join(",".join(_number(v) for v in (b.t, b.o, b.h, b.l, b.c)) for b in found),
             # A first bar later than the chart reaches back, and later than what is kept: the history begins there
             # (when the ticker was first priced here), and the chart says so rather than drawing a past it lacks.
-            "complete": len(found) >= CHART_BARS or (bool(found) and found[0].t <= _reaches_back(timeframe)),
+            "complete": complete,
+            # Where a short history begins, to the minute (the first bar of 1h or 1d starts before it), and whose.
+            "since": None if complete or not found else (selectors.first_minute(ticker) or found[0].t),
+            "simulated": selectors.simulated_prices(),
         },
     }
 
@@ -293,7 +297,8 @@ def trade_panel(
     worked out in the browser by static/js/ticket.js, the mirror of portfolio.money and portfolio.orders.reservation;
     the margin a buy stop holds is rendered from the one constant."""
     # A new order id with each form: a resubmit after a lost answer is the same order, not a second one.
-    invented = bool(ticker) and selectors.invented_by_simulator(ticker)
+    # As typed ("tsla") the ticker is still TSLA: the mark reads it as the order would.
+    invented = bool(ticker and ticker.strip()) and selectors.invented_by_simulator(ticker.strip().upper())
     return {"trade": {"ticker": ticker or "", "quantity": quantity, "message": message, "error": error,
                       "order_id": new_id(), "invented": invented, "simulated": selectors.simulated_prices(),
                       "type": type if type in TYPE_NAMES else "market",

@@ -20,6 +20,7 @@
   var fmt = window.FinallyFormat;
   var STYLE_KEY = "finally.chartStyle";
   var ORDER_NEAR = 0.02;
+  var SHORT_HISTORY = 60; // bars: fewer are spread over the chart's width
   var current = null; // the chart on the page now: see mount()
 
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
@@ -155,7 +156,7 @@
     var change = bar.c - base, pct = base ? (change / base) * 100 : 0;
     el.dataset.t = String(bar.t);
     el.textContent = timeText(bar.t, c.seconds) + "  O " + fmt.price(bar.o) + "  H " + fmt.price(bar.h) +
-      "  L " + fmt.price(bar.l) + "  C " + fmt.price(bar.c) + "  " + (change >= 0 ? "+" : "−") +
+      "  L " + fmt.price(bar.l) + "  C " + fmt.price(bar.c) + "  " + (change >= 0 ? "+" : "-") + // the hyphen, as every figure on the page
       Math.abs(change).toFixed(base >= 1 ? 2 : 4) + " (" + fmt.signedPercent(pct) + ")"; // in the price's own steps
     el.classList.remove("up", "down", "flat");
     el.classList.add(fmt.tone(change));
@@ -238,16 +239,23 @@
       grid: { vertLines: { color: grid }, horzLines: { color: grid } },
       rightPriceScale: { borderColor: cssVar("--border"), scaleMargins: { top: 0.08, bottom: 0.08 } },
       timeScale: { borderColor: cssVar("--border"), timeVisible: c.seconds < 86400, secondsVisible: false, rightOffset: 4,
-                   tickMarkFormatter: tickMark },
+                   maxBarSpacing: 24, tickMarkFormatter: tickMark },
       crosshair: { mode: LWC.CrosshairMode.Normal },
       localization: { priceFormatter: fmt.price, timeFormatter: crosshairTime },
     });
     addSeries(c);
+    // A short history fills the width (candles up to maxBarSpacing wide) instead of huddling at the right edge.
+    if (c.bars.length && c.bars.length < SHORT_HISTORY) c.chart.timeScale().fitContent();
     // The history begins where this server began pricing the ticker: said, not drawn over with an invented past.
     var note = el.querySelector("[data-chart-note]");
     if (note) {
       if (!c.bars.length) note.textContent = "No history yet: it starts with the first price.";
-      else if (!complete) note.textContent = "History from " + timeText(c.bars[0].t, 60) + ", when FinAlly first priced " + c.ticker + ".";
+      else if (!complete) {
+        var since = timeText(d.since ? Number(d.since) : c.bars[0].t, 60);
+        note.textContent = d.source === "massive"
+          ? "History from " + since + ": the oldest minute FinAlly keeps of " + c.ticker + "."
+          : "History from " + since + ", when FinAlly first priced " + c.ticker + ".";
+      }
       note.hidden = complete;
     }
     // The crosshair's bar by its logical index: the series holds exactly c.bars, one point each, in order.

@@ -387,10 +387,21 @@
     localTime.formatToParts(new Date(el.getAttribute("datetime"))).forEach(function (part) { p[part.type] = part.value; });
     el.textContent = p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(); pnlClock(); });
+  // The conversation's times: the browser's clock, as the blotter's (each once: an answer appends its messages).
+  function chatTimes() {
+    document.querySelectorAll("#chat-log time[datetime]:not([data-local])").forEach(function (el) {
+      var p = {};
+      localTime.formatToParts(new Date(el.getAttribute("datetime"))).forEach(function (part) { p[part.type] = part.value; });
+      el.textContent = p.hour + ":" + p.minute + ":" + p.second;
+      el.title = p.month + "-" + p.day + " " + el.textContent;
+      el.dataset.local = "";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(); pnlClock(); chatTimes(); });
   body.addEventListener("htmx:afterSettle", function (e) {
     if (e.target && e.target.id === "blotter") localTimes();
     if (e.target && e.target.id === "pnl") pnlClock();
+    if (e.target && e.target.closest && e.target.closest("#chat-log, #assistant")) chatTimes();
   });
 
   // --- selecting a ticker: the main chart loads through htmx, the trade bar gets the ticker ----------

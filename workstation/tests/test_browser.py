@@ -267,7 +267,7 @@ def test_the_main_chart_reads_by_time_switches_timeframe_and_style_and_keeps_the
             "t => new Intl.DateTimeFormat([], {hour: '2-digit', minute: '2-digit', hourCycle: 'h23',"
             " timeZone: 'America/Los_Angeles'}).format(new Date(t * 1000))", last_t)
         expect(readout).to_contain_text(local_hm)
-        expect(readout).to_contain_text(re.compile(r"O [\d.,]+  H [\d.,]+  L [\d.,]+  C [\d.,]+  [+−][\d.]+ \([+-]?\d+\.\d\d%\)"))
+        expect(readout).to_contain_text(re.compile(r"O [\d.,]+  H [\d.,]+  L [\d.,]+  C [\d.,]+  [+-][\d.]+ \([+-]?\d+\.\d\d%\)"))
         # The crosshair over the chart's middle reads that bar, an earlier one.
         box = page.locator("#chart [data-plot] canvas").first.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -481,6 +481,16 @@ def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
             return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`; }""", utc)
         expect(stamp).to_have_attribute("title", local)
         expect(stamp).to_have_text(local.split(" ")[1])  # today's: the time alone
+        # The assistant's messages read on the same clock (they were UTC beside a blotter in local time).
+        box = page.get_by_label("Message to the assistant")
+        box.fill("how am I doing?")
+        box.press("Enter")
+        said = page.locator("#chat-log article.msg-assistant time").last
+        expect(said).to_have_attribute("data-local", "")
+        utc_said = said.get_attribute("datetime")
+        tokyo = page.evaluate("""iso => new Intl.DateTimeFormat([], {timeZone: 'Asia/Tokyo', hour: '2-digit',
+            minute: '2-digit', second: '2-digit', hourCycle: 'h23'}).format(new Date(iso))""", utc_said)
+        expect(said).to_have_text(tokyo)
         expect(trades.first.locator("abbr")).to_have_attribute("title", "Sell")
         expect(trades.first.locator("td").nth(4)).to_have_text(re.compile(r"^\$4\d\d\.\d\d$"))  # notional: 1 × ~$420
 
