@@ -13,6 +13,7 @@ day in US Eastern time for 1d (the simulator's session, market.sessions; a real 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -168,7 +169,58 @@ def roll_up(minutes: Iterable[Bar], timeframe: str) -> list[Bar]:
 
 
 def since(timeframe: str, limit: int, now: float) -> float:
-    """How far back the minute bars for `limit` bars of `timeframe` reach from `now` (a whole bucket more, so the
-    oldest bar is complete; a day is one day more, for the change of clocks)."""
+    """How far back `limit` bars of `timeframe` reach from `now` without a gap (a whole bucket more, so the oldest
+    bar is complete; a day is one day more, for the change of clocks)."""
     size = TIMEFRAMES[timeframe]
     return now - (limit + 1) * size - (86400 if timeframe == "1d" else 0)
+
+
+# A minute's start in epoch seconds, in each database's words (SQLite keeps the UTC time as text).
+_EPOCH = {
+    "sqlite": "CAST(strftime('%%s', minute) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM minute) AS BIGINT)",
+}
+HOURS_IN_A_DAY = 25  # the day the clocks go back
+
+
+def read(ticker: str, timeframe: str, limit: int) -> tuple[list[Bar], int | None]:
+    """The newest `limit` bars of `timeframe` kept for `ticker`, oldest first, and the start of the last minute
+    they hold. Counted in bars, not in time: gaps (nights, a worker stopped) do not shorten the answer.
+
+    The database groups the minutes (a bucket's highest high and lowest low, and its first and last minute, whose
+    open and close are read through the primary key), so a month of minutes is never read into Python; a day is
+    grouped by the hour here and the hours rolled up to US Eastern days by `roll_up` (an Eastern midnight is
+    always a UTC hour's start)."""
+    epoch = _EPOCH[connection.vendor]
+    with connection.cursor() as cursor:
+        if timeframe == "1m":
+            cursor.execute(f"SELECT {epoch}, open, high, low, close, {epoch} FROM price_bars WHERE ticker = %s"
+                           " ORDER BY minute DESC LIMIT %s", [ticker, limit])
+            rows = cursor.fetchall()
+        else:
+            size = 3600 if timeframe == "1d" else TIMEFRAMES[timeframe]
+            groups = limit * HOURS_IN_A_DAY if timeframe == "1d" else limit
+            last = epoch.replace("minute", "g.last_m")
+            sql = (
+                f"WITH g AS (SELECT {epoch} / {size} * {size} AS b, MIN(minute) AS first_m, MAX(minute) AS last_m,"
+                " MAX(high) AS h, MIN(low) AS l FROM price_bars WHERE ticker = %s AND minute >= %s"
+                " GROUP BY b ORDER BY b DESC LIMIT %s)"
+                " SELECT g.b, o.open, g.h, g.l, c.close, " + last + " FROM g"
+                " JOIN price_bars o ON o.ticker = %s AND o.minute = g.first_m"
+                " JOIN price_bars c ON c.ticker = %s AND c.minute = g.last_m ORDER BY g.b DESC"
+            )
+            # The window `limit` buckets take without a gap first (what a 24-hour feed needs: it reads no more
+            # minutes than it groups); if gaps left it short, everything kept.
+            window = connection.ops.adapt_datetimefield_value(_as_datetime(int(since(timeframe, limit, time.time()))))
+            cursor.execute(sql, [ticker, window, groups, ticker, ticker])
+            rows = cursor.fetchall()
+            if len(rows) < groups:
+                cursor.execute("SELECT 1 FROM price_bars WHERE ticker = %s AND minute < %s LIMIT 1", [ticker, window])
+                if cursor.fetchone():
+                    cursor.execute(sql, [ticker, connection.ops.adapt_datetimefield_value(_as_datetime(0)), groups,
+                                         ticker, ticker])
+                    rows = cursor.fetchall()
+    if not rows:
+        return [], None
+    found = [Bar(int(t), o, h, low, c) for t, o, h, low, c, _ in reversed(rows)]
+    return found, max(int(r[5]) for r in rows)

@@ -118,21 +118,16 @@ def has_bars(ticker: str) -> bool:
 
 
 def bars(ticker: str, timeframe: str, limit: int) -> list[bar_rules.Bar]:
-    """The last `limit` bars of `timeframe` for `ticker`, oldest first, the minute in progress included: the minute
-    bars the worker wrote, then, for the minutes it has not written yet, the price store's tick history. Empty for
-    a ticker never priced here (history starts when a ticker is first priced)."""
-    now = time.time()
-    start = bar_rules.since(timeframe, limit, now)
-    rows = (
-        PriceBar.objects.filter(ticker=ticker, minute__gte=datetime.fromtimestamp(start, UTC))
-        .order_by("minute")
-        .values_list("minute", "open", "high", "low", "close")
-    )
-    minutes = [bar_rules.Bar(int(minute.timestamp()), o, h, lo, c) for minute, o, h, lo, c in rows]
+    """The last `limit` bars of `timeframe` for `ticker`, oldest first, the minute in progress included: the bars
+    the worker's minute bars make (market.bars.read), then, for the minutes it has not written yet, the price
+    store's tick history. Empty for a ticker never priced here (history starts when a ticker is first priced)."""
+    kept, last_minute = bar_rules.read(ticker, timeframe, limit)
     store = get_store()
     if not store.status().notice:  # end-of-day closes in the history are no minute's prices
         recent = bar_rules.BarBuilder()
-        for t, price in store.history(ticker, since=minutes[-1].t + bar_rules.MINUTE if minutes else start):
+        start = last_minute + bar_rules.MINUTE if last_minute is not None else bar_rules.since(timeframe, limit, time.time())
+        for t, price in store.history(ticker, since=start):
             recent.add({ticker: price}, t)
-        minutes += [bar for _, bar in recent.all()]
-    return bar_rules.roll_up(minutes, timeframe)[-limit:]
+        kept += [bar for _, bar in recent.all()]
+    # The bars read are whole buckets (a day's are its hours): rolled up, the minutes in progress join the last.
+    return bar_rules.roll_up(kept, timeframe)[-limit:]

@@ -70,14 +70,6 @@ def _number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _reaches_back(timeframe: str) -> float:
-    """A first bar at or before this is as old as the chart goes: its window's start (two buckets' grace), or
-    what is kept at all (PRICE_BARS_DAYS, give or take a day's bucket)."""
-    now = time.time()
-    window = bar_rules.since(timeframe, CHART_BARS, now) + 2 * bar_rules.TIMEFRAMES[timeframe]
-    return max(window, now - (settings.PRICE_BARS_DAYS - 1) * 86400)
-
-
 def chart_timeframe(value: str | None) -> str:
     """A timeframe the chart draws: the one asked for if it is one, else the default."""
     return value if value in bar_rules.TIMEFRAMES else DEFAULT_TIMEFRAME
@@ -87,7 +79,10 @@ def chart_panel(ticker: str | None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
     """The main chart: its bars ride in the page as JSON (static/js/chart.js draws them), so it is full at once."""
     quote = get_store().latest(ticker) if ticker else None
     found = selectors.bars(ticker, timeframe, CHART_BARS) if ticker else []
-    complete = len(found) >= CHART_BARS or (bool(found) and found[0].t <= _reaches_back(timeframe))
+    # All the chart takes, or all that is kept (PRICE_BARS_DAYS, a day's grace): else the history begins later than
+    # the chart reaches (when the ticker was first priced here), and the chart says so rather than draw a past.
+    first = (selectors.first_minute(ticker) or found[0].t) if found and len(found) < CHART_BARS else None
+    complete = bool(found) and (first is None or first <= time.time() - (settings.PRICE_BARS_DAYS - 1) * 86400)
     return {
         "chart": {
             "ticker": ticker,
@@ -103,7 +98,7 @@ def chart_panel(ticker: str | None, timeframe: str = DEFAULT_TIMEFRAME) -> dict:
             # (when the ticker was first priced here), and the chart says so rather than drawing a past it lacks.
             "complete": complete,
             # Where a short history begins, to the minute (the first bar of 1h or 1d starts before it), and whose.
-            "since": None if complete or not found else (selectors.first_minute(ticker) or found[0].t),
+            "since": None if complete else first,
             "simulated": selectors.simulated_prices(),
         },
     }

@@ -258,3 +258,38 @@ def test_a_backlog_is_written_a_batch_a_tick(price_store, monkeypatch):
     worker._save_bars(worker.bars.done(at(60)))
     worker._save_bars(worker.bars.done(at(60)))
     assert [r[0] for r in saved()] == [at(m) for m in range(7)]
+
+
+def sessions(days: list[tuple[int, int, int]], minutes_a_day: int = 390, start_hour_utc: int = 14) -> list[Bar]:
+    """Minute bars of trading sessions with the nights between them empty (a real market's gaps), prices wandering."""
+    out, price = [], 100.0
+    for y, m, d in days:
+        t0 = utc(y, m, d, start_hour_utc, 30)
+        for i in range(minutes_a_day):
+            o = price
+            price = round(price + ((i * 7919 + d * 31) % 13 - 6) * 0.01, 2)
+            out.append(Bar(t0 + 60 * i, o, max(o, price) + 0.05, min(o, price) - 0.05, price))
+    return out
+
+
+# Ten sessions around both changes of clocks, the nights empty.
+SESSIONS = [(2026, 3, 5), (2026, 3, 6), (2026, 3, 9), (2026, 3, 10), (2026, 10, 29), (2026, 10, 30),
+            (2026, 11, 2), (2026, 11, 3), (2026, 11, 4), (2026, 11, 5)]
+
+
+@pytest.mark.parametrize("timeframe", list(bars.TIMEFRAMES))
+@pytest.mark.parametrize("limit", [1, 7, 20, 1000])
+def test_the_database_groups_as_roll_up_does_and_counts_bars_not_time(timeframe, limit):
+    """market.bars.read groups in SQL; the Python roll-up of the same minutes is the rule it must match, with gaps
+    (nights, weekends), the days the clocks change, and `limit` the number of bars (a review found 7 of 20)."""
+    minutes = sessions(SESSIONS)
+    bars.save([("MSFT", b) for b in minutes] + [("AAPL", Bar(b.t, 1, 1, 1, 1)) for b in minutes[:50]])
+    expected = bars.roll_up([Bar(b.t, b.o, b.h, b.l, b.c) for b in minutes], timeframe)[-limit:]
+    got, last_minute = bars.read("MSFT", timeframe, limit)
+    assert bars.roll_up(got, timeframe)[-limit:] == expected
+    assert last_minute == minutes[-1].t
+    assert len(expected) == min(limit, len(bars.roll_up(minutes, timeframe)))
+
+
+def test_read_of_a_ticker_with_no_bars_is_empty():
+    assert bars.read("PYPL", "1h", 10) == ([], None)
