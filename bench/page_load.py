@@ -3,8 +3,9 @@
     .venv/bin/python bench/page_load.py --runs 5
 
 Each run is a fresh browser context (empty cache) loading / from a throwaway FinAlly (worker + uvicorn).
-Measured per run: bytes over the wire (encoded, headers included; the endless price stream counted up to the
-first live change), requests, time to the first visible price (first contentful paint: the prices are in
+Measured: bytes over the wire (encoded, headers included; the endless price stream counted up to the first live
+change) and requests, in one run of their own with DevTools' network events on (they slow the browser: a chunk is
+an event sent to this process, 50-140 ms in all on this machine); then per timed run, time to the first visible price (first contentful paint: the prices are in
 the first HTML, and the run checks a price is in the DOM at that moment), and time to the first live change
 (the first price text that changes after load, seen by a MutationObserver), and time to the main chart
 interactive (Lightweight Charts has drawn the page's bars: its canvas is there and static/js/chart.js holds
@@ -51,22 +52,25 @@ document.addEventListener('DOMContentLoaded', () => {
 """
 
 
-def one_run(browser, base_url: str) -> dict:
+def one_run(browser, base_url: str, *, count_bytes: bool) -> dict:
+    """One cold load (a new context: an empty cache). With `count_bytes`, DevTools' network events count what came
+    over the wire; they cost the browser time of their own (every chunk is an event sent to this process), so the
+    timed runs go without them and the bytes come from a run of their own."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.add_init_script(OBSERVE)
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
     requests: dict[str, str] = {}
     received: dict[str, int] = {}
-
-    cdp.on("Network.requestWillBeSent", lambda e: requests.setdefault(e["requestId"], e["request"]["url"]))
-    cdp.on("Network.dataReceived", lambda e: received.__setitem__(
-        e["requestId"], received.get(e["requestId"], 0) + e.get("encodedDataLength", 0)))
-    cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
-    cdp.on("Network.responseReceived", lambda e: received.__setitem__(
-        e["requestId"], received.get(e["requestId"], 0) + e["response"].get("encodedDataLength", 0)))
+    if count_bytes:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.on("Network.requestWillBeSent", lambda e: requests.setdefault(e["requestId"], e["request"]["url"]))
+        cdp.on("Network.dataReceived", lambda e: received.__setitem__(
+            e["requestId"], received.get(e["requestId"], 0) + e.get("encodedDataLength", 0)))
+        cdp.on("Network.loadingFinished", lambda e: received.__setitem__(e["requestId"], e["encodedDataLength"]))
+        cdp.on("Network.responseReceived", lambda e: received.__setitem__(
+            e["requestId"], received.get(e["requestId"], 0) + e["response"].get("encodedDataLength", 0)))
 
     page.goto(base_url + "/", wait_until="load")
     page.wait_for_function("() => window.__firstChange !== null && window.__chartReady !== null", timeout=30_000)
@@ -107,9 +111,12 @@ def main() -> None:
         if args.bars:
             subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT], cwd=ROOT, env=stack.env, check=True)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        one_run(browser, stack.base_url)  # warm the server (templates, store connections), not the browser
-        runs = [one_run(browser, stack.base_url) for _ in range(args.runs)]
+        one_run(browser, stack.base_url, count_bytes=False)  # warm the server (templates, connections), not the browser
+        counted = one_run(browser, stack.base_url, count_bytes=True)
+        runs = [one_run(browser, stack.base_url, count_bytes=False) for _ in range(args.runs)]
         browser.close()
+    for r in runs:
+        r["bytes"], r["requests"], r["urls"] = counted["bytes"], counted["requests"], counted["urls"]
     for r in runs:
         print(f"bytes {r['bytes']:7d}  requests {r['requests']}  ttfb {r['ttfb_ms']:6.1f} ms  "
               f"first price {r['first_price_ms']:6.1f} ms  first change {r['first_change_ms']:7.1f} ms  "
