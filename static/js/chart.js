@@ -16,7 +16,16 @@
 (function () {
   "use strict";
 
+  // The library loads async (it does not hold up DOMContentLoaded, so the page's stream connects without waiting
+  // for its 62 KB): read when a chart is mounted, and a mount that came too early is made again once it loads.
   var LWC = window.LightweightCharts;
+  if (!LWC) {
+    var tag = document.querySelector("script[data-chart-library]");
+    if (tag) tag.addEventListener("load", function () {
+      LWC = window.LightweightCharts;
+      document.dispatchEvent(new Event("finally:chart-library"));
+    });
+  }
   var fmt = window.FinallyFormat;
   var STYLE_KEY = "finally.chartStyle";
   var ORDER_NEAR = 0.02;
@@ -219,6 +228,7 @@
     var plot = el && el.querySelector("[data-plot]");
     if (current && current.el === el) return current;
     unmount();
+    LWC = LWC || window.LightweightCharts;
     if (!plot || !plot.dataset.timeframe || !LWC) return null;
     var d = plot.dataset;
     var c = {

@@ -475,6 +475,7 @@
 
   // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
   // too), after htmx has set up the page.
+  document.addEventListener("finally:chart-library", chartOrders); // the library came after DOMContentLoaded
   document.addEventListener("DOMContentLoaded", function () {
     chartOrders();
     var chart = document.getElementById("chart");

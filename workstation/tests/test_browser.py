@@ -1566,3 +1566,24 @@ def test_an_order_that_waits_from_the_ticket_is_drawn_canceled_and_filled_by_the
         finally:
             context.close()
     assert problems == []
+
+
+def test_the_chart_library_arriving_late_holds_up_neither_the_stream_nor_the_chart(browser, stack):
+    """The library is async: the page's scripts and its price stream do not wait for it, and the chart mounts
+    when it arrives."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        held = []
+        page.route("**/lightweight-charts-*.js", lambda route, request=None: held.append(route))  # answered below
+        page.goto(stack.base_url + "/", wait_until="domcontentloaded")
+        first_price = page.locator("#watchlist [data-px='AAPL']").text_content()
+        page.wait_for_function("p => document.querySelector(\"#watchlist [data-px='AAPL']\").textContent !== p",
+                               arg=first_price, timeout=WAIT_MS)
+        assert held and page.evaluate("() => !window.LightweightCharts && !document.querySelector('#chart canvas')")
+        held[0].continue_()
+        page.wait_for_function("() => window.FinallyChart.state() && document.querySelector('#chart canvas')",
+                               timeout=WAIT_MS)
+        assert page.evaluate("() => FinallyChart.state().ticker") == "AAPL"
+    finally:
+        context.close()
