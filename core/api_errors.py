@@ -53,5 +53,8 @@ def describe_validation_errors(errors: list[dict]) -> str:
         message = error.get("msg", "invalid value")
         if not field and error.get("type") in ("model_type", "model_attributes_type", "dict_type"):
             message = "The request body must be a JSON object."  # not pydantic's words, which name our classes
+        elif not field and error.get("type") == "missing":
+            # No body at all: the whole payload is what is missing (pydantic says only "Field required").
+            message = "The request body is empty: send a JSON object (the API's docs at /api/docs list its fields)."
         parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts) or "Invalid request."

@@ -138,6 +138,12 @@ class TestHostileInput:
         assert state() == before
         assert client.get("/api/health").status_code == 200
 
+    @pytest.mark.parametrize("path", ["/api/portfolio/trade", "/api/orders", "/api/watchlist"])
+    def test_an_empty_body_is_told_so(self, client, path):
+        # With Content-Type: application/json and no body (curl -d ''): pydantic said only "Field required".
+        response = client.generic("POST", path, b"", CONTENT_TYPE="application/json")
+        assert response.status_code == 422 and response.json()["error"].startswith("The request body is empty")
+
     @pytest.mark.parametrize("body", ["null", "[]", "1", "true", '"AAPL"', '[{"ticker": "AAPL"}]'])
     def test_a_body_that_is_not_an_object_is_told_so(self, client, body):
         response = trade(client, body)
