@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Collection, Iterable
 
 from django.db import connection
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 
 from core.fastpath import database_version
 from market.quotes import Quote
@@ -282,6 +282,16 @@ def orders(*, user_id: str, status: str = "open", ticker: str | None = None, lim
     if ticker is not None:
         rows = rows.filter(ticker=ticker)
     return list(rows.order_by("-created_at", "-id")[:limit])
+
+
+def resting_fills(*, user_id: str, since: datetime, limit: int = 10) -> list[Order]:
+    """Orders that waited and have filled since `since`, newest first: what the page tells its user of (a fill the
+    worker made, with no click of theirs to answer)."""
+    # Filled after it was placed: a marketable limit fills as it is placed (one time for both), and its click's
+    # answer already said so.
+    rows = Order.objects.filter(user_id=user_id, status="filled", filled_at__gte=since, filled_at__gt=F("created_at"))
+    rows = rows.exclude(type="market")
+    return list(rows.order_by("-filled_at")[:limit])
 
 
 # An order's id as people see it (the open-orders panel, the command line, the assistant's context): its last

@@ -257,11 +257,18 @@ def pnl_panel(view: PortfolioView, *, user_id: str, span: str = "all") -> dict:
     }
 
 
+FILL_NOTICE_SECONDS = 300
+
+
 def orders_panel(*, user_id: str, error: str = "", message: str = "") -> dict:
     """The book's resting orders, newest first, each with what it waits for and what it holds back."""
     resting = portfolio_selectors.orders(user_id=user_id, status="open", limit=settings.ORDERS_OPEN_MAX)
     rows = [{"order": o, "short_id": short_id(o.id), "label": order_label(o), "text": order_text(o)} for o in resting]
-    return {"open_orders": rows, "orders_error": error, "orders_message": message}
+    # The fills of the last minutes: workstation.js tells of each once, as it first sees it after the page loaded.
+    since = timezone.now() - timedelta(seconds=FILL_NOTICE_SECONDS)
+    fills = [{"id": o.id, "text": order_text(o)}
+             for o in portfolio_selectors.resting_fills(user_id=user_id, since=since)]
+    return {"open_orders": rows, "orders_error": error, "orders_message": message, "recent_fills": fills}
 
 
 BLOTTER_SIDES = {"buy": "Buys", "sell": "Sells"}

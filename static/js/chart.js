@@ -99,7 +99,7 @@
     }
     var d = new Date(time * 1000);
     if (type === 0) return String(d.getFullYear());
-    if (type === 1) return d.toLocaleDateString([], { month: "short", year: "2-digit" });
+    if (type === 1) return d.toLocaleDateString([], { month: "short", year: "numeric" }); // "Dec 2026", no day read into it
     if (d.getHours() === 0 && d.getMinutes() === 0) return d.toLocaleDateString([], { month: "short", day: "numeric" });
     return clockText(d);
   }

@@ -475,6 +475,33 @@
 
   // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
   // too), after htmx has set up the page.
+  // --- fills of orders that waited: told once each, as the open-orders panel first lists them after this page
+  // loaded (those it listed at load are history, not news). A click or TOAST_MS takes the toast away. ---
+  var TOAST_MS = 8000;
+  var toldFills = null;
+  function tellFills() {
+    var items = document.querySelectorAll("#orders [data-recent-fills] li[data-fill]");
+    if (toldFills === null) {
+      toldFills = new Set(Array.prototype.map.call(items, function (li) { return li.dataset.fill; }));
+      return;
+    }
+    var box = document.getElementById("toasts");
+    items.forEach(function (li) {
+      if (toldFills.has(li.dataset.fill) || !box) return;
+      toldFills.add(li.dataset.fill);
+      var toast = document.createElement("p");
+      toast.className = "toast" + (/ sell /.test(li.textContent) ? " sell" : "");
+      toast.dataset.fill = li.dataset.fill;
+      toast.textContent = li.textContent;
+      toast.title = "Filled while it waited. Click to dismiss.";
+      toast.addEventListener("click", function () { toast.remove(); });
+      box.appendChild(toast);
+      setTimeout(function () { toast.remove(); }, TOAST_MS);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", tellFills);
+  body.addEventListener("htmx:afterSettle", function (e) { if (e.target && e.target.id === "orders") tellFills(); });
+
   document.addEventListener("finally:chart-library", chartOrders); // the library came after DOMContentLoaded
   document.addEventListener("DOMContentLoaded", function () {
     chartOrders();

@@ -1552,6 +1552,11 @@ def test_an_order_that_waits_from_the_ticket_is_drawn_canceled_and_filled_by_the
             stub.script((200, quotes(187.5)))
             # Filled by the worker at the better live price; the page is told, as for a trade made here.
             expect(rows).to_have_count(0)
+            toast = page.locator("#toasts .toast")
+            expect(toast).to_have_text("Limit buy 2 AAPL @ $188.00: filled at $187.50.")
+            screenshot(page, "orders-fill-toast")
+            toast.click()
+            expect(toast).to_have_count(0)
             wait_chart_lines(page, [])
             expect(page.locator("#blotter tr[data-trade]")).to_have_count(1)
             expect(page.locator("#blotter tr[data-trade]").first).to_contain_text("187.50")

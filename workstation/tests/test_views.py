@@ -730,6 +730,25 @@ class TestCommandLine:
             post(client, "/command", {"command": f"buy 1 aapl @ {limit}"})
         assert "Canceled 2 open orders." in post(client, "/command", {"command": "cancel all"}).content.decode()
 
+    def test_the_orders_panel_lists_recent_fills_of_orders_that_waited_for_the_page_to_tell(self, client):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from portfolio.models import Order
+
+        post(client, "/command", {"command": "buy 1 aapl @ 200"})  # marketable: filled at once, by a click
+        post(client, "/command", {"command": "buy 2 aapl @ 150"})
+        resting = Order.objects.get(status="new")
+        Order.objects.filter(pk=resting.pk).update(status="filled", filled_at=timezone.now(), filled_qty=2,
+                                                   filled_avg_price="149.50", reserved_cash=0)
+        html = client.get("/panels/orders", headers=HX).content.decode()
+        fills = re.search(r"<ul hidden data-recent-fills>(.*?)</ul>", html).group(1)
+        assert fills.count("<li") == 1  # not the marketable limit: it filled as it was placed, and its answer said so
+        assert f'<li data-fill="{resting.id}">Limit buy 2 AAPL @ $150.00: filled at $149.50.</li>' in fills
+        Order.objects.filter(pk=resting.pk).update(filled_at=timezone.now() - timedelta(minutes=10))
+        assert resting.id not in client.get("/panels/orders", headers=HX).content.decode()  # old news
+
     def test_add_and_rm_trigger_watchlist_changed(self, client):
         added = post(client, "/command", {"command": "add pypl"})
         assert added["HX-Trigger"] == '{"watchlist-changed": {}}'
