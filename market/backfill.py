@@ -43,17 +43,25 @@ class Backfill:
     def active(self) -> bool:
         return self._fetch is not None and self.every is not None
 
-    def step(self, tickers: set[str], now: float) -> str | None:
-        """Queue the tickers first priced now that have no bars (looked up before the worker saves one of theirs,
-        a minute later), then make at most one call, if one fits now. Returns the ticker asked for. A database error
-        propagates (the worker leaves the database alone until it is back)."""
+    def notice(self, tickers: set[str]) -> None:
+        """Queue the tickers first priced now that have no bars. The worker asks before it saves the tick's bars:
+        a price with an older trade time (a delayed plan, a quiet ticker) makes a bar of a minute that has ended,
+        saved in the same tick, and the ticker would look as if it had a past."""
         if not self.active:
-            return None
+            return
         for ticker in sorted(tickers - self.seen)[:LOOKUPS_PER_TICK]:
             if not selectors.has_bars(ticker):
                 self.queue.append(ticker)
             self.seen.add(ticker)
-        self.queue = [t for t in self.queue if t in tickers]  # one no longer priced is no longer wanted
+
+    def step(self, tickers: set[str], now: float) -> str | None:
+        """`notice`, then at most one call, if one fits now; `tickers` are the ones priced (a queued ticker no
+        longer among them is no longer wanted). Returns the ticker asked for. A database error propagates (the
+        worker leaves the database alone until it is back)."""
+        if not self.active:
+            return None
+        self.notice(tickers)
+        self.queue = [t for t in self.queue if t in tickers]
         if not self.queue or now < self._next_at:
             return None
         ticker = self.queue[0]
@@ -72,6 +80,7 @@ class Backfill:
                 self.queue.remove(ticker)
             return
         minute = int(now // bars.MINUTE) * bars.MINUTE
-        bars.save([(ticker, bar) for bar in found if start <= bar.t < minute], merge=False)
+        kept = [(ticker, bar) for bar in found if start <= bar.t < minute]
+        bars.save(kept, merge=False)
         self.queue.remove(ticker)
-        logger.info("backfilled %s with %d minute bars", ticker, len(found))
+        logger.info("backfilled %s: %d minute bars from Massive (the minutes the worker saw kept its own)", ticker, len(kept))

@@ -113,8 +113,22 @@ _INSERT_MISSING = "INSERT INTO price_bars (ticker, minute, open, high, low, clos
 ROWS_PER_STATEMENT = 500
 
 
+def _one_per_minute(bars: Sequence[tuple[str, Bar]]) -> list[tuple[str, Bar]]:
+    """The bars of one (ticker, minute) merged, in order (first open, highest high, lowest low, last close): a
+    delayed feed's trades make a minute more than once, and PostgreSQL refuses an upsert that meets a row twice."""
+    merged: dict[tuple[str, int], Bar] = {}
+    for ticker, bar in bars:
+        known = merged.get((ticker, bar.t))
+        if known is None:
+            merged[(ticker, bar.t)] = Bar(bar.t, bar.o, bar.h, bar.l, bar.c)
+        else:
+            known.h, known.l, known.c = max(known.h, bar.h), min(known.l, bar.l), bar.c
+    return [(ticker, bar) for (ticker, _), bar in merged.items()]
+
+
 def save(bars: Sequence[tuple[str, Bar]], *, merge: bool = True) -> None:
     """Write minute bars in one transaction (one statement per 500); `merge=False` adds only the missing ones."""
+    bars = _one_per_minute(bars)
     if not bars:
         return
     sql = _UPSERT[connection.vendor] if merge else _INSERT_MISSING
@@ -211,7 +225,9 @@ def read(ticker: str, timeframe: str, limit: int) -> tuple[list[Bar], int | None
             )
             # The window `limit` buckets take without a gap first (what a 24-hour feed needs: it reads no more
             # minutes than it groups); if gaps left it short, everything kept.
-            window = connection.ops.adapt_datetimefield_value(_as_datetime(int(since(timeframe, limit, time.time()))))
+            start = int(since(timeframe, limit, time.time()))
+            start -= start % size  # on a bucket's start: the oldest bucket read is whole, never cut by the window
+            window = connection.ops.adapt_datetimefield_value(_as_datetime(start))
             cursor.execute(sql, [ticker, window, groups, ticker, ticker])
             rows = cursor.fetchall()
             if len(rows) < groups:

@@ -123,7 +123,10 @@ def bars(ticker: str, timeframe: str, limit: int) -> list[bar_rules.Bar]:
     store's tick history. Empty for a ticker never priced here (history starts when a ticker is first priced)."""
     kept, last_minute = bar_rules.read(ticker, timeframe, limit)
     store = get_store()
-    if not store.status().notice:  # end-of-day closes in the history are no minute's prices
+    # The store's history is kept at each poll's time: the simulator's prices are made then, Massive's were traded
+    # earlier (a delayed plan's 15 minutes; the last trade repeated all night), and only its saved bars, which the
+    # worker puts at the trade's minute, are a minute's prices.
+    if simulated_prices() and not store.status().notice:
         recent = bar_rules.BarBuilder()
         start = last_minute + bar_rules.MINUTE if last_minute is not None else bar_rules.since(timeframe, limit, time.time())
         for t, price in store.history(ticker, since=start):

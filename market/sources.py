@@ -288,18 +288,20 @@ class MassiveSource:
         """One aggregates call: the ticker's minute bars from `start` to `end` (epoch seconds), oldest first. A bar
         that is not a whole minute or not a sane OHLC (a high under its close, a price we could not store) is left
         out: a gap, never an invented price."""
+        # Newest first: past AGGS_LIMIT minutes (a PRICE_BARS_DAYS over a month) the call stops at the limit, and
+        # what it leaves out is then the oldest, not the minutes a chart shows.
         body = self._call(
             self.client.get_aggs, ticker, 1, "minute", int(start * 1000), int(end * 1000),
-            adjusted=True, sort="asc", limit=AGGS_LIMIT, raw=True,
+            adjusted=True, sort="desc", limit=AGGS_LIMIT, raw=True,
         )
         if body.get("status") not in OK_STATUSES or not _is_list_or_empty(body, "results", "resultsCount"):
             raise SourceUnavailable(f"Massive sent unreadable aggregates (status {body.get('status')!r})")
-        found: list[Bar] = []
+        by_minute: dict[int, Bar] = {}
         for entry in body.get("results") or ():
             bar = _minute_bar(entry)
-            if bar is not None and (not found or bar.t > found[-1].t):
-                found.append(bar)
-        return found
+            if bar is not None:
+                by_minute.setdefault(bar.t, bar)  # a minute sent twice: the first answer's
+        return [by_minute[t] for t in sorted(by_minute)]
 
     def _eod_session(self) -> date:
         """The session whose closes an end-of-day plan can read: the last weekday before today (ET)."""

@@ -175,12 +175,15 @@ class PriceWorker:
             self.store_failures = 0
         if not quotes.notice:  # live prices only: end-of-day closes (Massive without snapshots) are not a minute's
             self._add_to_bars(quotes, now)
+        if self.backfill.active and self.database_usable():
+            # Before this tick's bars are saved: whether a ticker first priced now had a past here.
+            self._backfill(lambda: self.backfill.notice(set(quotes.prices)))
         if self.database_usable():
             self._save_bars(self.bars.done(now))
         if self.database_usable():
             self._tell_listeners(set(quotes.prices))
         if self.backfill.active and self.database_usable():
-            self._backfill(set(quotes.prices), now)
+            self._backfill(lambda: self.backfill.step(tickers, now))
         return self.source.interval
 
     def database_usable(self) -> bool:
@@ -236,10 +239,10 @@ class PriceWorker:
             self.bars.take_back(done)
             self._database_failed()
 
-    def _backfill(self, tickers: set[str], now: float) -> None:
-        """A newly watched ticker's past (market.backfill), after the tick's own work: one call when one fits."""
+    def _backfill(self, work: Callable[[], object]) -> None:
+        """A newly watched ticker's past (market.backfill): its lookup, or its one call when one fits."""
         try:
-            self.backfill.step(tickers, now)
+            work()
         except DatabaseError:
             logger.warning("could not write a backfill's minute bars", exc_info=True)
             self._database_failed()

@@ -53,3 +53,7 @@ class NoSuchOrder(TradeRejected):
 
 class OrderNotOpen(TradeRejected):
     """A cancel of an order that has already filled, expired, been canceled or rejected: the message says which."""
+
+
+class PositionChanged(TradeRejected):
+    """A Close confirmed on a position that has changed since it was shown: nothing was sold."""

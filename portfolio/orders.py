@@ -40,6 +40,7 @@ from portfolio.exceptions import (
     OrderIdReused,
     OrderNotOpen,
     OrderNotRecorded,
+    PositionChanged,
     PriceNotYet,
     PricesNotLive,
     TradeRejected,
@@ -320,19 +321,22 @@ class Closed:
 
 
 @batchable
-def close_position(*, user_id: str, ticker: str) -> Closed:
+def close_position(*, user_id: str, ticker: str, expected: object = None) -> Closed:
     """Sell the whole position at market, the ticker's open sell orders canceled in the same transaction (a stop
     guarding shares no longer held has nothing left to sell): the quantity is the one held when the book's row is
-    locked, never a page's older figure. Refused, with nothing canceled, as a market sell would be (no live price)."""
+    locked. `expected`, the quantity the user was shown: a position that has changed since (a resting buy filled)
+    is refused, not sold at a size nobody confirmed. Refused, with nothing canceled, as a market sell would be (no
+    live price)."""
+    shown = services.clean_quantity(expected) if expected not in (None, "") else None
     try:
-        return _close(user_id, services.clean_ticker(ticker))
+        return _close(user_id, services.clean_ticker(ticker), shown)
     except IntegrityError as exc:
         logger.warning("close refused by a database constraint: %s", exc)
         raise OrderNotRecorded("The position could not be closed; nothing was traded.") from None
 
 
 @transaction.atomic
-def _close(user_id: str, ticker: str) -> Closed:
+def _close(user_id: str, ticker: str, shown) -> Closed:
     with trade_sql.cursor() as cursor:
         cash = trade_sql.lock_cash(cursor, user_id)
         if cash is None:
@@ -341,6 +345,11 @@ def _close(user_id: str, ticker: str) -> Closed:
         holding = holdings.get(ticker)
         if holding is None or holding.quantity <= 0:
             raise InsufficientShares(f"You hold no {ticker}: there is nothing to close.")
+        if shown is not None and holding.quantity != shown:
+            raise PositionChanged(
+                f"Your {ticker} position is now {holding.quantity.normalize():f} shares, not the "
+                f"{shown.normalize():f} shown: nothing was sold. Look again and click Close once more."
+            )
         price, quotes = services.live_price(cursor, user_id=user_id, ticker=ticker, side="sell", holdings=holdings)
         canceled = Order.objects.filter(user_id=user_id, ticker=ticker, side="sell", status=Order.Status.NEW).update(
             status=Order.Status.CANCELED, canceled_at=timezone.now(), reserved_cash=0

@@ -281,8 +281,9 @@ async def close_position(request: HttpRequest) -> HttpResponse:
     """A position's Close: the whole position sold at market, its open sell orders canceled with it (the quantity
     is the one held when the book is locked, not the page's)."""
     ticker = request.POST.get("ticker", "")[:40]
+    expected = request.POST.get("expected", "")[:40]
     try:
-        closed = await write(portfolio_orders.close_position, user_id=request.book, ticker=ticker)
+        closed = await write(portfolio_orders.close_position, user_id=request.book, ticker=ticker, expected=expected)
     except TradeRejected as exc:
         context = panels.trade_panel(ticker=ticker, error=str(exc))
         if not request.htmx:

@@ -136,3 +136,17 @@ def test_the_worker_backfills_a_newly_watched_ticker_after_its_tick(stub, price_
     assert aggs_calls(stub) == [priced[1]]  # one call a minute fits: the first ticker without bars
     assert kept(priced[1]) == [(58, 59, 57, 58.5), (59, 60, 58, 59.5)]
     assert worker.backfill.queue == priced[2:]  # the rest, one a minute
+
+
+def test_a_ticker_whose_last_trade_is_minutes_old_is_still_backfilled(stub, price_store):
+    """Its price goes into its trade's minute, which has ended: the worker saves that bar in the same tick. The
+    ticker is looked up before that save, or it would look as if it had a past (a review found none backfilled)."""
+    now = time.time()
+    priced = sorted(selectors.priced_tickers())
+    stub.script((200, answer(*(regular(t, 100.0, day_open=99.0, prev_close=98.0, at=now - 90) for t in priced))))
+    stub.script_aggs((200, aggs("X", (int(now // 60) * 60 - 600, 58, 59, 57, 58.5))))
+    worker = PriceWorker(source=massive(stub, interval=15.0), store=price_store)
+    worker.tick()
+    assert aggs_calls(stub) == [priced[0]]
+    assert worker.backfill.queue == priced[1:]
+    assert PriceBar.objects.filter(ticker=priced[0]).count() == 2  # the backfilled minute and the trade's own

@@ -293,3 +293,28 @@ def test_the_database_groups_as_roll_up_does_and_counts_bars_not_time(timeframe,
 
 def test_read_of_a_ticker_with_no_bars_is_empty():
     assert bars.read("PYPL", "1h", 10) == ([], None)
+
+
+@pytest.mark.parametrize("timeframe", ["5m", "15m", "1h"])
+@pytest.mark.parametrize("limit", [3, 8])
+def test_the_window_never_cuts_the_oldest_bucket(timeframe, limit, monkeypatch):
+    """The first read covers the window `limit` buckets take without a gap. Two empty buckets inside it left exactly
+    `limit` buckets, the oldest one cut by the window's start, so no second read was made (a review found opens
+    off by a dollar)."""
+    size = bars.TIMEFRAMES[timeframe]
+    now = T0 + 10 * 3600 + 150  # inside a bucket of each size: the window's start is too
+    monkeypatch.setattr(bars.time, "time", lambda: now)
+    current = now - now % size
+    empty = {current - size, current - 2 * size}
+    minutes = [Bar(t, 100 + (t // 60) % 17, 101 + (t // 60) % 17, 99 + (t // 60) % 17, 100.5 + (t // 60) % 17)
+               for t in range(current - (limit + 4) * size, now - 59, 60) if t - t % size not in empty]
+    bars.save([("MSFT", b) for b in minutes])
+    got, _ = bars.read("MSFT", timeframe, limit)
+    assert bars.roll_up(got, timeframe) == bars.roll_up(minutes, timeframe)[-limit:]
+
+
+def test_a_minute_made_twice_in_one_batch_is_one_row_merged():
+    """A delayed feed's trades make a minute more than once; PostgreSQL refuses an upsert meeting a row twice."""
+    bars.save([("AAPL", Bar(at(0), 100, 101, 99, 100.5)), ("AAPL", Bar(at(0), 100.5, 103, 100, 102)),
+               ("AAPL", Bar(at(1), 102, 102, 102, 102))])
+    assert saved() == [(at(0), "AAPL", 100, 103, 99, 102), (at(1), "AAPL", 102, 102, 102, 102)]

@@ -355,7 +355,7 @@ class TestMinuteBars:
         ]
         (request,) = stub.requests
         assert request["path"] == f"/v2/aggs/ticker/AAPL/range/1/minute/{int(start * 1000)}/{int(end * 1000)}"
-        assert request["query"] == {"adjusted": ["true"], "sort": ["asc"], "limit": ["50000"]}
+        assert request["query"] == {"adjusted": ["true"], "sort": ["desc"], "limit": ["50000"]}
         assert request["auth"] == "Bearer test-key"
 
     def test_no_results_is_no_bars(self, stub):
@@ -380,10 +380,10 @@ class TestMinuteBars:
         stub.script_aggs((200, {"status": "OK", "resultsCount": 2, "results": [entry, good]}))
         assert [b.t for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [1_764_000_060]
 
-    def test_a_minute_out_of_order_or_twice_is_dropped(self, stub):
+    def test_newest_first_comes_back_oldest_first_and_a_minute_twice_once(self, stub):
         t = 1_764_000_000
-        stub.script_aggs((200, aggs("AAPL", (t + 60, 1, 1, 1, 1), (t, 2, 2, 2, 2), (t + 60, 3, 3, 3, 3), (t + 120, 4, 4, 4, 4))))
-        assert [b.c for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [1, 4]
+        stub.script_aggs((200, aggs("AAPL", (t + 120, 4, 4, 4, 4), (t + 60, 1, 1, 1, 1), (t, 2, 2, 2, 2), (t + 60, 3, 3, 3, 3))))
+        assert [(b.t, b.c) for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [(t, 2), (t + 60, 1), (t + 120, 4)]
 
     @pytest.mark.parametrize("status, body", [(429, {"status": "ERROR"}), (403, NOT_ENTITLED), (200, "[]"),
                                               (200, {"status": "ERROR", "results": []}), (200, {"status": "OK", "results": 5})])

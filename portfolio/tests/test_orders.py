@@ -265,6 +265,17 @@ class TestClosePosition:
         assert Trade.objects.filter(ticker="AAPL", side="sell").count() == 1  # the stop it canceled never fires
         assert selectors.portfolio(user_id=DEFAULT_USER).buying_power == cash() - D("80.00")  # only the buy holds cash
 
+    def test_a_position_changed_since_it_was_shown_is_not_sold(self, tick):
+        tick({"AAPL": 100})
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="2")
+        stop = place(side="sell", qty="1", type="stop", stop_price="90")
+        services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="1")  # after the page showed 2
+        with pytest.raises(TradeRejected, match=r"Your AAPL position is now 3 shares, not the 2 shown: nothing was sold"):
+            orders.close_position(user_id=DEFAULT_USER, ticker="AAPL", expected="2")
+        assert held("AAPL") == 3 and status(stop) == "new"
+        closed = orders.close_position(user_id=DEFAULT_USER, ticker="AAPL", expected="3.0000")
+        assert closed.fill.quantity == 3 and held("AAPL") == 0
+
     def test_nothing_held_is_refused(self, tick):
         tick({"AAPL": 100})
         with pytest.raises(InsufficientShares, match="You hold no AAPL: there is nothing to close."):

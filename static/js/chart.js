@@ -91,7 +91,7 @@
     return time.year + "-" + String(time.month).padStart(2, "0") + "-" + String(time.day).padStart(2, "0");
   }
   // The axis's marks on the browser's clock. The library places a day's mark at a UTC midnight, which is no
-  // midnight here: it reads as the time it is, and only a mark that falls on this clock's midnight reads as a date.
+  // midnight here: it reads as the date and the time it is here ("Nov 26 19:00"), a date alone at this midnight.
   function tickMark(time, type) {
     if (typeof time !== "number") {
       var day = crosshairTime(time);
@@ -100,8 +100,9 @@
     var d = new Date(time * 1000);
     if (type === 0) return String(d.getFullYear());
     if (type === 1) return d.toLocaleDateString([], { month: "short", year: "numeric" }); // "Dec 2026", no day read into it
-    if (d.getHours() === 0 && d.getMinutes() === 0) return d.toLocaleDateString([], { month: "short", day: "numeric" });
-    return clockText(d);
+    var date = d.toLocaleDateString([], { month: "short", day: "numeric" });
+    if (d.getHours() === 0 && d.getMinutes() === 0) return date;
+    return type === 2 ? date + " " + clockText(d) : clockText(d); // a day's mark, at a UTC midnight: its date too
   }
 
   // --- the series ----------------------------------------------------------------------------------------

@@ -118,6 +118,9 @@
   });
   // The answer to an order placed from the keyboard: refused, the ticket stays armed on that side with the
   // quantity focused, to put right and Enter again; placed, the keys go back to the watchlist for the next one.
+  // No answer to settle (an error status, the network): nothing is remembered for a later, unrelated swap.
+  document.addEventListener("htmx:responseError", function () { placing = null; });
+  document.addEventListener("htmx:sendError", function () { placing = null; });
   document.addEventListener("htmx:afterSettle", function (e) {
     if (!placing || !e.target || e.target.id !== "tradebar") return;
     var side = placing;

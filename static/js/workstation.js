@@ -131,7 +131,9 @@
         svg.classList.add(change.className || "flat");
       });
       // The chart's trouble stays the chart's: the totals, the marks and the ticket below still take the tick.
-      try { if (window.FinallyChart) FinallyChart.tick(t, at, p); } catch (err) { console.error(err); }
+      // A price the tick repeats is no news for the chart (Massive repeats the last trade all night): only a
+      // change, or the first price this page sees, grows a bar.
+      try { if (window.FinallyChart && (!prev || p !== prev.p)) FinallyChart.tick(t, at, p); } catch (err) { console.error(err); }
     });
     updatePortfolio(at);
     markStale();

@@ -192,7 +192,7 @@ class TestPanels:
         publish({"AAPL": 191.0, "MSFT": 421.0})
         positions = client.get("/panels/positions", headers=HX).content.decode()
         assert 'aria-label="Close AAPL: sell all 10 at market"' in positions
-        assert """hx-post="/positions/close" hx-trigger="confirmed" hx-vals='{"ticker": "AAPL"}'""" in positions
+        assert """hx-post="/positions/close" hx-trigger="confirmed" hx-vals='{"ticker": "AAPL", "expected": "10.0000"}'""" in positions
         totals = re.search(r"<tfoot>.*?</tfoot>", positions, re.S).group(0)
         assert "$2,541.50" in totals and "+$11.50" in totals  # 1,910 + 631.50; 10 × $1 + 1.5 × $1
         summary = client.get("/panels/summary", headers=HX).content.decode()
@@ -424,10 +424,12 @@ class TestClosePosition:
         assert "Sold 4 AAPL at $192.25" in html and "Canceled 1 open sell order of AAPL." in html
         assert not Position.objects.exists()
 
-    @pytest.mark.parametrize("ticker", ["MSFT", "", "x" * 500])
-    def test_nothing_to_close_is_refused_inline_and_changes_nothing(self, client, ticker):
+    @pytest.mark.parametrize("ticker, expected", [("MSFT", ""), ("", ""), ("x" * 500, ""), ("AAPL", "1e3"),
+                                                   ("AAPL", "-1"), ("AAPL", "abc"), ("AAPL", "9" * 500)])
+    def test_nothing_to_close_is_refused_inline_and_changes_nothing(self, client, ticker, expected):
+        post(client, "/trade", {"ticker": "AAPL", "quantity": "1", "side": "buy"})
         before = state()
-        response = post(client, "/positions/close", {"ticker": ticker})
+        response = post(client, "/positions/close", {"ticker": ticker, "expected": expected})
         assert response.status_code == 200 and 'id="trade-msg"' in response.content.decode()
         assert state() == before
 
