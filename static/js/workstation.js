@@ -543,7 +543,13 @@
     var brings = live === null ? "at market" : money(window.FinallyTicket.proceedsOf(row.dataset.qty, String(live)));
     var sells = document.querySelectorAll('#orders tr[data-order-ticker="' + CSS.escape(row.dataset.position) +
                                           '"][data-order-side="sell"]').length;
-    button.textContent = "Sell " + brings + (sells ? ", cancel " + sells + " sell order" + (sells > 1 ? "s" : "") : "") + "?";
+    button.textContent = "Sell " + brings + "?";
+    if (sells) { // a line of its own under the price: the narrow layouts keep the button inside its panel
+      var note = document.createElement("span");
+      note.className = "close-note";
+      note.textContent = "cancels " + sells + " sell order" + (sells > 1 ? "s" : "");
+      button.appendChild(note);
+    }
     button.dataset.timer = String(setTimeout(function () { disarmClose(button); }, until - Date.now()));
     armedClose = { ticker: row.dataset.position, qty: row.dataset.qty, until: until };
   }

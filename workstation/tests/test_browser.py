@@ -450,7 +450,7 @@ def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
     command.press("Enter")
     expect(page.locator("#orders tr[data-order-ticker='NVDA']")).to_have_count(1)
     nvda.click()
-    expect(nvda).to_have_text(re.compile(r"^Sell \$[\d,.]+, cancel 1 sell order\?$"))
+    expect(nvda).to_have_text(re.compile(r"^Sell \$[\d,.]+\?cancels 1 sell order$"))  # the note a line of its own
     nvda.click()
     expect(page.locator("#trade-msg")).to_contain_text("Sold 1.5 NVDA at $")
     expect(page.locator("#trade-msg")).to_contain_text("Canceled 1 open sell order of NVDA.")
