@@ -61,7 +61,10 @@ class Backfill:
         if not self.active:
             return None
         self.notice(tickers)
-        self.queue = [t for t in self.queue if t in tickers]
+        gone = {t for t in self.queue if t not in tickers}
+        if gone:  # no longer priced: no longer wanted, and looked up afresh if it comes back
+            self.queue = [t for t in self.queue if t not in gone]
+            self.seen -= gone
         if not self.queue or now < self._next_at:
             return None
         ticker = self.queue[0]

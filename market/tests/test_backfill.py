@@ -101,6 +101,7 @@ def test_a_ticker_no_longer_priced_is_no_longer_wanted(stub):
     fill.step({"AMD", "PYPL"}, NOW)
     assert fill.step({"AMD"}, NOW + 60) is None  # PYPL was removed from the watchlist meanwhile
     assert aggs_calls(stub) == ["AMD"]
+    assert fill.step({"AMD", "PYPL"}, NOW + 120) == "PYPL"  # watched again, still without a past: queued afresh
 
 
 def test_a_minute_the_worker_saw_keeps_its_prices(stub):
