@@ -30,6 +30,7 @@
   var STYLE_KEY = "finally.chartStyle";
   var ORDER_NEAR = 0.02;
   var SHORT_HISTORY = 60; // bars: fewer are spread over the chart's width
+  var MIN_RANGE = 0.01; // of the price: the price axis's smallest span
   var current = null; // the chart on the page now: see mount()
 
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
@@ -121,10 +122,18 @@
       autoscaleInfoProvider: function (original) {
         var res = original();
         if (!res || !res.priceRange) return res;
+        var range = res.priceRange;
         near(c).forEach(function (level) {
-          res.priceRange.minValue = Math.min(res.priceRange.minValue, level);
-          res.priceRange.maxValue = Math.max(res.priceRange.maxValue, level);
+          range.minValue = Math.min(range.minValue, level);
+          range.maxValue = Math.max(range.maxValue, level);
         });
+        // At least MIN_RANGE of the price from top to bottom: a first bar's 14 cents do not fill the chart as a crash
+        // would (the P&L chart has the same floor, in dollars).
+        var floor = (lastClose(c) || 0) * MIN_RANGE, mid = (range.minValue + range.maxValue) / 2;
+        if (range.maxValue - range.minValue < floor) {
+          range.minValue = mid - floor / 2;
+          range.maxValue = mid + floor / 2;
+        }
         return res;
       },
     };
@@ -340,6 +349,13 @@
     ticker: function () { return current ? current.ticker : null; },
     // The bar a time falls in (seconds; 86400: the US Eastern day), as market/bars.py's bucket: for the tests.
     bucket: bucketOf,
+    // The price axis's visible range, top and bottom: for the tests.
+    range: function () {
+      var c = current;
+      if (!c) return null;
+      var pane = c.chart.paneSize().height;
+      return [c.series.coordinateToPrice(0), c.series.coordinateToPrice(pane)];
+    },
     // What the chart shows, for tests and for the curious: bars, the last one, its style and its lines.
     state: function () {
       var c = current;

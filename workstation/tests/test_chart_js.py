@@ -76,3 +76,21 @@ def test_a_night_the_clocks_change_draws_every_minute_and_takes_ticks(browser, s
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_first_bar_of_cents_does_not_fill_the_chart(browser):  # noqa: F811
+    """The price axis spans at least 1% of the price: one bar of a 14-cent move drawn top to bottom reads as a
+    crash (the issue's complaint about the P&L chart, which has its own floor)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content(PAGE.replace("{bars}", f"{AUTUMN},190,190.14,190,190.14").replace("{timeframe}", "1m")
+                     .replace("{seconds}", "60"))
+    for script in ("js/format.js", "vendor/lightweight-charts-5.2.1.min.js", "js/chart.js"):
+        page.add_script_tag(path=str(STATIC / script))
+    try:
+        page.evaluate("() => FinallyChart.mount()")
+        page.wait_for_timeout(100)
+        top, bottom = page.evaluate("() => FinallyChart.range()")
+        assert top - bottom >= 190.14 * 0.01 - 1e-9
+    finally:
+        context.close()
