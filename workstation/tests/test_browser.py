@@ -463,11 +463,13 @@ def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
     try:
         page = context.new_page()
         page.goto(stack.base_url + "/")
-        for text in ("buy 2 msft", "buy 1 aapl", "sell 1 msft"):
+        for text, said in (("buy 2 msft", "Bought 2 MSFT"), ("buy 1 aapl", "Bought 1 AAPL"), ("sell 1 msft", "Sold 1 MSFT")):
             command = command_line(page)
             command.fill(text)
             command.press("Enter")
-            expect(page.locator("#cmdline output")).to_contain_text(("Bought" if text.startswith("buy") else "Sold"))
+            # This command's own answer before the next (the form drops one sent while another is on its way; a
+            # word the last answer also had let the next go too soon).
+            expect(page.locator("#cmdline output")).to_contain_text(said)
         trades = page.locator("#blotter tr[data-trade]")
         expect(trades).to_have_count(3)
         expect(page.locator(".blotter [data-times]")).to_have_text("Asia/Tokyo")
