@@ -340,8 +340,10 @@
   })();
 
   // Signing out of a shared browser: the next account starts from the page's own choices, not this one's.
+  var signingOut = false; // then leaving the page keeps none of this account's choices
   body.addEventListener("submit", function (e) {
     if (!e.target.closest || !e.target.closest(".who")) return;
+    signingOut = true;
     try { localStorage.removeItem(SELECTED_KEY); localStorage.removeItem("finally.assistant"); } catch (err) { /* storage disabled */ }
   });
 
@@ -759,9 +761,11 @@
     var dock = document.getElementById("assistant");
     try {
       if (localStorage.getItem("finally.assistant") === "closed") dock.open = false;
-      dock.addEventListener("toggle", function () {
-        localStorage.setItem("finally.assistant", dock.open ? "open" : "closed");
-      });
+      var keepDock = function () { if (!signingOut) localStorage.setItem("finally.assistant", dock.open ? "open" : "closed"); };
+      dock.addEventListener("toggle", keepDock);
+      // "toggle" is queued after the click: a reload straight after it can come first (CI saw it), so leaving
+      // the page records the state too.
+      window.addEventListener("pagehide", keepDock);
     } catch (err) { /* storage disabled: the panel starts open */ }
     body.addEventListener("assistant-ask", function (e) {
       var message = e.detail && e.detail.message;

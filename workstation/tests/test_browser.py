@@ -1472,6 +1472,8 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         # Far below the price: listed at the chart's bottom edge, not a line that would flatten the chart.
         expect(page.locator("#chart [data-far='below'] .buy")).to_have_text("↓ BUY 2 Limit @ $1.00")
         assert chart_lines(page) == []
+        page.get_by_text("Assistant", exact=True).click()  # ada collapses the assistant
+        expect(page.locator("#assistant")).not_to_have_attribute("open", "")
 
         who.get_by_role("button", name="Sign out").click()
         expect(page).to_have_url(re.compile(r"/login$"))
@@ -1491,6 +1493,7 @@ def test_accounts_sign_in_trade_sign_out_and_the_next_account_sees_none_of_it(br
         wait_chart_lines(page, [])
         # The browser's own memory of the last account's choices went with it at sign-out.
         expect(page.get_by_label("Ticker", exact=True)).not_to_have_value("NVDA")
+        expect(page.locator("#assistant")).to_have_attribute("open", "")  # leaving the page did not keep ada's
         screenshot(page, "accounts-second-account")
     finally:
         context.close()
