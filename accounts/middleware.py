@@ -31,8 +31,9 @@ BAD_TOKEN = "The bearer token is not valid: revoked, never issued, or its accoun
 
 @functools.cache
 def _open_paths(signup: bool) -> frozenset[str]:
-    """What anyone may reach: the way in, and the health check load balancers use (it names no account)."""
-    names = ["login", "api:health", "api:auth_token", "favicon"] + (["signup"] if signup else [])
+    """What anyone may reach: the way in, the health check load balancers use (it names no account), and the
+    metrics (they name none either, and have an allow-list and a token of their own: core.metrics)."""
+    names = ["login", "api:health", "api:auth_token", "favicon", "metrics"] + (["signup"] if signup else [])
     return frozenset(reverse(name) for name in names)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core import metrics
+
 logger = logging.getLogger(__name__)
 
 _litellm = None
@@ -104,6 +106,8 @@ async def complete(messages: list[dict], *, schema) -> Completion:
         )
     except Exception as exc:
         seconds = time.perf_counter() - started
+        metrics.MODEL_CALLS.labels("error").inc()
+        metrics.MODEL_SECONDS.observe(seconds)
         logger.warning("LLM call failed: model=%s after %.2fs: %s", options["model"], seconds, type(exc).__name__)
         raise LLMError(_describe(exc)) from None
     seconds = time.perf_counter() - started
@@ -115,6 +119,11 @@ async def complete(messages: list[dict], *, schema) -> Completion:
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
     )
+    metrics.MODEL_CALLS.labels("ok").inc()
+    metrics.MODEL_SECONDS.observe(seconds)
+    for kind, tokens in (("prompt", completion.prompt_tokens), ("completion", completion.completion_tokens)):
+        if isinstance(tokens, int) and tokens > 0:
+            metrics.MODEL_TOKENS.labels(kind).inc(tokens)
     logger.info(
         "LLM call: model=%s latency=%.2fs prompt_tokens=%s completion_tokens=%s",
         completion.model, seconds, completion.prompt_tokens, completion.completion_tokens,

@@ -14,9 +14,12 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from accounts.api import router as accounts_router
+from alerts.api import router as alerts_router
+from alerts.exceptions import AlertError, AlertNotActive, NoSuchAlert, TooManyAlerts
 from accounts.exceptions import AccountError, AccountsOff, NoSuchToken, SignInRefused, TooManyTokens
 from assistant.api import router as assistant_router
 from assistant.services import ChatConflict, InvalidMessage, TurnBudgetSpent
+from core import metrics
 from core.db import discard_broken_connections
 from core.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
 from market.api import router as market_router
@@ -93,6 +96,7 @@ api.add_router("/trades", trades_router)
 api.add_router("/orders", orders_router)
 api.add_router("", export_router)
 api.add_router("/chat", assistant_router)
+api.add_router("/alerts", alerts_router)
 api.add_router("", accounts_router)
 
 
@@ -160,6 +164,12 @@ def on_account_error(request, exc: AccountError):
 
 
 DOMAIN_STATUS = {AlreadyWatching: 409, NotWatching: 404, WatchlistFull: 409}
+ALERT_STATUS = {TooManyAlerts: 409, NoSuchAlert: 404, AlertNotActive: 409}  # an invalid one: 400, as an order
+
+
+@api.exception_handler(AlertError)
+def on_alert_error(request, exc: AlertError):
+    return error(request, str(exc), ALERT_STATUS.get(type(exc), 400))
 
 
 @api.exception_handler(MarketError)
@@ -184,6 +194,7 @@ def on_unavailable(request, exc):
     # The database or the price store is restarting: nothing was written; the client may retry (same
     # client_order_id for an order) once /api/health answers 200 again.
     if not isinstance(exc, StoreUnavailable):
+        metrics.DATABASE_ERRORS.inc()
         discard_broken_connections()
     return unavailable(request, "The service is briefly unavailable (database or price store); try again shortly.")
 

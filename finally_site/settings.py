@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "ninja",  # serves its Swagger UI from local static files instead of a CDN
     "market",
     "portfolio",
+    "alerts",
     "assistant",
     "accounts",
     "workstation",
@@ -84,6 +85,8 @@ if sys.argv[1:2] == ["runserver"]:
     INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
+    # Outermost: each request's id (X-Request-ID, in and out) is on every log line written while it is served.
+    "core.logs.request_id_middleware",
     # Django's own stack on every path, the JSON API included: Host validation (CommonMiddleware via
     # request.get_host()), security headers and CSRF are never skipped for speed. The core.fastpath
     # versions run the same hooks inline on the event loop instead of a thread hop each.
@@ -316,6 +319,33 @@ REQUEST_HEAD_TIMEOUT_SECONDS = env_number("REQUEST_HEAD_TIMEOUT_SECONDS", 10.0, 
 # with this Retry-After, in whole seconds: a few ticks of the worker.
 API_RETRY_AFTER_SECONDS = int(env_number("API_RETRY_AFTER_SECONDS", 2, minimum=1, maximum=3600, kind=int))
 
+# --- Price alerts (issue 24) -----------------------------------------------------------------
+
+# Active alerts one book may have at once (each is a range the worker reads every tick).
+ALERTS_MAX_ACTIVE = env_number("ALERTS_MAX_ACTIVE", 50, minimum=1, maximum=10_000, kind=int)
+
+# --- Operations (issue 24): metrics ------------------------------------------------------------
+
+# Prometheus metrics (core/metrics.py): /metrics on each web process, the worker's on a port of its own.
+METRICS = env_bool("METRICS", False)
+# Who may read them without a token: socket peers in these networks (never X-Forwarded-For). Loopback only.
+METRICS_ALLOW = [ipaddress.ip_network(n, strict=False) for n in env_list("METRICS_ALLOW", "127.0.0.0/8,::1/128")]
+# With a token, `Authorization: Bearer <METRICS_TOKEN>` may read them from anywhere (a scraper on another host).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+# The price worker's /metrics. In a container, METRICS_WORKER_HOST=0.0.0.0 lets the scraper in (the allow-list or
+# the token still decides who reads).
+METRICS_WORKER_HOST = os.environ.get("METRICS_WORKER_HOST", "127.0.0.1").strip()
+METRICS_WORKER_PORT = env_number("METRICS_WORKER_PORT", 9108, minimum=1, maximum=65535, kind=int)
+if METRICS:
+    # Outermost but the request id: every answer is counted, the middleware's own refusals (CSRF, Host, a 401) too.
+    MIDDLEWARE.insert(1, "core.metrics.request_metrics_middleware")
+
+# Error tracking (core/error_tracking.py): Sentry when a DSN is set, scrubbed of keys, tokens and the user.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", "production").strip() or "production"
+# The assistant's chat requests are sent with their text only when this says so (it is what users typed).
+SENTRY_SEND_CHAT = env_bool("SENTRY_SEND_CHAT", False)
+
 # --- i18n, static ------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -343,15 +373,25 @@ CONTENT_SECURITY_POLICY = (
 
 # --- Logging ---------------------------------------------------------------------------------
 
+# plain: a line a person reads; json: one JSON object per line, with the request's id (core/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "core.logs.JSONFormatter"},
     },
-    "filters": {"without_traceback": {"()": "core.logfilters.WithoutTraceback"}},
+    "filters": {
+        "without_traceback": {"()": "core.logfilters.WithoutTraceback"},
+        "request_id": {"()": "core.logs.RequestIdFilter"},
+    },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"},
+        "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": LOG_FORMAT,
+                   "filters": ["request_id"]},
     },
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {

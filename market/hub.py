@@ -28,6 +28,7 @@ from typing import Callable
 
 from django.db import connection
 
+from core import metrics
 from core.fastpath import database_version
 from market import hooks
 from market.quotes import StoreUnavailable, Tick
@@ -150,6 +151,8 @@ class PriceHub:
                 if published is not None or users_changed or now - last_wake >= KEEPALIVE_SECONDS:
                     last_wake = now
                     self._post(published)
+                    if published is not None:  # the worker's clock and ours: the same machine's, or NTP's
+                        metrics.FANOUT_SECONDS.observe(max(0.0, time.time() - published.tick.produced_at))
         finally:
             watcher.close()
 

@@ -31,6 +31,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from core import metrics
 from market.quotes import (
     PRUNE_EVERY_TICKS,
     FeedStatus,
@@ -120,6 +121,7 @@ class RedisPriceStore:
         try:
             yield
         except RedisError as exc:
+            metrics.REDIS_ERRORS.inc()
             raise StoreUnavailable(f"price store {self.name}: {exc}") from exc
 
     # --- writer side: the price worker only ------------------------------------------------------
@@ -333,6 +335,7 @@ class RedisTickWatcher:
         except RedisError as exc:
             # Start over on a new connection next time; the subscribe confirmation then triggers a catch-up.
             self._subscribed = False
+            metrics.REDIS_ERRORS.inc()
             try:
                 self.pubsub.reset()
             except RedisError:

@@ -29,6 +29,8 @@ from typing import AsyncGenerator, AsyncIterator
 from django.conf import settings
 from django.http import JsonResponse
 
+from core import metrics
+
 RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
@@ -122,3 +124,4 @@ async def _held(frames: AsyncGenerator[bytes, None], release: Place) -> AsyncIte
 
 
 streams = StreamLimit()
+metrics.measure(metrics.OPEN_STREAMS, lambda: streams.open)

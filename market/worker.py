@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
+from core import metrics
 from market import bars, hooks, selectors
 from market.backfill import Backfill
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, storable_price
@@ -116,6 +117,7 @@ class PriceWorker:
                 self._lags.append(lag)
                 if lag > self.source.interval:
                     logger.warning("tick %d started %.0f ms late", self.ticks + 1, lag * 1000)
+                started = time.perf_counter()
                 try:
                     delay = self.tick()
                 except StoreUnavailable as exc:
@@ -126,6 +128,7 @@ class PriceWorker:
                     # Nothing one tick does (a malformed payload, a store error) may end the worker.
                     logger.exception("tick %d failed", self.ticks)
                     delay = self._back_off(f"unexpected error: {exc!r}")
+                metrics.WORKER_TICK_SECONDS.observe(time.perf_counter() - started)
                 self._run_due_tasks()
                 self._report_lag()
                 next_at += delay
@@ -201,6 +204,7 @@ class PriceWorker:
         return False
 
     def _database_failed(self) -> None:
+        metrics.DATABASE_ERRORS.inc()
         close_old_connections()
         if self._database_probe is None:
             logger.warning("the database is unreachable: pricing on without it until it is back")

@@ -31,7 +31,7 @@ from django.utils import timezone
 from core.db import batchable
 from market.sessions import session_end
 from market.store import get_store
-from portfolio import services, trade_sql
+from portfolio import events, services, trade_sql
 from portfolio.exceptions import (
     InsufficientCash,
     InsufficientShares,
@@ -149,7 +149,11 @@ def place_order(**fields) -> Order:
     order's job. A retry with the same client_order_id returns the first order and places nothing.
     """
     user_id = fields.pop("user_id")
-    request = clean_request(**fields)
+    try:
+        request = clean_request(**fields)
+    except TradeRejected as exc:
+        events.refused(exc)
+        raise
     if request.type == "market":
         fill = services.execute_trade(
             user_id=user_id, ticker=request.ticker, side=request.side, quantity=request.qty,
@@ -163,9 +167,13 @@ def place_order(**fields) -> Order:
         order = Order.objects.get(pk=pk)
         order.replayed = replayed  # the API says so (Idempotent-Replayed), as POST /api/portfolio/trade does
         return order
+    except TradeRejected as exc:
+        events.refused(exc)
+        raise
     except IntegrityError as exc:
         logger.warning("order refused by a database constraint: %s", exc)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        events.refused(OrderNotRecorded())
         raise OrderNotRecorded(f"The order could not be recorded ({reason}); nothing was placed.") from None
 
 
@@ -227,6 +235,7 @@ def _place(user_id: str, request: OrderRequest) -> tuple[str, bool]:
                 cursor, user_id=user_id, fill=fill, type="limit", time_in_force=request.time_in_force,
                 limit_price=request.limit_price,
             )
+            services.filled_at_once(filled, fill, type="limit")
             return filled, False
         if price is not None and request.type in ("stop", "stop_limit"):
             _refuse_a_reached_stop(request, price, live=True)
@@ -243,7 +252,7 @@ def _place(user_id: str, request: OrderRequest) -> tuple[str, bool]:
             reserved_cash=reservation(request), watch_price=level, acts_at_or_below=at_or_below,
         )
         trade_sql.bump_version(cursor, user_id)
-    logger.info("order %s rests: %s", order.id, order)
+        events.placed(order.id, type=order.type, ticker=order.ticker, side=order.side, qty=order.qty, rests=True)
     return order.id, False
 
 
@@ -293,8 +302,8 @@ def cancel_order(*, user_id: str, order_id: str) -> Order:
         now = timezone.now()
         Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELED, canceled_at=now, reserved_cash=0)
         trade_sql.bump_version(cursor, user_id)
+        events.canceled([order.id], why="by its owner")
     order.refresh_from_db()
-    logger.info("order %s canceled", order.id)
     return order
 
 
@@ -303,12 +312,14 @@ def cancel_order(*, user_id: str, order_id: str) -> Order:
 def cancel_all(*, user_id: str) -> int:
     """Cancel every resting order of the book; how many."""
     with trade_sql.cursor() as cursor:
-        trade_sql.lock_cash(cursor, user_id)
-        canceled = Order.objects.filter(user_id=user_id, status=Order.Status.NEW).update(
+        trade_sql.lock_cash(cursor, user_id)  # the book's lock: the open orders read here are the ones canceled
+        ids = list(Order.objects.filter(user_id=user_id, status=Order.Status.NEW).values_list("id", flat=True))
+        canceled = Order.objects.filter(pk__in=ids).update(
             status=Order.Status.CANCELED, canceled_at=timezone.now(), reserved_cash=0
         )
         if canceled:
             trade_sql.bump_version(cursor, user_id)
+            events.canceled(ids, why="all of the book's")
     return canceled
 
 
@@ -327,11 +338,15 @@ def close_position(*, user_id: str, ticker: str, expected: object = None) -> Clo
     locked. `expected`, the quantity the user was shown: a position that has changed since (a resting buy filled)
     is refused, not sold at a size nobody confirmed. Refused, with nothing canceled, as a market sell would be (no
     live price)."""
-    shown = services.clean_quantity(expected) if expected not in (None, "") else None
     try:
+        shown = services.clean_quantity(expected) if expected not in (None, "") else None
         return _close(user_id, services.clean_ticker(ticker), shown)
+    except TradeRejected as exc:
+        events.refused(exc)
+        raise
     except IntegrityError as exc:
         logger.warning("close refused by a database constraint: %s", exc)
+        events.refused(OrderNotRecorded())
         raise OrderNotRecorded("The position could not be closed; nothing was traded.") from None
 
 
@@ -351,16 +366,18 @@ def _close(user_id: str, ticker: str, shown) -> Closed:
                 f"{shown.normalize():f} shown: nothing was sold. Look again and click Close once more."
             )
         price, quotes = services.live_price(cursor, user_id=user_id, ticker=ticker, side="sell", holdings=holdings)
-        canceled = Order.objects.filter(user_id=user_id, ticker=ticker, side="sell", status=Order.Status.NEW).update(
+        selling = Order.objects.filter(user_id=user_id, ticker=ticker, side="sell", status=Order.Status.NEW)
+        sells = list(selling.values_list("id", flat=True))  # under the book's lock: the ones canceled below
+        canceled = Order.objects.filter(pk__in=sells).update(
             status=Order.Status.CANCELED, canceled_at=timezone.now(), reserved_cash=0
         )
+        events.canceled(sells, why=f"closing {ticker}")
         fill = services.fill_at(
             cursor, user_id=user_id, ticker=ticker, side="sell", quantity=holding.quantity, price=price, cash=cash,
             holdings=holdings, quotes=quotes, held_back=trade_sql.held_back(cursor, user_id), client_order_id=None,
         )
-        trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
-    if canceled:
-        logger.info("closing %s canceled %d open sell orders", ticker, canceled)
+        order_id = trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
+        services.filled_at_once(order_id, fill, type="market")
     return Closed(fill, canceled)
 
 
@@ -394,23 +411,22 @@ def expire_orders() -> int:
     users = sorted({user for _, user in due})
     with transaction.atomic(), trade_sql.cursor() as cursor:
         trade_sql.lock_books(cursor, users)  # as a cancel takes them: one of the two wins, and the other sees it
-        expired = Order.objects.filter(pk__in=[pk for pk, _ in due], status=Order.Status.NEW).update(
-            status=Order.Status.EXPIRED, expired_at=now, reserved_cash=0
-        )
+        ids = list(Order.objects.filter(pk__in=[pk for pk, _ in due], status=Order.Status.NEW)
+                   .values_list("id", flat=True))
+        expired = Order.objects.filter(pk__in=ids).update(status=Order.Status.EXPIRED, expired_at=now, reserved_cash=0)
         for user in users:
             trade_sql.bump_version(cursor, user)
-    logger.info("%d day orders expired", expired)
+        events.expired(ids)
     return expired
 
 
-def match_tick(tickers) -> int:
-    """The worker's step after each tick: expire what is due, then fill the resting orders this tick's live
-    prices reach; how many filled. Orders whose ticker had no live price this tick wait for one."""
-    expire_orders()
+def live_prices(tickers) -> tuple[dict[str, Decimal], dict]:
+    """This tick's prices a user can see as live, by ticker (none while the feed is late or its prices are not
+    live quotes), and the store's quotes of `tickers`: what a resting order fills at, and what fires an alert."""
     store = get_store()
     status = store.status()
     if not status.is_fresh() or not status.tradable:
-        return 0
+        return {}, {}
     quotes = store.quotes(sorted(tickers))
     live = {}
     for ticker, quote in quotes.items():
@@ -419,6 +435,15 @@ def match_tick(tickers) -> int:
                 live[ticker] = services.usable_price(ticker, quote.price)
             except TradeRejected:
                 continue
+    return live, quotes
+
+
+def match_tick(tickers) -> int:
+    """The worker's step after each tick: expire what is due, then fill the resting orders this tick's live
+    prices reach; how many filled. Orders whose ticker had no live price this tick wait for one."""
+    expire_orders()
+    store = get_store()
+    live, quotes = live_prices(tickers)
     if not live:
         return 0
     now = timezone.now()
@@ -514,18 +539,19 @@ def _fill_one(cursor, order: Order, price: Decimal, quotes: dict, store) -> bool
             client_order_id=order.client_order_id,
         )
     except TradeRejected as exc:
-        _reject(cursor, order, str(exc))
+        _reject(cursor, order, str(exc), exc)
         return False
     now = fill.executed_at
     Order.objects.filter(pk=order.pk).update(
         status=Order.Status.FILLED, filled_at=now, filled_qty=fill.quantity, filled_avg_price=fill.price,
         trade_id=fill.id, reserved_cash=0, triggered_at=order.triggered_at or (now if order.type == "stop" else None),
     )
-    logger.info("order %s filled: %s %s %s at %s", order.id, order.side, order.qty, order.ticker, price)
+    events.filled(order.id, type=order.type, ticker=order.ticker, side=order.side, qty=fill.quantity,
+                  price=fill.price, trade_id=fill.id)
     return True
 
 
-def _reject(cursor, order: Order, reason: str) -> None:
+def _reject(cursor, order: Order, reason: str, exc: TradeRejected | None = None) -> None:
     Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED, reason=reason[:300], reserved_cash=0)
     trade_sql.bump_version(cursor, order.user_id)
-    logger.info("order %s rejected at its price: %s", order.id, reason)
+    events.rejected(order.id, exc, reason)

@@ -24,7 +24,7 @@ from market.exceptions import InvalidTicker
 from market.quotes import FeedStatus
 from market.store import get_store
 from market.tickers import DEFAULT_TICKERS, normalize_ticker
-from portfolio import selectors, trade_sql
+from portfolio import events, selectors, trade_sql
 from portfolio.exceptions import (
     InsufficientCash,
     InsufficientShares,
@@ -36,6 +36,7 @@ from portfolio.exceptions import (
     PriceNotYet,
     PricesNotLive,
     StalePrice,
+    TradeRejected,
 )
 from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
 from portfolio.money import AVERAGE_STEP, CENT, MAX_PRICE, MAX_QUANTITY, PRICE_STEP, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
@@ -189,12 +190,16 @@ def execute_trade(
     reach the caller as a database error."""
     try:
         return _fill_order(user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id)
+    except TradeRejected as exc:
+        events.refused(exc)
+        raise
     except IntegrityError as exc:
         # A rule the checks above missed (a price that rounds to nothing, a race on a client_order_id): the
         # order's savepoint is rolled back, so nothing was traded, and the caller hears why as a refusal of
         # this order, not as a server failure. Only the first line: PostgreSQL's DETAIL repeats the row.
         logger.warning("order refused by a database constraint: %s", exc)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        events.refused(OrderNotRecorded())
         raise OrderNotRecorded(f"The order could not be recorded ({reason}); nothing was traded.") from None
 
 
@@ -227,8 +232,16 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
             holdings=holdings, quotes=quotes, held_back=trade_sql.held_back(cursor, user_id),
             client_order_id=client_order_id,
         )
-        trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
+        order_id = trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
+        filled_at_once(order_id, fill, type="market")
     return fill
+
+
+def filled_at_once(order_id: str, fill: Fill, *, type: str) -> None:
+    """An order placed and filled at once (a market order, a marketable limit, a Close): both events."""
+    events.placed(order_id, type=type, ticker=fill.ticker, side=fill.side, qty=fill.quantity, rests=False)
+    events.filled(order_id, type=type, ticker=fill.ticker, side=fill.side, qty=fill.quantity, price=fill.price,
+                  trade_id=fill.id)
 
 
 def clean_ticker(raw: object) -> str:

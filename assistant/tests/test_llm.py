@@ -102,3 +102,30 @@ def test_django_start_up_does_not_import_litellm():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def sample(name: str, **labels) -> float:
+    from core import metrics
+
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.anyio
+async def test_model_calls_are_counted_with_their_latency_and_tokens(stub):
+    """core.metrics: a call that answered (with its tokens) and one that failed, each counted once and timed."""
+    before = {
+        "ok": sample("finally_model_calls_total", outcome="ok"),
+        "error": sample("finally_model_calls_total", outcome="error"),
+        "timed": sample("finally_model_call_seconds_count"),
+        "prompt": sample("finally_model_tokens_total", kind="prompt"),
+        "completion": sample("finally_model_tokens_total", kind="completion"),
+    }
+    stub.script((200, reply('{"message": "hi"}')), (500, {"error": "down"}))
+    await llm.complete(MESSAGES, schema=AssistantReply)
+    with pytest.raises(llm.LLMError):
+        await llm.complete(MESSAGES, schema=AssistantReply)
+    assert sample("finally_model_calls_total", outcome="ok") - before["ok"] == 1
+    assert sample("finally_model_calls_total", outcome="error") - before["error"] == 1
+    assert sample("finally_model_call_seconds_count") - before["timed"] == 2
+    assert sample("finally_model_tokens_total", kind="prompt") - before["prompt"] == 120
+    assert sample("finally_model_tokens_total", kind="completion") - before["completion"] == 30

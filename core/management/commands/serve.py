@@ -59,7 +59,10 @@ class Command(BaseCommand):
         # Open price streams never end on their own, so the graceful shutdown is bounded. No WebSockets (ws="none"):
         # the app serves none, and with uvicorn's websockets protocol an upgrade to any path reached Django as a
         # "websocket" scope it refuses with a 500, before the Host check; as plain HTTP it gets the usual checks.
+        # LOG_FORMAT=json: uvicorn's own lines go through Django's logging too (log_config=None leaves its loggers
+        # without handlers of their own), so every line of the process is one JSON object.
+        logging_config = {"log_config": None} if settings.LOG_FORMAT == "json" else {}
         uvicorn.run(
             application, host=host, port=port, timeout_graceful_shutdown=3, access_log=False, log_level="warning",
-            http=LimitedHeadProtocol, ws="none",
+            http=LimitedHeadProtocol, ws="none", **logging_config,
         )

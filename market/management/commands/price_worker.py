@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from core import metrics
 from core.startup import migrate_if_needed
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, iso_utc
 from market.sources import make_source
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 if sleep_unless(lambda: bool(stopping), delay):
                     return
                 delay = min(delay * 2, 5.0)
+        scrape = None
         try:
             try:
                 source = make_source(
@@ -68,6 +70,7 @@ class Command(BaseCommand):
             except ImproperlyConfigured as exc:  # e.g. a malformed MASSIVE_API_KEY: one line, no traceback
                 raise CommandError(str(exc), returncode=3) from None
             worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
+            scrape = metrics.serve_worker_metrics()  # METRICS=on: the worker's own /metrics port
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: worker.stop())
             if stopping:
@@ -77,4 +80,6 @@ class Command(BaseCommand):
             except WriterAlreadyRunning as exc:
                 raise CommandError(str(exc), returncode=3) from None
         finally:
+            if scrape is not None:
+                scrape.shutdown()
             store.release_writer()

@@ -1,0 +1,33 @@
+"""Reading alerts: a book's, and the tickers the worker keeps priced for them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from alerts.models import Alert
+
+STATUSES = {"active": [Alert.Status.ACTIVE], "history": [Alert.Status.FIRED, Alert.Status.CANCELED],
+            "all": list(Alert.Status.values)}
+
+
+def alerts(*, user_id: str, status: str = "all", limit: int = 100) -> list[Alert]:
+    """Newest first: the active ones, the history (fired and canceled), or all."""
+    return list(Alert.objects.filter(user_id=user_id, status__in=STATUSES[status]).order_by("-created_at")[:limit])
+
+
+def alert_tickers(*, user_id: str | None = None) -> set[str]:
+    """Every ticker this user (or, when None, any user) has an active alert on: the worker keeps it priced, or the
+    alert could never fire, so the watchlist's cap counts it as it counts a held one."""
+    active = Alert.objects.filter(status=Alert.Status.ACTIVE)
+    if user_id is not None:
+        active = active.filter(user_id=user_id)
+    return set(active.order_by().values_list("ticker", flat=True).distinct())
+
+
+def recently_fired(*, user_id: str, seconds: float) -> list[Alert]:
+    """The alerts that fired in the last `seconds`, newest first: what the page tells with a toast."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    return list(Alert.objects.filter(user_id=user_id, status=Alert.Status.FIRED, fired_at__gte=since)
+                .order_by("-fired_at")[:20])
