@@ -46,7 +46,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -229,7 +228,7 @@ async def place(session, account: Account, due: float, window: Window, orders: O
                                 headers={"Authorization": f"Bearer {account.token}"}) as response:
             body = await response.read()
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         status, body = type(exc).__name__, b""
     latency = time.perf_counter() - t0
     if status == 201:

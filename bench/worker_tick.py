@@ -48,7 +48,6 @@ from market import sources as after_sources  # noqa: E402
 from market.sqlite_store import SQLitePriceStore  # noqa: E402
 from market.worker import PriceWorker  # noqa: E402
 
-
 # The last commit before issue 19 replaced the simulator: a fixed point to compare with, whatever main becomes.
 BEFORE = "7cd9b3b"
 

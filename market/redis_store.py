@@ -22,8 +22,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -312,7 +312,7 @@ class RedisPriceStore:
         with self._errors():
             self.redis.ping()
 
-    def watch(self) -> "RedisTickWatcher":
+    def watch(self) -> RedisTickWatcher:
         return RedisTickWatcher(self)
 
 

@@ -62,7 +62,7 @@ class QuoteOut(Schema):
     )
 
     @classmethod
-    def build(cls, ticker: str, quote: Quote | None, status: str) -> "QuoteOut":
+    def build(cls, ticker: str, quote: Quote | None, status: str) -> QuoteOut:
         if quote is None:
             return cls(
                 ticker=ticker, price=None, prev_price=None, open_price=None, direction=None, timestamp=None,

@@ -14,7 +14,6 @@ from market.models import PriceBar, WatchlistEntry
 from market.quotes import FeedStatus, Quote
 from market.store import get_store
 
-
 # --- simulated prices: what the page says about them ----------------------------------------------------
 
 

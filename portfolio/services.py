@@ -38,7 +38,18 @@ from portfolio.exceptions import (
     StalePrice,
 )
 from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
-from portfolio.money import AVERAGE_STEP, CENT, MAX_PRICE, MAX_QUANTITY, PRICE_STEP, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
+from portfolio.money import (
+    AVERAGE_STEP,
+    CENT,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    PRICE_STEP,
+    QUANTITY_STEP,
+    cost_of,
+    proceeds_of,
+    to_cents,
+    to_decimal,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -71,7 +71,7 @@ class OpenAIStub:
         with self._lock:
             self._script.extend((a[0], a[1], a[2] if len(a) > 2 else 0.0) for a in answers)
 
-    def __enter__(self) -> "OpenAIStub":
+    def __enter__(self) -> OpenAIStub:
         self.thread.start()
         return self
 

@@ -8,10 +8,10 @@ from asgiref.sync import async_to_sync
 
 from assistant import llm
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market.models import WatchlistEntry
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

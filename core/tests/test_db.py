@@ -9,11 +9,10 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from core.db import Readers, Writer, batchable
+from core.db import DEFAULT_USER, Readers, Writer, batchable
 from portfolio import services
 from portfolio.exceptions import InsufficientCash, InsufficientShares
 from portfolio.models import PortfolioSnapshot, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 

@@ -43,7 +43,7 @@ class Cluster:
     def urls(self) -> list[str]:
         return [self.url(name) for name in self.ports]
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.stack.start_worker()
         for name, port in self.ports.items():
             self.stack.start_web(name, port)

@@ -237,7 +237,7 @@ class MassiveStub:
         """Replies of the aggregates endpoint."""
         self.aggs_replies = list(replies)
 
-    def __enter__(self) -> "MassiveStub":
+    def __enter__(self) -> MassiveStub:
         self.thread.start()
         return self
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from market import selectors
 from core.db import DEFAULT_USER
+from market import selectors
 
 pytestmark = pytest.mark.django_db
 

@@ -2,11 +2,10 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import pytest
-
-from decimal import Decimal
 
 from core.db import DEFAULT_USER
 from market import selectors, services

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from core.db import DEFAULT_USER
 from market import hooks, services
 from market.sources import Quotes, SimulatorSource, SourceUnavailable
 from market.worker import PriceWorker
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -315,7 +315,8 @@ def test_a_database_that_is_down_is_left_alone_until_a_probe_reaches_it(price_st
     last known tickers, bars kept in memory, no matching) while the side thread probes it."""
     from django.db import DatabaseError
 
-    from market import selectors, worker as worker_module
+    from market import selectors
+    from market import worker as worker_module
 
     calls = {"tickers": 0, "listener": 0}
     down = threading.Event()

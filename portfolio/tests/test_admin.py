@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from portfolio import services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

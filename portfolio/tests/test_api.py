@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from core.db import DEFAULT_USER
 from market import services as market_services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

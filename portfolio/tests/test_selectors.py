@@ -1,20 +1,20 @@
 """The portfolio's value history (selectors.snapshot_series): at most `points`, evenly thinned in time, the
 latest always kept, found through the (user_id, recorded_at) index instead of reading every snapshot."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
+from core.db import DEFAULT_USER
 from portfolio import selectors
 from portfolio.models import PortfolioSnapshot
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
 USER = "history-test"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def write(times: list[datetime], user_id: str = USER) -> list[tuple[Decimal, datetime]]:
@@ -132,8 +132,8 @@ def test_a_pnl_percent_on_a_tie_rounds_away_from_zero_as_the_page_does(publish, 
 
 
 # The day's P&L counts from the book's value when the US Eastern day began (EST: UTC-5 on 1 Dec 2026).
-NOON_ET = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
-MIDNIGHT_ET = datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc)
+NOON_ET = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+MIDNIGHT_ET = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

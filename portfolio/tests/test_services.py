@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market import selectors as market_selectors
 from market import services as market_services
 from portfolio import selectors, services
 from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice, StalePrice
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

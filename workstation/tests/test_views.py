@@ -7,8 +7,8 @@ from django.test import Client
 
 from assistant.models import ChatMessage
 from market.models import WatchlistEntry
-from workstation import panels
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from workstation import panels
 
 pytestmark = pytest.mark.django_db
 
@@ -325,10 +325,10 @@ class TestMainChart:
         return attrs
 
     def test_the_page_carries_the_charted_tickers_bars(self, client, publish):
+        import time
+
         from market import bars as bar_rules
         from market.bars import Bar
-
-        import time
 
         minute = (int(time.time()) // 60 - 10) * 60
         bar_rules.save([("AAPL", Bar(minute, 190.0, 191.5, 189.25, 191.0)), ("AAPL", Bar(minute + 60, 191.0, 192.0, 190.5, 191.75))])
