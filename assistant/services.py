@@ -140,7 +140,8 @@ def _model_messages(text: str, history: list[ChatMessage], context: selectors.Co
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "system", "content": "Portfolio and watchlist now (JSON): " + context.as_json()},
     ]
-    for past, following in zip(history, [*history[1:], None]):
+    # Each message with the one after it (None after the last). Not strict: with no history the lone None is left over.
+    for past, following in zip(history, [*history[1:], None], strict=False):
         if past.error:
             continue  # the model never sees our own failure notices
         answered = following is not None and following.role == ChatMessage.Role.ASSISTANT and not following.error

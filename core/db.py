@@ -237,7 +237,7 @@ class Writer:
             if isinstance(exc, DatabaseError):
                 _release_broken_connection()
             outcomes = [(None, _own_copy(exc)) for _ in batch]
-        for job, (result, error) in zip(batch, outcomes):
+        for job, (result, error) in zip(batch, outcomes, strict=True):
             job.settle(result, error)
 
 

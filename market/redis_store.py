@@ -270,7 +270,7 @@ class RedisPriceStore:
             if not tickers:
                 return {}
             values = self.redis.hmget(self.k_quote, list(tickers))
-        return {t: _quote(v) for t, v in zip(tickers, values) if v}
+        return {t: _quote(v) for t, v in zip(tickers, values, strict=True) if v}
 
     def snapshot(self) -> Tick:
         """All quotes and the tick they belong to, read in one transaction so they agree."""

@@ -154,7 +154,7 @@ def test_trades_through_both_web_processes_keep_the_books_exact(cluster):
     with ThreadPoolExecutor(max_workers=len(orders)) as pool:
         responses = list(pool.map(send, enumerate(orders)))
     assert {r.status_code for r in responses} <= {201, 400}, [r.text for r in responses if r.status_code >= 500]
-    accepted = {o["client_order_id"] for o, r in zip(orders, responses) if r.status_code == 201}
+    accepted = {o["client_order_id"] for o, r in zip(orders, responses, strict=True) if r.status_code == 201}
     assert any(r.status_code == 400 and "Not enough cash" in r.json()["error"] for r in responses)
     book = cluster.book()
     assert {t[5] for t in book["trades"]} == accepted
@@ -361,7 +361,7 @@ def accounts_cluster(stack_factory, redis_server, postgres_server):
         stack.add_account(username, password)
     cluster = Cluster(stack, redis_server, postgres_server).start()
     cluster.accounts = {}
-    for username, url in zip(passwords, cluster.urls):
+    for username, url in zip(passwords, cluster.urls, strict=True):
         token_id, token = issue_token(url, username, passwords[username])
         cluster.accounts[username] = Account(username, passwords[username], token, token_id, cluster.book_of(username))
     return cluster
@@ -413,8 +413,8 @@ def test_two_accounts_trading_at_once_through_both_web_processes_keep_both_books
 
     listed = {}
     for account in (ada, bob):
-        accepted = {o["client_order_id"] for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201}
-        assert any(o["side"] == "sell" for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201)
+        accepted = {o["client_order_id"] for (a, o), r in zip(orders, responses, strict=True) if a is account and r.status_code == 201}
+        assert any(o["side"] == "sell" for (a, o), r in zip(orders, responses, strict=True) if a is account and r.status_code == 201)
         trades = all_trades(cluster, account)
         listed[account.name] = trades
         # Exactly the account's filled orders, each once.

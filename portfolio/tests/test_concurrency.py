@@ -55,7 +55,7 @@ def test_mixed_buys_and_sells_keep_quantity_consistent(live_stack):
     responses = fire(live_stack.base_url, orders)
     assert {r.status_code for r in responses} <= {201, 400}
 
-    accepted = [o for o, r in zip(orders, responses) if r.status_code == 201]
+    accepted = [o for o, r in zip(orders, responses, strict=True) if r.status_code == 201]
     expected = 10 + sum(o["quantity"] if o["side"] == "buy" else -o["quantity"] for o in accepted)
     log = db_rows(
         live_stack,

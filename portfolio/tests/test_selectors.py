@@ -3,6 +3,7 @@ latest always kept, found through the (user_id, recorded_at) index instead of re
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from django.db import connection
@@ -55,7 +56,7 @@ def test_a_long_even_series_is_thinned_to_the_points_asked_latest_included():
     series = selectors.snapshot_series(user_id=USER, max_points=200)
     assert series == expected(rows, 200)
     assert len(series) == 200 and series[-1] == rows[-1]
-    gaps = {b[1] - a[1] for a, b in zip(series, series[1:])}
+    gaps = {b[1] - a[1] for a, b in pairwise(series)}
     assert gaps == {timedelta(minutes=25)}  # evenly spaced: 5,000 minutes in 200 slices
 
 

@@ -52,7 +52,7 @@ def test_buckets_are_the_servers_whatever_the_browsers_clock(browser, zone):  # 
     try:
         for timeframe in ("5m", "15m", "1h", "1d"):
             js = page.evaluate("([ts, s]) => ts.map(t => FinallyChart.bucket(t, s))", [times, bars.TIMEFRAMES[timeframe]])
-            wrong = [(t, j, bars.bucket(t, timeframe)) for t, j in zip(times, js) if j != bars.bucket(t, timeframe)]
+            wrong = [(t, j, bars.bucket(t, timeframe)) for t, j in zip(times, js, strict=True) if j != bars.bucket(t, timeframe)]
             assert not wrong, (timeframe, wrong[:5])
     finally:
         context.close()
