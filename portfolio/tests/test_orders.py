@@ -557,14 +557,15 @@ def test_a_cancel_racing_a_fill_one_wins_and_the_user_sees_which(publish):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
     outcomes = {"canceled": 0, "filled": 0}
-    for round_ in range(20):
+    for _ in range(20):
         publish({"AAPL": 100}, keep={"AAPL"})
         order = place(side="buy", qty="1", type="limit", limit_price="95")
         publish({"AAPL": 94}, keep={"AAPL"})
         start = threading.Barrier(2)
         seen: dict[str, object] = {}
 
-        def cancel():
+        # This round's barrier, order and results bound: a thread outliving its join(30) must not see the next ones.
+        def cancel(start=start, order=order, seen=seen):
             start.wait()
             try:
                 orders.cancel_order(user_id=DEFAULT_USER, order_id=order.id)
@@ -574,7 +575,7 @@ def test_a_cancel_racing_a_fill_one_wins_and_the_user_sees_which(publish):
             finally:
                 connection.close()
 
-        def match():
+        def match(start=start, seen=seen):
             start.wait()
             try:
                 seen["filled"] = orders.match_tick({"AAPL"})
