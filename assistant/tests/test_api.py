@@ -301,7 +301,7 @@ class TestTheModelsReplies:
         answers, _ = model
         answers.append('{"message": "Bought 5 AAPL \\ud83d", "trades": ['
                        '{"ticker": "AAPL", "side": "buy", "quantity": 5},'
-                       ' {"ticker": "MSFT", "side": "buy", "quantity": %s}]}' % quantity)
+                       ' {"ticker": "MSFT", "side": "buy", "quantity": ' + quantity + "}]}")
         response = send(client, "go")
         assert response.status_code == 200
         body = response.json()
