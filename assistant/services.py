@@ -252,7 +252,9 @@ def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> 
         with transaction.atomic():
             # The user's book row first, as a trade takes it: two turns of one account at once count in turn.
             portfolio_services.lock_book(user_id=user_id)
-            asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id) if client_message_id else None
+            asked = None
+            if client_message_id:
+                asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id)
             if isinstance(asked, Turn):
                 return asked
             if asked is None:

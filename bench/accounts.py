@@ -465,7 +465,10 @@ def run(args) -> dict:
     # An order that was in flight while an interval snapshot ran (which locks every holder's book, see
     # portfolio.services.record_snapshots), against one that was not.
     running = [(at - wall / 1000, at) for at, wall, _, _ in snapshots]
-    overlaps = [any(start <= t + lat and t <= end for start, end in running) for t, lat in zip(sent, latencies, strict=True)]
+    overlaps = [
+        any(start <= t + lat and t <= end for start, end in running)
+        for t, lat in zip(sent, latencies, strict=True)
+    ]
     away = [lat for lat, o in zip(latencies, overlaps, strict=True) if not o]
     slow = [o for lat, o in zip(latencies, overlaps, strict=True) if lat > SLOW]
     if args.dump:  # every window order and snapshot, for a closer look (when the slow ones were, on which process)

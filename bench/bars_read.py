@@ -73,7 +73,8 @@ def main() -> None:
             now_ms = median_ms(lambda t=timeframe, n=limit: selectors.bars("AAPL", t, n), args.runs)
             old_ms = median_ms(lambda t=timeframe, n=limit: old_bars("AAPL", t, n), args.runs)
             count = len(selectors.bars("AAPL", timeframe, limit))
-            print(f"{timeframe:>9} {limit:>6} {count:>6} {now_ms:>13.1f} ms {old_ms:>12.1f} ms {old_ms / now_ms:>5.1f}x")
+            print(f"{timeframe:>9} {limit:>6} {count:>6} {now_ms:>13.1f} ms {old_ms:>12.1f} ms "
+                  f"{old_ms / now_ms:>5.1f}x")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def _in_the_ticker_rules_words(value: object, handler: ValidatorFunctionWrapHand
         except InvalidTicker as exc:
             raise PydanticCustomError("ticker", str(exc)) from None
         # normalize_ticker would take it (blanks other than ASCII around it, say), but the API says no.
-        raise PydanticCustomError("ticker", "Not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B).") from None
+        raise PydanticCustomError(
+            "ticker", "Not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B)."
+        ) from None
 
 
 TickerText = Annotated[

@@ -31,6 +31,7 @@ def normalize_ticker(raw: object) -> str:
         raise InvalidTicker(f"Ticker is longer than {MAX_TICKER_LENGTH} characters.")
     if not _TICKER_RE.fullmatch(ticker):
         raise InvalidTicker(
-            f"'{ticker[:MAX_TICKER_LENGTH]}' is not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B)."
+            f"'{ticker[:MAX_TICKER_LENGTH]}' is not a ticker: use letters, digits, '.' or '-' "
+            "(for example AAPL, BRK.B)."
         )
     return ticker

@@ -185,7 +185,9 @@ class OrderIn(BaseModel):
         "day", description="day: expires at the session's end (16:00 ET with real prices; midnight ET with the "
         "simulator); gtc: until filled or canceled."
     )
-    limit_price: DecimalText | None = Field(None, description="limit and stop_limit orders: the worst price to fill at.")
+    limit_price: DecimalText | None = Field(
+        None, description="limit and stop_limit orders: the worst price to fill at."
+    )
     stop_price: DecimalText | None = Field(None, description="stop and stop_limit orders: the price that triggers it.")
     client_order_id: str | None = Field(
         None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$",

@@ -176,7 +176,10 @@ def snapshot_series(
     # The row values as the ORM would give them (Decimal, an aware datetime), with the ORM's own converters.
     converters = [_converters(value), _converters(at)]
     return [
-        tuple(_convert(raw, column, converters[i]) for i, (raw, column) in enumerate(zip(row, (value, at), strict=True)))
+        tuple(
+            _convert(raw, column, converters[i])
+            for i, (raw, column) in enumerate(zip(row, (value, at), strict=True))
+        )
         for row in rows
     ]
 

@@ -199,7 +199,9 @@ def execute_trade(
     """Fill a market order at the store's current price (see `_fill_order`); never lets a database constraint
     reach the caller as a database error."""
     try:
-        return _fill_order(user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id)
+        return _fill_order(
+            user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id
+        )
     except IntegrityError as exc:
         # A rule the checks above missed (a price that rounds to nothing, a race on a client_order_id): the
         # order's savepoint is rolled back, so nothing was traded, and the caller hears why as a refusal of
