@@ -151,7 +151,9 @@ def test_the_day_starts_from_the_last_value_before_the_eastern_day_else_its_firs
     PortfolioSnapshot.objects.bulk_create(
         [PortfolioSnapshot(user_id=USER, total_value=Decimal(v), recorded_at=at) for v, at in snapshots]
     )
-    PortfolioSnapshot.objects.create(user_id="someone-else", total_value=Decimal(1), recorded_at=MIDNIGHT_ET - timedelta(minutes=1))
+    PortfolioSnapshot.objects.create(
+        user_id="someone-else", total_value=Decimal(1), recorded_at=MIDNIGHT_ET - timedelta(minutes=1)
+    )
     assert selectors.day_start(NOON_ET) == MIDNIGHT_ET
     found = selectors.day_start_value(user_id=USER, now=NOON_ET)
     assert found == (None if start is None else Decimal(start))
