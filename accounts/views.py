@@ -137,4 +137,6 @@ def leaderboard_entry(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/leaderboard.html", {"title": "Leaderboard", "rows": portfolio_selectors.leaderboard()})
+    return render(
+        request, "accounts/leaderboard.html", {"title": "Leaderboard", "rows": portfolio_selectors.leaderboard()}
+    )

@@ -22,7 +22,9 @@ router = Router(tags=["assistant"])
     summary="Send a message; the assistant answers and executes the trades and watchlist changes it asked for",
 )
 async def chat(request, payload: ChatIn, response: HttpResponse):
-    turn = await services.chat(user_id=request.book, message=payload.message, client_message_id=payload.client_message_id)
+    turn = await services.chat(
+        user_id=request.book, message=payload.message, client_message_id=payload.client_message_id
+    )
     if turn.replayed:
         response["Idempotent-Replayed"] = "true"
     return asdict(turn)

@@ -73,9 +73,11 @@ def _terms(terms: str) -> dict:
 
 
 def reply(message: str, context: Context) -> str:
+    # Not strict: TERMS is looser than TRADE ("buy ten AAPL" is a match of TERMS only, "buy 1 A,sell 2 B" one of
+    # TERMS and two of TRADE), and the shorter list has always bounded the trades rather than failing the reply.
     trades = [
         {"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity), **_terms(terms)}
-        for (side, quantity, ticker), terms in zip(TRADE.findall(message), TERMS.findall(message))
+        for (side, quantity, ticker), terms in zip(TRADE.findall(message), TERMS.findall(message), strict=False)
     ]
     cancels = [target.lower() for target in CANCEL.findall(message)]
     changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]

@@ -21,11 +21,12 @@ class ChatMessage(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     # A user message: the client's own id for it (a retry with the same id gets the first answer, never a second
-    # turn), and since when a turn has been answering it (a retry meanwhile is told to wait).
-    client_message_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # turn), and since when a turn has been answering it (a retry meanwhile is told to wait). NULL, not "", is
+    # "none" in these two (DJ001): the unique constraint below skips NULLs, and a change would need a migration.
+    client_message_id = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     answering_since = models.DateTimeField(null=True, blank=True, editable=False)
     # An assistant message: the id of the user message it answers.
-    in_reply_to = models.CharField(max_length=36, null=True, blank=True, editable=False, db_index=True)
+    in_reply_to = models.CharField(max_length=36, null=True, blank=True, editable=False, db_index=True)  # noqa: DJ001
 
     class Meta:
         db_table = "chat_messages"

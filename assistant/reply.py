@@ -43,7 +43,9 @@ class TradeRequest(BaseModel):
     )
     limit_price: float | None = Field(None, description="limit and stop_limit: the worst price to fill at")
     stop_price: float | None = Field(None, description="stop and stop_limit: the price that triggers it")
-    time_in_force: Literal["day", "gtc"] = Field("day", description="day: expires at the session's end; gtc: until canceled")
+    time_in_force: Literal["day", "gtc"] = Field(
+        "day", description="day: expires at the session's end; gtc: until canceled"
+    )
 
 
 class WatchlistChangeRequest(BaseModel):

@@ -140,7 +140,8 @@ def _model_messages(text: str, history: list[ChatMessage], context: selectors.Co
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "system", "content": "Portfolio and watchlist now (JSON): " + context.as_json()},
     ]
-    for past, following in zip(history, [*history[1:], None]):
+    # Each message with the one after it (None after the last). Not strict: with no history the lone None is left over.
+    for past, following in zip(history, [*history[1:], None], strict=False):
         if past.error:
             continue  # the model never sees our own failure notices
         answered = following is not None and following.role == ChatMessage.Role.ASSISTANT and not following.error
@@ -251,7 +252,9 @@ def _begin(*, user_id: str, text: str, client_message_id: str | None = None) -> 
         with transaction.atomic():
             # The user's book row first, as a trade takes it: two turns of one account at once count in turn.
             portfolio_services.lock_book(user_id=user_id)
-            asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id) if client_message_id else None
+            asked = None
+            if client_message_id:
+                asked = _retry(user_id=user_id, text=text, client_message_id=client_message_id)
             if isinstance(asked, Turn):
                 return asked
             if asked is None:

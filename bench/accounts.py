@@ -46,7 +46,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -229,7 +228,7 @@ async def place(session, account: Account, due: float, window: Window, orders: O
                                 headers={"Authorization": f"Bearer {account.token}"}) as response:
             body = await response.read()
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         status, body = type(exc).__name__, b""
     latency = time.perf_counter() - t0
     if status == 201:
@@ -466,12 +465,15 @@ def run(args) -> dict:
     # An order that was in flight while an interval snapshot ran (which locks every holder's book, see
     # portfolio.services.record_snapshots), against one that was not.
     running = [(at - wall / 1000, at) for at, wall, _, _ in snapshots]
-    overlaps = [any(start <= t + lat and t <= end for start, end in running) for t, lat in zip(sent, latencies)]
-    away = [lat for lat, o in zip(latencies, overlaps) if not o]
-    slow = [o for lat, o in zip(latencies, overlaps) if lat > SLOW]
+    overlaps = [
+        any(start <= t + lat and t <= end for start, end in running)
+        for t, lat in zip(sent, latencies, strict=True)
+    ]
+    away = [lat for lat, o in zip(latencies, overlaps, strict=True) if not o]
+    slow = [o for lat, o in zip(latencies, overlaps, strict=True) if lat > SLOW]
     if args.dump:  # every window order and snapshot, for a closer look (when the slow ones were, on which process)
         ports = [x for part in parts for x in part["ports"]]
-        args.dump.write_text(json.dumps({"orders": list(zip(sent, latencies, ports)), "snapshots": running,
+        args.dump.write_text(json.dumps({"orders": list(zip(sent, latencies, ports, strict=True)), "snapshots": running,
                                          "window": [window.start, window.stop]}))
     late = [x for part in parts for x in part["late"]]
     in_window_orders = sum((Counter(part["window"]) for part in parts), Counter())

@@ -79,7 +79,7 @@ def subscriber(mode: str, url: str, count: int, ready, out) -> None:
         while len(delays) < count:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             delays.append(time.time() - json.loads(message["data"])["sent"])
         out.put((delays, sum(process.cpu_times()[:2]) - cpu0))

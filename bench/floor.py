@@ -74,7 +74,7 @@ def main() -> None:
 
     print(f"{'server':6s} {'route':24s} {'p50 ms':>7s} {'p99 ms':>7s} {'CPU ms':>7s} {'+CPU':>7s}  step")
     previous = None
-    for (server, route, step), lat, used in zip(STEPS, latencies, cpu):
+    for (server, route, step), lat, used in zip(STEPS, latencies, cpu, strict=True):
         per_request = used * 1000 / len(lat)
         added = f"{per_request - previous:+.3f}" if previous is not None else ""
         print(f"{server:6s} {route:24s} {percentile(lat, 50) * 1000:7.3f} {percentile(lat, 99) * 1000:7.3f} "

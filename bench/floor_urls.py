@@ -12,8 +12,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from bench.floor_asgi import ANSWER
-from core.db import DEFAULT_USER, write
 from core.api_errors import StrictJSONParser
+from core.db import DEFAULT_USER, write
 from finally_site.urls import urlpatterns as app_urlpatterns
 from portfolio.schemas import TradeIn
 

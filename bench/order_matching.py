@@ -122,7 +122,8 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    print(f"{'resting orders':>15} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'filled':>7}  (per tick, {args.ticks} ticks)"
+    print(f"{'resting orders':>15} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'filled':>7}  "
+          f"(per tick, {args.ticks} ticks)"
           f"   then a {args.gap:.0%} gap: filled, ms, ms per fill")
     for count in args.orders:
         row = run(count, args.ticks, args.seed, args.gap)

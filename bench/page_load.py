@@ -5,8 +5,9 @@
 Each run is a fresh browser context (empty cache) loading / from a throwaway FinAlly (worker + uvicorn).
 Measured: bytes over the wire (encoded, headers included; the endless price stream counted up to the first live
 change) and requests, in one run of their own with DevTools' network events on (they slow the browser: a chunk is
-an event sent to this process, 50-140 ms in all on this machine); then per timed run, time to the first visible price (first contentful paint: the prices are in
-the first HTML, and the run checks a price is in the DOM at that moment), and time to the first live change
+an event sent to this process, 50-140 ms in all on this machine); then per timed run, time to the first visible
+price (first contentful paint: the prices are in the first HTML, and the run checks a price is in the DOM at that
+moment), and time to the first live change
 (the first price text that changes after load, seen by a MutationObserver), and time to the main chart
 interactive (Lightweight Charts has drawn the page's bars: its canvas is there and static/js/chart.js holds
 them). Times are from navigation start. --bars seeds a day of minute bars (1,500) for the charted ticker first, so
@@ -35,7 +36,10 @@ window.__firstChange = null;
 window.__chartReady = null;
 (function chartReady() {
   const state = window.FinallyChart && window.FinallyChart.state();
-  if (state && state.bars > 0 && document.querySelector('#chart canvas')) { window.__chartReady = performance.now(); return; }
+  if (state && state.bars > 0 && document.querySelector('#chart canvas')) {
+    window.__chartReady = performance.now();
+    return;
+  }
   requestAnimationFrame(chartReady);
 })();
 document.addEventListener('DOMContentLoaded', () => {
@@ -109,7 +113,9 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], cwd=ROOT, check=True)
     with BenchStack(server=args.server) as stack, sync_playwright() as playwright:
         if args.bars:
-            subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT], cwd=ROOT, env=stack.env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT], cwd=ROOT, env=stack.env, check=True
+            )
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         one_run(browser, stack.base_url, count_bytes=False)  # warm the server (templates, connections), not the browser
         counted = one_run(browser, stack.base_url, count_bytes=True)

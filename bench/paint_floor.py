@@ -100,7 +100,8 @@ def main() -> None:
         browser.close()
     server.shutdown()
     for name in names:
-        print(f"{name:22s} {len(pages[name]) / 1024:6.1f} KB  first paint median {statistics.median(paints[name]):5.0f} ms"
+        print(f"{name:22s} {len(pages[name]) / 1024:6.1f} KB  "
+              f"first paint median {statistics.median(paints[name]):5.0f} ms"
               f"  (min {min(paints[name]):.0f}, max {max(paints[name]):.0f})")
 
 

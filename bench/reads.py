@@ -139,8 +139,8 @@ def measure(stack, routes, args) -> dict:
 def run_checkout(root: Path, args) -> dict[str, dict]:
     stack_class = load_stack(root)
     with stack_class(extra_env={"DJANGO_SETTINGS_MODULE": "bench.floor_settings"}) as stack:
-        fill = httpx.post(stack.base_url + "/api/portfolio/trade", json={"ticker": "AAPL", "side": "buy", "quantity": 5},
-                          timeout=10)
+        fill = httpx.post(stack.base_url + "/api/portfolio/trade",
+                          json={"ticker": "AAPL", "side": "buy", "quantity": 5}, timeout=10)
         assert fill.status_code == 201, fill.text
         for path, headers, _ in ROUTES:
             answer = httpx.get(stack.base_url + path, headers=headers, timeout=10)

@@ -112,7 +112,7 @@ class BenchStack:
         }
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def __enter__(self) -> "BenchStack":
+    def __enter__(self) -> BenchStack:
         try:
             self._start()
         except BaseException:

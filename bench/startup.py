@@ -84,7 +84,8 @@ def main() -> None:
     for root in roots:
         later = results[root][1:] or results[root]
         print(f"{root}: new database healthy in {results[root][0][1]:.2f} s; migrated database: median first answer "
-              f"{statistics.median(f for f, _ in later):.2f} s, median healthy {statistics.median(h for _, h in later):.2f} s")
+              f"{statistics.median(f for f, _ in later):.2f} s, "
+              f"median healthy {statistics.median(h for _, h in later):.2f} s")
 
 
 if __name__ == "__main__":

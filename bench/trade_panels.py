@@ -5,8 +5,9 @@
 For each checkout (`--root`; in turn, round after round in alternating order): a throwaway FinAlly (its own
 bench/stack.py: worker + uvicorn), the workstation loaded once, then `--trades` orders of 1 AAPL from the trade bar,
 buy and sell in turn. Each is timed from the click on Buy/Sell to the moment the last of the panels a fill
-refreshes (summary, positions, heat map, P&L, blotter) has been swapped in by htmx (its new HTML is in the page: htmx:afterSwap), and checked: the blotter has
-one trade more and the header's cash is the one the fill left (the database's). Median and p90 per checkout.
+refreshes (summary, positions, heat map, P&L, blotter) has been swapped in by htmx (its new HTML is in the page:
+htmx:afterSwap), and checked: the blotter has one trade more and the header's cash is the one the fill left (the
+database's). Median and p90 per checkout.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ ONE_TRADE = """async ([side, panels]) => {
   const start = performance.now();
   document.getElementById('trade-' + side).click();
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('panels not all refreshed: ' + JSON.stringify(window.__swapped))), 10000);
+    const timer = setTimeout(
+      () => reject(new Error('panels not all refreshed: ' + JSON.stringify(window.__swapped))), 10000);
     (function check() {
       if (panels.every(id => window.__swapped[id] > start)) { clearTimeout(timer); resolve(); }
       else requestAnimationFrame(check);

@@ -87,7 +87,8 @@ def sequential(stack: BenchStack, n: int) -> None:
         elapsed = time.perf_counter() - start
         cpu = web_cpu(stack) - cpu
     print(
-        f"sequential  n={n}: p50 {percentile(latencies, 50) * 1000:.2f} ms, p99 {percentile(latencies, 99) * 1000:.2f} ms, "
+        f"sequential  n={n}: p50 {percentile(latencies, 50) * 1000:.2f} ms, "
+        f"p99 {percentile(latencies, 99) * 1000:.2f} ms, "
         f"{n / elapsed:.0f} trades/s, web CPU {cpu * 1000 / max(1, n - rejected):.3f} ms/order, rejected {rejected}; "
         f"check: {check(stack, accepted)}",
         flush=True,
@@ -125,7 +126,8 @@ async def concurrent(stack: BenchStack, clients: int, seconds: float) -> None:
         elapsed = time.perf_counter() - start
         cpu = web_cpu(stack) - cpu
     print(
-        f"concurrent  c={clients} webs={len(stack.base_urls)} db={stack.database} store={stack.store}: {len(accepted) / elapsed:.0f} trades/s over {elapsed:.1f}s, "
+        f"concurrent  c={clients} webs={len(stack.base_urls)} db={stack.database} store={stack.store}: "
+        f"{len(accepted) / elapsed:.0f} trades/s over {elapsed:.1f}s, "
         f"latency p50 {percentile(latencies, 50) * 1000:.1f} ms p99 {percentile(latencies, 99) * 1000:.1f} ms, "
         f"web CPU {cpu * 1000 / max(1, len(accepted)):.3f} ms/order, "
         f"rejected {errors}; check: {check(stack, accepted)}",

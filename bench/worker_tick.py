@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/worker_tick.py [--sizes 10 100 1000 2000] [--ticks 200] [--adds 10]
 
-"Before" is the simulator and SimulatorSource of 7cd9b3b, the commit before issue 19 (`git show 7cd9b3b:...`, loaded as modules of their own: an
-N x N correlation matrix and its Cholesky factor, rebuilt on every change of the ticker set), "after" this
+"Before" is the simulator and SimulatorSource of 7cd9b3b, the commit before issue 19 (`git show 7cd9b3b:...`,
+loaded as modules of their own: an N x N correlation matrix and its Cholesky factor, rebuilt on every change of
+the ticker set), "after" this
 checkout's (the market + sector factor model). Both run inside this checkout's worker: `PriceWorker.tick()` with
 the embedded SQLite price store (a temp file), so a tick is the source's step plus the store's write, as in
 production; only the database read of which tickers to price is replaced by a fixed set.
@@ -48,14 +49,14 @@ from market import sources as after_sources  # noqa: E402
 from market.sqlite_store import SQLitePriceStore  # noqa: E402
 from market.worker import PriceWorker  # noqa: E402
 
-
 # The last commit before issue 19 replaced the simulator: a fixed point to compare with, whatever main becomes.
 BEFORE = "7cd9b3b"
 
 
 def _load_main(tmp: Path, path: str, name: str):
     """A module as it was before issue 19, loaded under a name of its own beside this checkout's."""
-    text = subprocess.run(["git", "show", f"{BEFORE}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    git_show = ["git", "show", f"{BEFORE}:{path}"]
+    text = subprocess.run(git_show, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     file = tmp / f"{name}.py"
     file.write_text(text)
     spec = importlib.util.spec_from_file_location(name, file)
@@ -139,7 +140,8 @@ def main() -> None:
             "after (factor model)": (after_simulator, after_sources),
         }
         print(f"cap (WATCHLIST_MAX_TICKERS) = {cap}; CPU = process time per tick, median")
-        print(f"{'simulator':<32} | {'tickers':>7} | {'steady tick':>11} | {'add tick':>10} | {'held':>9} | {'add peak':>9}")
+        print(f"{'simulator':<32} | {'tickers':>7} | {'steady tick':>11} | {'add tick':>10} | {'held':>9} | "
+              f"{'add peak':>9}")
         for n in sizes:
             for label, modules in variants.items():
                 steady, add = tick_cpu(modules, n, args.ticks, args.adds, tmp / f"{modules[0].__name__}-{n}.db")

@@ -41,7 +41,9 @@ class StrictJSONParser(Parser):
         except (ValueError, RecursionError):
             # Valid JSON that Python refuses to read: an integer of more than 4,300 digits (int_max_str_digits),
             # or arrays nested deeper than the recursion limit. Both were a 500.
-            raise RequestRejected(400, "The request body holds a number too long or nesting too deep to read.") from None
+            raise RequestRejected(
+                400, "The request body holds a number too long or nesting too deep to read."
+            ) from None
 
 
 def describe_validation_errors(errors: list[dict]) -> str:

@@ -8,7 +8,6 @@ CSRF token is masked per response.
 
 from django.middleware.gzip import GZipMiddleware
 
-
 # Below this size a response fits one TCP segment compressed or not, so compressing it (plus Django's up to 100
 # random bytes against BREACH) saves no packet and costs CPU on every call: an order's answer is about 300 bytes.
 MIN_COMPRESS_BYTES = 1024

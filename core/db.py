@@ -11,9 +11,10 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -236,7 +237,7 @@ class Writer:
             if isinstance(exc, DatabaseError):
                 _release_broken_connection()
             outcomes = [(None, _own_copy(exc)) for _ in batch]
-        for job, (result, error) in zip(batch, outcomes):
+        for job, (result, error) in zip(batch, outcomes, strict=True):
             job.settle(result, error)
 
 

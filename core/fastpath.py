@@ -59,9 +59,9 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings

@@ -14,20 +14,19 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from accounts.api import router as accounts_router
+from accounts.exceptions import AccountError, AccountsOff, NoSuchToken, SignInRefused, TooManyTokens
 from alerts.api import router as alerts_router
 from alerts.exceptions import AlertError, AlertNotActive, NoSuchAlert, TooManyAlerts
-from accounts.exceptions import AccountError, AccountsOff, NoSuchToken, SignInRefused, TooManyTokens
 from assistant.api import router as assistant_router
 from assistant.services import ChatConflict, InvalidMessage, TurnBudgetSpent
 from core import metrics
-from core.db import discard_broken_connections
 from core.api_errors import RequestRejected, StrictJSONParser, describe_validation_errors
+from core.db import discard_broken_connections
 from market.api import router as market_router
 from market.exceptions import AlreadyWatching, MarketError, NotWatching, WatchlistFull
 from market.quotes import StoreUnavailable
+from portfolio.api import export_router, orders_router, trades_router
 from portfolio.api import router as portfolio_router
-from portfolio.api import trades_router
-from portfolio.api import export_router, orders_router
 from portfolio.exceptions import (
     NoSuchOrder,
     OrderIdReused,

@@ -24,8 +24,8 @@ from market.schemas import (
     WatchlistAddIn,
 )
 from market.sse import JSON_FORMAT, open_stream
-from market.tickers import normalize_ticker
 from market.store import get_store
+from market.tickers import normalize_ticker
 
 router = Router(tags=["market"])
 

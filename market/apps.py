@@ -20,4 +20,6 @@ class MarketConfig(AppConfig):
                 name="database-checkpoint", func=db.checkpoint, interval=lambda: settings.DATABASE_CHECKPOINT_SECONDS
             )
         )
-        hooks.register_periodic_task(hooks.PeriodicTask(name="prune-price-bars", func=bars.prune, interval=lambda: 3600.0))
+        hooks.register_periodic_task(
+            hooks.PeriodicTask(name="prune-price-bars", func=bars.prune, interval=lambda: 3600.0)
+        )

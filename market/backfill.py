@@ -86,4 +86,6 @@ class Backfill:
         kept = [(ticker, bar) for bar in found if start <= bar.t < minute]
         bars.save(kept, merge=False)
         self.queue.remove(ticker)
-        logger.info("backfilled %s: %d minute bars from Massive (the minutes the worker saw kept its own)", ticker, len(kept))
+        logger.info(
+            "backfilled %s: %d minute bars from Massive (the minutes the worker saw kept its own)", ticker, len(kept)
+        )

@@ -7,8 +7,8 @@ snapshot, and the matching of resting orders after each tick, from its AppConfig
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Callable, Collection, Iterable
 
 # provider(user_id=None): the tickers it keeps priced for that user, or for every user when None. Per user, so the
 # watchlist's cap can count them: a held ticker is priced like a watched one (market.services.add_ticker).

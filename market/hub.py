@@ -22,9 +22,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from django.db import connection
 

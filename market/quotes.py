@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 # Both stores drop history older than their window once every this many ticks.
 PRUNE_EVERY_TICKS = 20
@@ -55,7 +55,7 @@ class StoreUnavailable(RuntimeError):
 
 def iso_utc(epoch: float) -> str:
     """2026-04-10T12:00:00.500Z: what the stream and the API show as a quote's time."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def round_quote(price: float) -> float:

@@ -22,8 +22,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -272,7 +272,7 @@ class RedisPriceStore:
             if not tickers:
                 return {}
             values = self.redis.hmget(self.k_quote, list(tickers))
-        return {t: _quote(v) for t, v in zip(tickers, values) if v}
+        return {t: _quote(v) for t, v in zip(tickers, values, strict=True) if v}
 
     def snapshot(self) -> Tick:
         """All quotes and the tick they belong to, read in one transaction so they agree."""
@@ -314,7 +314,7 @@ class RedisPriceStore:
         with self._errors():
             self.redis.ping()
 
-    def watch(self) -> "RedisTickWatcher":
+    def watch(self) -> RedisTickWatcher:
         return RedisTickWatcher(self)
 
 

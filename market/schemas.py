@@ -30,7 +30,9 @@ def _in_the_ticker_rules_words(value: object, handler: ValidatorFunctionWrapHand
         except InvalidTicker as exc:
             raise PydanticCustomError("ticker", str(exc)) from None
         # normalize_ticker would take it (blanks other than ASCII around it, say), but the API says no.
-        raise PydanticCustomError("ticker", "Not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B).") from None
+        raise PydanticCustomError(
+            "ticker", "Not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B)."
+        ) from None
 
 
 TickerText = Annotated[
@@ -62,7 +64,7 @@ class QuoteOut(Schema):
     )
 
     @classmethod
-    def build(cls, ticker: str, quote: Quote | None, status: str) -> "QuoteOut":
+    def build(cls, ticker: str, quote: Quote | None, status: str) -> QuoteOut:
         if quote is None:
             return cls(
                 ticker=ticker, price=None, prev_price=None, open_price=None, direction=None, timestamp=None,

@@ -14,7 +14,6 @@ from market.models import PriceBar, WatchlistEntry
 from market.quotes import FeedStatus, Quote
 from market.store import get_store
 
-
 # --- simulated prices: what the page says about them ----------------------------------------------------
 
 
@@ -127,7 +126,10 @@ def bars(ticker: str, timeframe: str, limit: int) -> list[bar_rules.Bar]:
     # worker puts at the trade's minute, are a minute's prices.
     if simulated_prices() and not store.status().notice:
         recent = bar_rules.BarBuilder()
-        start = last_minute + bar_rules.MINUTE if last_minute is not None else bar_rules.since(timeframe, limit, time.time())
+        if last_minute is not None:
+            start = last_minute + bar_rules.MINUTE
+        else:
+            start = bar_rules.since(timeframe, limit, time.time())
         for t, price in store.history(ticker, since=start):
             recent.add({ticker: price}, t)
         kept += [bar for _, bar in recent.all()]

@@ -87,7 +87,10 @@ def seed_watchlist(*, user_id: str, tickers: tuple[str, ...]) -> None:
     # Stagger added_at so the watchlist keeps the order given (it is ordered by added_at).
     now = timezone.now()
     WatchlistEntry.objects.bulk_create(
-        [WatchlistEntry(user_id=user_id, ticker=t, added_at=now + timedelta(microseconds=i)) for i, t in enumerate(tickers)],
+        [
+            WatchlistEntry(user_id=user_id, ticker=t, added_at=now + timedelta(microseconds=i))
+            for i, t in enumerate(tickers)
+        ],
         ignore_conflicts=True,
     )
 

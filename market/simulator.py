@@ -106,7 +106,7 @@ class PriceSimulator:
         return list(self._tickers)
 
     def prices(self) -> dict[str, float]:
-        return dict(zip(self._tickers, self._prices.tolist()))
+        return dict(zip(self._tickers, self._prices.tolist(), strict=True))
 
     def set_tickers(self, tickers: list[str], start_prices: dict[str, float] | None = None) -> None:
         """Price exactly `tickers` from the next step; known ones keep their price, new ones start
@@ -117,7 +117,7 @@ class PriceSimulator:
         start_prices = start_prices or {}
         params = [params_for(t) for t in tickers]
         self._prices = np.array(
-            [current.get(t, start_prices.get(t, p.price)) for t, p in zip(tickers, params)], dtype=float
+            [current.get(t, start_prices.get(t, p.price)) for t, p in zip(tickers, params, strict=True)], dtype=float
         )
         self._entering = np.array([t not in current for t in tickers], dtype=bool)
         self._sigma = np.array([p.sigma for p in params])
@@ -144,12 +144,12 @@ class PriceSimulator:
                 jumps = 1.0 + signs * sizes
                 factor[hits] *= jumps
                 self.last_events = {
-                    self._tickers[i]: float(j - 1.0) for i, j in zip(hits, jumps) if not self._entering[i]
+                    self._tickers[i]: float(j - 1.0) for i, j in zip(hits, jumps, strict=True) if not self._entering[i]
                 }
         factor[self._entering] = 1.0
         self._entering[:] = False
         self._prices = self._prices * factor
-        return dict(zip(self._tickers, self._prices.tolist()))
+        return dict(zip(self._tickers, self._prices.tolist(), strict=True))
 
     def _correlated_normals(self, n: int) -> np.ndarray:
         """N standard normals with the sector correlations: O(N) work, whatever N is."""

@@ -11,9 +11,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from market.quotes import (
     PRUNE_EVERY_TICKS,
@@ -327,7 +327,7 @@ class SQLitePriceStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"price store {self.path}: {exc}") from exc
 
-    def watch(self) -> "StoreWatcher":
+    def watch(self) -> StoreWatcher:
         """A cheap change detector for one reader thread (the hub)."""
         return StoreWatcher(self)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection
-from typing import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection

@@ -24,7 +24,7 @@ import logging
 import resource
 import threading
 import weakref
-from typing import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from django.conf import settings
 from django.http import JsonResponse

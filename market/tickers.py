@@ -5,7 +5,7 @@ import re
 from market.exceptions import InvalidTicker
 
 MAX_TICKER_LENGTH = 10
-_TICKER_RE = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,%d}" % (MAX_TICKER_LENGTH - 1), re.ASCII)
+_TICKER_RE = re.compile(rf"[A-Z0-9][A-Z0-9.\-]{{0,{MAX_TICKER_LENGTH - 1}}}", re.ASCII)
 
 DEFAULT_TICKERS = ("AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX")
 
@@ -31,6 +31,7 @@ def normalize_ticker(raw: object) -> str:
         raise InvalidTicker(f"Ticker is longer than {MAX_TICKER_LENGTH} characters.")
     if not _TICKER_RE.fullmatch(ticker):
         raise InvalidTicker(
-            f"'{ticker[:MAX_TICKER_LENGTH]}' is not a ticker: use letters, digits, '.' or '-' (for example AAPL, BRK.B)."
+            f"'{ticker[:MAX_TICKER_LENGTH]}' is not a ticker: use letters, digits, '.' or '-' "
+            "(for example AAPL, BRK.B)."
         )
     return ticker

@@ -109,7 +109,10 @@ class PriceWorker:
         self._stopping = True
 
     def run(self) -> None:
-        logger.info("price worker started: source=%s interval=%.2fs store=%s", self.source.name, self.source.interval, self.store.name)
+        logger.info(
+            "price worker started: source=%s interval=%.2fs store=%s",
+            self.source.name, self.source.interval, self.store.name,
+        )
         next_at = time.monotonic()
         try:
             while not self._stopping and (self.max_ticks is None or self.ticks < self.max_ticks):
@@ -268,7 +271,10 @@ class PriceWorker:
             try:
                 listener(tickers)
             except (OperationalError, InterfaceError):  # the database away; a listener's own error is below
-                logger.warning("tick listener %s could not reach the database", getattr(listener, "__qualname__", listener), exc_info=True)
+                logger.warning(
+                    "tick listener %s could not reach the database", getattr(listener, "__qualname__", listener),
+                    exc_info=True,
+                )
                 self._database_failed()
                 return
             except Exception:

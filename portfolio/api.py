@@ -18,7 +18,6 @@ from market.tickers import normalize_ticker
 from portfolio import orders, selectors, services
 from portfolio.models import Trade
 from portfolio.schemas import (
-    api_time,
     HistoryQuery,
     OrderIn,
     OrderOut,
@@ -31,6 +30,7 @@ from portfolio.schemas import (
     TradeRecordOut,
     TradesPageOut,
     TradesQuery,
+    api_time,
 )
 
 router = Router(tags=["portfolio"])

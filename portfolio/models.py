@@ -101,7 +101,8 @@ class Trade(models.Model):
     # Proceeds minus the cost basis released, for sells; null for buys.
     realized_pnl = models.DecimalField("realized P&L", **MONEY, null=True, blank=True)
     # The client's own id for the order: a retry with the same id returns this fill instead of trading again.
-    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # NULL, not "", is "none" (DJ001): the unique constraint below skips NULLs, and a change would need a migration.
+    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         db_table = "trades"
@@ -165,7 +166,9 @@ class Order(models.Model):
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.DAY)
     limit_price = models.DecimalField(**PRICE, null=True, blank=True)
     stop_price = models.DecimalField(**PRICE, null=True, blank=True)
-    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # NULL, not "", is "none" here and in trade_id (DJ001): the unique constraint below skips NULLs, and a change
+    # would need a migration.
+    client_order_id = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(default=timezone.now)
     # A stop's (or stop-limit's) price was reached: a stop filled at that tick, a stop-limit rests as its limit.
@@ -177,7 +180,7 @@ class Order(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     filled_qty = models.DecimalField(**QUANTITY, default=Decimal(0))
     filled_avg_price = models.DecimalField(**PRICE, null=True, blank=True)
-    trade_id = models.CharField(max_length=36, null=True, blank=True)
+    trade_id = models.CharField(max_length=36, null=True, blank=True)  # noqa: DJ001 (see client_order_id)
     # While resting, a buy holds this much of the cash (its worst cost, portfolio.orders.reservation); 0 otherwise.
     reserved_cash = models.DecimalField(**MONEY, default=Decimal(0))
     # Where the price worker looks for it while it rests: it acts when the price is at or below watch_price

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
@@ -76,8 +76,8 @@ class SnapshotOut(Schema):
 
 
 # A day of slack either side: a local time the pattern accepts (1970 to 2199), at any offset, is in range in UTC.
-EARLIEST = datetime(1969, 12, 31, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 2, tzinfo=timezone.utc)
+EARLIEST = datetime(1969, 12, 31, tzinfo=UTC)
+LATEST = datetime(2200, 1, 2, tzinfo=UTC)
 
 
 # A time in a query: ISO 8601 only (2026-04-10, 2026-04-10T12:00:00Z), from 1970 to 2199. Pydantic would also read
@@ -110,9 +110,9 @@ class HistoryQuery(Schema):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         try:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         except (OverflowError, ValueError):
             raise ValueError("must be a time between 1970 and 2200") from None
         if not EARLIEST <= value <= LATEST:
@@ -151,7 +151,7 @@ class TradeRecordOut(BaseModel):
     @field_serializer("executed_at")
     def _to_the_millisecond(self, at: datetime) -> DateTimeText:
         # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
-        return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class TradeOut(TradeRecordOut):
@@ -185,7 +185,9 @@ class OrderIn(BaseModel):
         "day", description="day: expires at the session's end (16:00 ET with real prices; midnight ET with the "
         "simulator); gtc: until filled or canceled."
     )
-    limit_price: DecimalText | None = Field(None, description="limit and stop_limit orders: the worst price to fill at.")
+    limit_price: DecimalText | None = Field(
+        None, description="limit and stop_limit orders: the worst price to fill at."
+    )
     stop_price: DecimalText | None = Field(None, description="stop and stop_limit orders: the price that triggers it.")
     client_order_id: str | None = Field(
         None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$",
@@ -197,7 +199,7 @@ def api_time(at: datetime | None) -> str | None:
     # As every time in the API is written (Django's JSON encoder): UTC to the millisecond, with a Z.
     if at is None:
         return None
-    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class OrderOut(BaseModel):

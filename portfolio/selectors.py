@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Collection, Iterable
+from itertools import pairwise
 
 from django.db import connection
 from django.db.models import F, OuterRef, Q, Subquery
@@ -175,7 +176,10 @@ def snapshot_series(
     # The row values as the ORM would give them (Decimal, an aware datetime), with the ORM's own converters.
     converters = [_converters(value), _converters(at)]
     return [
-        tuple(_convert(raw, column, converters[i]) for i, (raw, column) in enumerate(zip(row, (value, at))))
+        tuple(
+            _convert(raw, column, converters[i])
+            for i, (raw, column) in enumerate(zip(row, (value, at), strict=True))
+        )
         for row in rows
     ]
 
@@ -199,7 +203,7 @@ def thinning_sql(*, user_id: str, first: datetime, last: datetime, slices: int) 
     # The last slice ends just after `last`, so the latest snapshot is always kept.
     bounds = [adapt(first + width * i) for i in range(slices)] + [adapt(last + timedelta(microseconds=1))]
     params: list = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         params += [start, end]
     values = ", ".join(["(%s, %s)"] * slices)
     sql = (

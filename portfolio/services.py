@@ -39,7 +39,18 @@ from portfolio.exceptions import (
     TradeRejected,
 )
 from portfolio.models import STARTING_CASH, Order, PortfolioSnapshot, Position, Profile, Trade
-from portfolio.money import AVERAGE_STEP, CENT, MAX_PRICE, MAX_QUANTITY, PRICE_STEP, QUANTITY_STEP, cost_of, proceeds_of, to_cents, to_decimal
+from portfolio.money import (
+    AVERAGE_STEP,
+    CENT,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    PRICE_STEP,
+    QUANTITY_STEP,
+    cost_of,
+    proceeds_of,
+    to_cents,
+    to_decimal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +200,9 @@ def execute_trade(
     """Fill a market order at the store's current price (see `_fill_order`); never lets a database constraint
     reach the caller as a database error."""
     try:
-        return _fill_order(user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id)
+        return _fill_order(
+            user_id=user_id, ticker=ticker, side=side, quantity=quantity, client_order_id=client_order_id
+        )
     except TradeRejected as exc:
         events.refused(exc)
         raise

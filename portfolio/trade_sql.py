@@ -92,10 +92,10 @@ def cursor():
 
     Django's cursor wrapper costs about 6 µs of Python per statement, more than the 4 µs the statement takes
     through sqlite3 itself, and an order runs seven statements while every other order of the process waits for
-    the write lock: 14 % of an order's instructions in the web process (bench/README.md). The engine runs them on the driver's cursor
-    instead, keeping what the wrapper guarantees: a driver error is raised as Django's (an OperationalError
-    still means "try again" to the API, and Django still checks the connection after it), and no statement
-    runs in a transaction Django has marked broken.
+    the write lock: 14 % of an order's instructions in the web process (bench/README.md). The engine runs them on
+    the driver's cursor instead, keeping what the wrapper guarantees: a driver error is raised as Django's (an
+    OperationalError still means "try again" to the API, and Django still checks the connection after it), and no
+    statement runs in a transaction Django has marked broken.
 
     When anything watches the connection's statements (the DEBUG query log, `assertNumQueries`,
     `connection.execute_wrapper()`), they go through Django's cursor as before, so they are seen. A monitoring

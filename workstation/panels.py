@@ -368,7 +368,8 @@ def canceled_text(order) -> str:
 
 
 def _order_head(order) -> str:
-    return f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}".strip()
+    text = f"{TYPE_NAMES[order.type]} {order.side} {quantity_text(order.qty)} {order.ticker} {order_terms(order)}"
+    return text.strip()
 
 
 def placed_text(order) -> str:

@@ -313,7 +313,7 @@ async def _orders_response(
 async def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
     """An open-orders row's Cancel: released at once; one that filled meanwhile says so (the fill won)."""
     try:
-        order = await write(portfolio_orders.cancel_order, user_id=request.book, order_id=order_id[:64])
+        await write(portfolio_orders.cancel_order, user_id=request.book, order_id=order_id[:64])
     except TradeRejected as exc:
         # It filled (or expired) a moment before: the panel says so, and the fill's own event refreshes the rest.
         return await _orders_response(request, error=str(exc))

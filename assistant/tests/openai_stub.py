@@ -42,7 +42,9 @@ class OpenAIStub:
                     body = None
                 with stub._lock:
                     stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    status, answer, delay = stub._script.pop(0) if stub._script else (200, reply('{"message": "ok"}'), 0)
+                    status, answer, delay = (
+                        stub._script.pop(0) if stub._script else (200, reply('{"message": "ok"}'), 0)
+                    )
                 if delay:
                     time.sleep(delay)
                 payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
@@ -71,7 +73,7 @@ class OpenAIStub:
         with self._lock:
             self._script.extend((a[0], a[1], a[2] if len(a) > 2 else 0.0) for a in answers)
 
-    def __enter__(self) -> "OpenAIStub":
+    def __enter__(self) -> OpenAIStub:
         self.thread.start()
         return self
 

@@ -8,10 +8,10 @@ from asgiref.sync import async_to_sync
 
 from assistant import llm
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market.models import WatchlistEntry
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +210,8 @@ class TestTheModelsReplies:
         send(client, "and now?")
         facts = json.loads(seen[1][1]["content"].split(": ", 1)[1])
         assert [p["ticker"] for p in facts["positions"]] == ["MSFT"]
-        assert [w["ticker"] for w in facts["watchlist"]] == watched_tickers(user_id=DEFAULT_USER)[:4] == ["AAPL", "GOOGL", "AMZN", "TSLA"]
+        shown = [w["ticker"] for w in facts["watchlist"]]
+        assert shown == watched_tickers(user_id=DEFAULT_USER)[:4] == ["AAPL", "GOOGL", "AMZN", "TSLA"]
         assert facts["watchlist_not_shown"] == 9 + 150 - 4
         assert len(seen[1][1]["content"]) < 2_000
 
@@ -239,7 +240,9 @@ class TestTheModelsReplies:
 
     def test_five_hundred_trades_in_one_reply_are_bounded(self, client, model):
         answers, _ = model
-        answers.append(json.dumps({"message": "go", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}] * 500}))
+        answers.append(
+            json.dumps({"message": "go", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}] * 500})
+        )
         body = send(client, "buy everything").json()
         statuses = [t["status"] for t in body["trades"]]
         assert statuses.count("executed") == 20 and statuses.count("rejected") == 480
@@ -250,7 +253,9 @@ class TestTheModelsReplies:
         answers, _ = model
         answers.append(json.dumps({
             "message": "mixed",
-            "trades": [{"ticker": "AAPL", "side": "buy", "quantity": 1}, {"ticker": "AAPL", "side": "sell", "quantity": 9}],
+            "trades": [
+                {"ticker": "AAPL", "side": "buy", "quantity": 1}, {"ticker": "AAPL", "side": "sell", "quantity": 9},
+            ],
             "watchlist_changes": [{"ticker": "PYPL", "action": "add"}, {"ticker": "<b>", "action": "add"}],
         }))
         body = send(client, "go").json()
@@ -301,7 +306,7 @@ class TestTheModelsReplies:
         answers, _ = model
         answers.append('{"message": "Bought 5 AAPL \\ud83d", "trades": ['
                        '{"ticker": "AAPL", "side": "buy", "quantity": 5},'
-                       ' {"ticker": "MSFT", "side": "buy", "quantity": %s}]}' % quantity)
+                       ' {"ticker": "MSFT", "side": "buy", "quantity": ' + quantity + "}]}")
         response = send(client, "go")
         assert response.status_code == 200
         body = response.json()

@@ -65,8 +65,8 @@ def test_a_bad_trade_is_kept_with_its_problem(item, problem):
 def test_numbers_reach_the_engine_as_they_are_and_text_only_as_a_plain_decimal():
     """The engine judges a number (1e12 is over its limit); text must be a plain decimal to be read as one."""
     quantities = ["NaN", '"ten"', "1e12", '"1e1"', '" 2.5 "']
-    trades = ", ".join('{"ticker": "AAPL", "side": "buy", "quantity": %s}' % q for q in quantities)
-    text = '{"message": "m", "trades": [%s]}' % trades
+    trades = ", ".join('{"ticker": "AAPL", "side": "buy", "quantity": ' + q + "}" for q in quantities)
+    text = '{"message": "m", "trades": [' + trades + "]}"
     trades = parse_reply(text).trades
     assert [t["quantity"] for t in trades] == ["NaN", "ten", 1e12, "1e1", " 2.5 "]
     assert ["problem" in t for t in trades] == [True, True, False, True, False]
@@ -113,7 +113,7 @@ def test_a_quantity_sent_as_text_is_judged_by_the_trade_bars_rule_and_words(quan
     ],
 )
 def test_numbers_no_float_holds_are_kept_as_text_and_refused(raw, shown, problem):
-    parsed = parse_reply('{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": %s}]}' % raw)
+    parsed = parse_reply('{"message": "m", "trades": [{"ticker": "AAPL", "side": "buy", "quantity": ' + raw + "}]}")
     [trade] = parsed.trades
     assert trade["quantity"] == shown and problem in trade["problem"]
     json.dumps(trade, allow_nan=False)  # storable in any JSON column

@@ -10,9 +10,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market.selectors import watched_tickers
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,8 @@ def test_a_reply_that_cannot_be_stored_undoes_its_actions_and_says_so(client, mo
     restore()
     retried = send(client, "buy 2 AAPL and watch PYPL", "m-1").json()
     assert retried["trades"][0]["status"] == "executed" and retried["watchlist_changes"][0]["status"] == "executed"
-    assert Trade.objects.count() == 1 and Position.objects.get().quantity == 2 and "PYPL" in watched_tickers(user_id=DEFAULT_USER)
+    assert Trade.objects.count() == 1 and Position.objects.get().quantity == 2
+    assert "PYPL" in watched_tickers(user_id=DEFAULT_USER)
     # The model was asked again knowing no more than the truth: nothing of the failed turn was sent as done.
     assert len(seen) == 2 and all("what happened" not in m["content"] for m in seen[1])
     assert send(client, "buy 2 AAPL and watch PYPL", "m-1")["Idempotent-Replayed"] == "true"

@@ -1,4 +1,5 @@
-"""The database's write-ahead log is checkpointed by the price worker, not inside an order's commit (core.db.checkpoint)."""
+"""The database's write-ahead log is checkpointed by the price worker, not inside an order's commit
+(core.db.checkpoint)."""
 
 import sqlite3
 import subprocess

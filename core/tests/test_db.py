@@ -9,11 +9,10 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from core.db import Readers, Writer, batchable
+from core.db import DEFAULT_USER, Readers, Writer, batchable
 from portfolio import services
 from portfolio.exceptions import InsufficientCash, InsufficientShares
 from portfolio.models import PortfolioSnapshot, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +21,11 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 def seeded(publish):
     services.seed(user_id=DEFAULT_USER)
     publish({"AAPL": 100.0, "MSFT": 400.0})
+
+
+def buy_one(ticker: str = "AAPL") -> dict:
+    """The arguments of an order for one share."""
+    return {"user_id": DEFAULT_USER, "ticker": ticker, "side": "buy", "quantity": 1}
 
 
 def gate() -> tuple[threading.Event, callable]:
@@ -62,7 +66,8 @@ async def test_orders_waiting_together_are_one_transaction_each_with_its_own_ans
     writer = Writer(threads=1, group=True)
     results = await send_together(writer, [
         {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 10},
-        {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1000},  # $100,000: refused, the others go on
+        # $100,000: refused, the others go on
+        {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1000},
         {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "sell", "quantity": 4},
         {"user_id": DEFAULT_USER, "ticker": "MSFT", "side": "sell", "quantity": 1},  # not held: refused
         {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1},
@@ -83,12 +88,12 @@ async def test_a_failed_commit_fails_every_order_of_the_group_and_writes_nothing
 
     writer = Writer(threads=1, group=True)
     monkeypatch.setattr(BaseDatabaseWrapper, "commit", commit)
-    results = await send_together(writer, [{"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1}] * 3)
+    results = await send_together(writer, [buy_one()] * 3)
     monkeypatch.undo()
     assert all(isinstance(r, OperationalError) for r in results)
     assert await asyncio.to_thread(lambda: Trade.objects.count()) == 0
     # The writer carries on afterwards.
-    fill = await writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1})
+    fill = await writer.run(services.execute_trade, buy_one())
     assert fill.quantity == 1
 
 
@@ -123,7 +128,7 @@ async def test_without_grouping_each_order_commits_alone(monkeypatch):
     """PostgreSQL's writer: several threads, one transaction per order."""
     commits = commits_counted(monkeypatch)
     writer = Writer(threads=1, group=False)
-    results = await send_together(writer, [{"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1}] * 3)
+    results = await send_together(writer, [buy_one()] * 3)
     assert all(r.quantity == 1 for r in results)
     assert len(commits) == 3
 
@@ -137,7 +142,7 @@ async def test_an_error_reaches_its_caller_and_the_writer_carries_on():
 
     with pytest.raises(SystemExit):
         await writer.run(boom, {})
-    assert (await writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
+    assert (await writer.run(services.execute_trade, buy_one())).quantity == 1
 
 
 async def test_an_order_whose_caller_stopped_waiting_before_it_started_is_not_filled():
@@ -146,8 +151,8 @@ async def test_an_order_whose_caller_stopped_waiting_before_it_started_is_not_fi
     release, hold = gate()
     held = asyncio.ensure_future(writer.run(hold, {}))
     await asyncio.sleep(0.05)
-    gone = asyncio.ensure_future(writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1}))
-    kept = asyncio.ensure_future(writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "MSFT", "side": "buy", "quantity": 1}))
+    gone = asyncio.ensure_future(writer.run(services.execute_trade, buy_one()))
+    kept = asyncio.ensure_future(writer.run(services.execute_trade, buy_one("MSFT")))
     await asyncio.sleep(0.05)
     gone.cancel()
     await asyncio.sleep(0.01)
@@ -173,7 +178,7 @@ async def test_an_order_whose_caller_stopped_waiting_after_its_group_formed_is_n
     held = asyncio.ensure_future(writer.run(hold, {}))
     await asyncio.sleep(0.05)
     first = asyncio.ensure_future(writer.run(first_of_the_group, {}))
-    gone = asyncio.ensure_future(writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1}))
+    gone = asyncio.ensure_future(writer.run(services.execute_trade, buy_one()))
     await asyncio.sleep(0.05)
     release.set()
     await held
@@ -185,7 +190,7 @@ async def test_an_order_whose_caller_stopped_waiting_after_its_group_formed_is_n
     assert gone.cancelled()
     assert await asyncio.to_thread(lambda: list(Trade.objects.values_list("ticker", flat=True))) == ["MSFT"]
     # The writer carries on, and the order a retry sends is filled.
-    assert (await writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1})).quantity == 1
+    assert (await writer.run(services.execute_trade, buy_one())).quantity == 1
 
 
 async def test_an_order_that_started_completes_though_its_caller_stopped_waiting():
@@ -205,7 +210,7 @@ async def test_an_order_that_started_completes_though_its_caller_stopped_waiting
     await asyncio.sleep(0.01)
     go_on.set()
     # The next write runs after it on the one writer thread: by then the started order has committed.
-    assert (await writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "MSFT", "side": "buy", "quantity": 1})).quantity == 1
+    assert (await writer.run(services.execute_trade, buy_one("MSFT"))).quantity == 1
     assert await asyncio.to_thread(lambda: sorted(Trade.objects.values_list("ticker", flat=True))) == ["AAPL", "MSFT"]
 
 
@@ -222,7 +227,7 @@ def test_a_write_that_ends_after_its_event_loop_closed_does_not_end_the_writer()
     second = asyncio.new_event_loop()
     try:
         fill = second.run_until_complete(asyncio.wait_for(
-            writer.run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1}), timeout=5))
+            writer.run(services.execute_trade, buy_one()), timeout=5))
     finally:
         second.close()
     assert fill.quantity == 1
@@ -243,7 +248,7 @@ async def test_reads_run_on_threads_that_keep_their_connection_and_see_every_com
         return Profile.objects.get().cash_balance
 
     before = await readers.run(cash, {})
-    await Writer(threads=1, group=True).run(services.execute_trade, {"user_id": DEFAULT_USER, "ticker": "AAPL", "side": "buy", "quantity": 1})
+    await Writer(threads=1, group=True).run(services.execute_trade, buy_one())
     assert await readers.run(cash, {}) == before - 100  # the kept connection reads the writer's commit
 
 

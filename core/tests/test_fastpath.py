@@ -1,5 +1,5 @@
-"""The fast path (core/fastpath.py). The ASGI handler: a request's sync code and Django's end-of-request clean-up share one thread, which a request
-that runs no sync code never gets (core/fastpath.py)."""
+"""The fast path (core/fastpath.py). The ASGI handler: a request's sync code and Django's end-of-request clean-up
+share one thread, which a request that runs no sync code never gets (core/fastpath.py)."""
 
 import asyncio
 import gc
@@ -214,7 +214,8 @@ async def post(path: str, chunks, *, content_length: int | None = None, content_
 
     await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=10)
     start = sent[0]
-    return start["status"], {k.lower(): v for k, v in start["headers"]}, b"".join(m.get("body", b"") for m in sent[1:]), read
+    answered = {k.lower(): v for k, v in start["headers"]}
+    return start["status"], answered, b"".join(m.get("body", b"") for m in sent[1:]), read
 
 
 def forty_megabytes(size: int = 16 * 1024):
@@ -240,7 +241,9 @@ async def test_a_declared_body_over_the_limit_is_refused_before_any_of_it_is_rea
 
 async def test_a_page_gets_the_refusal_as_text(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
-    status, headers, body, read = await post("/", forty_megabytes(), content_length=LIMIT + 1, content_type=b"text/plain")
+    status, headers, body, read = await post(
+        "/", forty_megabytes(), content_length=LIMIT + 1, content_type=b"text/plain"
+    )
     assert (status, read) == (413, 0)
     assert headers[b"content-type"].startswith(b"text/plain")
     assert b"at most 65,536 bytes" in body
@@ -258,7 +261,8 @@ async def test_a_chunked_body_is_cut_off_at_the_limit(settings):
 async def test_a_body_up_to_the_limit_is_read_whole(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
     for content_length in (None, LIMIT):  # chunked, and declared
-        status, _, body, read = await post("/api/size", [b"x" * 1000] * 65 + [b"x" * 536], content_length=content_length)
+        chunks = [b"x" * 1000] * 65 + [b"x" * 536]
+        status, _, body, read = await post("/api/size", chunks, content_length=content_length)
         assert (status, body, read) == (200, str(LIMIT).encode(), LIMIT)
 
 

@@ -90,7 +90,9 @@ def watchlist(server) -> set[str]:
     return {quote["ticker"] for quote in httpx.get(server.base_url + "/api/watchlist").json()}
 
 
-def chunked_post(path: bytes, body: bytes, *, trailers: bytes = b"", content_type: bool = True, chunk: int = 0) -> bytes:
+def chunked_post(
+    path: bytes, body: bytes, *, trailers: bytes = b"", content_type: bool = True, chunk: int = 0
+) -> bytes:
     """A POST whose body is sent chunked (in `chunk`-byte chunks, else one), ended by `trailers`."""
     chunk = chunk or len(body)
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + chunk]), body[i:i + chunk]) for i in range(0, len(body), chunk))

@@ -71,7 +71,8 @@ def test_the_books_are_exact_after_the_run(fuzzed_stack):
 
     trades = fuzzed_stack.query("SELECT ticker, side, quantity, price, realized_pnl FROM trades")
     [(cash,)] = fuzzed_stack.query("SELECT cash_balance FROM users_profile")
-    positions = {t: (dec(q), dec(c)) for t, q, c in fuzzed_stack.query("SELECT ticker, quantity, cost_basis FROM positions")}
+    held = fuzzed_stack.query("SELECT ticker, quantity, cost_basis FROM positions")
+    positions = {t: (dec(q), dec(c)) for t, q, c in held}
     expected_cash, shares, cost = Decimal("10000.00"), {}, Decimal(0)
     for ticker, side, quantity, price, realized in trades:
         quantity, price = dec(quantity), dec(price)

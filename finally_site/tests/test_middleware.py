@@ -6,9 +6,9 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
+from core.db import DEFAULT_USER
 from finally_site.middleware import api_json_only_middleware
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

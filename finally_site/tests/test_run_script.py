@@ -22,7 +22,9 @@ from market.tests.sse_client import StreamRecorder
 
 pytestmark = pytest.mark.e2e
 
-COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "db", "staticfiles", "__pycache__", ".pytest_cache", ".hypothesis", ".env")
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", "db", "staticfiles", "__pycache__", ".pytest_cache", ".hypothesis", ".env"
+)
 
 
 @pytest.fixture
@@ -170,7 +172,8 @@ def test_a_new_checkout_is_migrated_seeded_and_collected_at_start_and_the_next_s
     assert first_log.count("seeded user default") == 1, first_log
     assert "static files collected" in first_log
     assert httpx.get(f"{running.url}/").status_code == 200  # the page finds its hashed static files
-    assert httpx.post(f"{running.url}/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}).status_code == 201
+    trade = httpx.post(f"{running.url}/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    assert trade.status_code == 201
     assert running.interrupt() < 8
 
     running = run_script(env, port, migrate=False)

@@ -43,7 +43,7 @@ class Cluster:
     def urls(self) -> list[str]:
         return [self.url(name) for name in self.ports]
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.stack.start_worker()
         for name, port in self.ports.items():
             self.stack.start_web(name, port)
@@ -141,7 +141,9 @@ def test_both_web_processes_stream_the_same_ticks(cluster):
 
 def test_trades_through_both_web_processes_keep_the_books_exact(cluster):
     buys = [{"ticker": "NVDA", "quantity": 3, "side": "buy"}] * 30
-    mixed = [{"ticker": "AAPL", "quantity": q, "side": s} for q, s in zip(itertools.cycle([1, 2, 3]), ["buy", "sell"] * 15)]
+    mixed = [
+        {"ticker": "AAPL", "quantity": q, "side": s} for q, s in zip(itertools.cycle([1, 2, 3]), ["buy", "sell"] * 15)
+    ]
     orders = [dict(o, client_order_id=f"o{i}") for i, o in enumerate(buys + mixed)]
     barrier = threading.Barrier(len(orders))
 
@@ -154,7 +156,7 @@ def test_trades_through_both_web_processes_keep_the_books_exact(cluster):
     with ThreadPoolExecutor(max_workers=len(orders)) as pool:
         responses = list(pool.map(send, enumerate(orders)))
     assert {r.status_code for r in responses} <= {201, 400}, [r.text for r in responses if r.status_code >= 500]
-    accepted = {o["client_order_id"] for o, r in zip(orders, responses) if r.status_code == 201}
+    accepted = {o["client_order_id"] for o, r in zip(orders, responses, strict=True) if r.status_code == 201}
     assert any(r.status_code == 400 and "Not enough cash" in r.json()["error"] for r in responses)
     book = cluster.book()
     assert {t[5] for t in book["trades"]} == accepted
@@ -233,7 +235,9 @@ def test_killed_worker_shows_stale_on_both_and_a_new_worker_resumes(cluster):
     cluster.stack.processes["worker"].kill()  # SIGKILL: no clean release of its lease
     cluster.stack.processes.pop("worker").wait()
     cluster.wait_until(lambda h: not h["prices"]["fresh"] and h["status"] == "degraded", "a stale feed", timeout=20)
-    refused = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"})
+    refused = httpx.post(
+        cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}
+    )
     assert refused.status_code == 503 and "delayed" in refused.json()["error"] and refused.headers["Retry-After"]
     cluster.stack.start_worker()
     cluster.wait_until(lambda h: h["prices"]["fresh"], "fresh prices from the new worker", timeout=20)
@@ -256,15 +260,20 @@ def test_a_second_worker_is_refused_while_the_first_holds_the_lease(cluster):
 
 
 def test_database_restart_costs_no_request_once_it_is_back(cluster):
-    assert httpx.post(cluster.url("web") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}).status_code == 201
+    trade = httpx.post(
+        cluster.url("web") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}
+    )
+    assert trade.status_code == 201
     # Many connections in each process's pool first: every one of them dies with the server.
     with ThreadPoolExecutor(max_workers=24) as pool:
-        assert {r.status_code for r in pool.map(lambda u: httpx.get(u + "/api/portfolio", timeout=30), cluster.urls * 24)} == {200}
+        answers = pool.map(lambda u: httpx.get(u + "/api/portfolio", timeout=30), cluster.urls * 24)
+        assert {r.status_code for r in answers} == {200}
     cluster.postgres.stop()
     try:
         code, body = cluster.health("web")
         assert code == 503 and body["database"] is False and body["status"] == "down"
-        down = httpx.post(cluster.url("web2") + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
+        down = httpx.post(cluster.url("web2") + "/api/portfolio/trade",
+                          json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
         assert down.status_code == 503 and "unavailable" in down.json()["error"] and down.headers["Retry-After"]
         assert httpx.get(cluster.url("web") + "/api/health", timeout=30).headers["Retry-After"]
         time.sleep(8)  # long enough for the pool's reconnection attempts to back off to long delays
@@ -274,7 +283,9 @@ def test_database_restart_costs_no_request_once_it_is_back(cluster):
     # by the restart are checked and replaced, the writer threads' included.
     for url in cluster.urls * 3:
         assert httpx.get(url + "/api/portfolio", timeout=30).status_code == 200
-        trade = httpx.post(url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30)
+        trade = httpx.post(
+            url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 1, "side": "buy"}, timeout=30
+        )
         assert trade.status_code == 201, trade.text
     assert all(cluster.health(name)[0] == 200 for name in cluster.ports)
     assert_books_exact(cluster.book())
@@ -285,7 +296,8 @@ def test_database_restart_costs_no_request_once_it_is_back(cluster):
 
 def test_data_survives_a_restart_of_the_whole_app_on_postgresql(cluster):
     url = cluster.url("web")
-    assert httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"}).status_code == 201
+    trade = httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"})
+    assert trade.status_code == 201
     assert httpx.post(url + "/api/watchlist", json={"ticker": "PYPL"}).status_code == 201
     before = httpx.get(url + "/api/portfolio").json()
     cluster.stack.stop_all()
@@ -298,7 +310,8 @@ def test_data_survives_a_restart_of_the_whole_app_on_postgresql(cluster):
 
 def test_data_survives_a_restart_of_the_whole_app_on_sqlite(live_stack):
     url = live_stack.base_url
-    assert httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"}).status_code == 201
+    trade = httpx.post(url + "/api/portfolio/trade", json={"ticker": "MSFT", "quantity": 2, "side": "buy"})
+    assert trade.status_code == 201
     before = httpx.get(url + "/api/portfolio").json()
     history_before = httpx.get(url + "/api/portfolio/history").json()
     live_stack.stop_all()
@@ -361,7 +374,7 @@ def accounts_cluster(stack_factory, redis_server, postgres_server):
         stack.add_account(username, password)
     cluster = Cluster(stack, redis_server, postgres_server).start()
     cluster.accounts = {}
-    for username, url in zip(passwords, cluster.urls):
+    for username, url in zip(passwords, cluster.urls, strict=True):
         token_id, token = issue_token(url, username, passwords[username])
         cluster.accounts[username] = Account(username, passwords[username], token, token_id, cluster.book_of(username))
     return cluster
@@ -413,8 +426,9 @@ def test_two_accounts_trading_at_once_through_both_web_processes_keep_both_books
 
     listed = {}
     for account in (ada, bob):
-        accepted = {o["client_order_id"] for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201}
-        assert any(o["side"] == "sell" for (a, o), r in zip(orders, responses) if a is account and r.status_code == 201)
+        filled = [o for (a, o), r in zip(orders, responses, strict=True) if a is account and r.status_code == 201]
+        accepted = {o["client_order_id"] for o in filled}
+        assert any(o["side"] == "sell" for o in filled)
         trades = all_trades(cluster, account)
         listed[account.name] = trades
         # Exactly the account's filled orders, each once.
@@ -501,7 +515,8 @@ def test_accounts_a_revoked_token_is_refused_at_once_by_the_other_web_process(ac
     assert trade.status_code == 401
     # Only that token: ada's other one and bob's still work on both.
     for url in cluster.urls:
-        assert httpx.get(url + "/api/portfolio", headers={"Authorization": f"Bearer {spare}"}, timeout=30).status_code == 200
+        spare_auth = {"Authorization": f"Bearer {spare}"}
+        assert httpx.get(url + "/api/portfolio", headers=spare_auth, timeout=30).status_code == 200
         assert httpx.get(url + "/api/portfolio", headers=bob.auth, timeout=30).status_code == 200
     listed = httpx.get(cluster.url("web2") + "/api/auth/tokens", headers={"Authorization": f"Bearer {spare}"}).json()
     assert [t["id"] for t in listed] == [spare_id]

@@ -42,7 +42,7 @@ def test_a_bad_numeric_setting_stops_start_up_with_a_clear_message(tmp_path, nam
 
 def settings_of(*names: str, **env: str) -> list[str]:
     """The settings module as a fresh process computes it (no database driver needed)."""
-    code = "import finally_site.settings as s; print(*[getattr(s, n) for n in %r], sep='\\n')" % (names,)
+    code = f"import finally_site.settings as s; print(*[getattr(s, n) for n in {names!r}], sep='\\n')"
     full_env = {**os.environ, "DJANGO_SECRET_KEY": "test-only", **env}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full_env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

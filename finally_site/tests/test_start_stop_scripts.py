@@ -141,7 +141,9 @@ def test_stop_keeps_the_volume_and_is_idempotent(docker):
 def test_stop_says_so_in_one_line_when_docker_is_not_running(docker):
     # The engine is down: every call the client makes fails with its own error on stderr.
     fake = docker.root.parent / "bin" / "docker"
-    fake.write_text('#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2\nexit 1\n')
+    fake.write_text(
+        '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2\nexit 1\n'
+    )
     result = docker.run("stop_mac.sh")
     assert result.returncode != 0
     assert result.stderr.strip() == (

@@ -40,7 +40,9 @@ def request_id() -> str:
     return f"{next(_ids):032x}"
 
 
-def bar(o: float = 0, c: float = 0, *, h: float | None = None, l: float | None = None, v: float = 0) -> dict:
+def bar(
+    o: float = 0, c: float = 0, *, h: float | None = None, l: float | None = None, v: float = 0  # noqa: E741 (the API's keys)
+) -> dict:
     """A day or prevDay block; all zeros when there is no data."""
     return {
         "o": o, "h": h if h is not None else max(o, c), "l": l if l is not None else min(o, c), "c": c,
@@ -237,7 +239,7 @@ class MassiveStub:
         """Replies of the aggregates endpoint."""
         self.aggs_replies = list(replies)
 
-    def __enter__(self) -> "MassiveStub":
+    def __enter__(self) -> MassiveStub:
         self.thread.start()
         return self
 

@@ -17,7 +17,7 @@ class StreamRecorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
 
-    def __enter__(self) -> "StreamRecorder":
+    def __enter__(self) -> StreamRecorder:
         self._thread.start()
         return self
 

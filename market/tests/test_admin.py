@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from market import selectors
 from core.db import DEFAULT_USER
+from market import selectors
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from market import selectors
 from core.db import DEFAULT_USER
+from market import selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,8 @@ DEFAULT = ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", 
 
 
 def post_json(client, path, body):
-    return client.post(path, data=json.dumps(body) if not isinstance(body, str) else body, content_type="application/json")
+    data = json.dumps(body) if not isinstance(body, str) else body
+    return client.post(path, data=data, content_type="application/json")
 
 
 class TestHealth:
@@ -73,7 +74,8 @@ class TestWatchlist:
             "error": "The watchlist is full: at most 11 tickers watched or held, and a held position counts whether "
                      "it is on the watchlist or not. Sell or remove one before adding SHOP."
         }
-        assert "SHOP" not in selectors.watched_tickers(user_id=DEFAULT_USER) and len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 11
+        watched = selectors.watched_tickers(user_id=DEFAULT_USER)
+        assert "SHOP" not in watched and len(watched) == 11
 
     def test_held_positions_count_towards_the_limit(self, client, settings, publish):
         """The review's loop through the API: add to the cap, buy a cent's worth of each, remove them; the next add
@@ -91,7 +93,8 @@ class TestWatchlist:
         assert response.status_code == 409
         assert "at most 13 tickers watched or held" in response.json()["error"]
         assert "Sell or remove one before adding ZQD" in response.json()["error"]
-        assert len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 10 and "ZQD" not in selectors.watched_tickers(user_id=DEFAULT_USER)
+        watched = selectors.watched_tickers(user_id=DEFAULT_USER)
+        assert len(watched) == 10 and "ZQD" not in watched
         assert selectors.priced_tickers() == set(DEFAULT) | set(made_up)
 
     def test_add_twice_is_a_conflict(self, client):

@@ -48,7 +48,8 @@ def test_a_ticker_with_no_bars_gets_one_call_for_what_is_kept_before_the_minute_
                                 (MINUTE - 60, 60.5, 61, 60, 60.8), (MINUTE, 60.8, 61, 60.8, 61))))
     fill = Backfill(massive(stub))
     assert fill.step({"PYPL"}, NOW) == "PYPL"
-    assert kept("PYPL") == [(60, 61, 59, 60.5), (60.5, 61, 60, 60.8)]  # not past what is kept, nor the minute in progress
+    # Not past what is kept, nor the minute in progress.
+    assert kept("PYPL") == [(60, 61, 59, 60.5), (60.5, 61, 60, 60.8)]
     (path,) = [r["path"] for r in stub.requests]
     assert path == f"/v2/aggs/ticker/PYPL/range/1/minute/{int((NOW - 2 * 86400) * 1000)}/{int(NOW * 1000)}"
     assert fill.step({"PYPL"}, NOW + 3600) is None  # asked once

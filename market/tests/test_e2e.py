@@ -60,7 +60,8 @@ def test_a_stream_opened_after_a_removal_never_shows_the_removed_ticker(stack_fa
 
 def test_held_ticker_keeps_streaming_after_removal(live_stack):
     api = live_stack.base_url + "/api"
-    assert httpx.post(api + "/portfolio/trade", json={"ticker": "NFLX", "quantity": 1, "side": "buy"}).status_code == 201
+    trade = httpx.post(api + "/portfolio/trade", json={"ticker": "NFLX", "quantity": 1, "side": "buy"})
+    assert trade.status_code == 201
     assert httpx.delete(api + "/watchlist/NFLX").status_code == 204
     with StreamRecorder(api + "/stream/prices") as stream:
         time.sleep(2.0)

@@ -8,7 +8,8 @@ T0 = 1_700_000_000.5  # 2023-11-14T22:13:20.500Z
 
 
 def quote(price: float, open_price: float, prev_price: float | None = None) -> Quote:
-    return Quote("AAPL", price, price if prev_price is None else prev_price, open_price, iso_utc(T0 - 1), "flat", T0 - 1)
+    prev = price if prev_price is None else prev_price
+    return Quote("AAPL", price, prev, open_price, iso_utc(T0 - 1), "flat", T0 - 1)
 
 
 def test_quote_rounding():

@@ -2,11 +2,10 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import pytest
-
-from decimal import Decimal
 
 from core.db import DEFAULT_USER
 from market import selectors, services
@@ -25,7 +24,8 @@ class TestCap:
         with pytest.raises(WatchlistFull, match="at most 12 tickers") as refused:
             services.add_ticker(user_id=DEFAULT_USER, ticker="UBER")
         assert "UBER" in str(refused.value)
-        assert len(selectors.watched_tickers(user_id=DEFAULT_USER)) == 12 and "UBER" not in selectors.watched_tickers(user_id=DEFAULT_USER)
+        watched = selectors.watched_tickers(user_id=DEFAULT_USER)
+        assert len(watched) == 12 and "UBER" not in watched
 
     def test_a_removal_makes_room(self, settings):
         settings.WATCHLIST_MAX_TICKERS = 10
@@ -94,7 +94,8 @@ class TestHeldTickersCount:
                 assert len(selectors.priced_tickers()) <= cap
             tick(publish)
             for ticker in added:
-                portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side="buy", quantity="0.0001")  # $0.01 each
+                # $0.01 each
+                portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker=ticker, side="buy", quantity="0.0001")
                 services.remove_ticker(user_id=DEFAULT_USER, ticker=ticker)
             held += added
             tick(publish)
@@ -121,7 +122,8 @@ class TestHeldTickersCount:
         tick(publish)
         portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="PYPL", side="buy", quantity="1")
         services.remove_ticker(user_id=DEFAULT_USER, ticker="PYPL")
-        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")  # already priced: watching it again prices nothing more
+        # Already priced: watching it again prices nothing more.
+        services.add_ticker(user_id=DEFAULT_USER, ticker="PYPL")
         assert "PYPL" in selectors.watched_tickers(user_id=DEFAULT_USER)
 
     def test_another_users_positions_do_not_count(self, settings):
@@ -180,7 +182,8 @@ def test_an_add_waits_for_a_buy_in_flight(publish):
     adding.join(10)
     assert waited, "the add did not wait for the buy's lock on the book"
     assert "at most 11 tickers watched or held" in outcome.get("refused", ""), outcome
-    assert len(selectors.kept_tickers(user_id=DEFAULT_USER) | set(selectors.watched_tickers(user_id=DEFAULT_USER))) == 11
+    watched = set(selectors.watched_tickers(user_id=DEFAULT_USER))
+    assert len(selectors.kept_tickers(user_id=DEFAULT_USER) | watched) == 11
 
 @pytest.mark.e2e
 def test_concurrent_adds_never_pass_the_limit(stack_factory):

@@ -187,7 +187,8 @@ class TestFactorModel:
             sim = PriceSimulator(seed=1)
             sim.set_tickers(tickers[:-1])
             sim.step()
-            add_peak[n] = self._peak_bytes(lambda: sim.set_tickers(tickers))  # one add to n + 9 tickers
+            # One add to n + 9 tickers (measured at once; the defaults bind this round's simulator all the same).
+            add_peak[n] = self._peak_bytes(lambda sim=sim, tickers=tickers: sim.set_tickers(tickers))
             held[n] = self._held_elements(sim)
             sim.step()
             step_peak[n] = self._peak_bytes(sim.step)

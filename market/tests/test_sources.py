@@ -348,7 +348,9 @@ class TestMinuteBars:
 
     def test_one_call_for_the_range_in_minutes_oldest_first(self, stub):
         start, end = et(2026, 11, 23, 9, 30), et(2026, 11, 24, 16, 0)
-        stub.script_aggs((200, aggs("AAPL", (start, 190.0, 190.5, 189.9, 190.2), (start + 60, 190.2, 190.3, 190.1, 190.3))))
+        stub.script_aggs(
+            (200, aggs("AAPL", (start, 190.0, 190.5, 189.9, 190.2), (start + 60, 190.2, 190.3, 190.1, 190.3)))
+        )
         found = massive(stub).minute_bars("AAPL", start, end)
         assert [(b.t, b.o, b.h, b.l, b.c) for b in found] == [
             (int(start), 190.0, 190.5, 189.9, 190.2), (int(start) + 60, 190.2, 190.3, 190.1, 190.3),
@@ -382,11 +384,13 @@ class TestMinuteBars:
 
     def test_newest_first_comes_back_oldest_first_and_a_minute_twice_once(self, stub):
         t = 1_764_000_000
-        stub.script_aggs((200, aggs("AAPL", (t + 120, 4, 4, 4, 4), (t + 60, 1, 1, 1, 1), (t, 2, 2, 2, 2), (t + 60, 3, 3, 3, 3))))
+        newest_first = aggs("AAPL", (t + 120, 4, 4, 4, 4), (t + 60, 1, 1, 1, 1), (t, 2, 2, 2, 2), (t + 60, 3, 3, 3, 3))
+        stub.script_aggs((200, newest_first))
         assert [(b.t, b.c) for b in massive(stub).minute_bars("AAPL", 0, 2e9)] == [(t, 2), (t + 60, 1), (t + 120, 4)]
 
     @pytest.mark.parametrize("status, body", [(429, {"status": "ERROR"}), (403, NOT_ENTITLED), (200, "[]"),
-                                              (200, {"status": "ERROR", "results": []}), (200, {"status": "OK", "results": 5})])
+                                              (200, {"status": "ERROR", "results": []}),
+                                              (200, {"status": "OK", "results": 5})])
     def test_failures_raise_source_unavailable(self, stub, status, body):
         stub.script_aggs((status, body))
         with pytest.raises(SourceUnavailable):

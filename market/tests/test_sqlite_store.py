@@ -74,7 +74,8 @@ def test_worker_process_writes_web_process_reads(tmp_path):
                 from market.sqlite_store import SQLitePriceStore
                 store = SQLitePriceStore({str(path)!r})
                 for i in range(1, 41):
-                    store.publish(prices={{"AAPL": 100.0 + i}}, keep={{"AAPL"}}, produced_at=time.time(), source="sim", interval=0.05)
+                    store.publish(prices={{"AAPL": 100.0 + i}}, keep={{"AAPL"}}, produced_at=time.time(),
+                                  source="sim", interval=0.05)
                     time.sleep(0.05)
                 """
             ),

@@ -150,7 +150,9 @@ async def test_a_ticker_removed_before_the_next_tick_is_not_in_a_new_streams_fir
 
 @pytest.mark.anyio
 @pytest.mark.django_db(transaction=True)
-async def test_a_held_ticker_off_the_watchlist_stays_in_the_first_frame(async_client, price_store, publish, monkeypatch):
+async def test_a_held_ticker_off_the_watchlist_stays_in_the_first_frame(
+    async_client, price_store, publish, monkeypatch
+):
     from market import hooks
 
     monkeypatch.setattr(hooks, "ticker_providers", [lambda user_id=None: {"NFLX"}])  # a position holds NFLX

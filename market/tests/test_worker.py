@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from core.db import DEFAULT_USER
 from market import hooks, services
 from market.sources import Quotes, SimulatorSource, SourceUnavailable
 from market.worker import PriceWorker
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,9 @@ def fast_simulator() -> SimulatorSource:
 class TestPricedSet:
     def test_prices_the_seeded_watchlist(self, price_store):
         PriceWorker(source=fast_simulator(), store=price_store, max_ticks=1).run()
-        assert set(price_store.quotes()) == {"AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"}
+        assert set(price_store.quotes()) == {
+            "AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"
+        }
 
     def test_added_ticker_priced_next_tick_removed_dropped(self, price_store):
         worker = PriceWorker(source=fast_simulator(), store=price_store)
@@ -178,7 +180,9 @@ def test_a_ticks_cost_per_ticker_is_flat_from_ten_tickers_to_the_cap_and_past_it
     workers, sets = {}, {}
     for n in sizes:
         sets[n] = {f"X{i}" for i in range(n)}
-        workers[n] = PriceWorker(source=SimulatorSource(interval=0.5, seed=1), store=SQLitePriceStore(tmp_path / f"{n}.db"))
+        workers[n] = PriceWorker(
+            source=SimulatorSource(interval=0.5, seed=1), store=SQLitePriceStore(tmp_path / f"{n}.db")
+        )
         workers[n]._priced_tickers = lambda tickers=sets[n]: tickers  # this size's tickers, not the database's
         for _ in range(3):
             workers[n].tick()
@@ -215,7 +219,9 @@ def test_interval_snapshot_is_registered_by_portfolio(price_store, settings):
     assert PortfolioSnapshot.objects.count() > before
 
 
-def test_tick_listeners_hear_each_tick_after_it_is_published_and_a_failing_one_ends_nothing(price_store, monkeypatch, caplog):
+def test_tick_listeners_hear_each_tick_after_it_is_published_and_a_failing_one_ends_nothing(
+    price_store, monkeypatch, caplog
+):
     heard: list[tuple[set, bool]] = []
 
     def listener(tickers):
@@ -315,7 +321,8 @@ def test_a_database_that_is_down_is_left_alone_until_a_probe_reaches_it(price_st
     last known tickers, bars kept in memory, no matching) while the side thread probes it."""
     from django.db import DatabaseError
 
-    from market import selectors, worker as worker_module
+    from market import selectors
+    from market import worker as worker_module
 
     calls = {"tickers": 0, "listener": 0}
     down = threading.Event()

@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from portfolio import services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,8 @@ def traded(publish):
 
 
 @pytest.mark.parametrize(
-    "model", ["portfolio.trade", "portfolio.order", "portfolio.position", "portfolio.portfoliosnapshot", "portfolio.profile",
-              "market.watchlistentry", "assistant.chatmessage"]
+    "model", ["portfolio.trade", "portfolio.order", "portfolio.position", "portfolio.portfoliosnapshot",
+              "portfolio.profile", "market.watchlistentry", "assistant.chatmessage"]
 )
 def test_changelists_render(admin_client, traded, model):
     app, name = model.split(".")
@@ -49,7 +49,8 @@ def test_trade_log_cannot_be_edited_added_or_deleted(admin_client, traded):
     assert 'name="_save"' not in page.content.decode()
     response = admin_client.post(change, {"ticker": "MSFT", "side": "sell", "quantity": "1", "price": "1"})
     assert response.status_code == 403
-    assert admin_client.post(reverse("admin:portfolio_trade_delete", args=[traded.pk]), {"post": "yes"}).status_code == 403
+    delete = admin_client.post(reverse("admin:portfolio_trade_delete", args=[traded.pk]), {"post": "yes"})
+    assert delete.status_code == 403
     assert admin_client.get(reverse("admin:portfolio_trade_add")).status_code == 403
     bulk = admin_client.post(
         reverse("admin:portfolio_trade_changelist"),
@@ -62,7 +63,8 @@ def test_trade_log_cannot_be_edited_added_or_deleted(admin_client, traded):
 
 def test_snapshots_are_read_only(admin_client, traded):
     snapshot = PortfolioSnapshot.objects.first()
-    assert admin_client.post(reverse("admin:portfolio_portfoliosnapshot_delete", args=[snapshot.pk]), {"post": "yes"}).status_code == 403
+    delete = admin_client.post(reverse("admin:portfolio_portfoliosnapshot_delete", args=[snapshot.pk]), {"post": "yes"})
+    assert delete.status_code == 403
 
 
 def test_reset_action_needs_the_word_typed(admin_client, traded):

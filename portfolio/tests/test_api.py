@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from core.db import DEFAULT_USER
 from market import services as market_services
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,8 @@ class TestOrders:
         response = trade(client, {"ticker": "aapl", "quantity": 10, "side": "buy"})
         assert response.status_code == 201
         body = response.json()
-        assert {k: body[k] for k in ("ticker", "side", "quantity", "price", "notional", "realized_pnl", "cash_balance")} == {
+        keys = ("ticker", "side", "quantity", "price", "notional", "realized_pnl", "cash_balance")
+        assert {k: body[k] for k in keys} == {
             "ticker": "AAPL", "side": "buy", "quantity": 10.0, "price": 191.5, "notional": 1915.0,
             "realized_pnl": None, "cash_balance": 8085.0,
         }
@@ -149,7 +150,9 @@ class TestHostileInput:
         response = trade(client, body)
         assert (response.status_code, response.json()) == (422, {"error": "The request body must be a JSON object."})
 
-    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""])
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]
+    )
     def test_unknown_content_type_is_415(self, client, content_type):
         before = state()
         response = trade(client, json.dumps(OK), content_type=content_type)

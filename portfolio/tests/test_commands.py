@@ -7,11 +7,11 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.db import DEFAULT_USER
 from market import selectors as market_selectors
 from market import services as market_services
 from portfolio import services
 from portfolio.models import Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

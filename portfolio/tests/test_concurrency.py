@@ -48,14 +48,18 @@ def test_simultaneous_buys_never_overdraw(live_stack):
 
 
 def test_mixed_buys_and_sells_keep_quantity_consistent(live_stack):
-    setup = httpx.post(live_stack.base_url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 10, "side": "buy"})
+    setup = httpx.post(
+        live_stack.base_url + "/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 10, "side": "buy"}
+    )
     assert setup.status_code == 201
     rng = random.Random(4)
-    orders = [{"ticker": "AAPL", "quantity": rng.choice([1, 2, 3]), "side": rng.choice(["buy", "sell"])} for _ in range(40)]
+    orders = [
+        {"ticker": "AAPL", "quantity": rng.choice([1, 2, 3]), "side": rng.choice(["buy", "sell"])} for _ in range(40)
+    ]
     responses = fire(live_stack.base_url, orders)
     assert {r.status_code for r in responses} <= {201, 400}
 
-    accepted = [o for o, r in zip(orders, responses) if r.status_code == 201]
+    accepted = [o for o, r in zip(orders, responses, strict=True) if r.status_code == 201]
     expected = 10 + sum(o["quantity"] if o["side"] == "buy" else -o["quantity"] for o in accepted)
     log = db_rows(
         live_stack,
@@ -70,7 +74,8 @@ def test_mixed_buys_and_sells_keep_quantity_consistent(live_stack):
 
     cash = Decimal(str(db_rows(live_stack, "SELECT cash_balance FROM users_profile")[0][0]))
     basis = Decimal(str(db_rows(live_stack, "SELECT cost_basis FROM positions")[0][0])) if held else Decimal(0)
-    realized = sum(Decimal(str(r[0])) for r in db_rows(live_stack, "SELECT realized_pnl FROM trades WHERE side = 'sell'"))
+    sells = db_rows(live_stack, "SELECT realized_pnl FROM trades WHERE side = 'sell'")
+    realized = sum(Decimal(str(r[0])) for r in sells)
     assert (cash + basis - realized).quantize(Decimal("0.01")) == Decimal("10000.00")
 
 
@@ -95,7 +100,8 @@ def test_portfolio_reads_never_see_half_a_trade(stack_factory):
         with httpx.Client(base_url=stack.base_url, timeout=30) as client:
             side = "buy"
             while not stop.is_set():
-                if client.post("/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 5, "side": side}).status_code == 201:
+                trade = client.post("/api/portfolio/trade", json={"ticker": "AAPL", "quantity": 5, "side": side})
+                if trade.status_code == 201:
                     side = "sell" if side == "buy" else "buy"
 
     feed = threading.Thread(target=price_feed)

@@ -72,29 +72,50 @@ def status(order: Order) -> str:
 # Each case: the order, the price when placed, the ticks after, and the price it fills at (None: it rests).
 FILL_CASES = [
     # limits: a buy fills at or below its limit, a sell at or above, at the tick's (better or equal) price
-    ("buy limit rests above the market", dict(side="buy", type="limit", limit_price="95"), 100, [97, 96], None),
-    ("buy limit fills when the price comes down to it", dict(side="buy", type="limit", limit_price="95"), 100, [96, 95], D("95")),
-    ("buy limit fills at the better price when it gaps through", dict(side="buy", type="limit", limit_price="95"), 100, [93.5], D("93.5")),
-    ("buy limit at or above the market fills at once at the live price", dict(side="buy", type="limit", limit_price="101"), 100, [], D("100")),
-    ("sell limit rests below the market", dict(side="sell", type="limit", limit_price="105"), 100, [104.99], None),
-    ("sell limit fills when the price comes up to it", dict(side="sell", type="limit", limit_price="105"), 100, [105], D("105")),
-    ("sell limit fills at the better price when it gaps through", dict(side="sell", type="limit", limit_price="105"), 100, [107.25], D("107.25")),
-    ("sell limit at or below the market fills at once", dict(side="sell", type="limit", limit_price="99"), 100, [], D("100")),
+    ("buy limit rests above the market",
+     dict(side="buy", type="limit", limit_price="95"), 100, [97, 96], None),
+    ("buy limit fills when the price comes down to it",
+     dict(side="buy", type="limit", limit_price="95"), 100, [96, 95], D("95")),
+    ("buy limit fills at the better price when it gaps through",
+     dict(side="buy", type="limit", limit_price="95"), 100, [93.5], D("93.5")),
+    ("buy limit at or above the market fills at once at the live price",
+     dict(side="buy", type="limit", limit_price="101"), 100, [], D("100")),
+    ("sell limit rests below the market",
+     dict(side="sell", type="limit", limit_price="105"), 100, [104.99], None),
+    ("sell limit fills when the price comes up to it",
+     dict(side="sell", type="limit", limit_price="105"), 100, [105], D("105")),
+    ("sell limit fills at the better price when it gaps through",
+     dict(side="sell", type="limit", limit_price="105"), 100, [107.25], D("107.25")),
+    ("sell limit at or below the market fills at once",
+     dict(side="sell", type="limit", limit_price="99"), 100, [], D("100")),
     # stops: trigger when the price reaches the stop, then fill at that tick's price
-    ("buy stop rests below its stop", dict(side="buy", type="stop", stop_price="110"), 100, [109.99], None),
-    ("buy stop fills at the tick that reaches it", dict(side="buy", type="stop", stop_price="110"), 100, [108, 110], D("110")),
-    ("buy stop fills at the gap price past it", dict(side="buy", type="stop", stop_price="110"), 100, [112.5], D("112.5")),
-    ("sell stop rests above its stop", dict(side="sell", type="stop", stop_price="90"), 100, [90.01], None),
-    ("sell stop fills at the tick that reaches it", dict(side="sell", type="stop", stop_price="90"), 100, [90], D("90")),
-    ("sell stop fills at the gap price below it", dict(side="sell", type="stop", stop_price="90"), 100, [85], D("85")),
+    ("buy stop rests below its stop",
+     dict(side="buy", type="stop", stop_price="110"), 100, [109.99], None),
+    ("buy stop fills at the tick that reaches it",
+     dict(side="buy", type="stop", stop_price="110"), 100, [108, 110], D("110")),
+    ("buy stop fills at the gap price past it",
+     dict(side="buy", type="stop", stop_price="110"), 100, [112.5], D("112.5")),
+    ("sell stop rests above its stop",
+     dict(side="sell", type="stop", stop_price="90"), 100, [90.01], None),
+    ("sell stop fills at the tick that reaches it",
+     dict(side="sell", type="stop", stop_price="90"), 100, [90], D("90")),
+    ("sell stop fills at the gap price below it",
+     dict(side="sell", type="stop", stop_price="90"), 100, [85], D("85")),
     # stop-limits: the stop turns it into a limit
-    ("buy stop-limit fills when triggered within its limit", dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [110.5], D("110.5")),
-    ("buy stop-limit triggered past its limit rests as the limit", dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [113], None),
-    ("buy stop-limit triggered, then fills when the price comes back", dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [113, 112, 110.75], D("110.75")),
-    ("buy stop-limit untriggered does not fill below its limit", dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [105], None),
-    ("sell stop-limit fills when triggered within its limit", dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [89.5], D("89.5")),
-    ("sell stop-limit triggered past its limit rests", dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [88], None),
-    ("sell stop-limit triggered, then fills on the way back up", dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [88, 89.2], D("89.2")),
+    ("buy stop-limit fills when triggered within its limit",
+     dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [110.5], D("110.5")),
+    ("buy stop-limit triggered past its limit rests as the limit",
+     dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [113], None),
+    ("buy stop-limit triggered, then fills when the price comes back",
+     dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [113, 112, 110.75], D("110.75")),
+    ("buy stop-limit untriggered does not fill below its limit",
+     dict(side="buy", type="stop_limit", stop_price="110", limit_price="111"), 100, [105], None),
+    ("sell stop-limit fills when triggered within its limit",
+     dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [89.5], D("89.5")),
+    ("sell stop-limit triggered past its limit rests",
+     dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [88], None),
+    ("sell stop-limit triggered, then fills on the way back up",
+     dict(side="sell", type="stop_limit", stop_price="90", limit_price="89"), 100, [88, 89.2], D("89.2")),
 ]
 
 
@@ -258,7 +279,8 @@ class TestClosePosition:
         buy = place(side="buy", qty="1", type="limit", limit_price="80")
         other = place(ticker="MSFT", side="sell", qty="1", type="limit", limit_price="500")
         closed = orders.close_position(user_id=DEFAULT_USER, ticker="aapl")
-        assert (closed.fill.side, closed.fill.quantity, closed.fill.price, closed.canceled) == ("sell", D("6"), D("100.00"), 2)
+        fill = closed.fill
+        assert (fill.side, fill.quantity, fill.price, closed.canceled) == ("sell", D("6"), D("100.00"), 2)
         assert held("AAPL") == 0 and status(stop) == status(target) == "canceled"
         assert status(buy) == status(other) == "new"  # a buy, and another ticker's sell, are not the position's
         tick({"AAPL": 85})
@@ -270,7 +292,8 @@ class TestClosePosition:
         services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="2")
         stop = place(side="sell", qty="1", type="stop", stop_price="90")
         services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="1")  # after the page showed 2
-        with pytest.raises(TradeRejected, match=r"Your AAPL position is now 3 shares, not the 2 shown: nothing was sold"):
+        shown_wrong = r"Your AAPL position is now 3 shares, not the 2 shown: nothing was sold"
+        with pytest.raises(TradeRejected, match=shown_wrong):
             orders.close_position(user_id=DEFAULT_USER, ticker="AAPL", expected="2")
         assert held("AAPL") == 3 and status(stop) == "new"
         closed = orders.close_position(user_id=DEFAULT_USER, ticker="AAPL", expected="3.0000")
@@ -522,7 +545,8 @@ import time
 from market.store import get_store
 from portfolio import orders
 for price in (94.0, 93.0, 94.5):
-    get_store().publish(prices={"AAPL": price}, keep={"AAPL"}, produced_at=time.time(), source="simulator", interval=0.5)
+    get_store().publish(prices={"AAPL": price}, keep={"AAPL"}, produced_at=time.time(), source="simulator",
+                        interval=0.5)
     orders.match_tick({"AAPL"})
 """
 
@@ -557,14 +581,15 @@ def test_a_cancel_racing_a_fill_one_wins_and_the_user_sees_which(publish):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: PostgreSQL only (pytest --postgres)")
     outcomes = {"canceled": 0, "filled": 0}
-    for round_ in range(20):
+    for _ in range(20):
         publish({"AAPL": 100}, keep={"AAPL"})
         order = place(side="buy", qty="1", type="limit", limit_price="95")
         publish({"AAPL": 94}, keep={"AAPL"})
         start = threading.Barrier(2)
         seen: dict[str, object] = {}
 
-        def cancel():
+        # This round's barrier, order and results bound: a thread outliving its join(30) must not see the next ones.
+        def cancel(start=start, order=order, seen=seen):
             start.wait()
             try:
                 orders.cancel_order(user_id=DEFAULT_USER, order_id=order.id)
@@ -574,7 +599,7 @@ def test_a_cancel_racing_a_fill_one_wins_and_the_user_sees_which(publish):
             finally:
                 connection.close()
 
-        def match():
+        def match(start=start, seen=seen):
             start.wait()
             try:
                 seen["filled"] = orders.match_tick({"AAPL"})

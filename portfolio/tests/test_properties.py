@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.db import DEFAULT_USER
 from portfolio import selectors, services
 from portfolio.exceptions import TradeRejected
 from portfolio.models import STARTING_CASH, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

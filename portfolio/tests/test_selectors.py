@@ -1,20 +1,21 @@
 """The portfolio's value history (selectors.snapshot_series): at most `points`, evenly thinned in time, the
 latest always kept, found through the (user_id, recorded_at) index instead of reading every snapshot."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from django.db import connection
 
+from core.db import DEFAULT_USER
 from portfolio import selectors
 from portfolio.models import PortfolioSnapshot
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
 USER = "history-test"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def write(times: list[datetime], user_id: str = USER) -> list[tuple[Decimal, datetime]]:
@@ -55,7 +56,7 @@ def test_a_long_even_series_is_thinned_to_the_points_asked_latest_included():
     series = selectors.snapshot_series(user_id=USER, max_points=200)
     assert series == expected(rows, 200)
     assert len(series) == 200 and series[-1] == rows[-1]
-    gaps = {b[1] - a[1] for a, b in zip(series, series[1:])}
+    gaps = {b[1] - a[1] for a, b in pairwise(series)}
     assert gaps == {timedelta(minutes=25)}  # evenly spaced: 5,000 minutes in 200 slices
 
 
@@ -132,8 +133,8 @@ def test_a_pnl_percent_on_a_tie_rounds_away_from_zero_as_the_page_does(publish, 
 
 
 # The day's P&L counts from the book's value when the US Eastern day began (EST: UTC-5 on 1 Dec 2026).
-NOON_ET = datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc)
-MIDNIGHT_ET = datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc)
+NOON_ET = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+MIDNIGHT_ET = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,9 @@ def test_the_day_starts_from_the_last_value_before_the_eastern_day_else_its_firs
     PortfolioSnapshot.objects.bulk_create(
         [PortfolioSnapshot(user_id=USER, total_value=Decimal(v), recorded_at=at) for v, at in snapshots]
     )
-    PortfolioSnapshot.objects.create(user_id="someone-else", total_value=Decimal(1), recorded_at=MIDNIGHT_ET - timedelta(minutes=1))
+    PortfolioSnapshot.objects.create(
+        user_id="someone-else", total_value=Decimal(1), recorded_at=MIDNIGHT_ET - timedelta(minutes=1)
+    )
     assert selectors.day_start(NOON_ET) == MIDNIGHT_ET
     found = selectors.day_start_value(user_id=USER, now=NOON_ET)
     assert found == (None if start is None else Decimal(start))

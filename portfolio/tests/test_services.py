@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 
 from assistant.models import ChatMessage
+from core.db import DEFAULT_USER
 from market import selectors as market_selectors
 from market import services as market_services
 from portfolio import selectors, services
 from portfolio.exceptions import InsufficientCash, InsufficientShares, InvalidOrder, NoPrice, StalePrice
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,9 @@ RULES = [
         D("80.00"),
         id="partial sell keeps avg cost",
     ),
-    pytest.param([(100, "buy", 10), (90, "sell", 10)], D("9900.00"), None, D("-100.00"), id="full sell deletes the row"),
+    pytest.param(
+        [(100, "buy", 10), (90, "sell", 10)], D("9900.00"), None, D("-100.00"), id="full sell deletes the row"
+    ),
     pytest.param(
         [(191.37, "buy", D("0.5")), (191.37, "buy", D("0.25"))],
         # 95.685 and 47.8425 are each rounded up to the cent; avg_cost is the price paid (SPEC §5).
@@ -93,7 +95,9 @@ REJECTIONS = [
     pytest.param([], ("buy", 101), InsufficientCash, "costs $10,100.00", id="insufficient cash"),
     pytest.param([], ("buy", 0), InvalidOrder, "greater than zero", id="zero"),
     pytest.param([], ("buy", -1), InvalidOrder, "greater than zero", id="negative"),
-    pytest.param([], ("buy", D("0.00005")), InvalidOrder, "at most 4 decimal places", id="5 decimals refused, not rounded"),
+    pytest.param(
+        [], ("buy", D("0.00005")), InvalidOrder, "at most 4 decimal places", id="5 decimals refused, not rounded"
+    ),
     pytest.param([], ("buy", D("0.00004")), InvalidOrder, "at most 4 decimal places", id="would round to zero"),
     pytest.param([], ("buy", 1.00001), InvalidOrder, "at most 4 decimal places", id="float with 5 decimals"),
     pytest.param([], ("buy", float("nan")), InvalidOrder, "must be a number", id="nan"),
@@ -136,7 +140,8 @@ def test_no_price_is_rejected(publish):
 def test_a_ticker_its_source_stopped_sending_is_not_traded_while_others_are(publish):
     """The feed is live (MSFT keeps coming), but AAPL's last price was received 42 s ago: never filled at."""
     publish({"AAPL": 100, "MSFT": 400})
-    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)  # while it was live: a position to sell
+    # While it was live: a position to sell.
+    services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=2)
     now = time.time()
     publish({"AAPL": 100, "MSFT": 400}, produced_at=now - 42)  # AAPL's last price: 42 s ago
     publish({"MSFT": 401}, keep={"AAPL", "MSFT"}, produced_at=now)
@@ -255,7 +260,9 @@ class TestSeedAndReset:
         PortfolioSnapshot.objects.all().delete()
         assert services.seed(user_id=DEFAULT_USER) is True
         assert cash() == D("10000.00")
-        assert market_selectors.watched_tickers(user_id=DEFAULT_USER) == ["AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"]
+        assert market_selectors.watched_tickers(user_id=DEFAULT_USER) == [
+            "AAPL", "GOOGL", "MSFT", "AMZN", "TSLA", "NVDA", "META", "JPM", "V", "NFLX"
+        ]
         assert [v for v, _ in selectors.snapshot_series(user_id=DEFAULT_USER)] == [D("10000.00")]
 
     def test_reset(self, publish):
@@ -267,7 +274,8 @@ class TestSeedAndReset:
         services.reset(user_id=DEFAULT_USER)
         assert cash() == D("10000.00")
         assert Position.objects.count() == Trade.objects.count() == ChatMessage.objects.count() == 0
-        assert market_selectors.watched_tickers(user_id=DEFAULT_USER)[-1] == "NFLX" and "PYPL" not in market_selectors.watched_tickers(user_id=DEFAULT_USER)
+        watched = market_selectors.watched_tickers(user_id=DEFAULT_USER)
+        assert watched[-1] == "NFLX" and "PYPL" not in watched
         assert [v for v, _ in selectors.snapshot_series(user_id=DEFAULT_USER)] == [D("10000.00")]
 
 
@@ -375,7 +383,10 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
     def snapshotter() -> None:
         try:
             while not done.is_set():
-                services.record_snapshot(user_id=DEFAULT_USER) if snapshot == "one book" else services.record_snapshots()
+                if snapshot == "one book":
+                    services.record_snapshot(user_id=DEFAULT_USER)
+                else:
+                    services.record_snapshots()
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -386,7 +397,8 @@ def test_a_snapshot_taken_during_a_reset_never_outlives_it(publish, snapshot):
         thread.start()
     try:
         for _ in range(40):
-            services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="1")  # a holder: the worker snapshots it
+            # A holder: the worker snapshots it.
+            services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity="1")
             Profile.objects.filter(pk="default").update(cash_balance=D("5000.00"))  # a book worth $5,100
             services.reset(user_id=DEFAULT_USER)
             after = PortfolioSnapshot.objects.exclude(total_value=D("10000.00"))

@@ -9,9 +9,9 @@ from django.db.backends.utils import CursorWrapper
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from core.db import DEFAULT_USER
 from portfolio import services, trade_sql
 from portfolio.models import Profile
-from core.db import DEFAULT_USER
 
 pytestmark = pytest.mark.django_db
 

@@ -267,7 +267,9 @@ def test_the_main_chart_reads_by_time_switches_timeframe_and_style_and_keeps_the
             "t => new Intl.DateTimeFormat([], {hour: '2-digit', minute: '2-digit', hourCycle: 'h23',"
             " timeZone: 'America/Los_Angeles'}).format(new Date(t * 1000))", last_t)
         expect(readout).to_contain_text(local_hm)
-        expect(readout).to_contain_text(re.compile(r"O [\d.,]+  H [\d.,]+  L [\d.,]+  C [\d.,]+  [+-][\d.]+ \([+-]?\d+\.\d\d%\)"))
+        expect(readout).to_contain_text(
+            re.compile(r"O [\d.,]+  H [\d.,]+  L [\d.,]+  C [\d.,]+  [+-][\d.]+ \([+-]?\d+\.\d\d%\)")
+        )
         # The crosshair over the chart's middle reads that bar, an earlier one.
         box = page.locator("#chart [data-plot] canvas").first.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -459,11 +461,15 @@ def test_close_shows_the_proceeds_then_sells_the_whole_position(page):
 
 
 def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="Asia/Tokyo", accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, timezone_id="Asia/Tokyo", accept_downloads=True
+    )
     try:
         page = context.new_page()
         page.goto(stack.base_url + "/")
-        for text, said in (("buy 2 msft", "Bought 2 MSFT"), ("buy 1 aapl", "Bought 1 AAPL"), ("sell 1 msft", "Sold 1 MSFT")):
+        for text, said in (
+            ("buy 2 msft", "Bought 2 MSFT"), ("buy 1 aapl", "Bought 1 AAPL"), ("sell 1 msft", "Sold 1 MSFT")
+        ):
             command = command_line(page)
             command.fill(text)
             command.press("Enter")
@@ -518,7 +524,9 @@ def test_the_blotter_reads_local_time_filters_and_exports_csv(browser, stack):
             page.locator(".blotter a.csv").click()
         lines = open(download.value.path()).read().splitlines()
         assert lines[0].startswith("executed_at,") and len(lines) == 5
-        assert [line.split(",")[2:4] for line in lines[1:]] == [["buy", "MSFT"], ["buy", "AAPL"], ["sell", "MSFT"], ["buy", "MSFT"]]
+        assert [line.split(",")[2:4] for line in lines[1:]] == [
+            ["buy", "MSFT"], ["buy", "AAPL"], ["sell", "MSFT"], ["buy", "MSFT"]
+        ]
     finally:
         context.close()
 
@@ -835,8 +843,10 @@ def test_a_slow_model_shows_thinking_and_its_multiline_reply_as_text(browser, st
     with OpenAIStub() as model:
         answer = {"message": "Two lines:\n<b>not bold</b>",
                   "trades": [{"ticker": "NVDA", "side": "buy", "quantity": 1}]}
-        model.script((200, reply(json.dumps(answer)), 2.0), (200, reply(json.dumps({"message": "Second."})), 0),
-                     (200, reply(json.dumps({"message": "Third."})), 2.0), (200, reply(json.dumps({"message": "Fourth."})), 0))
+        model.script((200, reply(json.dumps(answer)), 2.0),
+                     (200, reply(json.dumps({"message": "Second."})), 0),
+                     (200, reply(json.dumps({"message": "Third."})), 2.0),
+                     (200, reply(json.dumps({"message": "Fourth."})), 0))
         stack = running(stack_factory(LLM_MOCK="false", LLM_MODEL="openai/stub", LLM_API_BASE=model.base_url + "/v1",
                                       OPENROUTER_API_KEY="", LLM_TIMEOUT_SECONDS="30"))
         context, page, problems = open_page(browser, stack.base_url)
@@ -1006,7 +1016,8 @@ def test_every_panel_fits_its_place_at_common_screen_sizes(browser, stack, viewp
             pageWidth: document.documentElement.scrollWidth,
             tradeBarSpread: (() => {
                 // What a market order shows: the price boxes of the other types are not laid out (no box).
-                const middles = [...document.querySelectorAll('#tradebar input:not([type=hidden]), #tradebar select, #tradebar .btn')]
+                const middles = [...document.querySelectorAll(
+                    '#tradebar input:not([type=hidden]), #tradebar select, #tradebar .btn')]
                     .map((e) => e.getBoundingClientRect()).filter((r) => r.height > 0)
                     .map((r) => r.top + r.height / 2);
                 return Math.max(...middles) - Math.min(...middles);
@@ -1174,7 +1185,8 @@ def test_help_is_readable_in_full_at_1440(page):
     command.press("Enter")
     out = page.locator("#command-out")
     expect(out).to_contain_text("Commands: buy <qty> <ticker>")
-    box = page.evaluate("""() => { const o = document.getElementById('command-out'); const r = o.getBoundingClientRect();
+    box = page.evaluate("""() => { const o = document.getElementById('command-out');
+        const r = o.getBoundingClientRect();
         return {sw: o.scrollWidth, cw: o.clientWidth, sh: o.scrollHeight, ch: o.clientHeight, right: r.right,
                 bottom: r.bottom, w: innerWidth, h: innerHeight}; }""")
     assert box["sw"] <= box["cw"] and box["sh"] <= box["ch"], box  # nothing cut off
@@ -1238,7 +1250,8 @@ def test_a_tiny_loss_reads_0_00_percent_and_is_not_red(browser, stack_factory):
                          page.locator("#positions tr[data-position='AAPL'] [data-pnl-pct]")):
                 expect(cell).to_have_text("0.00%")
                 expect(cell).not_to_have_class(re.compile(r"\bdown\b"))
-            expect(page.locator("#positions tr[data-position='AAPL'] [data-pnl]")).to_have_text("-$0.01")  # the loss itself is shown
+            # The loss itself is shown.
+            expect(page.locator("#positions tr[data-position='AAPL'] [data-pnl]")).to_have_text("-$0.01")
         finally:
             context.close()
     finally:
@@ -1376,7 +1389,8 @@ def test_a_long_command_line_answer_does_not_cover_the_assistant(browser, stack,
         expect(out).to_contain_text("Commands: buy")
         expect(out).to_have_attribute("title", re.compile("Commands: buy .* help"))  # all of it, whatever shows
         box = page.evaluate("""() => ({footerTop: document.getElementById('cmdline').getBoundingClientRect().top,
-            sendBottom: document.querySelector('#chat-form button[type=submit], #chat-form .btn').getBoundingClientRect().bottom})""")
+            sendBottom: document.querySelector('#chat-form button[type=submit], #chat-form .btn')
+                .getBoundingClientRect().bottom})""")
         screenshot(page, f"help-{viewport[0]}")
         assert box["sendBottom"] <= box["footerTop"], box  # Send stays clickable
         page.locator("#chat-form").get_by_role("button", name="Send").click(trial=True)
@@ -1525,7 +1539,9 @@ def test_an_order_that_waits_from_the_ticket_is_drawn_canceled_and_filled_by_the
             expect(page.locator("#chart [data-px='AAPL']")).to_have_text("190.00")
             page.get_by_label("Quantity").fill("2")
             preview = page.locator("#trade-preview")
-            expect(preview.locator(".pv-buy")).to_have_text("Buy: costs ≈ $380.00 at $190.00 · buying power left $9,620.00")
+            expect(preview.locator(".pv-buy")).to_have_text(
+                "Buy: costs ≈ $380.00 at $190.00 · buying power left $9,620.00"
+            )
             expect(preview.locator(".pv-sell")).to_have_text("Sell: no AAPL shares free to sell")
             expect(page.get_by_label("Limit", exact=True)).to_be_hidden()  # a market order has no price boxes
             page.get_by_label("Order type").select_option("limit")

@@ -27,7 +27,8 @@ PAGE = """<!doctype html><title>chart.js</title>
 #chart { width: 900px; height: 400px; } [data-plot] { width: 900px; height: 360px; }</style>
 <section id="chart" data-ticker="AAPL"><p data-readout></p><p data-chart-note hidden></p>
 <span data-far="above" hidden></span><span data-far="below" hidden></span>
-<div data-plot data-bars="{bars}" data-timeframe="{timeframe}" data-seconds="{seconds}" data-complete></div></section>"""
+<div data-plot data-bars="{bars}" data-timeframe="{timeframe}" data-seconds="{seconds}" data-complete></div>
+</section>"""
 
 
 def open_chart(browser, zone: str, minutes: list[int], timeframe: str = "1m"):  # noqa: F811
@@ -36,7 +37,8 @@ def open_chart(browser, zone: str, minutes: list[int], timeframe: str = "1m"):  
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     data = " ".join(f"{t},100,101,99,100.5" for t in minutes)
-    page.set_content(PAGE.replace("{bars}", data).replace("{timeframe}", timeframe).replace("{seconds}", str(bars.TIMEFRAMES[timeframe])))
+    seconds = str(bars.TIMEFRAMES[timeframe])
+    page.set_content(PAGE.replace("{bars}", data).replace("{timeframe}", timeframe).replace("{seconds}", seconds))
     for script in ("js/format.js", "vendor/lightweight-charts-5.2.1.min.js", "js/chart.js"):
         page.add_script_tag(path=str(STATIC / script))
     page.evaluate("() => FinallyChart.mount()")
@@ -51,8 +53,11 @@ def test_buckets_are_the_servers_whatever_the_browsers_clock(browser, zone):  # 
     context, page, _ = open_chart(browser, zone, [AUTUMN])
     try:
         for timeframe in ("5m", "15m", "1h", "1d"):
-            js = page.evaluate("([ts, s]) => ts.map(t => FinallyChart.bucket(t, s))", [times, bars.TIMEFRAMES[timeframe]])
-            wrong = [(t, j, bars.bucket(t, timeframe)) for t, j in zip(times, js) if j != bars.bucket(t, timeframe)]
+            js = page.evaluate(
+                "([ts, s]) => ts.map(t => FinallyChart.bucket(t, s))", [times, bars.TIMEFRAMES[timeframe]]
+            )
+            expected = [bars.bucket(t, timeframe) for t in times]
+            wrong = [(t, j, e) for t, j, e in zip(times, js, expected, strict=True) if j != e]
             assert not wrong, (timeframe, wrong[:5])
     finally:
         context.close()

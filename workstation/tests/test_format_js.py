@@ -101,7 +101,9 @@ def differences(values, js_rows) -> list[str]:
 
 
 def test_the_server_writes_the_pinned_table():
-    wrong = [f"{v!r}: {tuple(python_row(v).values())} != {row}" for v, row in TABLE if tuple(python_row(v).values()) != row]
+    wrong = [
+        f"{v!r}: {tuple(python_row(v).values())} != {row}" for v, row in TABLE if tuple(python_row(v).values()) != row
+    ]
     assert not wrong, "\n".join(wrong)
 
 

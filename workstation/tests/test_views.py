@@ -7,8 +7,8 @@ from django.test import Client
 
 from assistant.models import ChatMessage
 from market.models import WatchlistEntry
-from workstation import panels
 from portfolio.models import PortfolioSnapshot, Position, Profile, Trade
+from workstation import panels
 
 pytestmark = pytest.mark.django_db
 
@@ -192,15 +192,18 @@ class TestPanels:
         publish({"AAPL": 191.0, "MSFT": 421.0})
         positions = client.get("/panels/positions", headers=HX).content.decode()
         assert 'aria-label="Close AAPL: sell all 10 at market"' in positions
-        assert """hx-post="/positions/close" hx-trigger="confirmed" hx-vals='{"ticker": "AAPL", "expected": "10.0000"}'""" in positions
+        assert ('hx-post="/positions/close" hx-trigger="confirmed" '
+                """hx-vals='{"ticker": "AAPL", "expected": "10.0000"}'""") in positions
         totals = re.search(r"<tfoot>.*?</tfoot>", positions, re.S).group(0)
         assert "$2,541.50" in totals and "+$11.50" in totals  # 1,910 + 631.50; 10 × $1 + 1.5 × $1
         summary = client.get("/panels/summary", headers=HX).content.decode()
-        assert 'data-day-start="10000.00"' in summary and "+$11.50" in re.search(r"data-day-pnl.*?</dd>", summary).group(0)
+        assert 'data-day-start="10000.00"' in summary
+        assert "+$11.50" in re.search(r"data-day-pnl.*?</dd>", summary).group(0)
 
     def test_the_blotter_filters_by_ticker_and_side_and_shows_notional(self, client, publish):
         publish({"AAPL": 190.0, "AMZN": 185.0, "MSFT": 420.0})
-        for ticker, qty, side in [("AAPL", "3", "buy"), ("AMZN", "2", "buy"), ("MSFT", "1", "buy"), ("AAPL", "1", "sell")]:
+        trades = [("AAPL", "3", "buy"), ("AMZN", "2", "buy"), ("MSFT", "1", "buy"), ("AAPL", "1", "sell")]
+        for ticker, qty, side in trades:
             post(client, "/trade", {"ticker": ticker, "quantity": qty, "side": side})
 
         def rows(**query):
@@ -227,7 +230,8 @@ class TestPanels:
         assert heatmap.count("<rect") == 2 and 'data-tile="MSFT"' in heatmap
         blotter = client.get("/panels/blotter", headers=HX).content.decode()
         assert blotter.count("<tr data-trade ") == 3
-        assert '<abbr title="Sell">S</abbr>' in blotter and "$0.00" in blotter  # realized P&L of a sell at the buy price
+        # The realized P&L of a sell at the buy price.
+        assert '<abbr title="Sell">S</abbr>' in blotter and "$0.00" in blotter
         summary = client.get("/panels/summary", headers=HX).content.decode()
         assert "$10,000.00" in summary  # bought and sold at the same price: value unchanged
 
@@ -267,7 +271,9 @@ class TestPanels:
 
         now = timezone.now()
         for days, value in [(30, "9000.00"), (3, "9500.00"), (0.001, "9900.00")]:
-            PortfolioSnapshot.objects.create(user_id="default", total_value=value, recorded_at=now - timedelta(days=days))
+            PortfolioSnapshot.objects.create(
+                user_id="default", total_value=value, recorded_at=now - timedelta(days=days)
+            )
         starts = {}
         for span in ("all", "week", "session", "decade"):
             response = client.get("/panels/pnl", {"span": span}, headers=HX)
@@ -291,8 +297,8 @@ class TestPanels:
 
         midnight = portfolio_selectors.day_start(timezone.now())
         PortfolioSnapshot.objects.all().delete()
-        PortfolioSnapshot.objects.create(user_id="default", total_value="9000.00", recorded_at=midnight - timedelta(minutes=1))
-        PortfolioSnapshot.objects.create(user_id="default", total_value="9500.00", recorded_at=midnight + timedelta(seconds=30))
+        for value, at in (("9000.00", midnight - timedelta(minutes=1)), ("9500.00", midnight + timedelta(seconds=30))):
+            PortfolioSnapshot.objects.create(user_id="default", total_value=value, recorded_at=at)
         pnl = client.get("/panels/pnl", {"span": "session"}, headers=HX).content.decode()
         page = client.get("/").content.decode()
         assert 'data-first="9000.00"' in pnl and re.search(r'data-pnl-change[^>]*>\+\$1,000\.00<', pnl)
@@ -325,13 +331,15 @@ class TestMainChart:
         return attrs
 
     def test_the_page_carries_the_charted_tickers_bars(self, client, publish):
+        import time
+
         from market import bars as bar_rules
         from market.bars import Bar
 
-        import time
-
         minute = (int(time.time()) // 60 - 10) * 60
-        bar_rules.save([("AAPL", Bar(minute, 190.0, 191.5, 189.25, 191.0)), ("AAPL", Bar(minute + 60, 191.0, 192.0, 190.5, 191.75))])
+        bar_rules.save([
+            ("AAPL", Bar(minute, 190.0, 191.5, 189.25, 191.0)), ("AAPL", Bar(minute + 60, 191.0, 192.0, 190.5, 191.75)),
+        ])
         publish({"AAPL": 191.75})
         chart = self.data(client.get("/?ticker=AAPL").content.decode())
         assert chart["timeframe"] == "1m" and chart["seconds"] == "60"
@@ -657,8 +665,9 @@ class TestWatchlist:
         """The boxes take what is pasted (a maxlength cut "ABCDEFGHIJKLMNOP" to a ticker nobody asked for, and
         added it without a word): the server's check says what is wrong, and nothing is added or traded."""
         before = state()
-        for html in (post(client, "/watchlist/add", {"ticker": "ABCDEFGHIJKLMNOP"}).content.decode(),
-                     post(client, "/trade", {"ticker": "ABCDEFGHIJKLMNOP", "quantity": "1", "side": "buy"}).content.decode()):
+        too_long = "ABCDEFGHIJKLMNOP"
+        for html in (post(client, "/watchlist/add", {"ticker": too_long}).content.decode(),
+                     post(client, "/trade", {"ticker": too_long, "quantity": "1", "side": "buy"}).content.decode()):
             assert "longer than 10 characters" in html
             assert not re.search(r'<input id="(?:watchlist-ticker|trade-ticker)"[^>]*maxlength', html)
         assert state() == before and not WatchlistEntry.objects.filter(ticker="ABCDEFGHIJ").exists()
@@ -684,7 +693,8 @@ class TestOpenOrders:
         assert root_id(html) == "orders" and "2 resting" in html and "Cancel all" in html
         limit = Order.objects.get(type="limit")
         assert f'data-order="{limit.id}"' in html and limit.id[-8:] in html
-        assert "Limit @ $150.00" in html and "Stop-limit $200.00 @ $201.00" in html and "$300.00" in html  # what it holds
+        # What it holds:
+        assert "Limit @ $150.00" in html and "Stop-limit $200.00 @ $201.00" in html and "$300.00" in html
         response = post(client, f"/orders/{limit.id}/cancel", {})
         assert response["HX-Trigger"] == '{"portfolio-changed": {}}'
         assert root_id(response.content.decode()) == "orders" and limit.id not in response.content.decode()

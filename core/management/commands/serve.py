@@ -38,7 +38,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, **options):
         import uvicorn
-
         from django.db import connections
 
         from core.http_server import LimitedHeadProtocol

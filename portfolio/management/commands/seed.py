@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from portfolio import services
 from core.db import DEFAULT_USER
+from portfolio import services
 
 
 class Command(BaseCommand):
