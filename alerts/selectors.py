@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from alerts.exceptions import NoSuchAlert
 from alerts.models import Alert
 
 STATUSES = {"active": [Alert.Status.ACTIVE], "history": [Alert.Status.FIRED, Alert.Status.CANCELED],
@@ -31,3 +32,17 @@ def recently_fired(*, user_id: str, seconds: float) -> list[Alert]:
     since = timezone.now() - timedelta(seconds=seconds)
     return list(Alert.objects.filter(user_id=user_id, status=Alert.Status.FIRED, fired_at__gte=since)
                 .order_by("-fired_at")[:20])
+
+
+def active_alert_id(*, user_id: str, given: str) -> str:
+    """The id of the book's one active alert that `given` names, whole or by its short form (its end, as the page
+    shows it); NoSuchAlert if none does or more than one do (a short form is never guessed at)."""
+    given = given.strip().lower()
+    if len(given) < 4:
+        raise NoSuchAlert(f"No active alert has the id {given!r}: give the id as listed.")
+    found = list(Alert.objects.filter(user_id=user_id, status=Alert.Status.ACTIVE, id__endswith=given)
+                 .values_list("id", flat=True)[:2])
+    if len(found) != 1:
+        raise NoSuchAlert(f"No active alert has the id {given}." if not found else
+                          f"More than one active alert ends in {given}: give more of the id.")
+    return found[0]

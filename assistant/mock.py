@@ -7,6 +7,7 @@ trades are real fills. What it understands, in any order, separated by "and", ",
   cancel 3f9a2b1c / cancel all       -> cancel an open order (the id the page shows) or all of them
   add PYPL / watch PYPL              -> add to the watchlist
   remove NFLX / rm NFLX / drop NFLX  -> remove from the watchlist
+  alert AAPL > 200 / alert tsla below 150 -> set a price alert (above: >, >=; below: <, <=)
 Anything else gets a short summary of the portfolio and no action.
 """
 
@@ -34,6 +35,8 @@ LIMIT = re.compile(r"(?:@\s*|limit\s+)([0-9.]+)", re.IGNORECASE)
 STOP = re.compile(r"stop\s+([0-9.]+)", re.IGNORECASE)
 CANCEL = re.compile(r"\bcancel\s+([0-9a-f-]+|all)\b", re.IGNORECASE)
 ADD = re.compile(r"\b(?:add|watch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
+ALERT = re.compile(r"\balert\s+([A-Za-z0-9.\-/]+)\s*(>=|<=|>|<|above|below)\s*\$?([0-9.]+)", re.IGNORECASE)
+ALERT_CONDITIONS = {">": "above", ">=": "above", "above": "above", "<": "below", "<=": "below", "below": "below"}
 REMOVE = re.compile(r"\b(?:remove|rm|drop|unwatch)\s+([A-Za-z0-9.\-/]+)", re.IGNORECASE)
 
 
@@ -82,10 +85,13 @@ def reply(message: str, context: Context) -> str:
     cancels = [target.lower() for target in CANCEL.findall(message)]
     changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]
     changes += [{"ticker": _symbol(t), "action": "remove"} for t in REMOVE.findall(message)]
-    if trades or changes or cancels:
+    alerts = [{"ticker": _symbol(t), "condition": ALERT_CONDITIONS[c.lower()], "price": _number(p)}
+              for t, c, p in ALERT.findall(message)]
+    if trades or changes or cancels or alerts:
         parts = [f"{t.get('type', '')} {t['side']} {_shown(t['quantity'])} {t['ticker']}".strip() for t in trades]
         parts += [f"{c['action']} {c['ticker']}" for c in changes]
         parts += [f"cancel {target}" for target in cancels]
+        parts += [f"alert {a['ticker']} {a['condition']} {a['price']}" for a in alerts]
         text = "Mock assistant: " + "; ".join(parts) + "."
     else:
         text = f"Mock assistant: cash {money(context.cash)}, total value {money(context.total_value)}"
@@ -98,4 +104,5 @@ def reply(message: str, context: Context) -> str:
         else:
             text += "; no positions yet."
         text += " Try 'buy 10 AAPL', 'sell 5 AAPL', 'add PYPL' or 'remove NFLX'."
-    return json.dumps({"message": text, "trades": trades, "watchlist_changes": changes, "cancel_orders": cancels})
+    return json.dumps({"message": text, "trades": trades, "watchlist_changes": changes, "cancel_orders": cancels,
+                       "alerts": alerts})

@@ -22,6 +22,7 @@ from portfolio.services import clean_quantity
 MAX_TRADES = 20
 MAX_WATCHLIST_CHANGES = 20
 MAX_CANCELS = 20
+MAX_ALERTS = 20
 MAX_MESSAGE_CHARS = 4000
 # A field of an action the model sent is echoed back (stored, shown, summarized for the next turn) at most this long.
 MAX_FIELD_CHARS = 32
@@ -55,6 +56,14 @@ class WatchlistChangeRequest(BaseModel):
     action: Literal["add", "remove"]
 
 
+class AlertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticker: str = Field(description="A ticker on the watchlist or held")
+    condition: Literal["above", "below"] = Field(description="above: at or above the price; below: at or below")
+    price: float
+
+
 class AssistantReply(BaseModel):
     """The structured output asked of the model (SPEC §7)."""
 
@@ -66,7 +75,11 @@ class AssistantReply(BaseModel):
     )
     watchlist_changes: list[WatchlistChangeRequest] = Field(default_factory=list)
     cancel_orders: list[str] = Field(
-        default_factory=list, description="Open orders to cancel, by the id the context lists, or 'all'"
+        default_factory=list,
+        description="Open orders (or active alerts) to cancel, by the id the context lists, or 'all' (orders)",
+    )
+    alerts: list[AlertRequest] = Field(
+        default_factory=list, description="Price alerts to set: each fires once, when a live price reaches it"
     )
 
 
@@ -81,6 +94,7 @@ class ParsedReply:
     trades: list[dict] = field(default_factory=list)
     watchlist_changes: list[dict] = field(default_factory=list)
     cancels: list[dict] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
@@ -198,6 +212,20 @@ def _cancel(item: object) -> dict:
     return {"order_id": given}
 
 
+def _alert(item: object) -> dict:
+    if not isinstance(item, dict):
+        return {"ticker": None, "condition": None, "price": None, "problem": "Not an alert object."}
+    ticker, condition, price = item.get("ticker"), item.get("condition"), item.get("price")
+    alert = {"ticker": _echo(ticker), "condition": _echo(condition), "price": _echo(price)}
+    if not isinstance(ticker, str):
+        alert["problem"] = "The alert has no ticker."
+    elif condition not in ("above", "below"):
+        alert["problem"] = "Condition must be 'above' or 'below'."
+    elif isinstance(price, bool) or not isinstance(price, (int, float, str)):
+        alert["problem"] = "Price must be a number."
+    return alert
+
+
 def _change(item: object) -> dict:
     if not isinstance(item, dict):
         return {"ticker": None, "action": None, "problem": "Not a watchlist change object."}
@@ -220,6 +248,9 @@ def parse_reply(text: str | None) -> ParsedReply:
     trades = [_trade(item) for item in _items(data.get("trades"), "trades")]
     changes = [_change(item) for item in _items(data.get("watchlist_changes"), "watchlist_changes")]
     cancels = [_cancel(item) for item in _items(data.get("cancel_orders"), "cancel_orders")]
+    alerts = [_alert(item) for item in _items(data.get("alerts"), "alerts")]
+    for extra in alerts[MAX_ALERTS:]:
+        extra["problem"] = f"Not set: at most {MAX_ALERTS} alerts in one reply."
     for extra in cancels[MAX_CANCELS:]:
         extra["problem"] = f"Not done: at most {MAX_CANCELS} cancels in one reply."
     for extra in trades[MAX_TRADES:]:
@@ -227,4 +258,4 @@ def parse_reply(text: str | None) -> ParsedReply:
     for extra in changes[MAX_WATCHLIST_CHANGES:]:
         extra["problem"] = f"Not executed: at most {MAX_WATCHLIST_CHANGES} watchlist changes in one reply."
     return ParsedReply(message=storable(message)[:MAX_MESSAGE_CHARS], trades=trades, watchlist_changes=changes,
-                       cancels=cancels)
+                       cancels=cancels, alerts=alerts)

@@ -82,6 +82,15 @@ class CancelActionOut(Schema):
     canceled: int | None = Field(None, description="For 'all': how many open orders were canceled.")
 
 
+class AlertActionOut(Schema):
+    ticker: Any = Field(description="As the model sent it (normalized when set).")
+    condition: Any
+    price: Any
+    status: Literal["executed", "rejected"] = Field(description="executed: the alert is set (alert_id).")
+    alert_id: str | None = Field(None, description="The alert set (GET /api/alerts).")
+    error: str | None
+
+
 class WatchlistActionOut(Schema):
     ticker: Any
     action: Any
@@ -95,6 +104,7 @@ class ChatReplyOut(Schema):
     trades: list[TradeActionOut]
     watchlist_changes: list[WatchlistActionOut]
     cancels: list[CancelActionOut] = Field(description="Open orders the assistant canceled (or could not).")
+    alerts: list[AlertActionOut] = Field(default_factory=list, description="Price alerts the assistant set.")
     error: str | None = Field(description="Why the assistant could not answer; the message says the same.")
     created_at: datetime | None
 

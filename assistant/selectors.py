@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from alerts import selectors as alert_selectors
 from assistant.models import ChatMessage
 from market import selectors as market_selectors
 from portfolio import selectors as portfolio_selectors
@@ -30,6 +31,8 @@ class Context:
     # Cash less what resting buys hold back, and the resting orders (at most ASSISTANT_CONTEXT_ORDERS, newest first).
     buying_power: float | None = None
     open_orders: list[dict] | None = None
+    # The active price alerts (at most ALERTS_MAX_ACTIVE), by the short id the page shows.
+    alerts: list[dict] | None = None
 
     def as_json(self) -> str:
         body = {
@@ -44,6 +47,8 @@ class Context:
         if self.open_orders:
             body["buying_power"] = self.buying_power
             body["open_orders"] = self.open_orders
+        if self.alerts:
+            body["alerts"] = self.alerts
         return json.dumps(body, separators=(",", ":"))
 
 
@@ -99,6 +104,11 @@ def context(*, user_id: str) -> Context:
         watchlist_omitted=max(omitted, 0),
         buying_power=float(book.buying_power),
         open_orders=open_orders,
+        alerts=[
+            {"id": portfolio_selectors.short_order_id(a.id), "ticker": a.ticker, "condition": a.condition,
+             "price": float(a.price)}
+            for a in alert_selectors.alerts(user_id=user_id, status="active", limit=settings.ALERTS_MAX_ACTIVE)
+        ],
     )
 
 

@@ -20,6 +20,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from alerts import selectors as alert_selectors
+from alerts import services as alert_services
+from alerts.exceptions import AlertError, NoSuchAlert
 from assistant import llm, mock, selectors
 from assistant.models import ChatMessage
 from assistant.reply import (
@@ -38,7 +41,7 @@ from market.exceptions import MarketError
 from portfolio import orders as portfolio_orders
 from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
-from portfolio.exceptions import TradeRejected
+from portfolio.exceptions import NoSuchOrder, TradeRejected
 from portfolio.models import Trade
 
 logger = logging.getLogger(__name__)
@@ -52,9 +55,11 @@ SYSTEM_PROMPT = """You are FinAlly, an AI trading assistant inside a trading wor
   session ends or `gtc` until canceled; a resting buy holds back cash (buying power), a resting sell its shares.
   Cancel open orders with `cancel_orders` (the ids the context lists, or "all"). There are no fees. Fake money,
   real discipline.
+- Set price alerts with `alerts` (a watched or held ticker, above or below a price): each fires once, when a live
+  price reaches it, and the user sees it at once. Cancel an active alert by its id in `cancel_orders`.
 - Be concise and data-driven: numbers over adjectives.
-- Always answer with valid JSON matching the schema: a `message`, and `trades`, `watchlist_changes` and
-  `cancel_orders` (empty lists when there is nothing to do)."""
+- Always answer with valid JSON matching the schema: a `message`, and `trades`, `watchlist_changes`,
+  `cancel_orders` and `alerts` (empty lists when there is nothing to do)."""
 
 NOT_CONFIGURED = (
     "The assistant is not configured: set OPENROUTER_API_KEY in .env (or LLM_API_BASE for a local "
@@ -101,6 +106,7 @@ class Turn:
     trades: list[dict] = field(default_factory=list)
     watchlist_changes: list[dict] = field(default_factory=list)
     cancels: list[dict] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)
     error: str | None = None
     created_at: datetime | None = None
     # True when a retry (the same client_message_id) got the answer stored the first time: nothing ran again.
@@ -175,6 +181,9 @@ def _summary(actions: dict) -> str:
     for c in actions.get("watchlist_changes", []):
         outcome = "done" if c["status"] == "executed" else f"rejected: {c['error']}"
         parts.append(f"{c['action']} {c['ticker']} {outcome}")
+    for a in actions.get("alerts", []):
+        outcome = f"set as alert {a['alert_id'][-8:]}" if a["status"] == "executed" else f"rejected: {a['error']}"
+        parts.append(f"alert {a['ticker']} {a['condition']} {a['price']} {outcome}")
     return "; ".join(parts) or "nothing"
 
 
@@ -191,7 +200,7 @@ def _stored_turn(reply: ChatMessage) -> Turn:
     actions = reply.actions or {}
     return Turn(id=reply.id, message=reply.content, trades=actions.get("trades", []),
                 watchlist_changes=actions.get("watchlist_changes", []), cancels=actions.get("cancels", []),
-                error=reply.error or None,
+                alerts=actions.get("alerts", []), error=reply.error or None,
                 created_at=reply.created_at, replayed=True)
 
 
@@ -324,12 +333,37 @@ def _cancel_order(item: dict, *, user_id: str) -> dict:
         if target == "all":
             result["canceled"] = portfolio_orders.cancel_all(user_id=user_id)
         else:
-            order_id = portfolio_selectors.open_order_id(user_id=user_id, given=target)
+            try:
+                order_id = portfolio_selectors.open_order_id(user_id=user_id, given=target)
+            except NoSuchOrder as no_order:
+                # Not an open order's: an active alert's, as the command line's `cancel <id>` reads it.
+                try:
+                    alert_id = alert_selectors.active_alert_id(user_id=user_id, given=target)
+                except NoSuchAlert:
+                    raise no_order from None
+                alert_services.cancel_alert(user_id=user_id, alert_id=alert_id)
+                result.update(status="executed", error=None, alert=True)
+                return result
             portfolio_orders.cancel_order(user_id=user_id, order_id=order_id)
-    except TradeRejected as exc:
+    except (TradeRejected, AlertError) as exc:
         result["error"] = str(exc)
         return result
     result.update(status="executed", error=None)
+    return result
+
+
+def _set_alert(item: dict, *, user_id: str) -> dict:
+    result = {"ticker": item["ticker"], "condition": item["condition"], "price": item["price"],
+              "status": "rejected", "alert_id": None, "error": item.get("problem")}
+    if result["error"]:
+        return result
+    try:
+        alert = alert_services.create_alert(user_id=user_id, ticker=item["ticker"], condition=item["condition"],
+                                            price=item["price"])
+    except AlertError as exc:
+        result["error"] = str(exc)
+        return result
+    result.update(ticker=alert.ticker, price=float(alert.price), alert_id=alert.id, status="executed")
     return result
 
 
@@ -368,10 +402,14 @@ def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
         changes = [_change_watchlist(item, user_id=user_id) for item in parsed.watchlist_changes]
         # Cancels before new orders: what a canceled order held back is free for the orders that follow it.
         cancels = [_cancel_order(item, user_id=user_id) for item in parsed.cancels]
+        alerts = [_set_alert(item, user_id=user_id) for item in parsed.alerts]
         trades = [_execute_trade(asked_id, i, item, user_id=user_id) for i, item in enumerate(parsed.trades)]
-        actions = {"trades": trades, "watchlist_changes": changes} if trades or changes or cancels else None
+        acted = trades or changes or cancels or alerts
+        actions = {"trades": trades, "watchlist_changes": changes} if acted else None
         if cancels:
             actions["cancels"] = cancels
+        if alerts:
+            actions["alerts"] = alerts
         reply = {"id": reply_id, "user_id": user_id, "role": ChatMessage.Role.ASSISTANT, "actions": actions,
                  "in_reply_to": asked_id}
         try:
@@ -384,7 +422,7 @@ def _act_and_store(*, user_id: str, asked_id: str, parsed: ParsedReply) -> Turn:
                 content="(The reply's text could not be stored; what was done is listed below.)", **reply
             )
     return Turn(id=stored.id, message=stored.content, trades=trades, watchlist_changes=changes, cancels=cancels,
-                created_at=stored.created_at)
+                alerts=alerts, created_at=stored.created_at)
 
 
 NOT_STORED = ("The answer could not be saved, so nothing it asked for was done (no trade, no watchlist change): "

@@ -1,6 +1,7 @@
 """The terminal command line: `buy 10 aapl`, `sell 5 tsla`, `add pypl`, `rm nflx`; orders that wait:
 `buy 10 aapl @ 180` (limit), `sell 5 tsla stop 240`, `buy 1 nvda stop 130 @ 131` (stop-limit), `... gtc`;
-`orders`, `cancel <id>`, `cancel all`.
+`orders`, `cancel <id>`, `cancel all`; price alerts: `alert aapl > 200` (or `above`, `<`, `below`), `alerts`,
+and `cancel <id>` for an alert too.
 
 Parsing only: what the user asked for, or a CommandError fit to show them. The view executes a command
 through the same services as the buttons (the trade engine decides whether a trade may happen).
@@ -20,7 +21,8 @@ from portfolio.services import plain_decimal
 MAX_LENGTH = 200
 HELP = (
     "Commands: buy <qty> <ticker>, sell <qty> <ticker> (then '@ <limit>', 'stop <price>' or both, and 'gtc', for "
-    "an order that waits), orders, cancel <id|all>, add <ticker>, rm <ticker>, help."
+    "an order that waits), orders, cancel <id|all>, alert <ticker> >|< <price>, alerts, add <ticker>, rm <ticker>, "
+    "help."
 )
 ASK_HELP = " Anything else is a question for the assistant."
 
@@ -38,7 +40,10 @@ VERBS = {
     "?": "help",
     "orders": "orders",
     "cancel": "cancel",
+    "alert": "alert",
+    "alerts": "alerts",
 }
+ALERT_CONDITIONS = {">": "above", ">=": "above", "above": "above", "<": "below", "<=": "below", "below": "below"}
 
 
 class CommandError(ValueError):
@@ -47,7 +52,7 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # buy, sell, add, rm, help, ask, orders, cancel
+    verb: str  # buy, sell, add, rm, help, ask, orders, cancel, alert, alerts
     ticker: str | None = None
     quantity: Decimal | None = None
     text: str = ""  # the question, for "ask"; the order's id (or "all"), for "cancel"
@@ -56,6 +61,9 @@ class Command:
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     time_in_force: str = "day"
+    # alert: above or below `price`
+    condition: str = ""
+    price: Decimal | None = None
 
 
 def shown(text: str, limit: int = 24) -> str:
@@ -100,6 +108,12 @@ def parse(text: object) -> Command:
         if args:
             raise CommandError("Usage: orders (lists your open orders).")
         return Command("orders")
+    if verb == "alerts":
+        if args:
+            raise CommandError("Usage: alerts (lists your active alerts).")
+        return Command("alerts")
+    if verb == "alert":
+        return _alert(args)
     if verb == "cancel":
         if len(args) != 1:
             raise CommandError("Usage: cancel <id> (as `orders` shows it) or cancel all.")
@@ -108,6 +122,20 @@ def parse(text: object) -> Command:
             raise CommandError(f"'{shown(args[0])}' is not an order id: `orders` lists them.")
         return Command("cancel", text=target)
     return _order(verb, args)
+
+
+def _alert(args: list[str]) -> Command:
+    """`alert aapl > 200`, `alert aapl above 200`, `alert aapl >200`; `<`, `below` for a fall."""
+    usage = "Usage: alert <ticker> > <price> (or <, above, below), for example 'alert aapl > 200'."
+    # `>200` is `> 200`
+    words = []
+    for arg in args:
+        sign = None if arg in ALERT_CONDITIONS else next((s for s in (">=", "<=", ">", "<") if arg.startswith(s)), None)
+        words += [sign, arg[len(sign):]] if sign else [arg]
+    if len(words) != 3 or words[1].lower() not in ALERT_CONDITIONS:
+        raise CommandError(usage)
+    return Command("alert", ticker=_ticker(words[0]), condition=ALERT_CONDITIONS[words[1].lower()],
+                   price=_price(words[2], words[1]))
 
 
 def _price(raw: str, word: str) -> Decimal:

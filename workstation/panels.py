@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts import selectors as alert_selectors
 from assistant import selectors as assistant_selectors
 from assistant import services as assistant_services
 from core.db import new_id
@@ -271,6 +272,33 @@ def orders_panel(*, user_id: str, error: str = "", message: str = "") -> dict:
     return {"open_orders": rows, "orders_error": error, "orders_message": message, "recent_fills": fills}
 
 
+ALERTS_HISTORY_SHOWN = 5
+
+
+def alert_text(alert) -> str:
+    """One alert in words, the same for the command line, the alerts panel and the toast."""
+    head = f"{alert.ticker} {alert.condition} ${price_text(alert.price)}"
+    if alert.status == "fired":
+        return f"Alert: {head} fired at ${price_text(alert.fired_price)}."
+    if alert.status == "canceled":
+        return f"Alert {head}: canceled."
+    return f"Alert {head} is active, id {short_id(alert.id)}."
+
+
+def alerts_panel(*, user_id: str, error: str = "", message: str = "", ticker: str = "") -> dict:
+    """The book's active alerts, the last few that fired or were canceled, and the ones that fired in the last
+    minutes (workstation.js tells of each once, with a toast, as it does of fills)."""
+    active = alert_selectors.alerts(user_id=user_id, status="active", limit=settings.ALERTS_MAX_ACTIVE)
+    history = alert_selectors.alerts(user_id=user_id, status="history", limit=ALERTS_HISTORY_SHOWN)
+    fired = alert_selectors.recently_fired(user_id=user_id, seconds=FILL_NOTICE_SECONDS)
+    return {
+        "alerts": [{"alert": a, "short_id": short_id(a.id), "text": alert_text(a)} for a in active],
+        "alerts_history": [{"alert": a, "text": alert_text(a)} for a in history],
+        "recent_alerts": [{"id": a.id, "text": alert_text(a)} for a in fired],
+        "alerts_error": error, "alerts_message": message, "alert_ticker": ticker,
+    }
+
+
 BLOTTER_SIDES = {"buy": "Buys", "sell": "Sells"}
 
 
@@ -424,6 +452,14 @@ def _cancel_action(item: dict) -> dict:
     return {"ok": False, "text": f"Not canceled: {target}. {item.get('error') or ''}".strip()}
 
 
+def _alert_action(item: dict) -> dict:
+    ticker, condition, given = _as_given(item.get("ticker")), _as_given(item.get("condition")), item.get("price")
+    if item.get("status") == "executed":
+        return {"ok": True, "text": f"Alert set: {ticker} {condition} ${price_text(given)}."}
+    return {"ok": False, "text": f"Alert not set: {ticker} {condition} {_as_given(given)}. "
+            f"{item.get('error') or ''}".strip()}
+
+
 def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = None, error: str = "") -> dict:
     """One message of the conversation as the panel shows it: text, then each action as a confirmation line."""
     actions = actions or {}
@@ -434,12 +470,14 @@ def chat_entry(*, role: str, text: str, created_at=None, actions: dict | None = 
         "created_at": created_at,
         "actions": [_watchlist_action(c) for c in actions.get("watchlist_changes", [])]
         + [_cancel_action(c) for c in actions.get("cancels", [])]
+        + [_alert_action(a) for a in actions.get("alerts", [])]
         + [_trade_action(t) for t in actions.get("trades", [])],
     }
 
 
 def chat_turn_entry(turn: assistant_services.Turn) -> dict:
-    actions = {"trades": turn.trades, "watchlist_changes": turn.watchlist_changes, "cancels": turn.cancels}
+    actions = {"trades": turn.trades, "watchlist_changes": turn.watchlist_changes, "cancels": turn.cancels,
+               "alerts": turn.alerts}
     return chat_entry(role="assistant", text=turn.message, created_at=turn.created_at, actions=actions,
                       error=turn.error or "")
 
@@ -487,6 +525,7 @@ def page_context(
     context.update(pnl_panel(view, user_id=user_id, span=pnl_span))
     context.update(blotter_panel(user_id=user_id))
     context.update(orders_panel(user_id=user_id))
+    context.update(alerts_panel(user_id=user_id, ticker=selected or ""))
     context.update(trade_panel(ticker=selected))
     context.update(command_panel())
     context.update(chat_panel(user_id=user_id))

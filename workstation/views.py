@@ -24,22 +24,26 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from alerts import selectors as alert_selectors
+from alerts import services as alert_services
+from alerts.exceptions import AlertError, NoSuchAlert
 from assistant import services as assistant_services
 from core.db import new_id, write
 from core.fastpath import database_version, reads
 from market import services as market_services
 from market.exceptions import MarketError
 from market.sse import open_stream
-from market.tickers import normalize_ticker
+from market.tickers import MAX_TICKER_LENGTH, normalize_ticker
 from portfolio import orders as portfolio_orders
 from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
-from portfolio.exceptions import TradeRejected
+from portfolio.exceptions import NoSuchOrder, TradeRejected
 from workstation import commands, panels
 from workstation.stream_html import HTML_FORMAT
 
 PAGE = "workstation.html"
 PORTFOLIO_CHANGED = "portfolio-changed"
+ALERTS_CHANGED = "alerts-changed"
 WATCHLIST_CHANGED = "watchlist-changed"
 CHOOSE_SIDE = "Choose Buy or Sell: Enter does not pick a side."
 ASSISTANT_ASK = "assistant-ask"  # the command line hands text to the chat panel (workstation.js sends it)
@@ -185,6 +189,42 @@ async def blotter(request: HttpRequest) -> HttpResponse:
 
 # Resting orders are rows of the database only.
 orders = _book_panel("orders", lambda book: panels.orders_panel(user_id=book), versions=lambda: (database_version(),))
+
+
+# Alerts are rows of the database only.
+alerts = _book_panel("alerts", lambda book: panels.alerts_panel(user_id=book), versions=lambda: (database_version(),))
+
+
+async def _alerts_response(request: HttpRequest, *, error: str = "", message: str = "", ticker: str = "",
+                           changed: bool = False) -> HttpResponse:
+    if not request.htmx:
+        return redirect("workstation")
+    context = await sync_to_async(panels.alerts_panel)(user_id=request.book, error=error, message=message,
+                                                       ticker=ticker)
+    response = _partial(request, "alerts", context)
+    return trigger_client_event(response, ALERTS_CHANGED) if changed else response
+
+
+@require_POST
+async def alert_add(request: HttpRequest) -> HttpResponse:
+    """The alerts panel's form: a ticker, above or below, a price."""
+    ticker = request.POST.get("ticker", "")[:MAX_TICKER_LENGTH + 10]
+    try:
+        alert = await write(alert_services.create_alert, user_id=request.book, ticker=ticker,
+                            condition=request.POST.get("condition", ""), price=request.POST.get("price", "").strip())
+    except AlertError as exc:
+        return await _alerts_response(request, error=str(exc), ticker=ticker.strip().upper())
+    return await _alerts_response(request, message=f"Set: {panels.alert_text(alert)}", ticker=alert.ticker,
+                                  changed=True)
+
+
+@require_POST
+async def alert_cancel(request: HttpRequest, alert_id: str) -> HttpResponse:
+    try:
+        alert = await write(alert_services.cancel_alert, user_id=request.book, alert_id=alert_id[:64])
+    except AlertError as exc:  # it fired a moment before: the panel says so
+        return await _alerts_response(request, error=str(exc))
+    return await _alerts_response(request, message=panels.alert_text(alert), changed=True)
 
 
 def _selected(request: HttpRequest) -> str | None:
@@ -395,13 +435,34 @@ def _open_orders_text(book: str) -> str:
     return text + (f" And {more} more: the Open orders panel lists them all." if more > 0 else "")
 
 
-async def _cancel(book: str, target: str) -> str:
-    """`cancel all`, or `cancel <id>`: the whole id or the short one the page shows (unique among the open)."""
+async def _cancel(book: str, target: str) -> tuple[str, str]:
+    """`cancel all`, or `cancel <id>`: the whole id or the short one the page shows (unique among the open
+    orders, else among the active alerts); what was done, and the event it makes."""
     if target == "all":
-        return _canceled_count(await write(portfolio_orders.cancel_all, user_id=book))
-    order_id = await sync_to_async(portfolio_selectors.open_order_id)(user_id=book, given=target)
+        return _canceled_count(await write(portfolio_orders.cancel_all, user_id=book)), PORTFOLIO_CHANGED
+    try:
+        order_id = await sync_to_async(portfolio_selectors.open_order_id)(user_id=book, given=target)
+    except NoSuchOrder as no_order:
+        try:
+            alert_id = await sync_to_async(alert_selectors.active_alert_id)(user_id=book, given=target)
+        except NoSuchAlert:
+            raise no_order from None
+        alert = await write(alert_services.cancel_alert, user_id=book, alert_id=alert_id)
+        return panels.alert_text(alert), ALERTS_CHANGED
     order = await write(portfolio_orders.cancel_order, user_id=book, order_id=order_id)
-    return panels.canceled_text(order)
+    return panels.canceled_text(order), PORTFOLIO_CHANGED
+
+
+ALERTS_LISTED = 3
+
+
+def _active_alerts_text(book: str) -> str:
+    active = alert_selectors.alerts(user_id=book, status="active", limit=settings.ALERTS_MAX_ACTIVE)
+    if not active:
+        return "No active alerts."
+    text = " ".join(panels.alert_text(alert) for alert in active[:ALERTS_LISTED])
+    more = len(active) - ALERTS_LISTED
+    return text + (f" And {more} more: the Alerts panel lists them all." if more > 0 else "")
 
 
 @require_POST
@@ -430,8 +491,13 @@ async def command(request: HttpRequest) -> HttpResponse:
         elif cmd.verb == "orders":
             message = await sync_to_async(_open_orders_text)(request.book)
         elif cmd.verb == "cancel":
-            message = await _cancel(request.book, cmd.text)
-            event = PORTFOLIO_CHANGED
+            message, event = await _cancel(request.book, cmd.text)
+        elif cmd.verb == "alert":
+            alert = await write(alert_services.create_alert, user_id=request.book, ticker=cmd.ticker,
+                                condition=cmd.condition, price=cmd.price)
+            message, event = f"Set: {panels.alert_text(alert)}", ALERTS_CHANGED
+        elif cmd.verb == "alerts":
+            message = await sync_to_async(_active_alerts_text)(request.book)
         elif cmd.verb == "add":
             await write(market_services.add_ticker, user_id=request.book, ticker=cmd.ticker)
             message, event = f"Added {cmd.ticker} to the watchlist.", WATCHLIST_CHANGED
@@ -440,7 +506,7 @@ async def command(request: HttpRequest) -> HttpResponse:
             message, event = f"Removed {cmd.ticker} from the watchlist.", WATCHLIST_CHANGED
         else:
             message = commands.HELP + (commands.ASK_HELP if assistant_services.is_available() else "")
-    except (commands.CommandError, TradeRejected, MarketError) as exc:
+    except (commands.CommandError, TradeRejected, MarketError, AlertError) as exc:
         context = panels.command_panel(value=shown, error=str(exc))
         if not request.htmx:
             return await sync_to_async(_page)(request, **context)
@@ -483,6 +549,8 @@ async def chat(request: HttpRequest) -> HttpResponse:
         trigger_client_event(response, PORTFOLIO_CHANGED)
     if any(c["status"] == "executed" for c in turn.watchlist_changes):
         trigger_client_event(response, WATCHLIST_CHANGED)
+    if any(a["status"] == "executed" for a in turn.alerts) or any(c.get("alert") for c in turn.cancels):
+        trigger_client_event(response, ALERTS_CHANGED)
     return response
 
 

@@ -41,7 +41,7 @@ async def test_the_request_carries_model_schema_provider_order_and_effort(stub, 
     assert body["provider"] == {"order": ["cerebras"], "require_parameters": True}
     schema = body["response_format"]["json_schema"]["schema"]
     assert body["response_format"]["type"] == "json_schema"
-    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes", "cancel_orders"}
+    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes", "cancel_orders", "alerts"}
     assert "model=openrouter/openai/gpt-oss-120b" in caplog.text and "prompt_tokens=120" in caplog.text
     assert KEY not in caplog.text
 

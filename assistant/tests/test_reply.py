@@ -142,6 +142,24 @@ def test_more_trades_than_allowed_are_kept_and_marked():
 
 def test_the_schema_sent_to_the_model():
     schema = AssistantReply.model_json_schema()
-    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes", "cancel_orders"}
+    assert set(schema["properties"]) == {"message", "trades", "watchlist_changes", "cancel_orders", "alerts"}
     assert schema["required"] == ["message"]
     assert schema["additionalProperties"] is False
+
+
+def test_alerts_are_read_one_at_a_time_and_bounded():
+    from assistant.reply import MAX_ALERTS
+
+    parsed = parse_reply(json.dumps({"message": "ok", "alerts": [
+        {"ticker": "AAPL", "condition": "above", "price": 200},
+        {"ticker": "AAPL", "condition": "sideways", "price": 200},
+        {"ticker": "AAPL", "condition": "below", "price": True},
+        "not an object",
+        *[{"ticker": "MSFT", "condition": "below", "price": 1}] * MAX_ALERTS,
+    ]}))
+    first, sideways, boolean, junk = parsed.alerts[:4]
+    assert first == {"ticker": "AAPL", "condition": "above", "price": 200.0}
+    assert sideways["problem"] == "Condition must be 'above' or 'below'."
+    assert boolean["problem"] == "Price must be a number."
+    assert junk["problem"] == "Not an alert object."
+    assert all("at most" in a["problem"] for a in parsed.alerts[MAX_ALERTS:])

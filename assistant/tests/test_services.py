@@ -165,3 +165,39 @@ def test_the_model_is_told_the_open_orders_and_the_buying_power():
     assert told["buying_power"] == 9800.0
     assert told["open_orders"] == [{"id": order.id[-8:], "type": "limit", "side": "buy", "ticker": "AAPL", "qty": 2.0,
                                     "limit_price": 100.0, "stop_price": None, "time_in_force": "gtc"}]
+
+
+def test_the_assistant_sets_and_cancels_alerts_and_the_model_is_told_them(client, model):
+    """A reply's `alerts` are set (one refused alone, with its reason); the next turn's context lists the active
+    ones by the id the page shows, and `cancel_orders` with that id cancels the alert."""
+    from alerts.models import Alert
+
+    answers, seen = model
+    answers.append(json.dumps({"message": "Set.", "alerts": [
+        {"ticker": "AAPL", "condition": "above", "price": 200},
+        {"ticker": "ZZZZ", "condition": "below", "price": 5},
+    ]}))
+    turn = send(client, "alert me when AAPL passes 200", "m-1").json()
+    set_alert, refused = turn["alerts"]
+    alert = Alert.objects.get()
+    assert set_alert == {"ticker": "AAPL", "condition": "above", "price": 200.0, "status": "executed",
+                         "alert_id": alert.id, "error": None}
+    assert refused["status"] == "rejected" and "ZZZZ is not on your watchlist" in refused["error"]
+    answers.append(json.dumps({"message": "Canceled.", "cancel_orders": [alert.id[-8:]]}))
+    turn = send(client, "cancel that alert", "m-2").json()
+    assert turn["cancels"][0]["status"] == "executed"
+    told = json.loads(seen[-1][1]["content"].split("(JSON): ", 1)[1])
+    assert told["alerts"] == [{"id": alert.id[-8:], "ticker": "AAPL", "condition": "above", "price": 200.0}]
+    assert "alert AAPL above 200.0 set as alert " + alert.id[-8:] in seen[-1][-2]["content"]  # what happened
+    alert.refresh_from_db()
+    assert alert.status == "canceled"
+
+
+def test_the_mock_sets_an_alert(client, settings):
+    from alerts.models import Alert
+
+    settings.LLM_MOCK = True
+    turn = send(client, "alert aapl > 200 and alert tsla below 150.5", "m-3").json()
+    assert turn["message"] == "Mock assistant: alert AAPL above 200.0; alert TSLA below 150.5."
+    assert [a["status"] for a in turn["alerts"]] == ["executed", "executed"]
+    assert sorted(Alert.objects.values_list("ticker", "condition")) == [("AAPL", "above"), ("TSLA", "below")]

@@ -479,32 +479,42 @@
 
   // The selected ticker survives a reload, if it is still on the watchlist or held (a position's row selects it
   // too), after htmx has set up the page.
-  // --- fills of orders that waited: told once each, as the open-orders panel first lists them after this page
-  // loaded (those it listed at load are history, not news). A click or TOAST_MS takes the toast away. ---
+  // --- fills of orders that waited, and alerts that fired: told once each, as their panel first lists them after
+  // this page loaded (those it listed at load are history, not news). A click or TOAST_MS takes the toast away. ---
   var TOAST_MS = 8000;
-  var toldFills = null;
-  function tellFills() {
-    var items = document.querySelectorAll("#orders [data-recent-fills] li[data-fill]");
-    if (toldFills === null) {
-      toldFills = new Set(Array.prototype.map.call(items, function (li) { return li.dataset.fill; }));
+  var NEWS = {
+    orders: { items: "#orders [data-recent-fills] li[data-fill]", id: "fill", told: null,
+              kind: function (text) { return / sell /.test(text) ? " sell" : ""; },
+              tip: "Filled while it waited. Click to dismiss." },
+    alerts: { items: "#alerts [data-recent-alerts] li[data-alert]", id: "alert", told: null,
+              kind: function () { return " alert"; }, tip: "A price alert fired. Click to dismiss." },
+  };
+  function tellNews(panel) {
+    var news = NEWS[panel];
+    var items = document.querySelectorAll(news.items);
+    if (news.told === null) {
+      news.told = new Set(Array.prototype.map.call(items, function (li) { return li.dataset[news.id]; }));
       return;
     }
     var box = document.getElementById("toasts");
     items.forEach(function (li) {
-      if (toldFills.has(li.dataset.fill) || !box) return;
-      toldFills.add(li.dataset.fill);
+      var id = li.dataset[news.id];
+      if (news.told.has(id) || !box) return;
+      news.told.add(id);
       var toast = document.createElement("p");
-      toast.className = "toast" + (/ sell /.test(li.textContent) ? " sell" : "");
-      toast.dataset.fill = li.dataset.fill;
+      toast.className = "toast" + news.kind(li.textContent);
+      toast.dataset[news.id] = id;
       toast.textContent = li.textContent;
-      toast.title = "Filled while it waited. Click to dismiss.";
+      toast.title = news.tip;
       toast.addEventListener("click", function () { toast.remove(); });
       box.appendChild(toast);
       setTimeout(function () { toast.remove(); }, TOAST_MS);
     });
   }
-  document.addEventListener("DOMContentLoaded", tellFills);
-  body.addEventListener("htmx:afterSettle", function (e) { if (e.target && e.target.id === "orders") tellFills(); });
+  document.addEventListener("DOMContentLoaded", function () { tellNews("orders"); tellNews("alerts"); });
+  body.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && NEWS[e.target.id]) tellNews(e.target.id);
+  });
 
   document.addEventListener("finally:chart-library", chartOrders); // the library came after DOMContentLoaded
   document.addEventListener("DOMContentLoaded", function () {

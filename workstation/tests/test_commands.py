@@ -29,6 +29,15 @@ PARSED = [
     ("orders", Command("orders")),
     ("cancel all", Command("cancel", text="all")),
     ("cancel 3F9A2B1C", Command("cancel", text="3f9a2b1c")),
+    # price alerts
+    ("alert aapl > 200", Command("alert", "AAPL", condition="above", price=Decimal(200))),
+    ("alert aapl >200", Command("alert", "AAPL", condition="above", price=Decimal(200))),
+    ("alert AAPL above $200.50", Command("alert", "AAPL", condition="above", price=Decimal("200.50"))),
+    ("alert tsla < 150", Command("alert", "TSLA", condition="below", price=Decimal(150))),
+    ("alert tsla <=150", Command("alert", "TSLA", condition="below", price=Decimal(150))),
+    ("alert tsla >= 150", Command("alert", "TSLA", condition="above", price=Decimal(150))),
+    ("alert tsla below 0.5", Command("alert", "TSLA", condition="below", price=Decimal("0.5"))),
+    ("alerts", Command("alerts")),
 ]
 
 
@@ -69,6 +78,14 @@ REFUSED = [
     ("sell 1 \uff21\uff21\uff30\uff2c", "non-ASCII"),
     ("rm \u0410APL", "non-ASCII"),
     ("add toolongtickername", "longer than 10"),
+    ("alert aapl", "Usage: alert <ticker> > <price>"),
+    ("alert aapl 200", "Usage: alert <ticker> > <price>"),
+    ("alert aapl ~ 200", "Usage: alert <ticker> > <price>"),
+    ("alert aapl > 200 now", "Usage: alert <ticker> > <price>"),
+    ("alert aapl >= 1e3", "'1e3' after '>=' is not a price"),
+    ("alert <script> > 1", "Usage: alert"),
+    ("alert a/b above 1", "is not a ticker"),
+    ("alerts all", "Usage: alerts"),
     ("", "Type a command"),
     ("   ", "Type a command"),
     ("x" * 10_000, f"longer than {MAX_LENGTH}"),

@@ -21,6 +21,7 @@ PANELS = {
     "/panels/heatmap": "heatmap",
     "/panels/pnl": "pnl",
     "/panels/blotter": "blotter",
+    "/panels/alerts": "alerts",
 }
 
 
@@ -704,6 +705,56 @@ class TestOpenOrders:
         assert "HX-Trigger" not in again and "This order is canceled" in again.content.decode()
         post(client, "/orders/cancel", {})
         assert not Order.objects.filter(status="new").exists()
+
+
+class TestAlerts:
+    def test_the_panel_sets_lists_and_cancels_an_alert(self, client):
+        from alerts.models import Alert
+
+        page = client.get("/").content.decode()
+        assert 'id="alerts"' in page and "No active alerts" in page
+        assert 'id="alert-ticker" name="ticker" value="AAPL"' in page  # the charted ticker, ready to set
+        response = post(client, "/alerts/add", {"ticker": "aapl", "condition": "above", "price": "200"})
+        assert response["HX-Trigger"] == '{"alerts-changed": {}}'
+        html = response.content.decode()
+        alert = Alert.objects.get()
+        assert root_id(html) == "alerts" and "1 active" in html and f'data-alert-row="{alert.id}"' in html
+        assert "Set: Alert AAPL above $200.00 is active, id " + alert.id[-8:] in html
+        refused = post(client, "/alerts/add", {"ticker": "AAPL", "condition": "above", "price": "20.001"})
+        assert "HX-Trigger" not in refused and "price must be in whole cents" in refused.content.decode()
+        canceled = post(client, f"/alerts/{alert.id}/cancel", {})
+        assert canceled["HX-Trigger"] == '{"alerts-changed": {}}' and "No active alerts" in canceled.content.decode()
+        again = post(client, f"/alerts/{alert.id}/cancel", {}).content.decode()
+        assert "This alert has been canceled" in again
+
+    def test_a_fired_alert_is_in_the_history_and_listed_for_the_toast(self, client, publish):
+        from alerts import services
+
+        post(client, "/alerts/add", {"ticker": "AAPL", "condition": "below", "price": "190"})
+        publish({"AAPL": 189.5, "MSFT": 419.0, "NVDA": 800.0})
+        services.check_tick({"AAPL"})
+        html = client.get("/panels/alerts", headers=HX).content.decode()
+        assert "0 active" in html
+        assert "<li data-alert=" in html and "Alert: AAPL below $190.00 fired at $189.50." in html
+        assert 'data-alert-history="fired"' in html
+
+    def test_from_the_command_line(self, client):
+        from alerts.models import Alert
+
+        made = post(client, "/command", {"command": "alert aapl > 200"})
+        assert made["HX-Trigger"] == '{"alerts-changed": {}}'
+        alert = Alert.objects.get()
+        assert (alert.ticker, alert.condition, alert.price) == ("AAPL", "above", 200)
+        assert f"Set: Alert AAPL above $200.00 is active, id {alert.id[-8:]}." in made.content.decode()
+        assert alert.id[-8:] in post(client, "/command", {"command": "alerts"}).content.decode()
+        refused = post(client, "/command", {"command": "alert zzzz > 1"}).content.decode()
+        assert "ZZZZ is not on your watchlist" in refused and 'class="form-error"' in refused
+        canceled = post(client, "/command", {"command": f"cancel {alert.id[-8:]}"})
+        assert canceled["HX-Trigger"] == '{"alerts-changed": {}}'
+        assert "Alert AAPL above $200.00: canceled." in canceled.content.decode()
+        assert "No active alerts." in post(client, "/command", {"command": "alerts"}).content.decode()
+        missing = post(client, "/command", {"command": "cancel deadbeef"}).content.decode()
+        assert "No open order has the id deadbeef" in missing
 
 
 class TestCommandLine:
