@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts.exceptions import NoSuchAlert
@@ -14,8 +15,13 @@ STATUSES = {"active": [Alert.Status.ACTIVE], "history": [Alert.Status.FIRED, Ale
 
 
 def alerts(*, user_id: str, status: str = "all", limit: int = 100) -> list[Alert]:
-    """Newest first: the active ones, the history (fired and canceled), or all."""
-    return list(Alert.objects.filter(user_id=user_id, status__in=STATUSES[status]).order_by("-created_at")[:limit])
+    """Newest first: the active ones, the history (fired and canceled, by when that happened), or all."""
+    found = Alert.objects.filter(user_id=user_id, status__in=STATUSES[status])
+    if status == "history":
+        found = found.annotate(ended_at=Coalesce("fired_at", "canceled_at")).order_by("-ended_at", "-created_at")
+    else:
+        found = found.order_by("-created_at")
+    return list(found[:limit])
 
 
 def alert_tickers(*, user_id: str | None = None) -> set[str]:

@@ -525,7 +525,7 @@ def page_context(
     context.update(pnl_panel(view, user_id=user_id, span=pnl_span))
     context.update(blotter_panel(user_id=user_id))
     context.update(orders_panel(user_id=user_id))
-    context.update(alerts_panel(user_id=user_id, ticker=selected or ""))
+    context.update(alerts_panel(user_id=user_id))
     context.update(trade_panel(ticker=selected))
     context.update(command_panel())
     context.update(chat_panel(user_id=user_id))

@@ -161,3 +161,12 @@ def test_an_active_alert_keeps_its_ticker_priced_and_the_history_is_kept(tick):
     assert [a.pk for a in selectors.alerts(user_id=DEFAULT_USER, status="history")] == [alert.pk]
     assert selectors.alerts(user_id=DEFAULT_USER, status="active") == []
     assert [a.pk for a in selectors.recently_fired(user_id=DEFAULT_USER, seconds=60)] == [alert.pk]
+
+
+def test_the_history_is_in_the_order_things_happened(tick):
+    fired_later = make("AAPL", "above", "200")  # made first, fires last
+    canceled = make("MSFT", "above", "900")
+    services.cancel_alert(user_id=DEFAULT_USER, alert_id=canceled.pk)
+    tick({"AAPL": 201})
+    history = selectors.alerts(user_id=DEFAULT_USER, status="history")
+    assert [a.pk for a in history] == [fired_later.pk, canceled.pk]

@@ -366,8 +366,8 @@
   // --- the blotter's times: the server writes UTC; here they read as date and time on the browser's clock ----
   var localTime = new Intl.DateTimeFormat([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
                                                 second: "2-digit", hourCycle: "h23" });
-  function localTimes() {
-    var panel = document.getElementById("blotter");
+  function localTimes(id) {
+    var panel = document.getElementById(id || "blotter");
     if (!panel) return;
     var t = {};
     localTime.formatToParts(new Date()).forEach(function (part) { t[part.type] = part.value; });
@@ -380,7 +380,7 @@
       el.textContent = when === today ? p.hour + ":" + p.minute + ":" + p.second : when + " " + p.hour + ":" + p.minute;
       el.title = when + " " + p.hour + ":" + p.minute + ":" + p.second;
     });
-    var zone = document.querySelector(".blotter [data-times]");
+    var zone = id ? null : document.querySelector(".blotter [data-times]");
     if (zone) zone.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
   }
   // The P&L chart's start: date and minute on the browser's clock.
@@ -401,9 +401,21 @@
       el.dataset.local = "";
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(); pnlClock(); chatTimes(); });
+  // The alert form's ticker: the charted one, until the user types another.
+  var alertTickerFilled = null;
+  function fillAlertTicker() {
+    var box = document.getElementById("alert-ticker");
+    var chart = document.getElementById("chart");
+    if (!box || !chart || (box.value && box.value !== alertTickerFilled)) return;
+    box.value = alertTickerFilled = chart.dataset.ticker || "";
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(); localTimes("alerts"); pnlClock(); chatTimes(); fillAlertTicker();
+  });
   body.addEventListener("htmx:afterSettle", function (e) {
     if (e.target && e.target.id === "blotter") localTimes();
+    if (e.target && e.target.id === "alerts") { localTimes("alerts"); fillAlertTicker(); }
+    if (e.target && e.target.id === "chart") fillAlertTicker();
     if (e.target && e.target.id === "pnl") pnlClock();
     if (e.target && e.target.closest && e.target.closest("#chat-log, #assistant")) chatTimes();
   });

@@ -1613,3 +1613,61 @@ def test_the_chart_library_arriving_late_holds_up_neither_the_stream_nor_the_cha
         assert page.evaluate("() => FinallyChart.state().ticker") == "AAPL"
     finally:
         context.close()
+
+
+def test_a_price_alert_set_on_the_page_fires_once_as_a_toast_and_joins_the_history(browser, stack_factory):
+    """Issue 24: an alert set from the Alerts panel's form (the charted ticker filled in), another from the command
+    line and canceled from its row; when the price crosses the first, the worker fires it and the open page says so
+    at once, without a click: a toast, the panel's count and its history. Prices from a stub of Massive."""
+    from market.tests.massive_stub import MassiveStub, answer, et, regular
+
+    traded_at = et(2026, 11, 24, 15, 59, 30)
+
+    def quotes(aapl: float) -> dict:
+        return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=traded_at),
+                      regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=traded_at))
+
+    with MassiveStub() as stub:
+        stub.script((200, quotes(190.0)))
+        stack = stack_factory(MASSIVE_API_KEY="stub-key", MASSIVE_BASE_URL=stub.base_url, MASSIVE_POLL_SECONDS="1")
+        stack.start_worker()
+        stack.start_web()
+        stack.wait_for_prices()
+        context, page, problems = open_page(browser, stack.base_url)
+        try:
+            page.locator("#watchlist [data-select='AAPL']").click()
+            expect(page.locator("#chart-h")).to_have_text("AAPL")
+            panel = page.locator("#alerts")
+            expect(panel).to_contain_text("No active alerts")
+            expect(page.get_by_label("Alert ticker")).to_have_value("AAPL")  # the charted ticker, filled in
+            page.get_by_label("Alert when the price is").select_option("above")
+            page.get_by_label("Alert price").fill("195")
+            panel.get_by_role("button", name="Set").click()
+            expect(panel.locator(".form-ok")).to_contain_text("Set: Alert AAPL above $195.00 is active, id ")
+            expect(panel.locator("tr[data-alert-row]")).to_have_count(1)
+
+            command = page.get_by_label("Command")
+            command.fill("alert msft < 400")
+            command.press("Enter")
+            expect(page.locator("#cmdline output")).to_contain_text("Set: Alert MSFT below $400.00 is active")
+            expect(panel.locator("tr[data-alert-row]")).to_have_count(2)
+            expect(panel.locator(".panel-h")).to_contain_text("2 active")
+            panel.locator("tr[data-alert-ticker='MSFT']").get_by_role("button", name=re.compile("^Cancel")).click()
+            expect(panel.locator("tr[data-alert-row]")).to_have_count(1)
+            expect(page.locator("#toasts .toast")).to_have_count(0)  # nothing has fired
+            screenshot(page, "alerts-active")
+
+            stub.script((200, quotes(196.5)))  # the price crosses the level: the worker fires it
+            toast = page.locator("#toasts .toast.alert")
+            expect(toast).to_have_text("Alert: AAPL above $195.00 fired at $196.50.")
+            expect(panel.locator(".panel-h")).to_contain_text("0 active")
+            expect(panel.locator("[data-alert-history='fired']")).to_contain_text(
+                "Alert: AAPL above $195.00 fired at $196.50.")
+            screenshot(page, "alerts-fired")
+            stub.script((200, quotes(197.0)))  # still above: it fired once, and says so once
+            page.wait_for_timeout(2500)
+            expect(page.locator("#toasts .toast.alert")).to_have_count(1)
+            expect(panel.locator("[data-alert-history='fired']")).to_have_count(1)
+        finally:
+            context.close()
+    assert problems == []

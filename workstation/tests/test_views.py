@@ -713,7 +713,7 @@ class TestAlerts:
 
         page = client.get("/").content.decode()
         assert 'id="alerts"' in page and "No active alerts" in page
-        assert 'id="alert-ticker" name="ticker" value="AAPL"' in page  # the charted ticker, ready to set
+        assert 'id="alert-ticker" name="ticker" value=""' in page  # workstation.js fills in the charted ticker
         response = post(client, "/alerts/add", {"ticker": "aapl", "condition": "above", "price": "200"})
         assert response["HX-Trigger"] == '{"alerts-changed": {}}'
         html = response.content.decode()
