@@ -41,7 +41,7 @@ worker: $(VENV)/.installed
 # race-safe cap (a per-user advisory lock there),
 # run a second time on PostgreSQL (a throwaway server the suite starts itself). The 10,000-trade residue test stays on SQLite: it checks arithmetic, and inside one test
 # transaction its 10,000 savepoints overflow PostgreSQL's subtransaction cache (2.5 minutes instead of seconds).
-POSTGRES_TESTS := market/tests/test_bars.py market/tests/test_backfill.py alerts/tests/test_services.py alerts/tests/test_api.py portfolio/tests/test_services.py portfolio/tests/test_trade_sql.py portfolio/tests/test_properties.py portfolio/tests/test_concurrency.py \
+POSTGRES_TESTS := market/tests/test_bars.py market/tests/test_backfill.py alerts/tests/test_services.py alerts/tests/test_api.py webhooks/tests/test_services.py portfolio/tests/test_services.py portfolio/tests/test_trade_sql.py portfolio/tests/test_properties.py portfolio/tests/test_concurrency.py \
 	portfolio/tests/test_selectors.py portfolio/tests/test_orders.py \
 	assistant/tests/test_api.py assistant/tests/test_services.py market/tests/test_services.py accounts/tests \
 	--deselect portfolio/tests/test_properties.py::test_ten_thousand_trades_leave_no_residue

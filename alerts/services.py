@@ -27,6 +27,7 @@ from market.tickers import normalize_ticker
 from portfolio import events, trade_sql
 from portfolio import services as portfolio_services
 from portfolio.orders import live_prices
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,10 @@ def _fire(reached: list[tuple[str, str, str]], live: dict[str, Decimal]) -> int:
             ):
                 fired += 1
                 alert = Alert.objects.get(pk=alert_id)
+                webhooks.record(user_id=alert.user_id, event="alert.fired", at=now, data={
+                    "alert_id": alert.id, "ticker": alert.ticker, "condition": alert.condition,
+                    "price": float(alert.price), "fired_price": float(live[ticker]),
+                    "fired_at": now.isoformat(timespec="milliseconds")})
                 _tell(alert, "alert.fired", f"fired: {alert} at {live[ticker]}")
         for user in users:
             trade_sql.bump_version(cursor, user)

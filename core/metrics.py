@@ -75,6 +75,10 @@ FANOUT_SECONDS = Histogram(
     buckets=FAST, registry=REGISTRY,
 )
 ALERTS_FIRED = Counter("finally_alerts_fired", "Price alerts fired by the worker.", registry=REGISTRY)
+WEBHOOK_DELIVERIES = Counter(
+    "finally_webhook_deliveries", "Webhook delivery tries by outcome (delivered, retry, failed: no more tries).",
+    ["outcome"], registry=REGISTRY,
+)
 MODEL_CALLS = Counter("finally_model_calls", "Calls to the assistant's model, by outcome (ok, error).",
                       ["outcome"], registry=REGISTRY)
 MODEL_SECONDS = Histogram("finally_model_call_seconds", "The model's time per call, failed calls included.",

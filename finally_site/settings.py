@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "template_partials",  # wraps the template loaders so "workstation.html#panel" renders one partial
     "ninja",  # serves its Swagger UI from local static files instead of a CDN
     "market",
+    "webhooks",
     "portfolio",
     "alerts",
     "assistant",
@@ -323,6 +324,17 @@ API_RETRY_AFTER_SECONDS = int(env_number("API_RETRY_AFTER_SECONDS", 2, minimum=1
 
 # Active alerts one book may have at once (each is a range the worker reads every tick).
 ALERTS_MAX_ACTIVE = env_number("ALERTS_MAX_ACTIVE", 50, minimum=1, maximum=10_000, kind=int)
+
+# --- Webhooks (issue 24) ----------------------------------------------------------------------
+
+# A webhook URL whose host is or resolves to a loopback, private or link-local address is refused (SSRF), unless
+# this is set (a receiver on the same machine or network, as in development and the tests).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# The longest one delivery try waits for the receiver (to connect, to send, to read), and how many tries in all.
+WEBHOOK_TIMEOUT_SECONDS = env_number("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=60)
+WEBHOOK_MAX_ATTEMPTS = env_number("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50, kind=int)
+# Deliveries the worker sends at once (each a thread): a receiver that hangs holds one of them.
+WEBHOOK_DELIVERY_THREADS = env_number("WEBHOOK_DELIVERY_THREADS", 4, minimum=1, maximum=64, kind=int)
 
 # --- Operations (issue 24): metrics ------------------------------------------------------------
 

@@ -32,7 +32,13 @@ class PeriodicTask:
     interval: Callable[[], float]  # read when the worker starts, so settings overrides apply
 
 
+# start(): a background service of the price worker (webhook deliveries), started when the worker starts, on threads
+# of its own; it returns an object whose stop() the worker calls on the way out.
+WorkerThread = Callable[[], object]
+
+
 ticker_providers: list[TickerProvider] = []
+worker_threads: list[WorkerThread] = []
 periodic_tasks: list[PeriodicTask] = []
 owner_locks: list[OwnerLock] = []
 user_versions: list[UserVersions] = []
@@ -57,6 +63,11 @@ def register_user_versions(func: UserVersions) -> None:
 def register_owner_lock(lock: OwnerLock) -> None:
     if lock not in owner_locks:
         owner_locks.append(lock)
+
+
+def register_worker_thread(start: WorkerThread) -> None:
+    if start not in worker_threads:
+        worker_threads.append(start)
 
 
 def register_tick_listener(listener: TickListener) -> None:

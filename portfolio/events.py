@@ -1,5 +1,7 @@
 """What happens to orders, told in one place: every order placed, filled, canceled, expired or rejected is logged
-with its order's id (a JSON log line carries it as `order_id`: LOG_FORMAT=json) and counted (core.metrics).
+with its order's id (a JSON log line carries it as `order_id`: LOG_FORMAT=json) and counted (core.metrics); a fill
+and a cancel are also written to the book's webhook outbox (webhooks.services.record), in the event's own
+transaction, for the worker to deliver.
 
 Each is told when its transaction commits (`transaction.on_commit`), never for a change that was rolled back: a
 fill in a batch whose commit failed was not a fill. Outside a transaction it is told at once. A refusal (nothing
@@ -18,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from core import metrics
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,18 @@ def placed(order_id: str, *, type: str, ticker: str, side: str, qty: Decimal, re
     on_commit(tell)
 
 
-def filled(order_id: str, *, type: str, ticker: str, side: str, qty: Decimal, price: Decimal, trade_id: str) -> None:
+def filled(
+    order_id: str, *, user_id: str, type: str, ticker: str, side: str, qty: Decimal, price: Decimal, trade_id: str,
+    rested: bool,
+) -> None:
+    """A fill: at once (a market order, a marketable limit, a Close) or of an order that rested (`rested`, the
+    worker's). Its webhook events: the trade's confirmation, and for one that rested its order's fill."""
+    data = {"order_id": order_id, "trade_id": trade_id, "type": type, "ticker": ticker, "side": side,
+            "quantity": float(qty), "price": float(price)}  # numbers, as the JSON API writes them
+    webhooks.record(user_id=user_id, event="trade.executed", data=data)
+    if rested:
+        webhooks.record(user_id=user_id, event="order.filled", data=data)
+
     def tell() -> None:
         metrics.ORDERS_FILLED.labels(type).inc()
         logger.info("order %s filled: %s %s %s at %s (trade %s)", order_id, side, f"{qty.normalize():f}", ticker,
@@ -62,8 +76,10 @@ def refused(exc: BaseException) -> None:
     metrics.ORDERS_REJECTED.labels(metrics.reason(exc)).inc()
 
 
-def canceled(order_ids: Iterable[str], *, why: str) -> None:
+def canceled(order_ids: Iterable[str], *, user_id: str, why: str) -> None:
     ids = list(order_ids)
+    for order_id in ids:
+        webhooks.record(user_id=user_id, event="order.canceled", data={"order_id": order_id, "why": why})
 
     def tell() -> None:
         for order_id in ids:

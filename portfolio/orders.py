@@ -235,7 +235,7 @@ def _place(user_id: str, request: OrderRequest) -> tuple[str, bool]:
                 cursor, user_id=user_id, fill=fill, type="limit", time_in_force=request.time_in_force,
                 limit_price=request.limit_price,
             )
-            services.filled_at_once(filled, fill, type="limit")
+            services.filled_at_once(filled, fill, user_id=user_id, type="limit")
             return filled, False
         if price is not None and request.type in ("stop", "stop_limit"):
             _refuse_a_reached_stop(request, price, live=True)
@@ -302,7 +302,7 @@ def cancel_order(*, user_id: str, order_id: str) -> Order:
         now = timezone.now()
         Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELED, canceled_at=now, reserved_cash=0)
         trade_sql.bump_version(cursor, user_id)
-        events.canceled([order.id], why="by its owner")
+        events.canceled([order.id], user_id=user_id, why="by its owner")
     order.refresh_from_db()
     return order
 
@@ -319,7 +319,7 @@ def cancel_all(*, user_id: str) -> int:
         )
         if canceled:
             trade_sql.bump_version(cursor, user_id)
-            events.canceled(ids, why="all of the book's")
+            events.canceled(ids, user_id=user_id, why="all of the book's")
     return canceled
 
 
@@ -371,13 +371,13 @@ def _close(user_id: str, ticker: str, shown) -> Closed:
         canceled = Order.objects.filter(pk__in=sells).update(
             status=Order.Status.CANCELED, canceled_at=timezone.now(), reserved_cash=0
         )
-        events.canceled(sells, why=f"closing {ticker}")
+        events.canceled(sells, user_id=user_id, why=f"closing {ticker}")
         fill = services.fill_at(
             cursor, user_id=user_id, ticker=ticker, side="sell", quantity=holding.quantity, price=price, cash=cash,
             holdings=holdings, quotes=quotes, held_back=trade_sql.held_back(cursor, user_id), client_order_id=None,
         )
         order_id = trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
-        services.filled_at_once(order_id, fill, type="market")
+        services.filled_at_once(order_id, fill, user_id=user_id, type="market")
     return Closed(fill, canceled)
 
 
@@ -546,8 +546,8 @@ def _fill_one(cursor, order: Order, price: Decimal, quotes: dict, store) -> bool
         status=Order.Status.FILLED, filled_at=now, filled_qty=fill.quantity, filled_avg_price=fill.price,
         trade_id=fill.id, reserved_cash=0, triggered_at=order.triggered_at or (now if order.type == "stop" else None),
     )
-    events.filled(order.id, type=order.type, ticker=order.ticker, side=order.side, qty=fill.quantity,
-                  price=fill.price, trade_id=fill.id)
+    events.filled(order.id, user_id=order.user_id, type=order.type, ticker=order.ticker, side=order.side,
+                  qty=fill.quantity, price=fill.price, trade_id=fill.id, rested=True)
     return True
 
 

@@ -246,15 +246,15 @@ def _fill_order(*, user_id: str, ticker: str, side: str, quantity: object, clien
             client_order_id=client_order_id,
         )
         order_id = trade_sql.insert_filled_order(cursor, user_id=user_id, fill=fill, type="market")
-        filled_at_once(order_id, fill, type="market")
+        filled_at_once(order_id, fill, user_id=user_id, type="market")
     return fill
 
 
-def filled_at_once(order_id: str, fill: Fill, *, type: str) -> None:
+def filled_at_once(order_id: str, fill: Fill, *, user_id: str, type: str) -> None:
     """An order placed and filled at once (a market order, a marketable limit, a Close): both events."""
     events.placed(order_id, type=type, ticker=fill.ticker, side=fill.side, qty=fill.quantity, rests=False)
-    events.filled(order_id, type=type, ticker=fill.ticker, side=fill.side, qty=fill.quantity, price=fill.price,
-                  trade_id=fill.id)
+    events.filled(order_id, user_id=user_id, type=type, ticker=fill.ticker, side=fill.side, qty=fill.quantity,
+                  price=fill.price, trade_id=fill.id, rested=False)
 
 
 def clean_ticker(raw: object) -> str:

@@ -24,5 +24,6 @@ urlpatterns = [
     path("command", views.command, name="command"),
     path("chat", views.chat, name="chat"),
     path("stream/prices", views.price_stream, name="price-stream"),
+    path("settings/webhooks", views.webhooks, name="webhooks"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]

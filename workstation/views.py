@@ -38,6 +38,8 @@ from portfolio import orders as portfolio_orders
 from portfolio import selectors as portfolio_selectors
 from portfolio import services as portfolio_services
 from portfolio.exceptions import NoSuchOrder, TradeRejected
+from webhooks import services as webhook_services
+from webhooks.models import Delivery, Endpoint
 from workstation import commands, panels
 from workstation.stream_html import HTML_FORMAT
 
@@ -552,6 +554,38 @@ async def chat(request: HttpRequest) -> HttpResponse:
     if any(a["status"] == "executed" for a in turn.alerts) or any(c.get("alert") for c in turn.cancels):
         trigger_client_event(response, ALERTS_CHANGED)
     return response
+
+
+# --- settings: the book's webhook -----------------------------------------------------------------
+
+
+WEBHOOK_DELIVERIES_SHOWN = 50
+
+
+def _webhooks_page(request: HttpRequest, *, error: str = "", value: str = "", status: int = 200) -> HttpResponse:
+    endpoint = Endpoint.objects.filter(user_id=request.book).first()
+    deliveries = list(Delivery.objects.filter(user_id=request.book).order_by("-created_at")[:WEBHOOK_DELIVERIES_SHOWN])
+    context = {"title": "Webhooks", "endpoint": endpoint, "deliveries": deliveries, "error": error,
+               "value": value or (endpoint.url if endpoint else ""), "events": webhook_services.EVENTS}
+    response = render(request, "workstation/webhooks.html", context, status=status)
+    response["Cache-Control"] = "no-store"  # the page shows the signing secret
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def webhooks(request: HttpRequest) -> HttpResponse:
+    """The book's webhook: its URL and signing secret, and its deliveries with their status."""
+    if request.method == "GET":
+        return _webhooks_page(request)
+    if request.POST.get("remove"):
+        webhook_services.remove_endpoint(user_id=request.book)
+        return redirect("webhooks")
+    url = request.POST.get("url", "")[:webhook_services.MAX_URL_LENGTH + 1]
+    try:
+        webhook_services.set_endpoint(user_id=request.book, url=url)
+    except webhook_services.WebhookError as exc:
+        return _webhooks_page(request, error=str(exc), value=url, status=400)
+    return redirect("webhooks")
 
 
 # --- the live prices --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core import metrics
 from core.startup import migrate_if_needed
+from market import hooks
 from market.quotes import StoreUnavailable, WriterAlreadyRunning, iso_utc
 from market.sources import make_source
 from market.store import get_store
@@ -59,7 +60,7 @@ class Command(BaseCommand):
                 if sleep_unless(lambda: bool(stopping), delay):
                     return
                 delay = min(delay * 2, 5.0)
-        scrape = None
+        scrape, services = None, []
         try:
             try:
                 source = make_source(
@@ -71,6 +72,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc), returncode=3) from None
             worker = PriceWorker(source=source, store=store, max_ticks=max_ticks)
             scrape = metrics.serve_worker_metrics()  # METRICS=on: the worker's own /metrics port
+            services = [start() for start in hooks.worker_threads]  # other apps' (webhook deliveries)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: worker.stop())
             if stopping:
@@ -80,6 +82,8 @@ class Command(BaseCommand):
             except WriterAlreadyRunning as exc:
                 raise CommandError(str(exc), returncode=3) from None
         finally:
+            for service in services:
+                service.stop()
             if scrape is not None:
                 scrape.shutdown()
             store.release_writer()
