@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from core import metrics
+from portfolio import trade_sql
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,14 @@ def on_commit(tell: Callable[[], None]) -> None:
     thread after the request that placed this one has moved on, and its log line still carries that request's id
     (core/logs.py)."""
     transaction.on_commit(functools.partial(contextvars.copy_context().run, tell))
+
+
+def _outbox(user_id: str, event: str, data: dict) -> None:
+    """The event into the book's webhook outbox, in the caller's transaction, if the book has a webhook."""
+    with trade_sql.cursor() as cursor:
+        endpoint_id = trade_sql.webhook_endpoint(cursor, user_id)
+    if endpoint_id is not None:
+        webhooks.record(user_id=user_id, endpoint_id=endpoint_id, event=event, data=data)
 
 
 def placed(order_id: str, *, type: str, ticker: str, side: str, qty: Decimal, rests: bool) -> None:
@@ -49,9 +58,9 @@ def filled(
     worker's). Its webhook events: the trade's confirmation, and for one that rested its order's fill."""
     data = {"order_id": order_id, "trade_id": trade_id, "type": type, "ticker": ticker, "side": side,
             "quantity": float(qty), "price": float(price)}  # numbers, as the JSON API writes them
-    webhooks.record(user_id=user_id, event="trade.executed", data=data)
+    _outbox(user_id, "trade.executed", data)
     if rested:
-        webhooks.record(user_id=user_id, event="order.filled", data=data)
+        _outbox(user_id, "order.filled", data)
 
     def tell() -> None:
         metrics.ORDERS_FILLED.labels(type).inc()
@@ -79,7 +88,7 @@ def refused(exc: BaseException) -> None:
 def canceled(order_ids: Iterable[str], *, user_id: str, why: str) -> None:
     ids = list(order_ids)
     for order_id in ids:
-        webhooks.record(user_id=user_id, event="order.canceled", data={"order_id": order_id, "why": why})
+        _outbox(user_id, "order.canceled", {"order_id": order_id, "why": why})
 
     def tell() -> None:
         for order_id in ids:

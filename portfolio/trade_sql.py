@@ -244,6 +244,14 @@ def insert_filled_order(
     return order_id
 
 
+def webhook_endpoint(cursor, user_id: str) -> str | None:
+    """The book's webhook endpoint's id, or None (webhooks' table, read here as the engine reads its own: an order
+    of a book without a webhook pays one indexed read on the driver's cursor, nothing more)."""
+    cursor.execute("SELECT id FROM webhook_endpoints WHERE user_id = %s", [user_id])
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def watches(cursor, user_id: str, ticker: str) -> bool:
     """Whether the user watches the ticker (market's watchlist table, read here as the engine reads its own)."""
     cursor.execute("SELECT 1 FROM watchlist WHERE user_id = %s AND ticker = %s", [user_id, ticker])

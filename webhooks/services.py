@@ -108,10 +108,14 @@ def remove_endpoint(*, user_id: str) -> bool:
     return bool(deleted)
 
 
-def record(*, user_id: str, event: str, data: dict, at: datetime | None = None) -> Delivery | None:
-    """The event into the outbox of the book's endpoint, in the caller's transaction; None when the book has none.
-    Nothing is sent here: the worker sends it, so an order never waits on a receiver."""
-    endpoint_id = Endpoint.objects.filter(user_id=user_id).values_list("id", flat=True).first()
+def record(
+    *, user_id: str, event: str, data: dict, at: datetime | None = None, endpoint_id: str | None = None
+) -> Delivery | None:
+    """The event into the outbox of the book's endpoint (`endpoint_id` when the caller has read it), in the
+    caller's transaction; None when the book has none. Nothing is sent here: the worker sends it, so an order never
+    waits on a receiver."""
+    if endpoint_id is None:
+        endpoint_id = Endpoint.objects.filter(user_id=user_id).values_list("id", flat=True).first()
     if endpoint_id is None:
         return None
     delivery = Delivery(user_id=user_id, endpoint_id=endpoint_id, event=event)
