@@ -33,8 +33,12 @@ logger = logging.getLogger(__name__)
 
 CONDITIONS = {"above": Alert.Condition.ABOVE, "below": Alert.Condition.BELOW, ">": Alert.Condition.ABOVE,
               ">=": Alert.Condition.ABOVE, "<": Alert.Condition.BELOW, "<=": Alert.Condition.BELOW}
-# Alerts fired per tick at most: a level thousands of alerts share fires over a few ticks, none held long.
-FIRE_BATCH = 1000
+# Alerts fired per tick at most: a level thousands of alerts share fires over a few ticks, and one transaction holds
+# the books' locks of a few hundred at most.
+FIRE_BATCH = 200
+# A book's history (fired and canceled alerts) is kept to its newest this many: a client setting and canceling
+# alerts in a loop grows nothing without bound.
+HISTORY_MAX = 500
 TICKERS_PER_QUERY = 200
 
 
@@ -76,6 +80,9 @@ def create_alert(*, user_id: str, ticker: object, condition: object, price: obje
     if Alert.objects.filter(user_id=user_id, status=Alert.Status.ACTIVE).count() >= limit:
         raise TooManyAlerts(f"You have {limit} active alerts, the most there can be: cancel one first.")
     alert = Alert.objects.create(user_id=user_id, ticker=ticker, condition=condition, price=price)
+    old = (Alert.objects.filter(user_id=user_id).exclude(status=Alert.Status.ACTIVE).order_by("-created_at")
+           .values_list("id", flat=True)[HISTORY_MAX:HISTORY_MAX + 100])
+    Alert.objects.filter(pk__in=list(old)).delete()
     with trade_sql.cursor() as cursor:
         trade_sql.bump_version(cursor, user_id)
     _tell(alert, "alert.created", f"created: {alert}")

@@ -186,6 +186,8 @@ request_metrics_middleware.async_capable = True
 
 
 class _Handler(BaseHTTPRequestHandler):
+    timeout = 10  # a connection that sends nothing holds its thread this long, no longer
+
     def do_GET(self):  # noqa: N802 (the standard library's name)
         if self.path.split("?")[0] != "/metrics" or not allowed(self.client_address[0],
                                                                  self.headers.get("Authorization")):

@@ -335,6 +335,8 @@ WEBHOOK_TIMEOUT_SECONDS = env_number("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1
 WEBHOOK_MAX_ATTEMPTS = env_number("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50, kind=int)
 # Deliveries the worker sends at once (each a thread): a receiver that hangs holds one of them.
 WEBHOOK_DELIVERY_THREADS = env_number("WEBHOOK_DELIVERY_THREADS", 4, minimum=1, maximum=64, kind=int)
+# Deliveries delivered or failed are kept this long (the Hooks page and the admin list them), then pruned.
+WEBHOOK_KEEP_DAYS = env_number("WEBHOOK_KEEP_DAYS", 30, minimum=1, maximum=3650, kind=int)
 
 # --- Operations (issue 24): metrics ------------------------------------------------------------
 
@@ -410,6 +412,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # LiteLLM logs every call at INFO through a handler of its own (each line twice); ours say enough.
         "LiteLLM": {"level": "WARNING"},
+        # An HTTP client's INFO line names every URL it calls, and a URL may carry a key (Massive's, a webhook's).
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         # A forged Host is answered 400 and said in one line: scanners send them all day.
         "django.security.DisallowedHost": {"level": "WARNING", "filters": ["without_traceback"]},
     },

@@ -30,7 +30,9 @@ def on_commit(tell: Callable[[], None]) -> None:
     """`tell` when the transaction commits, in the caller's context: a group of orders commits on the writer's
     thread after the request that placed this one has moved on, and its log line still carries that request's id
     (core/logs.py)."""
-    transaction.on_commit(functools.partial(contextvars.copy_context().run, tell))
+    # Robust: a telling that fails (a log handler, say) is logged by Django and never turns a committed group of
+    # orders into an error for its callers (a retry without an idempotency key would trade twice).
+    transaction.on_commit(functools.partial(contextvars.copy_context().run, tell), robust=True)
 
 
 def _outbox(user_id: str, event: str, data: dict) -> None:

@@ -14,3 +14,5 @@ class WebhooksConfig(AppConfig):
         # The worker runs the deliveries on threads of their own: a slow or dead receiver never holds up a tick
         # (and never an order, which the web processes make).
         hooks.register_worker_thread(delivery.start)
+        hooks.register_periodic_task(hooks.PeriodicTask(name="prune-webhook-deliveries", func=delivery.prune,
+                                                        interval=lambda: 3600.0))

@@ -21,6 +21,8 @@ import ipaddress
 import json
 import secrets
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from market import hooks
 from webhooks.models import Delivery, Endpoint
 
 EVENTS = ("trade.executed", "order.filled", "order.canceled", "alert.fired")
@@ -41,10 +44,14 @@ class WebhookError(Exception):
 def check_address(address: str) -> None:
     """Refuse an address a webhook may not reach (SSRF), unless WEBHOOK_ALLOW_PRIVATE."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        # IPv6 forms that carry an IPv4 address reach that address: judged by it.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     if settings.WEBHOOK_ALLOW_PRIVATE:
         return
+    if ip.version == 6 and (ip.teredo or ip.is_site_local):
+        raise WebhookError(f"The webhook's address {ip} is a tunnel or site-local address: only public addresses "
+                           "are allowed.")
     if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
         kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "unspecified"
                 if ip.is_unspecified else "private" if ip.is_private else "not public")
@@ -52,23 +59,40 @@ def check_address(address: str) -> None:
                            "(WEBHOOK_ALLOW_PRIVATE=true allows others).")
 
 
+# Name lookups on threads of their own, so that one can be given up on: getaddrinfo has no timeout of its own, and a
+# stalled name server must hold up neither a request nor a delivery for long.
+_lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+LOOKUP_SECONDS = 5.0
+
+
 def resolve(url: str) -> list[str]:
-    """The addresses `url`'s host stands for, each checked (all of them: a name with one private address among
-    public ones is refused)."""
+    """The addresses `url`'s host stands for, in the resolver's order (the one to try first, first), each checked:
+    all of them, so a name with one private address among public ones is refused."""
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     try:
         ipaddress.ip_address(host)
         addresses = [host]
     except ValueError:
+        lookup = _lookups.submit(socket.getaddrinfo, ascii_host(host), port, type=socket.SOCK_STREAM)
         try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+            found = lookup.result(timeout=LOOKUP_SECONDS)
+        except FutureTimeout:
+            raise WebhookError(f"The webhook's host {host} did not resolve within {LOOKUP_SECONDS:g} s.") from None
+        except (OSError, UnicodeError) as exc:
             raise WebhookError(f"The webhook's host {host} does not resolve ({exc}).") from None
-        addresses = sorted({info[4][0] for info in found})
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
     for address in addresses:
         check_address(address)
     return addresses
+
+
+def ascii_host(host: str) -> str:
+    """A host name as it goes on the wire (IDNA: bücher.example is xn--bcher-kva.example)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise WebhookError(f"The webhook's host {host!r} is not a name that can be looked up.") from None
 
 
 def clean_url(raw: object) -> str:
@@ -86,26 +110,39 @@ def clean_url(raw: object) -> str:
         raise WebhookError("The URL must start with https:// (or http://) and name a host.")
     if parts.username or parts.password:
         raise WebhookError("The URL must not carry a user name or password: the signature authenticates us.")
+    ascii_host(parts.hostname)
     resolve(url)
     return url
 
 
-@transaction.atomic
 def set_endpoint(*, user_id: str, url: object) -> Endpoint:
-    """The book's webhook URL, new or changed; a new one gets a new secret (a changed URL keeps its secret)."""
+    """The book's webhook URL, new or changed; a new one gets a new secret (a changed URL keeps its secret). The URL
+    is checked (its name looked up) before the transaction: on SQLite a write transaction holds the database's one
+    write lock, and no order may wait on someone's name server."""
     url = clean_url(url)
-    endpoint = Endpoint.objects.select_for_update().filter(user_id=user_id).first()
-    if endpoint is None:
-        return Endpoint.objects.create(user_id=user_id, url=url, secret=secrets.token_hex(32))
-    endpoint.url = url
-    endpoint.save(update_fields=["url"])
-    return endpoint
+    with transaction.atomic():
+        _lock_book(user_id)
+        endpoint = Endpoint.objects.filter(user_id=user_id).first()
+        if endpoint is None:
+            return Endpoint.objects.create(user_id=user_id, url=url, secret=secrets.token_hex(32))
+        endpoint.url = url
+        endpoint.save(update_fields=["url"])
+        return endpoint
 
 
 def remove_endpoint(*, user_id: str) -> bool:
-    """No more deliveries to this book (those not yet sent go with it)."""
-    deleted, _ = Endpoint.objects.filter(user_id=user_id).delete()
+    """No more deliveries to this book (those not yet sent go with it). Under the book's lock, as a fill or an
+    alert writes its outbox row: a removal never lands between a fill's read of the endpoint and its row (which
+    would fail that fill's commit on PostgreSQL, and the other fills of its batch with it)."""
+    with transaction.atomic():
+        _lock_book(user_id)
+        deleted, _ = Endpoint.objects.filter(user_id=user_id).delete()
     return bool(deleted)
+
+
+def _lock_book(user_id: str) -> None:
+    for lock in hooks.owner_locks:  # portfolio's: the book's row, which every trade takes first
+        lock(user_id=user_id)
 
 
 def record(

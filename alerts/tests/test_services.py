@@ -170,3 +170,13 @@ def test_the_history_is_in_the_order_things_happened(tick):
     tick({"AAPL": 201})
     history = selectors.alerts(user_id=DEFAULT_USER, status="history")
     assert [a.pk for a in history] == [fired_later.pk, canceled.pk]
+
+
+def test_the_history_of_a_book_is_bounded(monkeypatch):
+    monkeypatch.setattr(services, "HISTORY_MAX", 3)
+    for level in range(1, 7):
+        services.cancel_alert(user_id=DEFAULT_USER, alert_id=make(price=str(level)).pk)
+    make(price="99")
+    kept = selectors.alerts(user_id=DEFAULT_USER, status="history")
+    assert [a.price for a in kept] == [D(6), D(5), D(4)]  # the newest three; the active one is not history
+    assert Alert.objects.filter(status="active").count() == 1

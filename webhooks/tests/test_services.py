@@ -179,3 +179,123 @@ def test_an_address_refused_since_is_not_sent_to(endpoint, settings):
 def test_backoff_doubles_to_an_hour():
     assert [delivery.backoff(n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert delivery.backoff(30) == 3600
+
+
+@pytest.mark.parametrize(
+    "url, refusal",
+    [
+        ("http://[2002:7f00:1::1]/hook", "127.0.0.1 is loopback"),  # 6to4 carrying a loopback address
+        ("http://[2002:a00:1::1]/hook", "10.0.0.1 is private"),
+        ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "tunnel"),  # Teredo
+        ("http://[fec0::1]/hook", "site-local"),
+    ],
+)
+def test_ipv6_forms_that_carry_another_address_are_judged_by_it(settings, url, refusal):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(services.WebhookError, match=refusal):
+        services.clean_url(url)
+
+
+def test_an_international_name_is_looked_up_and_sent_as_idna(monkeypatch, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    with Receiver() as receiver:
+        port = receiver.server.server_port
+        resolving(monkeypatch, {"xn--bcher-kva.example": ["127.0.0.1"]})
+        services.set_endpoint(user_id=DEFAULT_USER, url=f"http://bücher.example:{port}/hook")
+        made()
+        [claimed] = delivery.claim()
+        assert delivery.send(claimed) == (200, "")
+        assert {k.lower(): v for k, v in receiver.requests[0]["headers"].items()}["host"] == (
+            f"xn--bcher-kva.example:{port}")
+
+
+class DripReceiver:
+    """A receiver that answers one byte every `every` seconds (or, with `endless`, a status line and then a body
+    without end): what a hostile or broken one does."""
+
+    def __init__(self, *, every: float = 0.3, endless: bool = False) -> None:
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.every, self.endless, self.stop = every, endless, threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def serve(self) -> None:
+        conn, _ = self.sock.accept()
+        conn.recv(65536)
+        try:
+            if self.endless:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                while not self.stop.is_set():
+                    conn.sendall(b"10000\r\n" + b"x" * 65536 + b"\r\n")
+            else:
+                for byte in b"HTTP/1.1 200 OK\r\n":
+                    if self.stop.wait(self.every):
+                        break
+                    conn.sendall(bytes([byte]))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+@pytest.mark.parametrize("endless", [False, True], ids=["drips its status line", "sends a body without end"])
+def test_a_hostile_receiver_holds_a_sender_no_longer_than_the_timeout(settings, endless):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1.0
+    receiver = DripReceiver(endless=endless)
+    try:
+        services.set_endpoint(user_id=DEFAULT_USER, url=receiver.url)
+        made()
+        [claimed] = delivery.claim()
+        started = time.monotonic()
+        status, error = delivery.send(claimed)
+        took = time.monotonic() - started
+    finally:
+        receiver.stop.set()
+    if endless:
+        assert (status, error) == (200, "")  # the status line is all that is read
+    else:
+        assert (status, error) == (None, "no answer within 1 s")
+    assert took < 3  # bounded by the timeout (1 s), with room for a loaded machine
+
+
+def test_one_try_at_a_time_per_endpoint_and_a_failure_holds_back_its_queue(endpoint):
+    first, second = made(), made()
+    assert delivery.claim(busy={Endpoint.objects.get().pk}) == []  # its endpoint has a try under way
+    endpoint.script((503, 0.0))
+    [claimed] = delivery.claim()
+    delivery.settle(claimed, *delivery.send(claimed))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.attempts == 1 and second.attempts == 0
+    assert second.next_attempt_at >= first.next_attempt_at  # the dead receiver's queue waits with it
+    assert delivery.claim() == []
+
+
+def test_a_row_taken_over_is_not_settled_by_the_late_try(endpoint):
+    made()
+    [late] = delivery.claim()
+    Delivery.objects.filter(pk=late.pk).update(status="delivered")  # another try finished it meanwhile
+    delivery.settle(late, None, "HTTP 500")
+    assert Delivery.objects.get().status == "delivered"
+
+
+def test_old_deliveries_are_pruned(endpoint, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.WEBHOOK_KEEP_DAYS = 30
+    old, recent, pending = made(), made(), made()
+    long_ago = timezone.now() - timedelta(days=31)
+    Delivery.objects.filter(pk__in=[old.pk, recent.pk]).update(status="delivered")
+    Delivery.objects.filter(pk__in=[old.pk, pending.pk]).update(created_at=long_ago)
+    assert delivery.prune() == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
