@@ -41,8 +41,10 @@ class WebhookError(Exception):
     """A URL that cannot be a webhook's; the message says why, fit to show."""
 
 
-def check_address(address: str) -> None:
-    """Refuse an address a webhook may not reach (SSRF), unless WEBHOOK_ALLOW_PRIVATE."""
+def check_address(address: str, *, name: str | None = None) -> None:
+    """Refuse an address a webhook may not reach (SSRF), unless WEBHOOK_ALLOW_PRIVATE. For a host given by `name`,
+    the refusal names the name, not the address it resolved to (an internal network's addresses are not the
+    user's to learn)."""
     ip = ipaddress.ip_address(address.split("%")[0])
     if ip.version == 6:
         # IPv6 forms that carry an IPv4 address reach that address: judged by it.
@@ -50,13 +52,17 @@ def check_address(address: str) -> None:
     if settings.WEBHOOK_ALLOW_PRIVATE:
         return
     if ip.version == 6 and (ip.teredo or ip.is_site_local):
-        raise WebhookError(f"The webhook's address {ip} is a tunnel or site-local address: only public addresses "
-                           "are allowed.")
+        raise WebhookError(f"The webhook's {_where(ip, name)} is a tunnel or site-local address: only public "
+                           "addresses are allowed.")
     if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
         kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "unspecified"
                 if ip.is_unspecified else "private" if ip.is_private else "not public")
-        raise WebhookError(f"The webhook's address {ip} is {kind}: only public addresses are allowed "
+        raise WebhookError(f"The webhook's {_where(ip, name)} is {kind}: only public addresses are allowed "
                            "(WEBHOOK_ALLOW_PRIVATE=true allows others).")
+
+
+def _where(ip, name: str | None) -> str:
+    return f"host {name} resolves to an address that" if name else f"address {ip}"
 
 
 # Name lookups on threads of their own, so that one can be given up on: getaddrinfo has no timeout of its own, and a
@@ -82,8 +88,9 @@ def resolve(url: str) -> list[str]:
         except (OSError, UnicodeError) as exc:
             raise WebhookError(f"The webhook's host {host} does not resolve ({exc}).") from None
         addresses = list(dict.fromkeys(info[4][0] for info in found))
+    given_by_name = addresses != [host]
     for address in addresses:
-        check_address(address)
+        check_address(address, name=host if given_by_name else None)
     return addresses
 
 
