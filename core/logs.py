@@ -75,7 +75,9 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = REQUEST_ID.get()
+            # Django's own line for a 4xx or 5xx (django.request) is written after the middleware has returned,
+            # so outside the request's context; it carries the request itself.
+            record.request_id = REQUEST_ID.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 
@@ -91,7 +93,9 @@ class JSONFormatter(logging.Formatter):
         if request_id:
             line["request_id"] = request_id
         for key, value in vars(record).items():
-            if key not in _STANDARD and key not in line:
+            if key == "request":  # Django's request lines pass the request itself: its path is what a reader needs
+                line.setdefault("path", getattr(value, "path", None))
+            elif key not in _STANDARD and key not in line:
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

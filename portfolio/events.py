@@ -21,6 +21,7 @@ from django.db import transaction
 
 from core import metrics
 from portfolio import trade_sql
+from portfolio.models import Order
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,18 @@ def on_commit(tell: Callable[[], None]) -> None:
     transaction.on_commit(functools.partial(contextvars.copy_context().run, tell), robust=True)
 
 
+def _endpoint(user_id: str) -> str | None:
+    with trade_sql.cursor() as cursor:
+        return trade_sql.webhook_endpoint(cursor, user_id)
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _outbox(user_id: str, event: str, data: dict) -> None:
     """The event into the book's webhook outbox, in the caller's transaction, if the book has a webhook."""
-    with trade_sql.cursor() as cursor:
-        endpoint_id = trade_sql.webhook_endpoint(cursor, user_id)
+    endpoint_id = _endpoint(user_id)
     if endpoint_id is not None:
         webhooks.record(user_id=user_id, endpoint_id=endpoint_id, event=event, data=data)
 
@@ -89,8 +98,12 @@ def refused(exc: BaseException) -> None:
 
 def canceled(order_ids: Iterable[str], *, user_id: str, why: str) -> None:
     ids = list(order_ids)
-    for order_id in ids:
-        _outbox(user_id, "order.canceled", {"order_id": order_id, "why": why})
+    if ids and _endpoint(user_id) is not None:  # what each order was, for the receiver: read only if it listens
+        for order in Order.objects.filter(pk__in=ids).order_by("created_at"):
+            _outbox(user_id, "order.canceled", {
+                "order_id": order.id, "type": order.type, "ticker": order.ticker, "side": order.side,
+                "quantity": float(order.qty), "limit_price": _number(order.limit_price),
+                "stop_price": _number(order.stop_price), "why": why})
 
     def tell() -> None:
         for order_id in ids:

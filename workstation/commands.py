@@ -116,10 +116,10 @@ def parse(text: object) -> Command:
         return _alert(args)
     if verb == "cancel":
         if len(args) != 1:
-            raise CommandError("Usage: cancel <id> (as `orders` shows it) or cancel all.")
+            raise CommandError("Usage: cancel <id> (as `orders` or `alerts` shows it) or cancel all.")
         target = args[0].lower()
         if target != "all" and not all(c in "0123456789abcdef-" for c in target):
-            raise CommandError(f"'{shown(args[0])}' is not an order id: `orders` lists them.")
+            raise CommandError(f"'{shown(args[0])}' is not an order or alert id: `orders` and `alerts` list them.")
         return Command("cancel", text=target)
     return _order(verb, args)
 

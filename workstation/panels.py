@@ -279,13 +279,15 @@ def alert_text(alert) -> str:
     """One alert in words, the same for the command line, the alerts panel and the toast."""
     head = f"{alert.ticker} {alert.condition} ${price_text(alert.price)}"
     if alert.status == "fired":
-        return f"Alert: {head} fired at ${price_text(alert.fired_price)}."
+        return f"Alert {head} fired at ${price_text(alert.fired_price)}."
     if alert.status == "canceled":
-        return f"Alert {head}: canceled."
+        return f"Alert {head} canceled."
     return f"Alert {head} is active, id {short_id(alert.id)}."
 
 
-def alerts_panel(*, user_id: str, error: str = "", message: str = "", ticker: str = "") -> dict:
+def alerts_panel(
+    *, user_id: str, error: str = "", message: str = "", ticker: str = "", condition: str = "above", price: str = ""
+) -> dict:
     """The book's active alerts, the last few that fired or were canceled, and the ones that fired in the last
     minutes (workstation.js tells of each once, with a toast, as it does of fills)."""
     active = alert_selectors.alerts(user_id=user_id, status="active", limit=settings.ALERTS_MAX_ACTIVE)
@@ -296,6 +298,8 @@ def alerts_panel(*, user_id: str, error: str = "", message: str = "", ticker: st
         "alerts_history": [{"alert": a, "text": alert_text(a)} for a in history],
         "recent_alerts": [{"id": a.id, "text": alert_text(a)} for a in fired],
         "alerts_error": error, "alerts_message": message, "alert_ticker": ticker,
+        # What a refused form said comes back as typed, so the user corrects it instead of typing it again.
+        "alert_condition": condition if condition in ("above", "below") else "above", "alert_price": price,
     }
 
 

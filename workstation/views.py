@@ -197,12 +197,11 @@ orders = _book_panel("orders", lambda book: panels.orders_panel(user_id=book), v
 alerts = _book_panel("alerts", lambda book: panels.alerts_panel(user_id=book), versions=lambda: (database_version(),))
 
 
-async def _alerts_response(request: HttpRequest, *, error: str = "", message: str = "", ticker: str = "",
-                           changed: bool = False) -> HttpResponse:
+async def _alerts_response(request: HttpRequest, *, error: str = "", message: str = "", changed: bool = False,
+                           **typed: str) -> HttpResponse:
     if not request.htmx:
         return redirect("workstation")
-    context = await sync_to_async(panels.alerts_panel)(user_id=request.book, error=error, message=message,
-                                                       ticker=ticker)
+    context = await sync_to_async(panels.alerts_panel)(user_id=request.book, error=error, message=message, **typed)
     response = _partial(request, "alerts", context)
     return trigger_client_event(response, ALERTS_CHANGED) if changed else response
 
@@ -211,11 +210,16 @@ async def _alerts_response(request: HttpRequest, *, error: str = "", message: st
 async def alert_add(request: HttpRequest) -> HttpResponse:
     """The alerts panel's form: a ticker, above or below, a price."""
     ticker = request.POST.get("ticker", "")[:MAX_TICKER_LENGTH + 10]
+    condition, price = request.POST.get("condition", "")[:10], request.POST.get("price", "").strip()[:30]
+    if not price:
+        return await _alerts_response(request, error="Give the price the alert waits for.", ticker=ticker,
+                                      condition=condition)
     try:
-        alert = await write(alert_services.create_alert, user_id=request.book, ticker=ticker,
-                            condition=request.POST.get("condition", ""), price=request.POST.get("price", "").strip())
+        alert = await write(alert_services.create_alert, user_id=request.book, ticker=ticker, condition=condition,
+                            price=price)
     except AlertError as exc:
-        return await _alerts_response(request, error=str(exc), ticker=ticker.strip().upper())
+        return await _alerts_response(request, error=str(exc), ticker=ticker.strip().upper(), condition=condition,
+                                      price=price)
     return await _alerts_response(request, message=f"Set: {panels.alert_text(alert)}", ticker=alert.ticker,
                                   changed=True)
 

@@ -110,8 +110,9 @@ def test_events_go_to_the_outbox_in_their_own_transaction(endpoint, publish):
                                limit_price="100", time_in_force="gtc")
     assert Delivery.objects.count() == 1  # a resting order is no event of the webhook's
     orders.cancel_order(user_id=DEFAULT_USER, order_id=order.id)
-    assert [json.loads(d.payload)["data"]["order_id"] for d in Delivery.objects.filter(event="order.canceled")] == [
-        order.id]
+    [canceled] = [json.loads(d.payload)["data"] for d in Delivery.objects.filter(event="order.canceled")]
+    assert canceled == {"order_id": order.id, "type": "limit", "ticker": "AAPL", "side": "buy", "quantity": 1.0,
+                        "limit_price": 100.0, "stop_price": None, "why": "by its owner"}
     # An event rolled back with its transaction is never in the outbox.
     with pytest.raises(RuntimeError), transaction.atomic():
         portfolio_services.execute_trade(user_id=DEFAULT_USER, ticker="AAPL", side="buy", quantity=1)

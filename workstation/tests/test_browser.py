@@ -1659,10 +1659,10 @@ def test_a_price_alert_set_on_the_page_fires_once_as_a_toast_and_joins_the_histo
 
             stub.script((200, quotes(196.5)))  # the price crosses the level: the worker fires it
             toast = page.locator("#toasts .toast.alert")
-            expect(toast).to_have_text("Alert: AAPL above $195.00 fired at $196.50.")
+            expect(toast).to_have_text("Alert AAPL above $195.00 fired at $196.50.")
             expect(panel.locator(".panel-h")).to_contain_text("0 active")
             expect(panel.locator("[data-alert-history='fired']")).to_contain_text(
-                "Alert: AAPL above $195.00 fired at $196.50.")
+                "Alert AAPL above $195.00 fired at $196.50.")
             screenshot(page, "alerts-fired")
             stub.script((200, quotes(197.0)))  # still above: it fired once, and says so once
             page.wait_for_timeout(2500)

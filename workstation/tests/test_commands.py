@@ -54,7 +54,7 @@ REFUSED = [
     ("buy 1 aapl gtc", "'gtc' is for orders that wait"),
     ("orders all", "Usage: orders"),
     ("cancel", "Usage: cancel"),
-    ("cancel <script>", "is not an order id"),
+    ("cancel <script>", "is not an order or alert id"),
     ("buy 1e9 aapl", "not a quantity"),
     ("buy 1E3 aapl", "not a quantity"),
     ("buy aapl 1e3", "not a quantity"),

@@ -720,8 +720,13 @@ class TestAlerts:
         alert = Alert.objects.get()
         assert root_id(html) == "alerts" and "1 active" in html and f'data-alert-row="{alert.id}"' in html
         assert "Set: Alert AAPL above $200.00 is active, id " + alert.id[-8:] in html
-        refused = post(client, "/alerts/add", {"ticker": "AAPL", "condition": "above", "price": "20.001"})
+        refused = post(client, "/alerts/add", {"ticker": "AAPL", "condition": "below", "price": "20.001"})
         assert "HX-Trigger" not in refused and "price must be in whole cents" in refused.content.decode()
+        # What was typed comes back, to be corrected rather than typed again.
+        assert 'value="20.001"' in refused.content.decode()
+        assert '<option value="below" selected>' in refused.content.decode()
+        empty = post(client, "/alerts/add", {"ticker": "AAPL", "condition": "above", "price": " "}).content.decode()
+        assert "Give the price the alert waits for." in empty
         canceled = post(client, f"/alerts/{alert.id}/cancel", {})
         assert canceled["HX-Trigger"] == '{"alerts-changed": {}}' and "No active alerts" in canceled.content.decode()
         again = post(client, f"/alerts/{alert.id}/cancel", {}).content.decode()
@@ -735,7 +740,7 @@ class TestAlerts:
         services.check_tick({"AAPL"})
         html = client.get("/panels/alerts", headers=HX).content.decode()
         assert "0 active" in html
-        assert "<li data-alert=" in html and "Alert: AAPL below $190.00 fired at $189.50." in html
+        assert "<li data-alert=" in html and "Alert AAPL below $190.00 fired at $189.50." in html
         assert 'data-alert-history="fired"' in html
 
     def test_from_the_command_line(self, client):
@@ -751,7 +756,7 @@ class TestAlerts:
         assert "ZZZZ is not on your watchlist" in refused and 'class="form-error"' in refused
         canceled = post(client, "/command", {"command": f"cancel {alert.id[-8:]}"})
         assert canceled["HX-Trigger"] == '{"alerts-changed": {}}'
-        assert "Alert AAPL above $200.00: canceled." in canceled.content.decode()
+        assert "Alert AAPL above $200.00 canceled." in canceled.content.decode()
         assert "No active alerts." in post(client, "/command", {"command": "alerts"}).content.decode()
         missing = post(client, "/command", {"command": "cancel deadbeef"}).content.decode()
         assert "No open order has the id deadbeef" in missing
