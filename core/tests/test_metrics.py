@@ -158,9 +158,12 @@ def test_a_scrape_after_known_traffic(stack_factory):
     assert api.delete(f"/api/orders/{resting.json()['id']}").status_code == 200
     assert api.get("/api/nowhere/at/all").status_code == 404
     with httpx.stream("GET", stack.base_url + "/api/stream/prices", timeout=10) as stream:
-        next(stream.iter_bytes())  # the stream is open: its first event has come
+        # Held while scraping: a dropped byte iterator closes the stream (and the server rightly counts it gone).
+        chunks = stream.iter_bytes()
+        next(chunks)  # the stream is open: its first event has come
         scraped = samples(api.get("/metrics").text)
         assert value(scraped, "finally_open_streams") == 1
+        del chunks
     assert value(scraped, "finally_orders_placed_total", type="market") == 1
     assert value(scraped, "finally_orders_placed_total", type="limit") == 1
     assert value(scraped, "finally_orders_filled_total", type="market") == 1
