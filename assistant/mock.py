@@ -26,11 +26,8 @@ from portfolio.services import plain_decimal
 TRADE = re.compile(
     r"\b(buy|sell)\s+([+\-]?[0-9.][0-9.eE+\-_]*)\s+(?:shares?\s+of\s+)?([A-Za-z0-9.\-/]+)", re.IGNORECASE
 )
-# What follows a trade up to the next "and", "," or ";": its limit, stop and time in force, if any.
-TERMS = re.compile(
-    r"\b(?:buy|sell)\s+\S+\s+(?:shares?\s+of\s+)?\S+((?:\s+(?:@\s*|limit\s+|stop\s+)[0-9.]+|\s+gtc|\s+day)*)",
-    re.IGNORECASE,
-)
+# Where a trade's own words end: the next "and", "," or ";" (its limit, stop and time in force come before it).
+SEPARATOR = re.compile(r",|;|\band\b", re.IGNORECASE)
 LIMIT = re.compile(r"(?:@\s*|limit\s+)([0-9.]+)", re.IGNORECASE)
 STOP = re.compile(r"stop\s+([0-9.]+)", re.IGNORECASE)
 CANCEL = re.compile(r"\bcancel\s+([0-9a-f-]+|all)\b", re.IGNORECASE)
@@ -76,12 +73,14 @@ def _terms(terms: str) -> dict:
 
 
 def reply(message: str, context: Context) -> str:
-    # Not strict: TERMS is looser than TRADE ("buy ten AAPL" is a match of TERMS only, "buy 1 A,sell 2 B" one of
-    # TERMS and two of TRADE), and the shorter list has always bounded the trades rather than failing the reply.
-    trades = [
-        {"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity), **_terms(terms)}
-        for (side, quantity, ticker), terms in zip(TRADE.findall(message), TERMS.findall(message), strict=False)
-    ]
+    trades = []
+    for match in TRADE.finditer(message):
+        side, quantity, ticker = match.groups()
+        rest = message[match.end():]
+        end = SEPARATOR.search(rest)
+        # Each trade's terms from its own words: a limit is never given to the wrong trade, nor dropped.
+        terms = _terms(rest[: end.start()] if end else rest)
+        trades.append({"ticker": _symbol(ticker), "side": side.lower(), "quantity": _number(quantity), **terms})
     cancels = [target.lower() for target in CANCEL.findall(message)]
     changes = [{"ticker": _symbol(t), "action": "add"} for t in ADD.findall(message)]
     changes += [{"ticker": _symbol(t), "action": "remove"} for t in REMOVE.findall(message)]

@@ -20,9 +20,9 @@ from portfolio.services import plain_decimal
 
 MAX_LENGTH = 200
 HELP = (
-    "Commands: buy <qty> <ticker>, sell <qty> <ticker> (then '@ <limit>', 'stop <price>' or both, and 'gtc', for "
-    "an order that waits), orders, cancel <id|all>, alert <ticker> >|< <price>, alerts, add <ticker>, rm <ticker>, "
-    "help."
+    # One line at 1440 px beside the input (test_browser): the orders that wait are spelled out by their usage error.
+    "Commands: buy <qty> <ticker> (or sell) [@ <limit>] [stop <price>] [gtc], orders, cancel <id|all>, "
+    "alert <ticker> >|< <price>, alerts, add <ticker>, rm <ticker>, help."
 )
 ASK_HELP = " Anything else is a question for the assistant."
 

@@ -47,3 +47,21 @@ def test_a_quantity_no_float_holds_exactly_is_passed_on_as_typed():
     body = reply("buy 999999999.99999999 aapl")
     assert body["trades"][0]["quantity"] == "999999999.99999999"
     assert body["message"] == "Mock assistant: buy 999999999.99999999 AAPL."
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        # A phrase that is not a trade ("ten") no longer shifts the next trade's terms onto another trade.
+        ("buy ten AAPL and buy 2 MSFT @ 100",
+         [{"ticker": "MSFT", "side": "buy", "quantity": 2.0, "limit_price": 100.0, "type": "limit"}]),
+        ("buy 10 AAPL,sell 2 MSFT", [{"ticker": "AAPL", "side": "buy", "quantity": 10.0},
+                                     {"ticker": "MSFT", "side": "sell", "quantity": 2.0}]),
+        ("buy 1 nvda stop 130 @ 131 gtc; sell 3 tsla @ 250",
+         [{"ticker": "NVDA", "side": "buy", "quantity": 1.0, "limit_price": 131.0, "stop_price": 130.0,
+           "type": "stop_limit", "time_in_force": "gtc"},
+          {"ticker": "TSLA", "side": "sell", "quantity": 3.0, "limit_price": 250.0, "type": "limit"}]),
+    ],
+)
+def test_each_trade_takes_its_own_terms(message, expected):
+    assert json.loads(mock.reply(message, CONTEXT))["trades"] == expected
