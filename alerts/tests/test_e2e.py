@@ -9,14 +9,8 @@ import time
 import httpx
 import pytest
 
-from market.tests.massive_stub import MassiveStub, answer, et, regular
-
-TRADED_AT = et(2026, 11, 24, 15, 59, 30)
-
-
-def quotes(aapl: float) -> dict:
-    return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=TRADED_AT),
-                  regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=TRADED_AT))
+from market.tests.massive_stub import MassiveStub
+from market.tests.massive_stub import aapl_and_msft as quotes
 
 
 def alert_of(stack, alert_id: str) -> dict:

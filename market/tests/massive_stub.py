@@ -246,3 +246,13 @@ class MassiveStub:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+TRADED_AT = et(2026, 11, 24, 15, 59, 30)  # a regular session's last minute
+
+
+def aapl_and_msft(aapl: float) -> dict:
+    """A snapshot of AAPL at `aapl` and MSFT at 420, both traded at TRADED_AT: what the tests that move a price
+    (resting orders, alerts) poll."""
+    return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=TRADED_AT),
+                  regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=TRADED_AT))

@@ -1518,13 +1518,8 @@ def test_an_order_that_waits_from_the_ticket_is_drawn_canceled_and_filled_by_the
     panel and as a line on the chart; its Cancel releases it. A second one fills when the price comes to it, in
     the worker, and every panel of the owner's open page follows without a click. Prices from a stub of Massive,
     so the test moves them."""
-    from market.tests.massive_stub import MassiveStub, answer, et, regular
-
-    traded_at = et(2026, 11, 24, 15, 59, 30)
-
-    def quotes(aapl: float) -> dict:
-        return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=traded_at),
-                      regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=traded_at))
+    from market.tests.massive_stub import MassiveStub
+    from market.tests.massive_stub import aapl_and_msft as quotes
 
     with MassiveStub() as stub:
         stub.script((200, quotes(190.0)))
@@ -1619,13 +1614,8 @@ def test_a_price_alert_set_on_the_page_fires_once_as_a_toast_and_joins_the_histo
     """Issue 24: an alert set from the Alerts panel's form (the charted ticker filled in), another from the command
     line and canceled from its row; when the price crosses the first, the worker fires it and the open page says so
     at once, without a click: a toast, the panel's count and its history. Prices from a stub of Massive."""
-    from market.tests.massive_stub import MassiveStub, answer, et, regular
-
-    traded_at = et(2026, 11, 24, 15, 59, 30)
-
-    def quotes(aapl: float) -> dict:
-        return answer(regular("AAPL", aapl, day_open=189.0, prev_close=188.0, at=traded_at),
-                      regular("MSFT", 420.0, day_open=419.0, prev_close=418.0, at=traded_at))
+    from market.tests.massive_stub import MassiveStub
+    from market.tests.massive_stub import aapl_and_msft as quotes
 
     with MassiveStub() as stub:
         stub.script((200, quotes(190.0)))
